@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds or installs the real services restash's tests and demo run against, into a cache outside
+# the repo keyed by version, and prints the directory. Idempotent: a tool already built is reused.
+#   restic, restic's rest-server, the Prometheus pushgateway   - from their Go modules
+#   an S3-compatible server (MinIO)                             - from its Go module
+#   PostgreSQL, git                                              - Debian packages (apt-get)
+set -euo pipefail
+
+CACHE="${RESTASH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/restash}"
+OUT="$CACHE/tools"
+mkdir -p "$OUT"
+log() { echo "[tools] $*" >&2; }
+
+RESTIC_VERSION=v0.18.1
+REST_SERVER_VERSION=v0.14.0
+PUSHGATEWAY_VERSION=v1.11.1
+MINIO_VERSION="${RESTASH_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
+
+# build_go_tool NAME MODULE VERSION PACKAGE [LDFLAGS]
+# A wrapper main module requires MODULE@VERSION and builds PACKAGE, which works whether or not the
+# module's own go.mod has replace directives (go install refuses those).
+build_go_tool() {
+  local name=$1 module=$2 version=$3 pkg=$4 ldflags=${5:-}
+  local bin="$OUT/$name-$version"
+  if [ -x "$bin" ]; then ln -sf "$bin" "$OUT/$name"; return; fi
+  local start; start=$(date +%s)
+  log "building $name $version from $module"
+  local work; work=$(mktemp -d)
+  (
+    cd "$work"
+    export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+    go mod init "restash.local/build-$name" >/dev/null 2>&1
+    go get "$module@$version" >&2
+    go get -tool "$pkg" >&2
+    go mod tidy >&2
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$bin.tmp" "$pkg"
+  )
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+  ln -sf "$bin" "$OUT/$name"
+  log "$name built in $(( $(date +%s) - start ))s"
+}
+
+command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
+
+build_go_tool restic github.com/restic/restic "$RESTIC_VERSION" github.com/restic/restic/cmd/restic \
+  "-X main.version=${RESTIC_VERSION#v}"
+build_go_tool rest-server github.com/restic/rest-server "$REST_SERVER_VERSION" github.com/restic/rest-server/cmd/rest-server
+build_go_tool pushgateway github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway
+if [ "${RESTASH_SKIP_S3:-}" != 1 ]; then
+  build_go_tool minio github.com/minio/minio "$MINIO_VERSION" github.com/minio/minio
+fi
+
+# Debian packages: PostgreSQL (database Tasks), git (policy repositories, git daemon).
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then need_apt+=(postgresql); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]} from Debian"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+pgbin=$(dirname "$(command -v pg_ctl 2>/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")
+for b in pg_ctl initdb postgres psql pg_dump pg_dumpall; do
+  if [ -x "$pgbin/$b" ]; then ln -sf "$pgbin/$b" "$OUT/$b"; elif command -v "$b" >/dev/null; then ln -sf "$(command -v "$b")" "$OUT/$b"; fi
+done
+
+echo "$OUT"
