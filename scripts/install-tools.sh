@@ -9,6 +9,10 @@ set -euo pipefail
 CACHE="${RESTASH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/restash}"
 OUT="$CACHE/tools"
 mkdir -p "$OUT"
+mkdir -p "$CACHE"
+# One build at a time, even when several test runs start together.
+exec 9>"$CACHE/.build.lock"
+flock 9
 log() { echo "[tools] $*" >&2; }
 
 RESTIC_VERSION=v0.18.1
