@@ -158,7 +158,7 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function stopProcesses(pids: number[], timeoutMs = 10_000) {
+export async function stopProcesses(pids: number[], timeoutMs = 4_000) {
   for (const pid of pids) killTree(pid, "SIGTERM");
   const deadline = Date.now() + timeoutMs;
   while (pids.some(alive) && Date.now() < deadline) await sleep(50);
