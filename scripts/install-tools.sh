@@ -34,8 +34,7 @@ build_go_tool() {
     cd "$work"
     export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
     go mod init "restash.local/build-$name" >/dev/null 2>&1
-    go get "$module@$version" >&2
-    go get -tool "$pkg" >&2
+    go get -tool "$pkg@$version" >&2
     go mod tidy >&2
     go build -trimpath -ldflags "-s -w $ldflags" -o "$bin.tmp" "$pkg"
   )
