@@ -7,11 +7,27 @@ import type { Kube, KubeObject } from "../lib/kube/client.ts";
 
 export const CRD_DIR = join(import.meta.dirname, "crds");
 
-export function crdDocuments(dir = CRD_DIR): KubeObject[] {
+export interface CrdFile {
+  /** Path of the file. */
+  file: string;
+  crd: KubeObject;
+}
+
+/** Every CRD file in the directory (sorted by name), each holding one CustomResourceDefinition. */
+export function crdFiles(dir = CRD_DIR): CrdFile[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))
     .sort()
-    .map((f) => load(readFileSync(join(dir, f), "utf8")) as KubeObject);
+    .map((f) => {
+      const file = join(dir, f);
+      const crd = load(readFileSync(file, "utf8")) as KubeObject;
+      if (crd?.kind !== "CustomResourceDefinition") throw new Error(`${file}: expected one CustomResourceDefinition, found kind ${JSON.stringify(crd?.kind)}`);
+      return { file, crd };
+    });
+}
+
+export function crdDocuments(dir = CRD_DIR): KubeObject[] {
+  return crdFiles(dir).map((f) => f.crd);
 }
 
 export async function installCRDs(kube: Kube, opts: { timeoutMs?: number } = {}): Promise<string[]> {
