@@ -21,7 +21,7 @@ fi
 OUT="$CACHE/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 mkdir -p "$CACHE"
 # One build at a time, even when several test runs start together.
-exec 9>"$CACHE/.build.lock"
+exec 9>"$CACHE/.control-plane.lock"
 flock 9
 if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/etcd" ] && [ -x "$OUT/kubectl" ]; then
   echo "$OUT"

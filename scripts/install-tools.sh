@@ -11,7 +11,7 @@ OUT="$CACHE/tools"
 mkdir -p "$OUT"
 mkdir -p "$CACHE"
 # One build at a time, even when several test runs start together.
-exec 9>"$CACHE/.build.lock"
+exec 9>"$CACHE/.tools.lock"
 flock 9
 log() { echo "[tools] $*" >&2; }
 

@@ -45,6 +45,11 @@ export const isNotFound = (e: unknown) => e instanceof ApiError && e.code === 40
 export const isConflict = (e: unknown) => e instanceof ApiError && e.code === 409;
 
 class ObjectPaths extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): ObjectPaths {
+    const client = kc.makeApiClient(ObjectPaths);
+    client.setDefaultNamespace(kc);
+    return client;
+  }
   path(spec: KubernetesObject, action: "create" | "read" | "patch" | "delete" | "list" | "replace"): Promise<string> {
     return this.specUriPath(spec, action as any);
   }
@@ -81,7 +86,7 @@ export class Kube {
     this.kc = kc;
     this.impersonation = impersonation;
     this.objects = KubernetesObjectApi.makeApiClient(kc);
-    this.paths = ObjectPaths.makeApiClient(kc) as ObjectPaths;
+    this.paths = ObjectPaths.forConfig(kc);
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.batch = kc.makeApiClient(BatchV1Api);
@@ -149,8 +154,8 @@ export class Kube {
   }
 
   async pathOf(obj: KubernetesObject, action: "create" | "read" | "patch" | "delete" | "list" = "read"): Promise<string> {
-    const full = await this.paths.path(obj, action);
-    return new URL(full).pathname;
+    const path = await this.paths.path(obj, action);
+    return path.startsWith("/") ? path : new URL(path).pathname;
   }
 
   /** Server-side apply with restash's field manager. Conflicts are errors unless `force`. */
