@@ -7,6 +7,17 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
   npm ci --no-audit --no-fund
 fi
 node_modules/.bin/node --version >/dev/null
+# Debian packages the tests use beyond the ones install-tools.sh handles: a Lua 5.1 interpreter (Argo CD
+# runs health checks in gopher-lua, Lua 5.1) with a JSON module, and git's daemon for git:// remotes.
+missing=()
+command -v lua5.1 >/dev/null || missing+=(lua5.1)
+[ -f /usr/share/lua/5.1/dkjson.lua ] || missing+=(lua-dkjson)
+command -v git >/dev/null || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 bash scripts/build-control-plane.sh >/dev/null
 bash scripts/install-tools.sh >/dev/null
 echo "setup done: node $(node_modules/.bin/node --version)"
