@@ -1,0 +1,121 @@
+// The Git side of a PolicySource: one local clone per source, fetched with simple-git over
+// file://, git://, https (basic auth or bearer token from a Secret) or ssh (identity from a
+// Secret). Credentials go through the environment, never argv, and never reach a message.
+import { mkdir, writeFile, access } from "node:fs/promises";
+import { join } from "node:path";
+import { simpleGit, type SimpleGit } from "simple-git";
+import { redact, stalled, transient, type ReconcileError } from "../../lib/errors.ts";
+
+export interface GitCredentials {
+  username?: string;
+  password?: string;
+  bearerToken?: string;
+  identity?: string;
+  knownHosts?: string;
+}
+
+export interface GitRepo {
+  git: SimpleGit;
+  dir: string;
+  url: string;
+  secrets: string[];
+}
+
+const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_ASKPASS"];
+
+/** A URL safe to print: user info dropped. */
+export function displayUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+}
+
+export async function openRepo(dir: string, url: string, creds: GitCredentials = {}): Promise<GitRepo> {
+  await mkdir(dir, { recursive: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_ASKPASS: "/bin/false",
+    GIT_AUTHOR_NAME: "restash",
+    GIT_AUTHOR_EMAIL: "restash@localhost",
+    GIT_COMMITTER_NAME: "restash",
+    GIT_COMMITTER_EMAIL: "restash@localhost",
+  };
+  const secrets: string[] = [];
+  if (creds.bearerToken || (creds.username && creds.password)) {
+    const header = creds.bearerToken
+      ? `Authorization: Bearer ${creds.bearerToken}`
+      : `Authorization: Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_0 = header;
+    secrets.push(header, ...[creds.bearerToken, creds.password].filter((s): s is string => !!s));
+  }
+  if (creds.identity) {
+    const key = join(dir, "..", "identity");
+    await writeFile(key, creds.identity.endsWith("\n") ? creds.identity : creds.identity + "\n", { mode: 0o600 });
+    const hosts = join(dir, "..", "known_hosts");
+    await writeFile(hosts, creds.knownHosts ?? "", { mode: 0o600 });
+    const strict = creds.knownHosts ? "yes" : "accept-new";
+    env.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
+    secrets.push(creds.identity);
+  }
+  const git = simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW } as any).env(env);
+  let fresh = false;
+  try {
+    await access(join(dir, ".git"));
+  } catch {
+    fresh = true;
+  }
+  if (fresh) {
+    await git.init();
+    await git.addRemote("origin", url);
+  } else await git.raw(["remote", "set-url", "origin", url]);
+  return { git, dir, url, secrets };
+}
+
+/** Turns a git failure into a typed error with a reason and a message fit for status. */
+export function classifyGitError(e: unknown, repo: GitRepo, what: string, branch?: string): ReconcileError {
+  const raw = redact(String((e as Error)?.message ?? e), repo.secrets).replace(/[a-z][a-z0-9+.-]*:\/\/[^/\s@]*@/gi, (m) => m.replace(/\/\/[^/@]*@/, "//"));
+  const msg = raw.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("hint:")).slice(0, 3).join("; ");
+  const url = displayUrl(repo.url);
+  if (/couldn't find remote ref|Remote branch .* not found/i.test(raw))
+    return stalled("BranchNotFound", `branch "${branch}" does not exist on ${url}`);
+  if (/Authentication failed|could not read Username|Permission denied \(publickey|403|401|access denied|Host key verification failed/i.test(raw))
+    return transient("AuthenticationFailed", `${what} ${url}: the remote rejected the credentials (${msg})`);
+  if (/Could not resolve host|Connection refused|unable to connect|does not appear to be a git repository|not found|timed out|Could not read from remote/i.test(raw))
+    return transient("RemoteUnreachable", `${what} ${url}: ${msg}`);
+  return transient("GitOperationFailed", `${what} ${url}: ${msg}`);
+}
+
+/** Fetches the branch; returns its head commit. */
+export async function fetchBranch(repo: GitRepo, branch: string): Promise<string> {
+  try {
+    await repo.git.raw(["fetch", "--no-tags", "--prune", "origin", `+refs/heads/${branch}:refs/remotes/origin/${branch}`]);
+  } catch (e) {
+    throw classifyGitError(e, repo, "fetching", branch);
+  }
+  return repo.git.revparse([`refs/remotes/origin/${branch}`]);
+}
+
+/** Whether `older` is an ancestor of `newer` in the fetched history (false if `older` is unknown). */
+export async function isAncestor(repo: GitRepo, older: string, newer: string): Promise<boolean> {
+  try {
+    await repo.git.raw(["merge-base", "--is-ancestor", older, newer]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function checkout(repo: GitRepo, sha: string): Promise<void> {
+  await repo.git.raw(["-c", "advice.detachedHead=false", "checkout", "--force", "--detach", sha]);
+  await repo.git.raw(["clean", "-ffdxq"]);
+}
+
+/** Commit sha of a "main@sha1:<hex>" revision string. */
+export function shaOf(revision: string | undefined): string | undefined {
+  const m = /@sha1:([0-9a-f]{40})$/.exec(revision ?? "");
+  return m?.[1];
+}
+
+export const revisionString = (branch: string, sha: string) => `${branch}@sha1:${sha}`;

@@ -1,0 +1,53 @@
+// Deletes what a new revision no longer has, from the inventory only: an object is deleted only
+// if it still carries this source's labels. A Repository is kept unless its policy marked it
+// prunable, and a pruned Repository never wipes its data (wipeOut is turned off first).
+import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import { errorMessage } from "../../lib/errors.ts";
+import { apiVersionOf, parseInventoryId, type InventoryEntry } from "./inventory.ts";
+import { SOURCE_NAMESPACE_LABEL, SOURCE_NAME_LABEL, trackedBy, type SourceKey } from "./tracking.ts";
+
+export type PruneAction = "deleted" | "gone" | "kept" | "skipped" | "failed";
+
+export interface PruneOutcome {
+  id: string;
+  action: PruneAction;
+  message?: string;
+}
+
+export async function pruneStale(kube: Kube, stale: InventoryEntry[], source: SourceKey, opts: { dryRun?: boolean } = {}): Promise<PruneOutcome[]> {
+  const out: PruneOutcome[] = [];
+  for (const e of stale) {
+    const { namespace, name, kind } = parseInventoryId(e.id);
+    const apiVersion = apiVersionOf(e);
+    const ref = `${kind} ${namespace ? `${namespace}/` : ""}${name}`;
+    try {
+      const live = await kube.getOrNull<KubeObject>(apiVersion, kind, name, namespace || undefined);
+      if (!live) {
+        out.push({ id: e.id, action: "gone" });
+        continue;
+      }
+      const owner = trackedBy(live);
+      if (!owner || owner.namespace !== source.namespace || owner.name !== source.name) {
+        out.push({ id: e.id, action: "skipped", message: `${ref} is no longer labelled as this source's; left alone` });
+        continue;
+      }
+      if (kind === "Repository" && e.prunable !== true) {
+        // Released, not deleted: drop the tracking labels so another source may adopt it.
+        if (!opts.dryRun)
+          await kube.mergePatch(live, { metadata: { labels: { [SOURCE_NAME_LABEL]: null, [SOURCE_NAMESPACE_LABEL]: null } } });
+        out.push({ id: e.id, action: "kept", message: `${ref} left Git but Repositories are kept unless the policy sets repository.prunable` });
+        continue;
+      }
+      if (opts.dryRun) {
+        out.push({ id: e.id, action: "deleted" });
+        continue;
+      }
+      if (kind === "Repository" && live.spec?.wipeOut) await kube.mergePatch(live, { spec: { wipeOut: false } });
+      await kube.delete(live);
+      out.push({ id: e.id, action: "deleted" });
+    } catch (err) {
+      out.push({ id: e.id, action: "failed", message: `${ref}: ${errorMessage(err)}` });
+    }
+  }
+  return out;
+}

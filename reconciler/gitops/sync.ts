@@ -1,0 +1,339 @@
+// One reconcile of one PolicySource key: fetch -> load -> build -> check -> plan -> apply ->
+// prune -> inventory -> note. Each step is a small function over a Run; status is written once,
+// in the finally block, and a revision is all or nothing: any invalid file, failed dry-run or
+// conflict leaves the last good revision in force and prunes nothing.
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import { isNotFound } from "../../lib/kube/client.ts";
+import type { Logger } from "../../lib/logger.ts";
+import { setHealth, rfc3339, type HealthInput } from "../../lib/conditions.ts";
+import { ReconcileError, errorMessage, redact, stalled, transient } from "../../lib/errors.ts";
+import type { BuildResult, SourceError } from "./model.ts";
+import { formatSourceError } from "./model.ts";
+import { loadTree } from "./load-tree.ts";
+import { buildRevision, checkRevision } from "./build.ts";
+import { planApply, executePlan, planFailed, type PlannedObject } from "./apply-plan.ts";
+import { staleEntries, type InventoryEntry } from "./inventory.ts";
+import { pruneStale, type PruneOutcome } from "./prune.ts";
+import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, displayUrl, type GitCredentials, type GitRepo } from "./git-source.ts";
+import { writeNote, type NoteRecord } from "./notes.ts";
+import {
+  ACCEPT_REWRITE_ANNOTATION,
+  POLICY_SOURCE_API,
+  POLICY_SOURCE_KIND,
+  REQUESTED_AT_ANNOTATION,
+  parseDuration,
+  type PolicySource,
+  type PolicySourceStatus,
+  type SyncSummary,
+} from "./policy-source.ts";
+import type { SourceKey } from "./tracking.ts";
+
+export interface SyncDeps {
+  kube: Kube;
+  log: Logger;
+  now: () => Date;
+  /** Where clones live: <workDir>/<namespace>/<name>/repo. */
+  workDir: string;
+  parallelism?: number;
+  /** Per-controller memory: built revisions and the last note written, by source key. */
+  memory: SyncMemory;
+  /** Serialises work on one source's clone (reconcile vs recordBackupResult). */
+  withRepoLock: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+export interface SyncMemory {
+  builds: Map<string, { fingerprint: string; built: BuildResult }>;
+  notes: Map<string, string>;
+  repos: Map<string, GitRepo>;
+}
+
+export function newSyncMemory(): SyncMemory {
+  return { builds: new Map(), notes: new Map(), repos: new Map() };
+}
+
+interface Run {
+  source: PolicySource;
+  key: SourceKey;
+  actAs: Kube;
+  status: PolicySourceStatus;
+  summary: SyncSummary;
+  health: HealthInput;
+  revision?: string;
+  sha?: string;
+  repo?: GitRepo;
+  dir?: string;
+  files?: { path: string; content: string }[];
+  built?: BuildResult;
+  errors: SourceError[];
+  plan?: PlannedObject[];
+  pruned?: PruneOutcome[];
+  drift: string[];
+  secrets: string[];
+}
+
+const keyString = (k: SourceKey) => `${k.namespace}/${k.name}`;
+const TRANSIENT_RETRY_MS = 15_000;
+
+export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<{ requeueAfterMs?: number }> {
+  let source: PolicySource;
+  try {
+    source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
+  } catch (e) {
+    if (isNotFound(e)) return {};
+    throw e;
+  }
+  if (source.spec.suspend) return {};
+  const interval = parseDuration(source.spec.interval);
+  const run: Run = {
+    source,
+    key,
+    actAs: deps.kube.impersonate(`system:serviceaccount:${key.namespace}:${source.spec.serviceAccountName}`, ["system:serviceaccounts", `system:serviceaccounts:${key.namespace}`, "system:authenticated"]),
+    status: structuredClone(source.status ?? {}),
+    summary: { applied: 0, unchanged: 0, pruned: 0, failed: 0, driftCorrected: 0 },
+    health: { health: "Reconciling", reason: "Progressing", message: "reconciliation in progress" },
+    errors: [],
+    drift: [],
+    secrets: [],
+  };
+  const log = deps.log.child({ policySource: keyString(key) });
+  let requeueAfterMs = interval;
+  try {
+    await fetchStep(deps, run);
+    await buildStep(deps, run);
+    await checkStep(deps, run);
+    await planStep(deps, run);
+    await applyStep(deps, run);
+    await pruneStep(run);
+    recordInventory(run);
+    run.health = {
+      health: "Ready",
+      reason: "ReconciliationSucceeded",
+      message: `Applied revision: ${run.revision} (${run.summary.applied} changed, ${run.summary.unchanged} unchanged, ${run.summary.pruned} pruned${run.summary.driftCorrected ? `, ${run.summary.driftCorrected} drift corrected` : ""})`,
+    };
+  } catch (e) {
+    const err = e instanceof ReconcileError ? e : transient("ReconciliationFailed", errorMessage(e));
+    const message = redact(err.message, run.secrets);
+    run.health = { health: err.kind === "Stalled" ? "Stalled" : "Reconciling", reason: err.reason, message };
+    if (err.kind !== "Stalled") requeueAfterMs = Math.min(interval, TRANSIENT_RETRY_MS);
+    run.summary.errors = [message, ...(run.summary.errors ?? [])].slice(0, 20);
+    log.warn("sync failed", { reason: err.reason, error: message, revision: run.revision });
+  } finally {
+    await writeStatus(deps, run);
+  }
+  await noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) }));
+  return { requeueAfterMs };
+}
+
+async function readCredentials(deps: SyncDeps, run: Run): Promise<GitCredentials> {
+  const ref = run.source.spec.secretRef?.name;
+  if (!ref) return {};
+  let secret: KubeObject | null;
+  try {
+    secret = await deps.kube.getOrNull<KubeObject>("v1", "Secret", ref, run.key.namespace);
+  } catch (e) {
+    throw transient("SecretUnreadable", `Secret ${run.key.namespace}/${ref} could not be read: ${errorMessage(e)}`);
+  }
+  if (!secret) throw stalled("SecretNotFound", `Secret ${run.key.namespace}/${ref} named in spec.secretRef does not exist`);
+  const data = (secret.data ?? {}) as Record<string, string>;
+  const get = (k: string) => (data[k] ? Buffer.from(data[k], "base64").toString("utf8") : undefined);
+  const creds: GitCredentials = { username: get("username"), password: get("password"), bearerToken: get("bearerToken"), identity: get("identity"), knownHosts: get("known_hosts") };
+  run.secrets.push(...Object.values(creds).filter((v): v is string => !!v));
+  return creds;
+}
+
+async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
+  const spec = run.source.spec;
+  if (spec.localPath) {
+    run.dir = spec.localPath;
+    return; // the revision of a directory is the hash of its files, known after loading
+  }
+  if (!spec.url) throw stalled("InvalidSpec", "spec.url or spec.localPath is required");
+  const branch = spec.branch ?? "main";
+  const creds = await readCredentials(deps, run);
+  const dir = join(deps.workDir, run.key.namespace, run.key.name, "repo");
+  const memKey = keyString(run.key);
+  await deps.withRepoLock(memKey, async () => {
+    const repo = await openRepo(dir, spec.url!, creds);
+    deps.memory.repos.set(memKey, repo);
+    run.repo = repo;
+    const sha = await fetchBranch(repo, branch);
+    run.sha = sha;
+    run.revision = revisionString(branch, sha);
+    run.status.lastAttemptedRevision = run.revision;
+    const last = shaOf(run.status.lastAppliedRevision);
+    if (last && last !== sha && !(await isAncestor(repo, last, sha)) && run.source.metadata.annotations?.[ACCEPT_REWRITE_ANNOTATION] !== sha)
+      throw stalled(
+        "HistoryRewritten",
+        `branch "${branch}" of ${displayUrl(spec.url!)} was rewritten: ${sha.slice(0, 12)} does not descend from the applied ${last.slice(0, 12)}; nothing applied or pruned. To accept it, annotate the PolicySource ${ACCEPT_REWRITE_ANNOTATION}=${sha}`,
+      );
+    await checkout(repo, sha);
+    run.dir = dir;
+  });
+}
+
+async function buildStep(deps: SyncDeps, run: Run): Promise<void> {
+  const spec = run.source.spec;
+  const memKey = keyString(run.key);
+  const fingerprintOf = (rev: string) => JSON.stringify([rev, spec.path ?? ".", spec.maxFileSize ?? 0, run.key.namespace]);
+  if (run.revision) {
+    const cached = deps.memory.builds.get(memKey);
+    if (cached && cached.fingerprint === fingerprintOf(run.revision)) {
+      run.built = cached.built;
+      run.errors = [...cached.built.errors];
+      return;
+    }
+  }
+  const tree = await loadTree({ root: run.dir!, path: spec.path ?? ".", maxFileSize: spec.maxFileSize });
+  if (!run.revision) {
+    const h = createHash("sha256");
+    for (const f of tree.files) h.update(f.path).update("\0").update(f.content).update("\0");
+    run.revision = `dir@sha256:${h.digest("hex").slice(0, 40)}`;
+    run.status.lastAttemptedRevision = run.revision;
+  }
+  const built = buildRevision(tree.files, { defaultNamespace: run.key.namespace });
+  built.errors = [...tree.errors, ...built.errors];
+  deps.memory.builds.set(memKey, { fingerprint: fingerprintOf(run.revision), built });
+  run.built = built;
+  run.errors = [...built.errors];
+}
+
+async function checkStep(deps: SyncDeps, run: Run): Promise<void> {
+  const built = run.built!;
+  const inSet = new Set(built.objects.filter((o) => o.object.kind === "Repository").map((o) => `${o.object.metadata.namespace}/${o.object.metadata.name}`));
+  const taskSet = new Set(built.objects.filter((o) => o.object.kind === "Task").map((o) => o.object.metadata.name!));
+  const externalRepositories = new Set<string>();
+  const externalTasks = new Set<string>();
+  const lookups: Promise<void>[] = [];
+  for (const o of built.objects) {
+    const spec = o.object.spec ?? {};
+    if (o.object.kind === "BackupConfiguration" && spec.repository?.name) {
+      const k = `${spec.repository.namespace ?? o.object.metadata.namespace}/${spec.repository.name}`;
+      if (!inSet.has(k) && !externalRepositories.has(k)) {
+        externalRepositories.add(k); // tentatively; removed below if absent
+        const [ns, name] = k.split("/");
+        lookups.push(deps.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", name, ns).then((r) => void (r || externalRepositories.delete(k)), () => void externalRepositories.delete(k)));
+      }
+    }
+    const task = spec.task?.name;
+    if (task && !taskSet.has(task) && !externalTasks.has(task)) {
+      externalTasks.add(task);
+      lookups.push(deps.kube.getOrNull("stash.appscode.com/v1beta1", "Task", task).then((t) => void (t || externalTasks.delete(task)), () => void externalTasks.delete(task)));
+    }
+  }
+  await Promise.all(lookups);
+  run.errors = checkRevision(built, { externalRepositories, externalTasks });
+  if (run.errors.length) {
+    const shown = run.errors.slice(0, 5).map(formatSourceError);
+    run.summary.errors = run.errors.slice(0, 20).map(formatSourceError);
+    throw stalled(
+      "ValidationFailed",
+      `revision ${run.revision} has ${run.errors.length} error(s); nothing applied, ${run.status.lastAppliedRevision ? `${run.status.lastAppliedRevision} stays in force` : "nothing was applied before"}: ${shown.join("; ")}${run.errors.length > 5 ? "; …" : ""}`,
+    );
+  }
+}
+
+async function planStep(deps: SyncDeps, run: Run): Promise<void> {
+  run.plan = await planApply(run.actAs, run.built!.objects, { source: run.key, revision: run.revision!, parallelism: deps.parallelism });
+  const bad = planFailed(run.plan);
+  run.summary.unchanged = run.plan.filter((p) => p.action === "unchanged").length;
+  if (bad.length) {
+    const conflicts = bad.filter((p) => p.action === "conflict");
+    run.summary.conflicts = conflicts.map((p) => p.message!).slice(0, 20);
+    run.summary.failed = bad.length;
+    run.summary.errors = bad.map((p) => `${p.file}:${p.line}: ${p.message}`).slice(0, 20);
+    const what = conflicts.length === bad.length ? "Conflict" : "ApplyFailed";
+    throw stalled(what, `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`);
+  }
+}
+
+async function applyStep(deps: SyncDeps, run: Run): Promise<void> {
+  const failed = await executePlan(run.actAs, run.plan!, deps.parallelism);
+  const plan = run.plan!;
+  run.summary.applied = plan.filter((p) => p.action === "create" || p.action === "update" || p.action === "drift").length;
+  run.drift = plan.filter((p) => p.action === "drift").map((p) => `${p.message}; restored`);
+  run.summary.driftCorrected = run.drift.length;
+  if (run.drift.length) run.summary.drift = run.drift.slice(0, 20);
+  if (failed.length) {
+    // Whatever was applied is tracked, so a later revision can prune it (Flux #1664).
+    const applied = plan.filter((p) => p.action !== "failed").map(toEntry);
+    const ids = new Set(applied.map((e) => e.id));
+    run.status.inventory = { entries: [...applied, ...(run.status.inventory?.entries ?? []).filter((e) => !ids.has(e.id))].sort(byId) };
+    run.summary.failed = failed.length;
+    throw transient("ApplyFailed", `revision ${run.revision}: ${failed.length} apply(s) failed: ${failed.slice(0, 5).map((p) => p.message).join("; ")}`);
+  }
+}
+
+const toEntry = (p: PlannedObject): InventoryEntry => ({
+  id: p.id,
+  v: p.object.apiVersion.includes("/") ? p.object.apiVersion.split("/")[1] : p.object.apiVersion,
+  file: p.file,
+  hash: p.hash,
+  ...(p.prunable ? {} : { prunable: false }),
+});
+const byId = (a: InventoryEntry, b: InventoryEntry) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+async function pruneStep(run: Run): Promise<void> {
+  const next = run.plan!.map(toEntry);
+  if (run.source.spec.prune === false) {
+    run.pruned = [];
+    return;
+  }
+  const previous = (run.status.inventory?.entries ?? []).map((e) => ({ ...e, prunable: e.prunable !== false }));
+  run.pruned = await pruneStale(run.actAs, staleEntries(previous, next), run.key);
+  run.summary.pruned = run.pruned.filter((p) => p.action === "deleted").length;
+  const failed = run.pruned.filter((p) => p.action === "failed");
+  if (failed.length) {
+    // Keep the ones that could not be deleted in the inventory so the next run tries again.
+    const keep = (run.status.inventory?.entries ?? []).filter((e) => failed.some((f) => f.id === e.id));
+    run.status.inventory = { entries: [...next, ...keep].sort(byId) };
+    throw transient("PruneFailed", `revision ${run.revision}: ${failed.map((f) => f.message).join("; ")}`);
+  }
+}
+
+function recordInventory(run: Run): void {
+  run.status.inventory = { entries: run.plan!.map(toEntry).sort(byId) };
+  run.status.lastAppliedRevision = run.revision;
+}
+
+async function writeStatus(deps: SyncDeps, run: Run): Promise<void> {
+  const now = deps.now();
+  const gen = run.source.metadata.generation;
+  const status: PolicySourceStatus = {
+    ...run.status,
+    observedGeneration: gen,
+    conditions: setHealth(run.status.conditions, run.health, now, gen),
+    lastSyncSummary: run.summary,
+  };
+  const requested = run.source.metadata.annotations?.[REQUESTED_AT_ANNOTATION];
+  if (requested) status.lastHandledReconcileAt = requested;
+  await deps.kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: run.key.name, namespace: run.key.namespace }, status } as any, { fieldManager: "restash-gitops" });
+}
+
+async function noteStep(deps: SyncDeps, run: Run): Promise<void> {
+  if (!run.repo || !run.sha || !run.revision) return;
+  const record: NoteRecord = {
+    time: rfc3339(deps.now()),
+    kind: "sync",
+    source: keyString(run.key),
+    revision: run.revision,
+    result: run.health.health === "Ready" ? "Applied" : "Failed",
+    reason: run.health.reason,
+    applied: run.summary.applied,
+    unchanged: run.summary.unchanged,
+    pruned: (run.pruned ?? []).filter((p) => p.action === "deleted").map((p) => p.id),
+    failed: (run.plan ?? []).filter((p) => p.action === "failed" || p.action === "conflict").map((p) => ({ object: p.ref, file: p.file, line: p.line, message: p.message })),
+    ...(run.drift.length ? { drift: run.drift } : {}),
+    errors: run.errors.slice(0, 50).map((e) => ({ file: e.file, line: e.line, ...(e.field ? { field: e.field } : {}), message: e.message })),
+    ...(run.health.health !== "Ready" && !run.errors.length ? { message: run.health.message } : {}),
+  };
+  // A resync that changes nothing writes no new line: the note says what each revision did.
+  const { time: _t, ...rest } = record;
+  const fingerprint = JSON.stringify({ ...rest, unchanged: undefined });
+  const memKey = keyString(run.key);
+  if (run.summary.applied === 0 && run.summary.pruned === 0 && deps.memory.notes.get(memKey) === fingerprint) return;
+  const clean = JSON.parse(redact(JSON.stringify(record), run.secrets)) as NoteRecord;
+  await deps.withRepoLock(memKey, () => writeNote(run.repo!, run.sha!, [clean]));
+  deps.memory.notes.set(memKey, fingerprint);
+}
