@@ -1,0 +1,36 @@
+// AdmissionLookups read straight from the API server. A webhook decision must see objects created a
+// moment ago (a BackupConfiguration applied just before its Deployment), which an informer cache
+// may not have yet; one GET or LIST per decision keeps p99 well under the timeout (bench/webhook-latency.ts).
+import { isNotFound, type Kube, type KubeObject } from "../lib/kube/client.ts";
+import type { AdmissionLookups } from "./types.ts";
+
+const V1BETA1 = "stash.appscode.com/v1beta1";
+
+async function getOrNull(kube: Kube, apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | null> {
+  try {
+    return await kube.get(apiVersion, kind, name, namespace);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+async function listOrEmpty(kube: Kube, apiVersion: string, kind: string, namespace: string): Promise<KubeObject[]> {
+  try {
+    return (await kube.list(apiVersion, kind, namespace)).items;
+  } catch (e) {
+    if (isNotFound(e)) return []; // the kind is not installed: nothing can target the workload
+    throw e;
+  }
+}
+
+export function kubeLookups(kube: Kube): AdmissionLookups {
+  return {
+    getRepository: (ns, name) => getOrNull(kube, "stash.appscode.com/v1alpha1", "Repository", name, ns),
+    getNamespace: (name) => getOrNull(kube, "v1", "Namespace", name),
+    getTask: (name) => getOrNull(kube, V1BETA1, "Task", name),
+    getFunction: (name) => getOrNull(kube, V1BETA1, "Function", name),
+    listBackupConfigurations: (ns) => listOrEmpty(kube, V1BETA1, "BackupConfiguration", ns),
+    listRestoreSessions: (ns) => listOrEmpty(kube, V1BETA1, "RestoreSession", ns),
+  };
+}

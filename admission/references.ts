@@ -1,0 +1,47 @@
+// Checks shared by the invoker kinds (BackupConfiguration, RestoreSession): the Repository they
+// use must allow their namespace, the Task they name must exist, and a target in another
+// namespace is only allowed where Stash allows it.
+import type { KubeObject } from "../lib/kube/client.ts";
+import type { AdmissionContext, Violation } from "./types.ts";
+import { usageAllowed, usageDeniedMessage } from "./usage-policy.ts";
+import { backupModel } from "../reconciler/controllers/stash-names.ts";
+
+/** Stash's sidecar model: no task and a workload target (the controllers' own rule). */
+export function isSidecarModel(obj: KubeObject): boolean {
+  return backupModel(obj.spec?.target?.ref?.kind, obj.spec?.task?.name) === "sidecar";
+}
+
+/** A Repository in another namespace must allow this one. A missing Repository is the controller's business (RepositoryFound=False). */
+export async function repositoryReferenceViolations(obj: KubeObject, ctx: AdmissionContext): Promise<Violation[]> {
+  const ref = obj.spec?.repository;
+  if (!ref?.name) return [];
+  const namespace = obj.metadata.namespace ?? ctx.namespace;
+  const repoNamespace = ref.namespace || namespace;
+  if (repoNamespace === namespace) return [];
+  const repo = await ctx.lookups.getRepository(repoNamespace, ref.name);
+  if (!repo) return [];
+  const ns = await ctx.lookups.getNamespace(namespace);
+  const decision = usageAllowed(repo, namespace, (ns?.metadata.labels ?? {}) as Record<string, string>);
+  if (decision.allowed) return [];
+  return [{ field: "spec.repository", message: usageDeniedMessage(namespace, repoNamespace, ref.name, decision.reason) }];
+}
+
+/** A named Task must exist (Tasks are cluster-scoped). */
+export async function taskReferenceViolations(obj: KubeObject, ctx: AdmissionContext): Promise<Violation[]> {
+  const name = obj.spec?.task?.name;
+  if (!name) return [];
+  if (await ctx.lookups.getTask(name)) return [];
+  return [{ field: "spec.task.name", message: `Task ${JSON.stringify(name)} not found` }];
+}
+
+/** A target in another namespace: allowed for kubedump tasks, refused for PVCs and the sidecar model. */
+export function crossNamespaceTargetViolations(obj: KubeObject): Violation[] {
+  const ref = obj.spec?.target?.ref;
+  const namespace = obj.metadata.namespace;
+  if (!ref?.namespace || ref.namespace === namespace) return [];
+  if (String(obj.spec?.task?.name ?? "").startsWith("kubedump")) return [];
+  if (ref.kind === "PersistentVolumeClaim" || isSidecarModel(obj)) {
+    return [{ field: "spec.target.ref.namespace", message: `cross-namespace target reference is not allowed for ${JSON.stringify(`${ref.kind}/${ref.name}`)}` }];
+  }
+  return [];
+}

@@ -1,0 +1,79 @@
+// Where the Snapshot API's data comes from: the Repository's Secret, mapped to restic's URL and
+// environment by restic-runner/backend.ts, and restic itself through restic-runner/restic/run.ts
+// (secrets in the environment only, output redacted, typed errors).
+import { join } from "node:path";
+import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import { isNotFound } from "../lib/kube/client.ts";
+import { resticBackend, secretDataOf, writeBackendFiles, type LocalSpec } from "../restic-runner/backend.ts";
+import { runRestic } from "../restic-runner/restic/run.ts";
+import { RepositoryNotFoundError } from "../restic-runner/restic/errors.ts";
+import type { ResticSnapshotJson } from "./snapshot-object.ts";
+
+export interface SnapshotSource {
+  /** Every snapshot in the Repository's restic repository ([] when it was never initialised). */
+  list(repo: KubeObject): Promise<ResticSnapshotJson[]>;
+  /** `restic forget --prune <id>`. */
+  forget(repo: KubeObject, id: string): Promise<void>;
+}
+
+/** The storage Secret of a Repository is missing: the backend cannot be opened. */
+export class BackendSecretMissingError extends Error {
+  constructor(repo: KubeObject, secretName: string | undefined) {
+    super(
+      secretName
+        ? `storage Secret ${repo.metadata.namespace}/${secretName} of Repository ${repo.metadata.namespace}/${repo.metadata.name} not found`
+        : `Repository ${repo.metadata.namespace}/${repo.metadata.name}: spec.backend.storageSecretName is not set`,
+    );
+    this.name = "BackendSecretMissingError";
+  }
+}
+
+export interface ResticSourceOptions {
+  kube: Kube;
+  /** Per-repository scratch directories (restic cache, CA files) go under it. */
+  scratchDir: string;
+  /** restic binary; default `restic` on PATH. */
+  resticBin?: string;
+  /** Where a local backend is visible to the operator process (default: its mountPath). */
+  localPath?: (local: LocalSpec) => string;
+  baseEnv?: Record<string, string | undefined>;
+}
+
+export function resticSource(opts: ResticSourceOptions): SnapshotSource {
+  const open = async (repo: KubeObject) => {
+    const ns = repo.metadata.namespace!;
+    const secretName: string | undefined = repo.spec?.backend?.storageSecretName;
+    if (!secretName) throw new BackendSecretMissingError(repo, undefined);
+    let secret: KubeObject;
+    try {
+      secret = await opts.kube.get("v1", "Secret", secretName, ns);
+    } catch (e) {
+      if (isNotFound(e)) throw new BackendSecretMissingError(repo, secretName);
+      throw e;
+    }
+    const backend = resticBackend(repo as any, secretDataOf(secret as any), {
+      scratchDir: join(opts.scratchDir, ns, repo.metadata.name!),
+      enableCache: true,
+      localPath: opts.localPath,
+    });
+    await writeBackendFiles(backend);
+    return { backend, bin: opts.resticBin, baseEnv: opts.baseEnv };
+  };
+  return {
+    async list(repo) {
+      const ctx = await open(repo);
+      try {
+        const out = await runRestic(ctx, ["snapshots", "--json", "--no-lock"], { keepStdout: true });
+        const parsed = JSON.parse(out.stdout || "[]");
+        return Array.isArray(parsed) ? (parsed as ResticSnapshotJson[]) : [];
+      } catch (e) {
+        if (e instanceof RepositoryNotFoundError) return [];
+        throw e;
+      }
+    },
+    async forget(repo, id) {
+      const ctx = await open(repo);
+      await runRestic(ctx, ["forget", "--prune", id]);
+    },
+  };
+}

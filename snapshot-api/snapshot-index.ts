@@ -1,0 +1,152 @@
+// The per-repository snapshot index behind list and get: one restic listing per repository, reused
+// until something says it changed. It reloads when the Repository's spec or backup status changes
+// (the backup path writes lastBackupTime after every backup), when invalidate() is called (after a
+// backup or a forget), and on a timer; a listing that failed is retried after a short pause so an
+// unreachable backend is not hammered. Concurrent readers of a stale entry share one reload.
+import type { KubeObject } from "../lib/kube/client.ts";
+import { stableJson } from "../reconciler/controllers/stash-names.ts";
+import type { ResticSnapshotJson } from "./snapshot-object.ts";
+
+export interface SnapshotIndexOptions {
+  load: (repo: KubeObject) => Promise<ResticSnapshotJson[]>;
+  now?: () => number;
+  /** A listing older than this is reloaded on the next read; the timer refreshes known entries at this period. */
+  maxAgeMs?: number;
+  /** How long a failed listing is answered from the failure before trying again. */
+  errorRetryMs?: number;
+  /** Parallel reloads during a timer refresh. */
+  concurrency?: number;
+  onError?: (repo: string, e: unknown) => void;
+}
+
+interface Entry {
+  repo: KubeObject;
+  fingerprint: string;
+  loadedAt: number;
+  stale: boolean;
+  snapshots?: ResticSnapshotJson[];
+  error?: unknown;
+  loading?: Promise<ResticSnapshotJson[]>;
+}
+
+const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+
+/** What, in a Repository, means its snapshots may have changed. */
+export function repositoryFingerprint(repo: KubeObject): string {
+  const s = repo.status ?? {};
+  return stableJson({
+    uid: repo.metadata.uid,
+    backend: repo.spec?.backend,
+    lastBackupTime: s.lastBackupTime,
+    snapshotCount: s.snapshotCount,
+    removed: s.snapshotsRemovedOnLastCleanup,
+  });
+}
+
+export class SnapshotIndex {
+  private readonly entries = new Map<string, Entry>();
+  private readonly opts: Required<Omit<SnapshotIndexOptions, "onError">> & Pick<SnapshotIndexOptions, "onError">;
+  private timer?: NodeJS.Timeout;
+
+  constructor(opts: SnapshotIndexOptions) {
+    this.opts = { now: Date.now, maxAgeMs: 5 * 60_000, errorRetryMs: 5_000, concurrency: 4, ...opts };
+  }
+
+  /** The snapshots of a Repository, from the index when it is current. Throws the listing's error. */
+  async snapshotsOf(repo: KubeObject): Promise<ResticSnapshotJson[]> {
+    const key = keyOf(repo.metadata.namespace!, repo.metadata.name!);
+    const fp = repositoryFingerprint(repo);
+    let e = this.entries.get(key);
+    if (!e) {
+      e = { repo, fingerprint: fp, loadedAt: 0, stale: true };
+      this.entries.set(key, e);
+    }
+    if (e.fingerprint !== fp) {
+      e.fingerprint = fp;
+      e.repo = repo;
+      e.stale = true;
+      return this.reload(e);
+    }
+    // Stale: someone changed the repository through restash; wait for the listing that follows.
+    if (e.stale) return e.loading ?? this.reload(e);
+    const age = this.opts.now() - e.loadedAt;
+    if (e.snapshots) {
+      // Only old: answer now, refresh behind.
+      if (age >= this.opts.maxAgeMs && !e.loading) this.reload(e).catch(() => {});
+      return e.snapshots;
+    }
+    if (e.loading) return e.loading;
+    if (age < this.opts.errorRetryMs) throw e.error;
+    return this.reload(e);
+  }
+
+  private reload(e: Entry): Promise<ResticSnapshotJson[]> {
+    const repo = e.repo;
+    const p: Promise<ResticSnapshotJson[]> = this.opts.load(repo).then(
+      (snaps) => {
+        if (e.loading === p) {
+          e.snapshots = snaps;
+          e.error = undefined;
+          e.loadedAt = this.opts.now();
+          e.loading = undefined;
+          e.stale = false;
+        }
+        return snaps;
+      },
+      (err) => {
+        if (e.loading === p) {
+          e.error = err;
+          e.snapshots = undefined;
+          e.loadedAt = this.opts.now();
+          e.loading = undefined;
+          e.stale = false;
+          this.opts.onError?.(keyOf(repo.metadata.namespace!, repo.metadata.name!), err);
+        }
+        throw err;
+      },
+    );
+    e.loading = p;
+    return p;
+  }
+
+  /**
+   * Marks a Repository's listing stale (call it after a backup or a forget). When the index already
+   * knows the Repository it reloads in the background at once, so the next read is warm.
+   */
+  invalidate(namespace: string, name: string): void {
+    const e = this.entries.get(keyOf(namespace, name));
+    if (!e) return;
+    e.stale = true;
+    this.reload(e).catch(() => {});
+  }
+
+  /** Drops a Repository (it was deleted). */
+  forget(namespace: string, name: string): void {
+    this.entries.delete(keyOf(namespace, name));
+  }
+
+  /** Reloads every known listing, a few at a time. */
+  async refreshAll(): Promise<void> {
+    const queue = [...this.entries.values()];
+    const worker = async () => {
+      for (let e = queue.shift(); e; e = queue.shift()) await this.reload(e).catch(() => {});
+    };
+    await Promise.all(Array.from({ length: this.opts.concurrency }, worker));
+  }
+
+  /** Refreshes on a timer until stop(). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.refreshAll(), this.opts.maxAgeMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
