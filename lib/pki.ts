@@ -4,7 +4,9 @@ import "reflect-metadata"; // @peculiar/x509 (through tsyringe) needs the Reflec
 import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+// @peculiar/x509 is typed against the DOM's Crypto; Node's webcrypto is the same API.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
