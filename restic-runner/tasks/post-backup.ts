@@ -1,0 +1,66 @@
+// What Stash does around the data of every backup (stash-behaviour.md 2.4): initialise the
+// repository first (BackendRepositoryInitialized), and after the snapshots apply retention
+// (RetentionPolicyApplied), verify integrity (RepositoryIntegrityVerified) and measure the
+// Repository. Each outcome becomes a session condition in the step output.
+import { errorMessage, redact } from "../../lib/errors.ts";
+import type { ResticContext } from "../restic/run.ts";
+import { applyRetention, checkRepository, ensureRepository, formatBytes, hasKeepRule, listSnapshots, repositorySize, type KeepPolicy } from "./restic-ops.ts";
+import { boolArg, intArg, listArg, type StepArgs } from "./step-args.ts";
+import type { OutputCondition, StepOutput } from "./step-output.ts";
+
+export function keepPolicyOf(args: StepArgs): KeepPolicy {
+  return {
+    last: intArg(args, "retention-keep-last"),
+    hourly: intArg(args, "retention-keep-hourly"),
+    daily: intArg(args, "retention-keep-daily"),
+    weekly: intArg(args, "retention-keep-weekly"),
+    monthly: intArg(args, "retention-keep-monthly"),
+    yearly: intArg(args, "retention-keep-yearly"),
+    tags: listArg(args["retention-keep-tags"]),
+    prune: boolArg(args, "retention-prune"),
+    dryRun: boolArg(args, "retention-dry-run"),
+  };
+}
+
+/** Opens or creates the repository; a failure is recorded and rethrown (nothing can be backed up). */
+export async function initializeRepository(restic: ResticContext, conditions: OutputCondition[], secrets: string[]): Promise<void> {
+  try {
+    await ensureRepository(restic);
+    conditions.push({ type: "BackendRepositoryInitialized", status: "True", reason: "BackendRepositoryFound", message: "Repository exist in the backend." });
+  } catch (e) {
+    conditions.push({ type: "BackendRepositoryInitialized", status: "False", reason: "FailedToInitializeBackendRepository", message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), secrets)}` });
+    throw e;
+  }
+}
+
+/** Retention, integrity check and statistics; each failure is a False condition, not a thrown error. */
+export async function postBackupActions(restic: ResticContext, args: StepArgs, host: string, conditions: OutputCondition[], secrets: string[]): Promise<StepOutput["repository"]> {
+  const repository: NonNullable<StepOutput["repository"]> = {};
+  const why = (e: unknown) => redact(errorMessage(e), secrets);
+  const policy = keepPolicyOf(args);
+  if (hasKeepRule(policy)) {
+    try {
+      repository.snapshotsRemovedOnLastCleanup = await applyRetention(restic, host, policy);
+      conditions.push({ type: "RetentionPolicyApplied", status: "True", reason: "SuccessfullyAppliedRetentionPolicy", message: "Successfully applied retention policy." });
+    } catch (e) {
+      conditions.push({ type: "RetentionPolicyApplied", status: "False", reason: "FailedToApplyRetentionPolicy", message: `Failed to apply retention policy. Reason: ${why(e)}` });
+    }
+  }
+  try {
+    repository.integrity = await checkRepository(restic);
+    conditions.push(
+      repository.integrity
+        ? { type: "RepositoryIntegrityVerified", status: "True", reason: "SuccessfullyVerifiedRepositoryIntegrity", message: "Repository integrity verification succeeded." }
+        : { type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: "Repository integrity verification failed: restic check found errors." },
+    );
+  } catch (e) {
+    conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
+  }
+  try {
+    repository.totalSize = formatBytes(await repositorySize(restic));
+    repository.snapshotCount = (await listSnapshots(restic)).length;
+  } catch {
+    // Statistics are informative; the backup itself stands.
+  }
+  return repository;
+}

@@ -1,0 +1,58 @@
+// `restore-postgres`: the data step of the postgres-restore Task. `restic dump` of the dump file
+// streams into psql against the database the AppBinding describes. psql goes on after an SQL
+// error, so its stderr is read: errors other than "already exists" (which replaying a
+// pg_dumpall into a live server always produces for its own roles) fail the restore.
+import { spawn } from "node:child_process";
+import { PipeCommandError } from "../restic/errors.ts";
+import { splitDriverArgs } from "./backup-pvc.ts";
+import { libpqArgs, libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
+import { dumpFile, findSnapshot } from "./restic-ops.ts";
+import { listArg } from "./step-args.ts";
+import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
+import { applyStepOutput } from "./update-status.ts";
+
+/** The SQL errors in psql's stderr that make a restore fail. */
+export function fatalSqlErrors(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .filter((l) => /\bERROR:/.test(l) && !/already exists/.test(l))
+    .map((l) => l.trim());
+}
+
+export const restorePostgresStep: StepHandler = (argv, deps) =>
+  runDataStep(
+    "restore",
+    "restore-postgres",
+    argv,
+    deps,
+    async (args, secrets) => {
+      const conn = await postgresConnection(args, deps, secrets);
+      await waitForPostgres(conn, args, deps);
+      const { restic } = await openRepository(args, deps, secrets);
+      const id = listArg(args.snapshots)[0];
+      const snap = id ? await findSnapshot(restic, { id }) : await findSnapshot(restic, { host: args["source-hostname"] || args.hostname || "host-0" });
+      const file = snap.paths[0];
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(deps.baseEnv ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) env[k] = v;
+      Object.assign(env, libpqEnv(conn));
+      const psql = spawn("psql", [...libpqArgs(conn), "-X", "-q", "-d", args.database || conn.database || "postgres", ...splitDriverArgs(args["pg-args"])], { env, stdio: ["pipe", "ignore", "pipe"] });
+      let stderr = "";
+      psql.stderr.setEncoding("utf8");
+      psql.stderr.on("data", (c: string) => (stderr = (stderr + c).slice(-256 * 1024)));
+      psql.stdin.on("error", () => {}); // psql may exit early; its exit code says why
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+        psql.on("error", (e) => reject(new Error(`cannot start psql: ${e.message}`)));
+        psql.on("close", (code, signal) => resolve([code, signal]));
+      });
+      try {
+        await dumpFile(restic, snap.id, file, psql.stdin);
+      } finally {
+        psql.stdin.end();
+      }
+      const [code, signal] = await exited;
+      if (code !== 0) throw new PipeCommandError("psql", code, signal, stderr.trim().split("\n").slice(-3).join("; "));
+      const fatal = fatalSqlErrors(stderr);
+      if (fatal.length) throw new Error(`psql reported ${fatal.length} SQL error(s) while restoring snapshot ${snap.id.slice(0, 8)}: ${fatal.slice(0, 3).join("; ")}`);
+    },
+    applyStepOutput,
+  );

@@ -1,0 +1,115 @@
+// `update-status`, the last step of every Task: reads what the data steps left in the output dir
+// and writes it where Stash users look: the host's stats (and the session conditions the step
+// settled) into the BackupSession target or the RestoreSession, and the measured statistics into
+// the Repository. No output at all is a failure of the host, never a silent success.
+import { setCondition, rfc3339 } from "../../lib/conditions.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import { updateStatus } from "../../reconciler/controllers/status.ts";
+import { V1ALPHA1, V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
+import { parseStepArgs, type StepArgs } from "./step-args.ts";
+import { DEFAULT_OUTPUT_DIR, namespaceOf, type StepDeps, type StepHandler } from "./step-context.ts";
+import { readStepOutputs, type StepOutput } from "./step-output.ts";
+
+/** The host stat Stash keeps per host: hostname, phase, duration, error, snapshots. */
+export function hostStat(out: StepOutput): Record<string, unknown> {
+  const s: Record<string, unknown> = { hostname: out.hostname, phase: out.phase, duration: out.duration };
+  if (out.error) s.error = out.error;
+  if (out.kind === "backup" && out.snapshots?.length) s.snapshots = out.snapshots;
+  return s;
+}
+
+function upsertStat(stats: any[] | undefined, stat: Record<string, unknown>): any[] {
+  const list = [...(stats ?? [])];
+  const i = list.findIndex((s) => s.hostname === stat.hostname);
+  if (i >= 0) list[i] = stat;
+  else list.push(stat);
+  return list;
+}
+
+/** BackupSession status with the output applied (pure). */
+export function backupStatusWith(status: Record<string, any>, out: StepOutput, target: { kind: string; name: string; namespace: string }, now: Date, generation?: number): Record<string, any> {
+  const next = structuredClone(status);
+  const targets: any[] = next.targets ?? [];
+  let i = targets.findIndex((t) => t.ref?.kind === target.kind && t.ref?.name === target.name);
+  if (i < 0 && targets.length === 1 && !targets[0].ref?.name) i = 0;
+  if (i < 0) {
+    targets.push({ ref: { kind: target.kind, name: target.name, namespace: target.namespace } });
+    i = targets.length - 1;
+  }
+  targets[i] = { ...targets[i], stats: upsertStat(targets[i].stats, hostStat(out)) };
+  next.targets = targets;
+  let conditions = next.conditions ?? [];
+  for (const c of out.conditions ?? []) conditions = setCondition(conditions, c, now, generation);
+  if (conditions.length) next.conditions = conditions;
+  return next;
+}
+
+/** RestoreSession status with the output applied (pure). */
+export function restoreStatusWith(status: Record<string, any>, out: StepOutput): Record<string, any> {
+  return { ...structuredClone(status), stats: upsertStat(status.stats, hostStat(out)) };
+}
+
+/** Repository status with a backup's statistics (pure); lastBackupTime is the session's creation. */
+export function repositoryStatusWith(status: Record<string, any>, out: StepOutput, sessionCreated: string | undefined): Record<string, any> | undefined {
+  if (out.kind !== "backup" || out.phase !== "Succeeded") return undefined;
+  const next = structuredClone(status);
+  const r = out.repository ?? {};
+  if (r.integrity !== undefined) next.integrity = r.integrity;
+  if (r.totalSize !== undefined) next.totalSize = r.totalSize;
+  if (r.snapshotCount !== undefined) next.snapshotCount = r.snapshotCount;
+  if (r.snapshotsRemovedOnLastCleanup !== undefined) next.snapshotsRemovedOnLastCleanup = r.snapshotsRemovedOnLastCleanup;
+  if (sessionCreated) {
+    next.lastBackupTime = sessionCreated;
+    next.firstBackupTime ??= sessionCreated;
+  }
+  return next;
+}
+
+/** Writes one output into the session named by the flags (and the Repository for a backup). */
+export async function applyStepOutput(args: StepArgs, out: StepOutput, deps: StepDeps): Promise<void> {
+  const ns = namespaceOf(args);
+  const now = new Date((deps.now ?? Date.now)());
+  const target = { kind: args["target-kind"] ?? "", name: args["target-name"] ?? "", namespace: args["target-namespace"] || ns };
+  if (out.kind === "backup") {
+    const name = args.backupsession;
+    if (!name) throw new Error("flag --backupsession is empty: no BackupSession to update");
+    const session = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name, namespace: ns }, (status, obj) =>
+      backupStatusWith(status, out, target, now, obj.metadata.generation),
+    );
+    if (!session) throw new Error(`BackupSession ${ns}/${name} not found`);
+    const repo = args.repository;
+    if (repo) {
+      await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo, namespace: args["repository-namespace"] || ns }, (status) =>
+        repositoryStatusWith(status, out, session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : rfc3339(now)),
+      );
+    }
+  } else {
+    const name = args.restoresession;
+    if (!name) throw new Error("flag --restoresession is empty: no RestoreSession to update");
+    const rs = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name, namespace: ns }, (status) => restoreStatusWith(status, out));
+    if (!rs) throw new Error(`RestoreSession ${ns}/${name} not found`);
+  }
+}
+
+/** The output a host gets when no data step left one (it never ran, or crashed before writing). */
+export function missingOutput(args: StepArgs, dir: string): StepOutput {
+  return {
+    kind: args.restoresession ? "restore" : "backup",
+    command: "update-status",
+    hostname: args.hostname || "host-0",
+    phase: "Failed",
+    duration: "0s",
+    error: `no step left a result in ${dir}: the data step did not run or crashed before writing it`,
+  };
+}
+
+export const updateStatusStep: StepHandler = async (argv, deps) => {
+  const args = parseStepArgs(argv);
+  const dir = args["output-dir"] || DEFAULT_OUTPUT_DIR;
+  const outputs = await readStepOutputs(dir);
+  if (outputs.length === 0) outputs.push(missingOutput(args, dir));
+  for (const out of outputs) await applyStepOutput(args, out, deps);
+  const failed = outputs.filter((o) => o.phase === "Failed");
+  deps.log.info("status updated", { outputs: outputs.length, failed: failed.length });
+  return failed.length ? 1 : 0;
+};
