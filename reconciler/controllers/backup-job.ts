@@ -1,0 +1,69 @@
+// The backup Job for job-model targets (a PVC, or a workload with a task): one per BackupSession
+// target, owned by the session. Its container runs the runner for exactly that session.
+import { COMPONENT_BACKUP, SIDECAR_CONTAINER, TMP_MOUNT_PATH, TMP_VOLUME, V1BETA1, backupJobName, offshootLabels } from "./stash-names.ts";
+import { controllerRef } from "./owner.ts";
+import { podRuntimeSettings } from "./cronjob.ts";
+import { maxConnections } from "../../restic-runner/pod-template.ts";
+import type { OperatorOptions } from "./options.ts";
+
+export const DEFAULT_DATA_PATH = "/stash-data";
+
+export function desiredBackupJob(session: any, invoker: any, repo: any, index: number, opts: OperatorOptions): any {
+  const target = invoker.spec?.target ?? {};
+  const ref = target.ref ?? {};
+  const labels = offshootLabels(invoker.metadata.labels, COMPONENT_BACKUP);
+  const mountPath = target.volumeMounts?.[0]?.mountPath ?? DEFAULT_DATA_PATH;
+  const volumes: any[] = [{ name: TMP_VOLUME, emptyDir: {} }];
+  const mounts: any[] = [{ name: TMP_VOLUME, mountPath: TMP_MOUNT_PATH }];
+  if (ref.kind === "PersistentVolumeClaim") {
+    volumes.push({ name: "stash-target", persistentVolumeClaim: { claimName: ref.name } });
+    mounts.push({ name: "stash-target", mountPath });
+  }
+  const rs = invoker.spec?.runtimeSettings ?? {};
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: backupJobName(session.metadata.name, index),
+      namespace: session.metadata.namespace,
+      labels,
+      ownerReferences: [controllerRef({ apiVersion: session.apiVersion ?? V1BETA1, kind: "BackupSession", metadata: session.metadata })],
+    },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels, ...(rs.pod?.podAnnotations ? { annotations: rs.pod.podAnnotations } : {}) },
+        spec: {
+          ...podRuntimeSettings(rs.pod),
+          ...(rs.pod?.serviceAccountName ? { serviceAccountName: rs.pod.serviceAccountName } : {}),
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: SIDECAR_CONTAINER,
+              image: opts.image,
+              imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
+              args: [
+                "run-backup",
+                `--invoker-name=${invoker.metadata.name}`,
+                `--invoker-kind=${invoker.kind ?? "BackupConfiguration"}`,
+                `--target-name=${ref.name ?? ""}`,
+                `--target-namespace=${ref.namespace || invoker.metadata.namespace}`,
+                `--target-kind=${ref.kind ?? ""}`,
+                `--backupsession=${session.metadata.name}`,
+                `--enable-cache=${!invoker.spec?.tempDir?.disableCaching}`,
+                `--max-connections=${maxConnections(repo)}`,
+                `--metrics-enabled=${opts.pushgatewayUrl ? "true" : "false"}`,
+                `--pushgateway-url=${opts.pushgatewayUrl ?? ""}`,
+              ],
+              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              volumeMounts: mounts,
+              ...(rs.container?.resources ? { resources: rs.container.resources } : {}),
+              securityContext: { runAsUser: 0, runAsGroup: 0, ...(rs.container?.securityContext ?? {}) },
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// BackupSession reconcile (stash-behaviour.md 2.4): retry finished sessions, finish completed
+// ones (history cleanup, metrics), enforce the deadline, skip when the invoker is not ready or
+// another session runs, initiate targets (sidecar check or backup Job), then compute the phase.
+// Status is written once, in `finally`; the runner writes host stats into the same status and
+// both use resourceVersion-guarded writes.
+import { getCondition, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
+import { errorMessage } from "../../lib/errors.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import type { Result } from "../../lib/workqueue.ts";
+import { desiredBackupJob } from "./backup-job.ts";
+import { setCond, type StepState } from "./dependencies.ts";
+import { sessionsToDelete } from "./history.ts";
+import { newBackupSession } from "./new-backup-session.ts";
+import { now, type ControllerContext } from "./options.ts";
+import { backupSessionCompleted, backupSessionPhase, backupTargetPhase, goDuration, isFinalSessionPhase, parseGoDuration } from "./phases.ts";
+import { C, R } from "./stash-conditions.ts";
+import {
+  DEFAULT_BACKUP_HISTORY_LIMIT,
+  LABEL_INVOKER_NAME,
+  LABEL_INVOKER_TYPE,
+  SIDECAR_CONTAINER,
+  V1ALPHA1,
+  V1BETA1,
+  backupModel,
+} from "./stash-names.ts";
+import { setCondition } from "../../lib/conditions.ts";
+import { writeStatus } from "./status.ts";
+import { targetApiVersion } from "./workload.ts";
+
+export async function reconcileBackupSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
+  const { kube } = ctx;
+  const bs = await kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", name, namespace);
+  if (!bs || bs.metadata.deletionTimestamp) return {};
+  const inv = bs.spec?.invoker ?? {};
+  const invoker = inv.name ? await kube.getOrNull<KubeObject>(V1BETA1, inv.kind ?? "BackupConfiguration", inv.name, namespace) : null;
+  const t = now(ctx);
+  const status: Record<string, any> = structuredClone(bs.status ?? {});
+  const st: StepState = { conditions: status.conditions ?? [], now: t, generation: bs.metadata.generation };
+  let result: Result = {};
+  try {
+    if (isFinalSessionPhase(status.phase)) {
+      result = await retry(ctx, bs, invoker, status);
+      return result;
+    }
+    // Deadline first: an overdue session is completed (and then Failed) whatever its targets say.
+    if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
+      setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete backup within ${invoker?.spec?.timeOut ?? "the deadline"}.`);
+    }
+    status.conditions = st.conditions;
+    if (backupSessionCompleted(status) || isTrue(st.conditions, C.BackupSkipped)) {
+      await finish(ctx, bs, invoker, status, st);
+      return result;
+    }
+    // Skip checks, only before any target started.
+    const started = (status.targets ?? []).some((x: any) => x.totalHosts !== undefined || getCondition(x.conditions, C.BackupExecutorEnsured));
+    if (!started) {
+      const skip = await skipReason(ctx, bs, invoker);
+      if (skip) {
+        setCond(st, C.BackupSkipped, true, R.SkippedTakingNewBackup, skip);
+        status.conditions = st.conditions;
+        await finish(ctx, bs, invoker, status, st);
+        return result;
+      }
+    }
+    if (invoker && !started) await initiateTarget(ctx, bs, invoker, status, t);
+    if (invoker?.spec?.timeOut && !status.sessionDeadline) {
+      const ms = parseGoDuration(invoker.spec.timeOut);
+      if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(bs.metadata.creationTimestamp)) + ms));
+    }
+    if (status.sessionDeadline) {
+      const left = Date.parse(status.sessionDeadline) - t.getTime();
+      result = { requeueAfterMs: Math.max(left + 1000, 1000) };
+    }
+    return result;
+  } finally {
+    status.conditions = st.conditions;
+    for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
+    const phase = backupSessionPhase(status);
+    if (isFinalSessionPhase(phase) && !status.sessionDuration && bs.metadata.creationTimestamp) {
+      status.sessionDuration = goDuration(t.getTime() - Date.parse(String(bs.metadata.creationTimestamp)));
+    }
+    status.phase = phase;
+    status.observedGeneration = bs.metadata.generation;
+    const health =
+      phase === "Succeeded" || phase === "Skipped"
+        ? { health: "Ready" as const, reason: phase, message: `BackupSession ${phase.toLowerCase()}.` }
+        : phase === "Failed"
+          ? { health: "Stalled" as const, reason: "Failed", message: failureMessage(status) }
+          : { health: "Reconciling" as const, reason: phase, message: `BackupSession is ${phase}.` };
+    status.conditions = setHealth(status.conditions, health, t, bs.metadata.generation);
+    await writeStatus(kube, bs, status);
+  }
+}
+
+/** The first failure a user needs to read: a host error, a False condition, or the deadline. */
+export function failureMessage(status: any): string {
+  for (const target of status.targets ?? []) {
+    for (const s of target.stats ?? []) if (s.phase === "Failed") return `host ${s.hostname}: ${s.error ?? "backup failed"}`;
+    for (const c of target.conditions ?? []) if ((c.status === "False" && c.type !== "Ready") || c.type === C.BackupDisrupted) return c.message ?? c.reason;
+  }
+  for (const c of status.conditions ?? []) {
+    if (c.type === "Ready" || c.type === "Stalled" || c.type === "Reconciling") continue;
+    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason;
+  }
+  return "BackupSession failed.";
+}
+
+async function skipReason(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null): Promise<string | undefined> {
+  const inv = bs.spec?.invoker ?? {};
+  if (!invoker) return `Skipped taking backup. Reason: ${inv.kind} ${bs.metadata.namespace}/${inv.name} does not exist.`;
+  if (invoker.status?.phase !== "Ready") {
+    const notReady = (invoker.status?.conditions ?? []).find((c: any) => c.status !== "True" && c.type !== "Reconciling" && c.type !== "Stalled" && c.type !== "Ready");
+    return `Skipped taking backup. Reason: ${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name} is not ready.${notReady?.message ? ` ${notReady.message}` : ""}`;
+  }
+  const others = await ctx.kube.list<KubeObject>(V1BETA1, "BackupSession", bs.metadata.namespace, `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`);
+  const running = others.items.find((o) => o.metadata.name !== bs.metadata.name && o.status?.phase === "Running");
+  if (running) return `Skipped taking new backup. Reason: Previous BackupSession: ${running.metadata.name} is "Running".`;
+  return undefined;
+}
+
+async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<void> {
+  const { kube } = ctx;
+  const ref = { ...(invoker.spec?.target?.ref ?? { apiVersion: "na", kind: "EmptyTarget", name: "na" }) };
+  if (!ref.namespace && ref.kind !== "EmptyTarget") ref.namespace = invoker.metadata.namespace;
+  let conditions: any[] = [];
+  let totalHosts: number | undefined;
+  const driver = invoker.spec?.driver ?? "Restic";
+  try {
+    if (backupModel(ref.kind, invoker.spec?.task?.name) === "sidecar") {
+      const w = await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, ref.namespace);
+      const has = (w?.spec?.template?.spec?.containers ?? []).some((c: any) => c.name === SIDECAR_CONTAINER);
+      if (!w || !has) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} ${w ? "has no stash sidecar" : "does not exist"}`);
+      totalHosts = ref.kind === "StatefulSet" ? (w.spec?.replicas ?? 1) : ref.kind === "DaemonSet" ? Math.max(1, w.status?.desiredNumberScheduled ?? 1) : 1;
+    } else {
+      const repoName = invoker.spec?.repository?.name;
+      const repo = repoName ? await kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker.spec?.repository?.namespace || invoker.metadata.namespace) : null;
+      await kube.apply(desiredBackupJob(bs, invoker, repo, 0, ctx.opts), { force: true });
+      totalHosts = 1;
+    }
+    conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." }, t);
+  } catch (e) {
+    conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: false, reason: R.FailedToEnsureBackupExecutor, message: `Failed to ensure backup executor. Reason: ${errorMessage(e)}` }, t);
+  }
+  const target: Record<string, any> = { ref, conditions };
+  if (totalHosts !== undefined) target.totalHosts = totalHosts;
+  if (driver === "Restic") {
+    target.preBackupActions = ["InitializeBackendRepository"];
+    target.postBackupActions = ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"];
+  }
+  const existing = (status.targets ?? [])[0];
+  if (existing?.stats) target.stats = existing.stats;
+  status.targets = [target];
+}
+
+async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null, status: Record<string, any>, st: StepState): Promise<void> {
+  if (!getCondition(st.conditions, C.BackupHistoryCleaned) && invoker) {
+    try {
+      await cleanupHistory(ctx, bs, invoker);
+      setCond(st, C.BackupHistoryCleaned, true, R.SuccessfullyCleanedBackupHistory, "Successfully cleaned up backup history according to backupHistoryLimit.");
+    } catch (e) {
+      setCond(st, C.BackupHistoryCleaned, false, R.FailedToCleanBackupHistory, `Failed to cleanup old BackupSessions. Reason: ${errorMessage(e)}`);
+    }
+  }
+  if (!getCondition(st.conditions, C.MetricsPushed)) {
+    status.conditions = st.conditions;
+    for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
+    try {
+      if (ctx.pushSessionMetrics && !isTrue(st.conditions, C.BackupSkipped)) {
+        const repoName = invoker?.spec?.repository?.name;
+        const repo = repoName ? await ctx.kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker?.spec?.repository?.namespace || bs.metadata.namespace) : null;
+        const preview = { ...bs, status: { ...status, phase: previewPhase(status, st) } };
+        await ctx.pushSessionMetrics("BackupSession", preview, invoker, repo);
+        setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");
+      } else {
+        setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, ctx.pushSessionMetrics ? "Backup skipped: no session metrics." : "Metrics are disabled: no pushgateway URL configured.");
+      }
+    } catch (e) {
+      setCond(st, C.MetricsPushed, false, R.FailedToPushMetrics, `Failed to push metrics. Reason: ${errorMessage(e)}`);
+    }
+  }
+}
+
+/** The phase the session will have once MetricsPushed is True (what the metrics report). */
+function previewPhase(status: any, st: StepState): string {
+  const conditions = setCondition(st.conditions, { type: C.MetricsPushed, status: true }, st.now);
+  return backupSessionPhase({ ...status, conditions });
+}
+
+async function cleanupHistory(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject): Promise<void> {
+  const limit = invoker.spec?.backupHistoryLimit ?? DEFAULT_BACKUP_HISTORY_LIMIT;
+  const list = await ctx.kube.list<KubeObject>(V1BETA1, "BackupSession", bs.metadata.namespace, `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`);
+  for (const name of sessionsToDelete(list.items, limit)) {
+    if (name === bs.metadata.name) continue;
+    await ctx.kube.delete({ apiVersion: V1BETA1, kind: "BackupSession", metadata: { name, namespace: bs.metadata.namespace } });
+  }
+}
+
+async function retry(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null, status: Record<string, any>): Promise<Result> {
+  if (status.phase !== "Failed" || !((bs.spec?.retryLeft ?? 0) > 0) || status.retried === true || !invoker) return {};
+  const t = now(ctx);
+  if (!status.nextRetry) {
+    const delay = parseGoDuration(invoker.spec?.retryConfig?.delay);
+    status.nextRetry = rfc3339(new Date(t.getTime() + (Number.isFinite(delay) ? delay : 0)));
+  }
+  const wait = Date.parse(status.nextRetry) - t.getTime();
+  if (wait > 0) return { requeueAfterMs: wait };
+  let seconds = Math.floor(t.getTime() / 1000);
+  for (;;) {
+    try {
+      await ctx.kube.create(newBackupSession(invoker, seconds, bs.spec.retryLeft - 1));
+      break;
+    } catch (e: any) {
+      if (e?.code !== 409) throw e;
+      seconds++;
+    }
+  }
+  status.retried = true;
+  return {};
+}
+

@@ -1,0 +1,26 @@
+// What every controller receives: clients, clock, logger and the operator's settings. Built once
+// by startOperator and passed down (no module state).
+import type { Kube } from "../../lib/kube/client.ts";
+import type { Logger } from "../../lib/logger.ts";
+import type { Clock } from "../../lib/workqueue.ts";
+
+export interface OperatorOptions {
+  /** Image of the restash runner used for the CronJob, sidecar, init-container and Jobs. */
+  image: string;
+  imagePullPolicy?: string;
+  /** Pushgateway URL given to executors and used for session metrics; empty disables metrics. */
+  pushgatewayUrl?: string;
+}
+
+export interface ControllerContext {
+  kube: Kube;
+  clock: Clock;
+  log: Logger;
+  opts: OperatorOptions;
+  /** Pushes session-level metrics when a BackupSession/RestoreSession completes. */
+  pushSessionMetrics?: (kind: "BackupSession" | "RestoreSession", session: any, invoker: any, repository: any) => Promise<void>;
+  /** Deletes a Repository's backend data (spec.wipeOut); absent: wipeOut is reported as unsupported. */
+  wipeOut?: (repository: any) => Promise<void>;
+}
+
+export const now = (ctx: { clock: Clock }) => new Date(ctx.clock.now());

@@ -1,0 +1,26 @@
+// Owner references and the object references Stash records.
+
+export interface Owned {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name?: string; namespace?: string; uid?: string };
+}
+
+/** A controller owner reference to `owner` (garbage collection deletes the dependant with it). */
+export function controllerRef(owner: Owned): Record<string, unknown> {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export const keyOf = (o: { metadata: { namespace?: string; name?: string } }) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf("/");
+  return i < 0 ? { namespace: "", name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}

@@ -1,0 +1,143 @@
+// RestoreSession reconcile (stash-behaviour.md 1.5, 2.5, 2.6): validate the rules, find the
+// Repository, Secret and target, ensure the executor (init-container for workloads, Job for
+// PVCs), set totalHosts and the deadline; once every host reported, push metrics and finish.
+import { getCondition, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
+import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import type { Result } from "../../lib/workqueue.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, upsertReference, usageAllowed, type StepState } from "./dependencies.ts";
+import { now, type ControllerContext } from "./options.ts";
+import { goDuration, parseGoDuration, restoreCompleted, restoreSessionPhase } from "./phases.ts";
+import { desiredRestoreJob } from "./restore-job.ts";
+import { rulesOf, validateRules } from "./restore-rules.ts";
+import { C, R } from "./stash-conditions.ts";
+import { FINALIZER, V1BETA1, backupModel } from "./stash-names.ts";
+import { writeStatus } from "./status.ts";
+import { ensureInitContainer, removeInitContainerFor } from "./workload.ts";
+
+const KIND = "RestoreSession";
+const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
+
+export async function reconcileRestoreSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
+  const { kube } = ctx;
+  let rs = await kube.getOrNull<KubeObject>(V1BETA1, KIND, name, namespace);
+  if (!rs) return {};
+  if (rs.metadata.deletionTimestamp) {
+    if ((rs.metadata.finalizers ?? []).includes(FINALIZER)) {
+      if (backupModel(rs.spec?.target?.ref?.kind, rs.spec?.task?.name) === "sidecar") await removeInitContainerFor(kube, rs);
+      await upsertReference(kube, rs, true);
+      await setFinalizer(kube, rs, FINALIZER, false);
+    }
+    return {};
+  }
+  rs = await setFinalizer(kube, rs, FINALIZER, true);
+  const t = now(ctx);
+  const status: Record<string, any> = structuredClone(rs.status ?? {});
+  const st: StepState = { conditions: status.conditions ?? [], now: t, generation: rs.metadata.generation };
+  let failure: unknown;
+  let result: Result = {};
+  try {
+    if (FINAL.includes(status.phase)) return {};
+    if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
+      setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rs.spec?.timeOut}.`);
+    }
+    status.conditions = st.conditions;
+    if (restoreCompleted(status)) {
+      await finish(ctx, rs, status, st);
+      return {};
+    }
+    const obj = { kind: KIND, namespace, name };
+    const bad = validateRules(rulesOf(rs), rs.spec?.target?.rules ? "spec.target.rules" : "spec.rules");
+    if (bad) {
+      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, `${bad.field}: ${bad.message}`);
+      throw stalled(R.ResourceValidationFailed, bad.message, { object: obj, field: bad.field });
+    }
+    const repo = await findRepository(kube, st, rs);
+    await upsertReference(kube, rs);
+    await findBackendSecret(kube, st, rs, repo);
+    if (!(await usageAllowed(kube, repo, namespace))) {
+      const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
+      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
+      throw stalled(R.ResourceValidationFailed, msg, { object: obj, field: "spec.repository" });
+    }
+    setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
+    const target = await findTarget(kube, st, rs, C.RestoreTargetFound, "Restore");
+
+    if (!getCondition(st.conditions, C.RestoreExecutorEnsured)) {
+      const sidecar = backupModel(rs.spec.target.ref.kind, rs.spec?.task?.name) === "sidecar";
+      try {
+        if (sidecar) {
+          await ensureInitContainer(kube, rs, repo, ctx.opts);
+          setCond(st, C.StashInitContainerInjected, true, R.InitContainerInjectionSucceeded, `Successfully injected stash init-container into ${rs.spec.target.ref.kind} ${target?.metadata.namespace}/${target?.metadata.name}.`);
+        } else {
+          await kube.apply(desiredRestoreJob(rs, repo, 0, ctx.opts), { force: true });
+          setCond(st, C.RestoreJobCreated, true, R.RestoreJobCreationSucceeded, "Successfully created restore job.");
+        }
+        setCond(st, C.RestoreExecutorEnsured, true, R.SuccessfullyEnsuredRestoreExecutor, "Successfully ensured restore executor.");
+      } catch (e) {
+        if (sidecar) setCond(st, C.StashInitContainerInjected, false, R.InitContainerInjectionFailed, `Failed to inject stash init-container. Reason: ${errorMessage(e)}`);
+        else setCond(st, C.RestoreJobCreated, false, R.RestoreJobCreationFailed, `Failed to create restore job. Reason: ${errorMessage(e)}`);
+        setCond(st, C.RestoreExecutorEnsured, false, R.FailedToEnsureRestoreExecutor, `Failed to ensure restore executor. Reason: ${errorMessage(e)}`);
+        throw e;
+      }
+    }
+    if (status.totalHosts === undefined && target) {
+      const k = rs.spec.target.ref.kind;
+      status.totalHosts = k === "StatefulSet" ? (rs.spec.target.replicas ?? target.spec?.replicas ?? 1) : k === "DaemonSet" ? Math.max(1, target.status?.desiredNumberScheduled ?? 1) : 1;
+    }
+    if (rs.spec?.timeOut && !status.sessionDeadline) {
+      const ms = parseGoDuration(rs.spec.timeOut);
+      if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rs.metadata.creationTimestamp)) + ms));
+    }
+    if (status.sessionDeadline) result = { requeueAfterMs: Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000) };
+    status.conditions = st.conditions;
+    if (restoreCompleted(status)) await finish(ctx, rs, status, st);
+  } catch (e) {
+    failure = e;
+  } finally {
+    status.conditions = st.conditions;
+    const phase = restoreSessionPhase(status);
+    if (FINAL.includes(phase) && phase !== "Invalid" && !status.sessionDuration && rs.metadata.creationTimestamp) status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rs.metadata.creationTimestamp)));
+    status.phase = phase;
+    status.observedGeneration = rs.metadata.generation;
+    const kind = failure ? errorKind(failure) : undefined;
+    status.conditions = setHealth(
+      status.conditions,
+      phase === "Succeeded"
+        ? { health: "Ready", reason: "Succeeded", message: "Restore succeeded." }
+        : phase === "Failed" || phase === "Invalid" || phase === "Unknown" || kind === "Stalled"
+          ? { health: "Stalled", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : restoreFailure(status) }
+          : { health: "Reconciling", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : `RestoreSession is ${phase}.` },
+      t,
+      rs.metadata.generation,
+    );
+    await writeStatus(kube, rs, status);
+  }
+  if (failure && errorKind(failure) !== "Stalled") throw failure;
+  return result;
+}
+
+function restoreFailure(status: any): string {
+  for (const s of status.stats ?? []) if (s.phase === "Failed") return `host ${s.hostname}: ${s.error ?? "restore failed"}`;
+  for (const c of status.conditions ?? []) if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason;
+  return "RestoreSession failed.";
+}
+
+async function finish(ctx: ControllerContext, rs: KubeObject, status: Record<string, any>, st: StepState): Promise<void> {
+  if (!getCondition(st.conditions, C.RestoreCompleted)) setCond(st, C.RestoreCompleted, true, R.PostRestoreTasksExecuted, "Post-restore tasks have been executed successfully.");
+  if (getCondition(st.conditions, C.MetricsPushed)) return;
+  status.conditions = st.conditions;
+  try {
+    if (ctx.pushSessionMetrics) {
+      const repoName = rs.spec?.repository?.name;
+      const repo = repoName ? await ctx.kube.getOrNull(V1BETA1.replace("v1beta1", "v1alpha1"), "Repository", repoName, rs.spec?.repository?.namespace || rs.metadata.namespace) : null;
+      const preview = { ...status, conditions: [...st.conditions, { type: C.MetricsPushed, status: "True" }] };
+      await ctx.pushSessionMetrics("RestoreSession", { ...rs, status: { ...status, phase: restoreSessionPhase(preview) } }, rs, repo);
+      setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");
+    } else {
+      setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Metrics are disabled: no pushgateway URL configured.");
+    }
+  } catch (e) {
+    setCond(st, C.MetricsPushed, false, R.FailedToPushMetrics, `Failed to push metrics. Reason: ${errorMessage(e)}`);
+  }
+}
