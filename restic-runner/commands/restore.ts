@@ -1,0 +1,79 @@
+// `restore`: the init-container (workloads) or restore Job (PVCs) of a RestoreSession. Finds the
+// rule for this host, restores each path (newest snapshot of the source host holding it) or each
+// named snapshot into the target, and records the host's result in the RestoreSession.
+// The restored files land at the pod path, mapped to a host directory by RESTASH_PATH_MAP.
+import { mkdir } from "node:fs/promises";
+import { errorMessage, redact } from "../../lib/errors.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import { goDuration } from "../../reconciler/controllers/phases.ts";
+import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
+import { V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
+import { updateStatus } from "../../reconciler/controllers/status.ts";
+import { findSnapshot, restorePath } from "../tasks/restic-ops.ts";
+import type { StepOutput } from "../tasks/step-output.ts";
+import { restoreStatusWith } from "../tasks/update-status.ts";
+import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";
+import type { RunnerDeps } from "./runner-deps.ts";
+
+const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
+
+/** Restores this host's part of a RestoreSession. Returns the host phase ("skipped" if not its turn). */
+export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metrics?: RunnerMetrics): Promise<"skipped" | "Succeeded" | "Failed"> {
+  const ns = f.targetNamespace;
+  const rs = await deps.kube.getOrNull<KubeObject>(V1BETA1, "RestoreSession", f.invokerName, ns);
+  if (!rs) throw new Error(`RestoreSession ${ns}/${f.invokerName} not found (flag --invoker-name)`);
+  const alias = rs.spec?.target?.alias;
+  const hostname = hostName(f.targetKind, alias, deps.env.POD_NAME, deps.env.NODE_NAME);
+  if (FINAL.includes(rs.status?.phase) || (rs.status?.stats ?? []).some((s: any) => s.hostname === hostname)) return "skipped";
+  const log = deps.log.child({ restoresession: `${ns}/${f.invokerName}`, host: hostname });
+  const started = deps.now();
+  const secrets: string[] = [];
+  let repo: KubeObject | undefined;
+  let out: StepOutput;
+  try {
+    const opened = await openRepo(deps, rs, f.enableCache, secrets);
+    repo = opened.repo;
+    const rule = ruleForHost(rulesOf(rs), hostname);
+    if (!rule) {
+      log.info("no rule matches this host: nothing to restore");
+    } else {
+      const source = rule.sourceHost || hostname;
+      const opts = { include: rule.include, exclude: rule.exclude };
+      if (rule.snapshots?.length) {
+        for (const id of rule.snapshots) {
+          const snap = await findSnapshot(opened.restic, { id });
+          for (const p of snap.paths) {
+            const dest = deps.mapPath(p);
+            await mkdir(dest, { recursive: true });
+            log.info("restoring", { snapshot: snap.short_id ?? snap.id.slice(0, 8), path: p });
+            await restorePath(opened.restic, snap.id, p, dest, opts);
+          }
+        }
+      } else {
+        const paths = rule.paths?.length ? rule.paths : (rs.spec?.target?.paths ?? []);
+        if (paths.length === 0) throw new Error(`RestoreSession ${ns}/${f.invokerName}, field spec.target.rules: the rule for host ${hostname} names no paths and no snapshots`);
+        for (const p of paths) {
+          const snap = await findSnapshot(opened.restic, { host: source, path: p });
+          const dest = deps.mapPath(p);
+          await mkdir(dest, { recursive: true });
+          log.info("restoring", { snapshot: snap.short_id ?? snap.id.slice(0, 8), path: p, sourceHost: source });
+          await restorePath(opened.restic, snap.id, p, dest, opts);
+        }
+      }
+    }
+    out = { kind: "restore", command: "restore", hostname, phase: "Succeeded", duration: goDuration(deps.now() - started) };
+  } catch (e) {
+    const error = redact(errorMessage(e), secrets);
+    log.error("restore failed", { error });
+    out = { kind: "restore", command: "restore", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error };
+  }
+  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: f.invokerName, namespace: ns }, (status) => restoreStatusWith(status, out));
+  if (metrics && repo) {
+    try {
+      await metrics.pushRestoreHost(rs, repo, out);
+    } catch (e) {
+      log.warn("could not push restore metrics", { error: redact(errorMessage(e), secrets) });
+    }
+  }
+  return out.phase;
+}

@@ -1,0 +1,204 @@
+// `run-backup`: the sidecar (or, with --backupsession, the backup Job). Watches its invoker's
+// BackupSessions; for each one the operator has initiated for this target and this host has not
+// reported yet: initialise the repository, back up every target path (one snapshot each), apply
+// retention, verify integrity, then write the host stats, session conditions and Repository
+// statistics, and push host and repository metrics. A missing, empty or unreadable path, a wrong
+// password or a deleted Repository fail the host with a message naming what went wrong.
+import { errorMessage, redact } from "../../lib/errors.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import { getCondition } from "../../lib/conditions.ts";
+import { WorkQueue, realClock } from "../../lib/workqueue.ts";
+import { goDuration } from "../../reconciler/controllers/phases.ts";
+import { isFinalSessionPhase } from "../../reconciler/controllers/phases.ts";
+import { C } from "../../reconciler/controllers/stash-conditions.ts";
+import { LABEL_INVOKER_NAME, LABEL_INVOKER_TYPE, V1ALPHA1, V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
+import { updateStatus } from "../../reconciler/controllers/status.ts";
+import { collectionPath, startInformer } from "../../reconciler/controllers/watch.ts";
+import { resticBackend, secretDataOf, writeBackendFiles } from "../backend.ts";
+import type { ResticContext } from "../restic/run.ts";
+import { assertBackupable } from "../tasks/backup-pvc.ts";
+import { initializeRepository, postBackupActions } from "../tasks/post-backup.ts";
+import { backupPath } from "../tasks/restic-ops.ts";
+import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
+import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
+import type { RunnerDeps } from "./runner-deps.ts";
+
+export interface TargetFlags {
+  invokerName: string;
+  invokerKind: string;
+  targetName: string;
+  targetNamespace: string;
+  targetKind: string;
+  enableCache: boolean;
+  pushgatewayUrl?: string;
+}
+
+/** Pushes what the executor reports: host metrics and, from the last host, repository metrics. */
+export interface RunnerMetrics {
+  pushBackupHost(session: KubeObject, invoker: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
+  pushRepository(invoker: KubeObject, repo: KubeObject, stats: NonNullable<StepOutput["repository"]>): Promise<void>;
+  pushRestoreHost(session: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
+}
+
+export type HostResult = "skipped" | "Succeeded" | "Failed";
+
+const sameTarget = (ref: any, f: TargetFlags) => ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
+
+/** Whether this host should run the session now, and if not, why. */
+export function shouldRun(session: any, f: TargetFlags, host: string): { run: boolean; why: string } {
+  const st = session.status ?? {};
+  if (isFinalSessionPhase(st.phase)) return { run: false, why: `session is ${st.phase}` };
+  const target = (st.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+  if (!target || target.totalHosts === undefined || getCondition(target.conditions, C.BackupExecutorEnsured)?.status !== "True") return { run: false, why: "target not initiated by the operator yet" };
+  if ((target.stats ?? []).some((s: any) => s.hostname === host)) return { run: false, why: "host already reported" };
+  return { run: true, why: "" };
+}
+
+export function retentionArgs(policy: any): Record<string, string> {
+  const a: Record<string, string> = {};
+  const put = (k: string, v: unknown) => {
+    if (v !== undefined && v !== null && v !== "" && v !== 0) a[k] = Array.isArray(v) ? v.join(",") : String(v);
+  };
+  put("retention-keep-last", policy?.keepLast);
+  put("retention-keep-hourly", policy?.keepHourly);
+  put("retention-keep-daily", policy?.keepDaily);
+  put("retention-keep-weekly", policy?.keepWeekly);
+  put("retention-keep-monthly", policy?.keepMonthly);
+  put("retention-keep-yearly", policy?.keepYearly);
+  put("retention-keep-tags", policy?.keepTags);
+  if (policy?.prune) a["retention-prune"] = "true";
+  if (policy?.dryRun) a["retention-dry-run"] = "true";
+  return a;
+}
+
+/** Opens the invoker's Repository with its Secret; the error names what is missing. */
+export async function openRepo(deps: RunnerDeps, invoker: KubeObject, enableCache: boolean, secrets: string[]): Promise<{ repo: KubeObject; restic: ResticContext }> {
+  const name = invoker.spec?.repository?.name;
+  const ns = invoker.spec?.repository?.namespace || invoker.metadata.namespace!;
+  const repo = name ? await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", name, ns) : null;
+  if (!repo) throw new Error(`Repository ${ns}/${name} not found (${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name}, field spec.repository)`);
+  if (repo.metadata.deletionTimestamp) throw new Error(`Repository ${ns}/${name} is being deleted`);
+  const secretName = repo.spec?.backend?.storageSecretName;
+  const secret = secretName ? await deps.kube.getOrNull<KubeObject>("v1", "Secret", secretName, ns) : null;
+  if (!secret) throw new Error(`Repository ${ns}/${name}: storage Secret ${ns}/${secretName ?? "(spec.backend.storageSecretName is empty)"} not found`);
+  const backend = resticBackend(repo as any, secretDataOf(secret as any), {
+    scratchDir: deps.scratchDir,
+    enableCache,
+    localPath: (local) => deps.mapPath(local.subPath ? `${local.mountPath.replace(/\/$/, "")}/${local.subPath}` : local.mountPath),
+  });
+  secrets.push(...backend.secrets);
+  deps.log.addSecrets(backend.secrets);
+  await writeBackendFiles(backend);
+  return { repo, restic: { backend, bin: deps.resticBin, baseEnv: { PATH: deps.env.PATH, HOME: deps.env.HOME }, logger: deps.log } };
+}
+
+/** Runs one BackupSession for this host. Never throws for backup failures: they go to status. */
+export async function backupForSession(deps: RunnerDeps, f: TargetFlags, sessionName: string, metrics?: RunnerMetrics): Promise<HostResult> {
+  const ns = f.targetNamespace;
+  const host = hostName(f.targetKind, undefined, deps.env.POD_NAME, deps.env.NODE_NAME);
+  const session = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
+  if (!session) return "skipped";
+  const invoker = await deps.kube.getOrNull<KubeObject>(V1BETA1, f.invokerKind, f.invokerName, ns);
+  const alias = invoker?.spec?.target?.alias;
+  const hostname = alias ? hostName(f.targetKind, alias, deps.env.POD_NAME, deps.env.NODE_NAME) : host;
+  const gate = shouldRun(session, f, hostname);
+  if (!gate.run) {
+    deps.log.debug("not running session", { session: sessionName, why: gate.why });
+    return "skipped";
+  }
+  const log = deps.log.child({ session: `${ns}/${sessionName}`, host: hostname });
+  const started = deps.now();
+  const secrets: string[] = [];
+  const conditions: OutputCondition[] = [];
+  const snapshots: NonNullable<StepOutput["snapshots"]> = [];
+  let repository: StepOutput["repository"];
+  let repo: KubeObject | undefined;
+  let out: StepOutput;
+  const target = (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+  try {
+    if (!invoker) throw new Error(`${f.invokerKind} ${ns}/${f.invokerName} not found`);
+    const paths: string[] = invoker.spec?.target?.paths ?? [];
+    if (paths.length === 0) throw new Error(`${invoker.kind} ${ns}/${invoker.metadata.name}, field spec.target.paths: no path to back up`);
+    // Refuse before touching the repository: an empty or missing path is never a success.
+    for (const p of paths) await assertBackupable(p);
+    const opened = await openRepo(deps, invoker, f.enableCache, secrets);
+    repo = opened.repo;
+    if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) await initializeRepository(opened.restic, conditions, secrets);
+    for (const p of paths) {
+      log.info("backing up", { path: p });
+      snapshots.push(await backupPath(opened.restic, p, hostname, { exclude: invoker.spec?.target?.exclude, args: invoker.spec?.target?.args }));
+    }
+    if ((target?.postBackupActions ?? []).length) {
+      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), hostname, conditions, secrets);
+      if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
+        try {
+          await metrics.pushRepository(invoker, repo, repository ?? {});
+          conditions.push({ type: C.RepositoryMetricsPushed, status: "True", reason: "SuccessfullyPushedRepositoryMetrics", message: "Successfully pushed repository metrics." });
+        } catch (e) {
+          conditions.push({ type: C.RepositoryMetricsPushed, status: "False", reason: "FailedToPushRepositoryMetrics", message: `Failed to push repository metrics. Reason: ${redact(errorMessage(e), secrets)}` });
+        }
+      }
+    }
+    out = { kind: "backup", command: "run-backup", hostname, phase: "Succeeded", duration: goDuration(deps.now() - started), snapshots, conditions, ...(repository ? { repository } : {}) };
+  } catch (e) {
+    const error = redact(errorMessage(e), secrets);
+    log.error("backup failed", { error });
+    out = { kind: "backup", command: "run-backup", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error, ...(conditions.length ? { conditions } : {}) };
+  }
+  const now = new Date(deps.now());
+  const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
+    backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
+  );
+  if (!written) log.warn("BackupSession disappeared before its result could be written");
+  if (out.phase === "Succeeded" && repo) {
+    const created = session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : now.toISOString();
+    const r = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! }, (status) => repositoryStatusWith(status, out, created));
+    if (!r) log.warn("Repository was deleted while the backup ran; its statistics were not recorded", { repository: `${repo.metadata.namespace}/${repo.metadata.name}` });
+  }
+  if (metrics && invoker && repo) {
+    try {
+      await metrics.pushBackupHost(session, invoker, repo, out);
+    } catch (e) {
+      log.warn("could not push host metrics", { error: redact(errorMessage(e), secrets) });
+    }
+  }
+  return out.phase;
+}
+
+/**
+ * The sidecar loop: an informer on this invoker's BackupSessions feeds a work queue that runs
+ * one session at a time. Resolves when `signal` aborts.
+ */
+export async function runBackupSidecar(deps: RunnerDeps, f: TargetFlags, signal: AbortSignal, metrics?: RunnerMetrics): Promise<void> {
+  const queue = new WorkQueue({
+    clock: realClock,
+    concurrency: 1,
+    baseDelayMs: 1000,
+    maxDelayMs: 60_000,
+    handler: async (name) => {
+      await backupForSession(deps, f, name, metrics);
+    },
+    onError: (name, e) => deps.log.error("session handling failed", { session: name, err: e as Error }),
+  });
+  const inf = startInformer(
+    deps.kube,
+    {
+      path: collectionPath("stash.appscode.com", "v1beta1", "backupsessions", f.targetNamespace),
+      labelSelector: `${LABEL_INVOKER_TYPE}=${f.invokerKind},${LABEL_INVOKER_NAME}=${f.invokerName}`,
+      onEvent: (bs) => {
+        if (!bs.metadata?.deletionTimestamp) queue.add(bs.metadata.name);
+      },
+    },
+    deps.log,
+    realClock,
+  );
+  await inf.synced;
+  deps.log.info("watching BackupSessions", { invoker: `${f.invokerKind}/${f.invokerName}`, target: `${f.targetKind} ${f.targetNamespace}/${f.targetName}` });
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  queue.stop();
+  await inf.stop();
+  await queue.idle();
+}
