@@ -3,7 +3,8 @@
 import { mkdtemp, mkdir, writeFile, rm, rename as fsRename, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { simpleGit, type SimpleGit } from "simple-git";
+import type { SimpleGit } from "simple-git";
+import { gitAt } from "./git-source.ts";
 
 const IDENTITY = { GIT_AUTHOR_NAME: "Test", GIT_AUTHOR_EMAIL: "test@example.com", GIT_COMMITTER_NAME: "Test", GIT_COMMITTER_EMAIL: "test@example.com" };
 
@@ -32,7 +33,7 @@ export async function createRemote(branch = "main"): Promise<GitRemote> {
   const root = await mkdtemp(join(tmpdir(), "restash-git-"));
   const bare = join(root, "remote.git");
   await mkdir(bare);
-  await simpleGit(bare).raw(["init", "--bare", "-q", `--initial-branch=${branch}`]);
+  await gitAt(bare).raw(["init", "--bare", "-q", `--initial-branch=${branch}`]);
   let n = 0;
   const url = `file://${bare}`;
   return {
@@ -42,7 +43,7 @@ export async function createRemote(branch = "main"): Promise<GitRemote> {
     async clone(name = `clone-${++n}`) {
       const dir = join(root, name);
       await mkdir(dir);
-      const git = simpleGit(dir).env({ ...process.env, ...IDENTITY } as any);
+      const git = gitAt(dir, IDENTITY);
       await git.raw(["init", "-q", `--initial-branch=${branch}`]);
       await git.addRemote("origin", url);
       try {

@@ -21,7 +21,13 @@ export interface GitRepo {
   secrets: string[];
 }
 
-const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_ASKPASS"];
+const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
+
+/** simple-git in `dir` with exactly this environment (git's own variables must be allowed by name). */
+export function gitAt(dir: string, env: Record<string, string> = {}): SimpleGit {
+  const full = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env };
+  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true } } as any).env(full);
+}
 
 /** A URL safe to print: user info dropped. */
 export function displayUrl(url: string): string {
@@ -34,7 +40,6 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: dir,
     GIT_TERMINAL_PROMPT: "0",
-    GIT_ASKPASS: "/bin/false",
     GIT_AUTHOR_NAME: "restash",
     GIT_AUTHOR_EMAIL: "restash@localhost",
     GIT_COMMITTER_NAME: "restash",
@@ -59,7 +64,7 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     env.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
     secrets.push(creds.identity);
   }
-  const git = simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW } as any).env(env);
+  const git = gitAt(dir, env);
   let fresh = false;
   try {
     await access(join(dir, ".git"));

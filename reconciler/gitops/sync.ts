@@ -329,8 +329,8 @@ async function noteStep(deps: SyncDeps, run: Run): Promise<void> {
     ...(run.health.health !== "Ready" && !run.errors.length ? { message: run.health.message } : {}),
   };
   // A resync that changes nothing writes no new line: the note says what each revision did.
-  const { time: _t, ...rest } = record;
-  const fingerprint = JSON.stringify({ ...rest, unchanged: undefined });
+  // Fingerprint: what the revision's outcome is, not how much work this run did.
+  const fingerprint = JSON.stringify([record.revision, record.result, record.reason, record.errors, record.failed]);
   const memKey = keyString(run.key);
   if (run.summary.applied === 0 && run.summary.pruned === 0 && deps.memory.notes.get(memKey) === fingerprint) return;
   const clean = JSON.parse(redact(JSON.stringify(record), run.secrets)) as NoteRecord;

@@ -1,0 +1,107 @@
+// End to end against the real API server and real Git repositories: what the cluster holds and
+// what the notes on the remote say after pushes, deletes, renames, broken and fixed commits.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import { createRemote } from "./git-fixture.ts";
+import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCondition, startController, syncNow } from "./sync-fixtures.ts";
+import { NOTES_REF } from "./notes.ts";
+import { gitAt } from "./git-source.ts";
+import { REVISION_ANNOTATION, SOURCE_NAME_LABEL } from "./tracking.ts";
+
+after(() => stopControlPlane());
+
+const REPO = "stash.appscode.com/v1alpha1";
+const BC = "stash.appscode.com/v1beta1";
+
+/** The note lines on `sha` as the remote has them (read from a fresh clone, as a reviewer would). */
+async function remoteNote(remoteDir: string, sha: string): Promise<any[]> {
+  const git = gitAt(remoteDir);
+  const text = await git.raw(["notes", `--ref=${NOTES_REF}`, "show", sha]).catch(() => "");
+  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+test("policies pushed to Git become Stash objects; changes, renames and deletions follow, with notes on the remote", async () => {
+  const { kube, namespace } = await testNamespace("gitops-life");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({
+      "policies/defaults.yaml": defaultsYaml(),
+      "policies/apps/web.yaml": policyYaml("web"),
+      "policies/apps/db.yaml": policyYaml("db", "  schedule: \"0 3 * * *\"\n"),
+      "README.md": "not a policy\n",
+    });
+    const c1 = await work.commitAndPush("add web and db");
+    await applySource(kube, namespace, "policies", { url: remote.url, branch: "main", path: "policies" });
+    await syncNow(ctl, namespace, "policies");
+
+    let src = await getSource(kube, namespace, "policies");
+    assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c1}`);
+    assert.equal(src.status?.observedGeneration, src.metadata.generation);
+    assert.deepEqual(src.status?.inventory?.entries.map((e) => e.id), [
+      `${namespace}_db-repo_stash.appscode.com_Repository`,
+      `${namespace}_db_stash.appscode.com_BackupConfiguration`,
+      `${namespace}_web-repo_stash.appscode.com_Repository`,
+      `${namespace}_web_stash.appscode.com_BackupConfiguration`,
+    ]);
+    const web = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    assert.equal(web.spec.schedule, "*/30 * * * *");
+    assert.equal(web.metadata.labels?.[SOURCE_NAME_LABEL], "policies");
+    assert.equal(web.metadata.annotations?.["restash.dev/file"], "apps/web.yaml");
+    assert.equal(web.metadata.annotations?.[REVISION_ANNOTATION], `main@sha1:${c1}`);
+    const db = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
+    assert.equal(db.spec.schedule, "0 3 * * *");
+    const webRepo = await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace);
+    assert.equal(webRepo.spec.backend.s3.prefix, `team/${namespace}/web`);
+    const managers = (web.metadata.managedFields ?? []).map((m: any) => `${m.manager}/${m.operation}`);
+    assert.deepEqual(managers, ["restash/Apply"]);
+
+    // A resync of the same revision writes nothing.
+    const rv = web.metadata.resourceVersion;
+    await syncNow(ctl, namespace, "policies");
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).metadata.resourceVersion, rv);
+    assert.equal((await getSource(kube, namespace, "policies")).status?.lastSyncSummary?.unchanged, 4);
+
+    // Change one file, rename another, delete the third's file: db is pruned (its Repository is kept), web changes.
+    await work.write({ "policies/apps/web.yaml": policyYaml("web", "  schedule: \"15 * * * *\"\n") });
+    await work.rename("policies/apps/db.yaml", "policies/moved/db.yaml");
+    const c2 = await work.commitAndPush("change web, move db");
+    await syncNow(ctl, namespace, "policies");
+    src = await getSource(kube, namespace, "policies");
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c2}`);
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "15 * * * *");
+    const movedDb = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
+    assert.equal(movedDb.metadata.annotations?.["restash.dev/file"], "moved/db.yaml");
+    assert.equal(movedDb.metadata.uid, db.metadata.uid, "a renamed file updates the object in place");
+
+    await work.remove("policies/moved/db.yaml");
+    const c3 = await work.commitAndPush("drop db");
+    await syncNow(ctl, namespace, "policies");
+    src = await getSource(kube, namespace, "policies");
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c3}`);
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
+    const keptRepo = await kube.get<KubeObject>(REPO, "Repository", "db-repo", namespace);
+    assert.equal(keptRepo.metadata.labels?.[SOURCE_NAME_LABEL], undefined, "a kept Repository is released, not deleted");
+    assert.deepEqual(src.status?.inventory?.entries.map((e) => e.id), [`${namespace}_web-repo_stash.appscode.com_Repository`, `${namespace}_web_stash.appscode.com_BackupConfiguration`]);
+
+    // Notes on the remote, one per revision, readable with git log --notes.
+    const n1 = await remoteNote(remote.bare, c1);
+    assert.equal(n1.length, 1);
+    assert.equal(n1[0].kind, "sync");
+    assert.equal(n1[0].result, "Applied");
+    assert.equal(n1[0].applied, 4);
+    assert.equal(n1[0].revision, `main@sha1:${c1}`);
+    const n3 = await remoteNote(remote.bare, c3);
+    assert.deepEqual(n3[0].pruned, [`${namespace}_db_stash.appscode.com_BackupConfiguration`]);
+    const log = await gitAt(remote.bare).raw(["log", `--notes=${NOTES_REF}`, "--format=%H %N", "-1", c2]);
+    assert.match(log, /"result":"Applied"/);
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
