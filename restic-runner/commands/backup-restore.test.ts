@@ -4,99 +4,14 @@
 // another workload, and compared byte for byte.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testNamespace, stopControlPlane } from "../../testing/cluster.ts";
+import { stopControlPlane } from "../../testing/cluster.ts";
 import { startOperator } from "../../reconciler/operator.ts";
-import { backupConfiguration, deployment, eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
-import type { Kube } from "../../lib/kube/client.ts";
-import { makeFixtureTree, runRunner, startRunner, treeHash, type RunnerProcess } from "./test-support.ts";
+import { deployment, eventually } from "../../reconciler/controllers/test-fixtures.ts";
+import { runRunner, treeHash } from "./test-support.ts";
+import { PASSWORD, V1B, cond, finalSession, resticSnapshots, setupBackup, startSidecar, trigger, world } from "./e2e-steps.ts";
 
 after(() => stopControlPlane());
-
-const PASSWORD = "correct-horse-battery-staple-e2e";
-const cond = (list: any[] | undefined, type: string) => (list ?? []).find((c: any) => c.type === type);
-const V1B = "stash.appscode.com/v1beta1";
-
-interface World {
-  kube: Kube;
-  namespace: string;
-  kubeconfig: string;
-  dir: string;
-  env: (extra?: Record<string, string>) => Record<string, string | undefined>;
-}
-
-async function world(prefix: string, t: any): Promise<World> {
-  const { kube, namespace, cp } = await testNamespace(prefix);
-  const dir = mkdtempSync(join(tmpdir(), `restash-${prefix}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const env = (extra: Record<string, string> = {}) => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KUBECONFIG: cp.kubeconfig,
-    POD_NAMESPACE: namespace,
-    RESTASH_SCRATCH_DIR: join(dir, "scratch"),
-    RESTASH_LOG_LEVEL: "info",
-    ...extra,
-  });
-  return { kube, namespace, kubeconfig: cp.kubeconfig, dir, env };
-}
-
-/** Starts the sidecar as the Deployment's pod would: args of the injected `stash` container. */
-async function startSidecar(w: World, deploymentName: string, extraEnv: Record<string, string> = {}): Promise<RunnerProcess> {
-  const dep = await w.kube.get<any>("apps/v1", "Deployment", deploymentName, w.namespace);
-  const c = dep.spec.template.spec.containers.find((x: any) => x.name === "stash");
-  assert.ok(c, "sidecar injected");
-  return startRunner(c.args, w.env({ POD_NAME: `${deploymentName}-6d4f8-abcde`, NODE_NAME: "node-1", ...extraEnv }));
-}
-
-/** Runs what the CronJob's pod runs, and returns the new BackupSession's name. */
-async function trigger(w: World, bcName: string): Promise<string> {
-  const cj = await w.kube.get<any>("batch/v1", "CronJob", `stash-trigger-${bcName}`, w.namespace);
-  const before = new Set((await w.kube.list(V1B, "BackupSession", w.namespace)).items.map((s) => s.metadata.name));
-  const r = await runRunner(cj.spec.jobTemplate.spec.template.spec.containers[0].args, w.env());
-  assert.equal(r.code, 0, r.output);
-  const after = (await w.kube.list(V1B, "BackupSession", w.namespace)).items.map((s) => s.metadata.name!).filter((n) => !before.has(n));
-  assert.equal(after.length, 1, `one new BackupSession (${after.join(",")})`);
-  return after[0];
-}
-
-async function finalSession(w: World, name: string, timeoutMs = 90_000): Promise<any> {
-  return eventually(
-    `BackupSession ${name} final`,
-    async () => {
-      const s = await w.kube.getOrNull<any>(V1B, "BackupSession", name, w.namespace);
-      return ["Succeeded", "Failed", "Skipped"].includes(s?.status?.phase) && s;
-    },
-    timeoutMs,
-    100,
-  );
-}
-
-function resticSnapshots(repoDir: string, password: string): any[] {
-  const out = execFileSync("restic", ["snapshots", "--json", "--no-lock"], { env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: password }, encoding: "utf8" });
-  return JSON.parse(out);
-}
-
-async function setupBackup(w: World, opts: { srcFill?: (src: string) => void; bcExtra?: Record<string, unknown>; password?: string } = {}) {
-  const src = join(w.dir, "source-data");
-  mkdirSync(src, { recursive: true });
-  (opts.srcFill ?? ((s) => makeFixtureTree(s, 20)))(src);
-  const repoDir = join(w.dir, "repo");
-  await w.kube.apply(secret(w.namespace, "repo-secret", { RESTIC_PASSWORD: opts.password ?? PASSWORD }));
-  await w.kube.apply(repository(w.namespace, "repo", { local: { mountPath: "/safe/repo", hostPath: { path: "/var/lib/backups" } } }));
-  const dep = deployment(w.namespace, "app", src);
-  await w.kube.apply(dep);
-  const bc = backupConfiguration(w.namespace, "app-backup", { kind: "Deployment", name: "app" }, "repo", opts.bcExtra ?? {});
-  bc.spec.target.volumeMounts = [{ name: "source-data", mountPath: src }];
-  bc.spec.target.paths = [src];
-  await w.kube.apply(bc);
-  await eventually("BackupConfiguration Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", "app-backup", w.namespace))?.status?.phase === "Ready");
-  await eventually("sidecar injected", async () => ((await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace)).spec.template.spec.containers as any[]).some((c) => c.name === "stash"));
-  return { src, repoDir, pathMap: `/safe/repo=${repoDir}` };
-}
 
 test("a Deployment's data is backed up by its sidecar to a local repository, restored into another Deployment byte for byte, and retention keeps what the policy says", async (t) => {
   const w = await world("e2e-local", t);

@@ -22,6 +22,7 @@ import { backupPath } from "../tasks/restic-ops.ts";
 import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
 import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
+import { clearOwnStaleLocks } from "./stale-locks.ts";
 
 export interface TargetFlags {
   invokerName: string;
@@ -124,6 +125,7 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
     const opened = await openRepo(deps, invoker, f.enableCache, secrets);
     repo = opened.repo;
     if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) await initializeRepository(opened.restic, conditions, secrets);
+    await clearOwnStaleLocks(opened.restic, log);
     for (const p of paths) {
       log.info("backing up", { path: p });
       snapshots.push(await backupPath(opened.restic, p, hostname, { exclude: invoker.spec?.target?.exclude, args: invoker.spec?.target?.args }));
