@@ -1,0 +1,194 @@
+// A stand-alone PVC backed up and restored through the shipped pvc-backup / pvc-restore Tasks:
+// the operator runs against the real API server and creates the sessions' executors; with no
+// kubelet, the Job's pod (resolved from the Task) runs its steps as local processes against a
+// real restic repository, and the sessions' status in the API server tells the outcome.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import { startOperator, type Operator } from "../../reconciler/operator.ts";
+import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
+import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import { installCatalog } from "./catalog.ts";
+import { runInvokerTaskLocally } from "./run-task-locally.ts";
+
+const V1BETA1 = "stash.appscode.com/v1beta1";
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await stopControlPlane();
+});
+
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function treeHashes(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out[relative(dir, p)] = createHash("sha256").update(await readFile(p)).digest("hex");
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+interface Setup {
+  kube: Kube;
+  kubeconfig: string;
+  namespace: string;
+  operator: Operator;
+  repoDir: string;
+}
+
+async function setup(prefix: string): Promise<Setup> {
+  const { cp, kube, namespace } = await testNamespace(prefix);
+  await installCatalog(kube);
+  const repoDir = await tempDir("restash-repo-");
+  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "restic", namespace }, stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex") } });
+  await kube.apply({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "local-repo", namespace },
+    spec: { backend: { local: { mountPath: repoDir, hostPath: { path: repoDir } }, storageSecretName: "restic" } },
+  });
+  const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
+  cleanups.push(() => operator.stop());
+  return { kube, kubeconfig: cp.kubeconfig, namespace, operator, repoDir };
+}
+
+const pvc = (namespace: string, name: string) => ({
+  apiVersion: "v1",
+  kind: "PersistentVolumeClaim",
+  metadata: { name, namespace },
+  spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+});
+
+async function backupConfiguration(s: Setup, name: string, claim: string, mountPath: string): Promise<KubeObject> {
+  await s.kube.apply(pvc(s.namespace, claim));
+  await s.kube.apply({
+    apiVersion: V1BETA1,
+    kind: "BackupConfiguration",
+    metadata: { name, namespace: s.namespace },
+    spec: {
+      task: { name: "pvc-backup" },
+      schedule: "*/5 * * * *",
+      repository: { name: "local-repo" },
+      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: claim }, volumeMounts: [{ name: "target-volume", mountPath }] },
+      retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
+    },
+  });
+  return poll(`BackupConfiguration ${name} Ready`, async () => {
+    const bc = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", name, s.namespace);
+    return bc.status?.phase === "Ready" && bc;
+  });
+}
+
+/** Creates a BackupSession as the trigger would and waits until the operator has initiated its target. */
+async function triggerBackup(s: Setup, bc: KubeObject, seconds: number): Promise<string> {
+  const bs = newBackupSession(bc, seconds);
+  await s.kube.create(bs);
+  await poll("the backup target initiated", async () => {
+    const got = await s.kube.get<KubeObject>(V1BETA1, "BackupSession", bs.metadata.name, s.namespace);
+    return got.status?.targets?.[0]?.totalHosts === 1;
+  });
+  return bs.metadata.name;
+}
+
+const finalSession = (s: Setup, kind: string, name: string) =>
+  poll(`${kind} ${name} final`, async () => {
+    const o = await s.kube.get<KubeObject>(V1BETA1, kind, name, s.namespace);
+    return ["Succeeded", "Failed", "Skipped", "Unknown"].includes(o.status?.phase) && o;
+  });
+
+test("a PVC backed up through the pvc-backup Task restores byte for byte through the pvc-restore Task", async () => {
+  const s = await setup("pvc-task");
+  const src = await tempDir("restash-src-");
+  await mkdir(join(src, "sub"), { recursive: true });
+  await writeFile(join(src, "hello.txt"), "hello from the PVC\n");
+  await writeFile(join(src, "sub", "blob.bin"), randomBytes(64 * 1024));
+  const bc = await backupConfiguration(s, "pvc-backup", "data", src);
+  const session = await triggerBackup(s, bc, 1_700_000_000);
+
+  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session, volumeDirs: { "target-volume": src } });
+  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 0], ["update-status-1", 0]]);
+
+  const bs = await finalSession(s, "BackupSession", session);
+  assert.equal(bs.status.phase, "Succeeded", JSON.stringify(bs.status));
+  const stat = bs.status.targets[0].stats[0];
+  assert.equal(stat.hostname, "host-0");
+  assert.equal(stat.phase, "Succeeded");
+  assert.equal(stat.snapshots.length, 1);
+  assert.equal(stat.snapshots[0].path, src);
+  assert.equal(stat.snapshots[0].name.length, 8);
+  assert.deepEqual(stat.snapshots[0].fileStats, { totalFiles: 2, newFiles: 2, modifiedFiles: 0, unmodifiedFiles: 0 });
+  const cond = (t: string) => bs.status.conditions.find((c: any) => c.type === t)?.status;
+  assert.deepEqual(["BackendRepositoryInitialized", "RetentionPolicyApplied", "RepositoryIntegrityVerified", "MetricsPushed"].map(cond), ["True", "True", "True", "True"]);
+  const repo = await s.kube.get<KubeObject>("stash.appscode.com/v1alpha1", "Repository", "local-repo", s.namespace);
+  assert.equal(repo.status.snapshotCount, 1);
+  assert.equal(repo.status.integrity, true);
+  assert.equal(repo.status.lastBackupTime, bs.metadata.creationTimestamp);
+
+  // Restore into another, empty PVC.
+  const dst = await tempDir("restash-dst-");
+  await s.kube.apply(pvc(s.namespace, "data-restored"));
+  await s.kube.apply({
+    apiVersion: V1BETA1,
+    kind: "RestoreSession",
+    metadata: { name: "pvc-restore", namespace: s.namespace },
+    spec: {
+      task: { name: "pvc-restore" },
+      repository: { name: "local-repo" },
+      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-restored" }, volumeMounts: [{ name: "target-volume", mountPath: dst }], rules: [{ paths: [src] }] },
+    },
+  });
+  const rs = await poll("the restore Job created", async () => {
+    const o = await s.kube.get<KubeObject>(V1BETA1, "RestoreSession", "pvc-restore", s.namespace);
+    return o.status?.totalHosts === 1 && o;
+  });
+  const restore = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: rs, volumeDirs: { "target-volume": dst } });
+  assert.deepEqual(restore.containers.map((c) => [c.name, c.exitCode]), [["pvc-restore-0", 0], ["update-status-1", 0]]);
+  const done = await finalSession(s, "RestoreSession", "pvc-restore");
+  assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
+  assert.deepEqual(done.status.stats.map((x: any) => [x.hostname, x.phase]), [["host-0", "Succeeded"]]);
+  assert.deepEqual(await treeHashes(dst), await treeHashes(src));
+});
+
+test("a backup of an empty PVC fails its BackupSession with a message naming the path", async () => {
+  const s = await setup("pvc-empty");
+  const empty = await tempDir("restash-empty-");
+  const bc = await backupConfiguration(s, "empty-backup", "empty", empty);
+  const session = await triggerBackup(s, bc, 1_700_000_100);
+  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session, volumeDirs: { "target-volume": empty } });
+  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 1], ["update-status-1", 1]]);
+  assert.equal(run.failed, "pvc-backup-0");
+  const bs = await finalSession(s, "BackupSession", session);
+  assert.equal(bs.status.phase, "Failed");
+  const stat = bs.status.targets[0].stats[0];
+  assert.equal(stat.phase, "Failed");
+  assert.equal(stat.error, `nothing to back up at ${empty}: the directory is empty`);
+  assert.equal(await readdir(s.repoDir).then((l) => l.length), 0, "no repository was even created");
+});

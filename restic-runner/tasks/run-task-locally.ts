@@ -1,0 +1,63 @@
+// Runs an invoker's Task where there is no kubelet: reads the Task, its Functions and the
+// Repository from the API server, resolves the Job's pod exactly as for a real Job (taskInputs +
+// resolveTask), and runs its containers as local processes of the runner (local-pod.ts) with the
+// kubeconfig given. The containers talk to the API server as the Job's pod would.
+import { fileURLToPath } from "node:url";
+import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import { V1ALPHA1, V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
+import { runPodLocally, type LocalRunResult } from "./local-pod.ts";
+import { resolveTask, type FunctionObject, type TaskObject, type TaskPodSpec } from "./resolve-task.ts";
+import { taskInputs } from "./task-inputs.ts";
+import { TaskError } from "./task-errors.ts";
+
+export const CLI_PATH = fileURLToPath(new URL("./cli.ts", import.meta.url));
+
+/** The Task an invoker names and every Function its steps name (absent ones left out). */
+export async function loadTask(kube: Kube, taskName: string): Promise<{ task: TaskObject; functions: Map<string, FunctionObject> }> {
+  const task = await kube.getOrNull<KubeObject>(V1BETA1, "Task", taskName);
+  if (!task) throw new TaskError("TaskNotFound", `Task ${JSON.stringify(taskName)} not found`, { field: "spec.task.name" });
+  const functions = new Map<string, FunctionObject>();
+  for (const step of (task.spec?.steps ?? []) as { name?: string }[]) {
+    if (!step.name || functions.has(step.name)) continue;
+    const fn = await kube.getOrNull<KubeObject>(V1BETA1, "Function", step.name);
+    if (fn) functions.set(step.name, fn as unknown as FunctionObject);
+  }
+  return { task: task as unknown as TaskObject, functions };
+}
+
+export interface TaskRunInput {
+  kube: Kube;
+  /** BackupConfiguration or RestoreSession as stored. */
+  invoker: KubeObject;
+  /** The BackupSession being run (backups only). */
+  backupSession?: string;
+  image?: string;
+  pushgatewayUrl?: string;
+}
+
+/** The pod the invoker's Job runs (what a real Job's template holds). */
+export async function invokerTaskPod(i: TaskRunInput): Promise<TaskPodSpec> {
+  const inv = i.invoker;
+  const taskName = inv.spec?.task?.name;
+  if (!taskName) throw new TaskError("TaskNotFound", "names no Task", { object: { kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name! }, field: "spec.task.name" });
+  const { task, functions } = await loadTask(i.kube, taskName);
+  const repoName = inv.spec?.repository?.name;
+  const repository = repoName ? ((await i.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", repoName, inv.spec?.repository?.namespace || inv.metadata.namespace)) ?? undefined) : undefined;
+  const inputs = taskInputs({ invoker: inv, backupSession: i.backupSession, repository, image: i.image, pushgatewayUrl: i.pushgatewayUrl });
+  return resolveTask(task, functions, inputs, { params: inv.spec?.task?.params, tempDir: inv.spec?.tempDir, podSecurityContext: inv.spec?.runtimeSettings?.pod?.securityContext });
+}
+
+export interface LocalTaskRun extends TaskRunInput {
+  kubeconfig: string;
+  volumeDirs?: Record<string, string>;
+  /** PATH for the steps (restic, pg_dump, psql); default this process's. */
+  path?: string;
+  onOutput?: (container: string, chunk: string) => void;
+}
+
+export async function runInvokerTaskLocally(r: LocalTaskRun): Promise<LocalRunResult & { pod: TaskPodSpec }> {
+  const pod = await invokerTaskPod(r);
+  const env: Record<string, string> = { PATH: r.path ?? process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: r.kubeconfig };
+  const result = await runPodLocally(pod, { entrypoint: [process.execPath, CLI_PATH], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
+  return { ...result, pod };
+}
