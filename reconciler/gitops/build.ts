@@ -95,7 +95,7 @@ export function buildRevision(files: PolicyFile[], opts: BuildOptions): BuildRes
         errors.push({ file, line: d.locate.line(d.loaded.docIndex, p.field), object: objectName(obj), field: p.field, message: p.message });
       for (const out of [r.repository, r.backupConfiguration]) {
         if (!out) continue;
-        const ro: RenderedObject = { object: out, file, line, from: "BackupPolicy" };
+        const ro: RenderedObject = { object: out, file, line, from: "BackupPolicy", fromName: `BackupPolicy ${out.metadata.namespace}/${obj.metadata.name}` };
         objects.push(ro);
         originLocator.set(ro, d);
       }
@@ -113,7 +113,7 @@ export function buildRevision(files: PolicyFile[], opts: BuildOptions): BuildRes
   for (const o of objects) {
     if (o.from !== "BackupPolicy") continue;
     for (const e of validateObject({ file: o.file, line: o.line, docIndex: 0, object: o.object }, "")) {
-      errors.push({ file: o.file, line: o.line, object: `${objectName(o.object)} (rendered)`, field: e.field, message: e.message });
+      errors.push({ file: o.file, line: o.line, object: `${o.fromName} (rendered ${objectName(o.object)})`, field: e.field, message: e.message });
     }
   }
 

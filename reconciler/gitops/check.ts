@@ -39,7 +39,7 @@ export function retentionKeepsNothing(r: Record<string, any> | undefined): boole
 export function checkSet(objects: RenderedObject[], locate: Locate, opts: CheckOptions = {}): SourceError[] {
   const errors: SourceError[] = [];
   const err = (o: RenderedObject, field: string, message: string) =>
-    errors.push({ file: o.file, line: locate(o, field), object: objectName(o.object), field, message });
+    errors.push({ file: o.file, line: locate(o, field), object: o.fromName ?? objectName(o.object), field, message });
 
   const seen = new Map<string, RenderedObject>();
   const repos = new Map<string, RenderedObject>();

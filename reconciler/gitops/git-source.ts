@@ -104,9 +104,10 @@ export async function fetchBranch(repo: GitRepo, branch: string): Promise<string
 
 /** Whether `older` is an ancestor of `newer` in the fetched history (false if `older` is unknown). */
 export async function isAncestor(repo: GitRepo, older: string, newer: string): Promise<boolean> {
+  // simple-git resolves a silent non-zero exit, so compare the merge base instead of --is-ancestor.
   try {
-    await repo.git.raw(["merge-base", "--is-ancestor", older, newer]);
-    return true;
+    const base = await repo.git.raw(["merge-base", older, newer]);
+    return base.trim() === older;
   } catch {
     return false;
   }

@@ -27,6 +27,8 @@ export interface RenderedObject {
   line: number;
   /** Kind of the document that produced it (BackupPolicy renders into two objects). */
   from: string;
+  /** The producing document, when it is not the object itself ("BackupPolicy ns/web"). */
+  fromName?: string;
 }
 
 export interface BuildResult {

@@ -105,3 +105,113 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     await remote.cleanup();
   }
 });
+
+test("a broken commit applies and prunes nothing, names file, line and field, and the fixed commit applies", async () => {
+  const { kube, namespace } = await testNamespace("gitops-broken");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web"), "db.yaml": policyYaml("db") });
+    const good = await work.commitAndPush("good");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+    assert.equal(readyCondition(await getSource(kube, namespace, "p"))?.status, "True");
+
+    // db.yaml removed (would prune) and web.yaml broken: neither may happen.
+    await work.remove("db.yaml");
+    await work.write({ "web.yaml": policyYaml("web", '  schedule: "75 * * * *"\n'), "extra.yaml": policyYaml("extra", "  unknownField: 1\n") });
+    const bad = await work.commitAndPush("broken");
+    await syncNow(ctl, namespace, "p");
+    const src = await getSource(kube, namespace, "p");
+    const ready = readyCondition(src)!;
+    assert.equal(ready.status, "False");
+    assert.equal(ready.reason, "ValidationFailed");
+    assert.match(ready.message!, /web\.yaml:8: BackupPolicy .*web field spec\.schedule: "75 \* \* \* \*" is not a valid cron schedule/);
+    assert.match(ready.message!, /extra\.yaml:8(:\d+)?: BackupPolicy .*extra field spec\.unknownField: unknown field/);
+    assert.equal(src.status?.conditions?.find((c) => c.type === "Stalled")?.status, "True");
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${good}`);
+    assert.equal(src.status?.lastAttemptedRevision, `main@sha1:${bad}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), "nothing pruned from a bad revision");
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "extra", namespace), null, "nothing applied from a bad revision");
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
+    const note = await remoteNote(remote.bare, bad);
+    assert.equal(note[0].result, "Failed");
+    assert.deepEqual(
+      note[0].errors.map((e: any) => [e.file, e.line, e.field]),
+      [["extra.yaml", 8, "spec.unknownField"], ["web.yaml", 8, "spec.schedule"]],
+    );
+
+    await work.write({ "web.yaml": policyYaml("web", '  schedule: "5 * * * *"\n') });
+    await work.remove("extra.yaml");
+    const fixed = await work.commitAndPush("fixed");
+    await syncNow(ctl, namespace, "p");
+    const after = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(after)?.status, "True");
+    assert.equal(after.status?.conditions?.find((c) => c.type === "Stalled"), undefined);
+    assert.equal(after.status?.lastAppliedRevision, `main@sha1:${fixed}`);
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "5 * * * *");
+    assert.equal((await remoteNote(remote.bare, fixed))[0].result, "Applied");
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("a force-pushed history is refused until accepted; a vanished branch stalls; an unreachable remote keeps the last revision", async () => {
+  const { kube, namespace } = await testNamespace("gitops-force");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const a = await remote.clone("a");
+    await a.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const first = await a.commitAndPush("first");
+    await a.write({ "db.yaml": policyYaml("db") });
+    const second = await a.commitAndPush("second");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+    assert.equal((await getSource(kube, namespace, "p")).status?.lastAppliedRevision, `main@sha1:${second}`);
+
+    // Rewrite: reset to the first commit, drop db, force-push a different history.
+    await a.git.raw(["reset", "-q", "--hard", first]);
+    await a.write({ "other.yaml": policyYaml("other") });
+    const rewritten = await a.commitAndPush("rewritten", { force: true });
+    await syncNow(ctl, namespace, "p");
+    let src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.reason, "HistoryRewritten");
+    assert.match(readyCondition(src)!.message!, new RegExp(`${rewritten.slice(0, 12)} does not descend from the applied ${second.slice(0, 12)}`));
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), "nothing pruned");
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace), null, "nothing applied");
+
+    await applySource(kube, namespace, "p", { url: remote.url }, { "restash.dev/accept-history-rewrite": rewritten });
+    await syncNow(ctl, namespace, "p");
+    src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${rewritten}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace));
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
+
+    // The branch disappears.
+    await applySource(kube, namespace, "p", { url: remote.url, branch: "gone" }, { "restash.dev/accept-history-rewrite": rewritten });
+    await syncNow(ctl, namespace, "p");
+    src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.reason, "BranchNotFound");
+    assert.match(readyCondition(src)!.message!, /branch "gone" does not exist on file:\/\//);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${rewritten}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace), "a vanished branch prunes nothing");
+
+    // The remote is unreachable.
+    await applySource(kube, namespace, "p", { url: "git://127.0.0.1:1/nothing.git", branch: "main" });
+    await syncNow(ctl, namespace, "p");
+    src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.reason, "RemoteUnreachable");
+    assert.equal(src.status?.conditions?.find((c) => c.type === "Reconciling")?.status, "True");
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
