@@ -82,9 +82,12 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
     const key = `${formatPath(p.path)}|${p.message}`;
     if (!seen.has(key)) [seen.add(key), out.push(p)];
   };
+  // A value of the wrong type gets one message: its other rules (format, range) add nothing.
+  const wrongType = new Set(errors.filter((e) => e.keyword === "type" && !e.schemaPath.includes("/anyOf/")).map((e) => e.instancePath));
   for (const e of errors) {
     // Branch failures of anyOf are summarised by the anyOf error itself.
     if (e.schemaPath.includes("/anyOf/")) continue;
+    if (e.keyword !== "type" && wrongType.has(e.instancePath)) continue;
     const at = parsePointer(e.instancePath);
     const p = e.params as Record<string, any>;
     switch (e.keyword) {
