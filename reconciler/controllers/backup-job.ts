@@ -8,7 +8,11 @@ import type { OperatorOptions } from "./options.ts";
 
 export const DEFAULT_DATA_PATH = "/stash-data";
 
-export function desiredBackupJob(session: any, invoker: any, repo: any, index: number, opts: OperatorOptions): any {
+/**
+ * With `taskPod` (the invoker names a Task: restic-runner/tasks resolves it) the Job runs that pod;
+ * without, it runs the runner's `run-backup --backupsession` for the session.
+ */
+export function desiredBackupJob(session: any, invoker: any, repo: any, index: number, opts: OperatorOptions, taskPod?: Record<string, any>): any {
   const target = invoker.spec?.target ?? {};
   const ref = target.ref ?? {};
   const labels = offshootLabels(invoker.metadata.labels, COMPONENT_BACKUP);
@@ -33,7 +37,7 @@ export function desiredBackupJob(session: any, invoker: any, repo: any, index: n
       backoffLimit: 0,
       template: {
         metadata: { labels, ...(rs.pod?.podAnnotations ? { annotations: rs.pod.podAnnotations } : {}) },
-        spec: {
+        spec: taskPod ? { ...podRuntimeSettings(rs.pod), ...(rs.pod?.serviceAccountName ? { serviceAccountName: rs.pod.serviceAccountName } : {}), ...taskPod } : {
           ...podRuntimeSettings(rs.pod),
           ...(rs.pod?.serviceAccountName ? { serviceAccountName: rs.pod.serviceAccountName } : {}),
           restartPolicy: "Never",

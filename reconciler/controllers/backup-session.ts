@@ -25,6 +25,7 @@ import {
 } from "./stash-names.ts";
 import { setCondition } from "../../lib/conditions.ts";
 import { writeStatus } from "./status.ts";
+import { invokerTaskPod } from "../../restic-runner/tasks/run-task-locally.ts";
 import { targetApiVersion } from "./workload.ts";
 
 export async function reconcileBackupSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
@@ -134,7 +135,10 @@ async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: K
     } else {
       const repoName = invoker.spec?.repository?.name;
       const repo = repoName ? await kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker.spec?.repository?.namespace || invoker.metadata.namespace) : null;
-      await kube.apply(desiredBackupJob(bs, invoker, repo, 0, ctx.opts), { force: true });
+      const taskPod = invoker.spec?.task?.name
+        ? await invokerTaskPod({ kube, invoker, backupSession: bs.metadata.name, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
+        : undefined;
+      await kube.apply(desiredBackupJob(bs, invoker, repo, 0, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       totalHosts = 1;
     }
     conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." }, t);

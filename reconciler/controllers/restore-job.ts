@@ -6,7 +6,7 @@ import { maxConnections } from "../../restic-runner/pod-template.ts";
 import { DEFAULT_DATA_PATH } from "./backup-job.ts";
 import type { OperatorOptions } from "./options.ts";
 
-export function desiredRestoreJob(rs: any, repo: any, index: number, opts: OperatorOptions): any {
+export function desiredRestoreJob(rs: any, repo: any, index: number, opts: OperatorOptions, taskPod?: Record<string, any>): any {
   const target = rs.spec?.target ?? {};
   const ref = target.ref ?? {};
   const labels = offshootLabels(rs.metadata.labels, COMPONENT_RESTORE);
@@ -31,7 +31,7 @@ export function desiredRestoreJob(rs: any, repo: any, index: number, opts: Opera
       backoffLimit: 0,
       template: {
         metadata: { labels },
-        spec: {
+        spec: taskPod ? { ...podRuntimeSettings(rt.pod), ...(rt.pod?.serviceAccountName ? { serviceAccountName: rt.pod.serviceAccountName } : {}), ...taskPod } : {
           ...podRuntimeSettings(rt.pod),
           ...(rt.pod?.serviceAccountName ? { serviceAccountName: rt.pod.serviceAccountName } : {}),
           restartPolicy: "Never",

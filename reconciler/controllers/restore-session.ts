@@ -13,6 +13,7 @@ import { rulesOf, validateRules } from "./restore-rules.ts";
 import { C, R } from "./stash-conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "./stash-names.ts";
 import { writeStatus } from "./status.ts";
+import { invokerTaskPod } from "../../restic-runner/tasks/run-task-locally.ts";
 import { ensureInitContainer, removeInitContainerFor } from "./workload.ts";
 
 const KIND = "RestoreSession";
@@ -70,7 +71,8 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
           await ensureInitContainer(kube, rs, repo, ctx.opts);
           setCond(st, C.StashInitContainerInjected, true, R.InitContainerInjectionSucceeded, `Successfully injected stash init-container into ${rs.spec.target.ref.kind} ${target?.metadata.namespace}/${target?.metadata.name}.`);
         } else {
-          await kube.apply(desiredRestoreJob(rs, repo, 0, ctx.opts), { force: true });
+          const taskPod = rs.spec?.task?.name ? await invokerTaskPod({ kube, invoker: rs, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl }) : undefined;
+          await kube.apply(desiredRestoreJob(rs, repo, 0, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
           setCond(st, C.RestoreJobCreated, true, R.RestoreJobCreationSucceeded, "Successfully created restore job.");
         }
         setCond(st, C.RestoreExecutorEnsured, true, R.SuccessfullyEnsuredRestoreExecutor, "Successfully ensured restore executor.");
