@@ -41,6 +41,7 @@ export interface PolicySourceStatus {
   conditions?: Condition[];
   inventory?: { entries: InventoryEntry[] };
   lastSyncSummary?: SyncSummary;
+  lastDriftCorrection?: { time: string; revision: string; objects: string[] };
 }
 
 export interface PolicySource {

@@ -13,6 +13,7 @@ import { REVISION_ANNOTATION, SOURCE_NAME_LABEL } from "./tracking.ts";
 after(() => stopControlPlane());
 
 const REPO = "stash.appscode.com/v1alpha1";
+const shaOfRevision = (r: string) => r.split("@sha1:")[1];
 const BC = "stash.appscode.com/v1beta1";
 
 /** The note lines on `sha` as the remote has them (read from a fresh clone, as a reviewer would). */
@@ -212,6 +213,112 @@ test("a force-pushed history is refused until accepted; a vanished branch stalls
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
   } finally {
     await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("a hand edit is restored and reported; another applier's fields and another source's objects are conflicts, not overwritten", async () => {
+  const { kube, namespace } = await testNamespace("gitops-drift");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+
+    // kubectl-style hand edit (an Update by another manager) of a field the source set.
+    const live = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    await kube.request(await kube.pathOf(live), { method: "PATCH", body: { spec: { schedule: "0 0 * * *" } }, contentType: "application/merge-patch+json", query: { fieldManager: "kubectl-edit" } });
+    await syncNow(ctl, namespace, "p");
+    let src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
+    assert.match(src.status!.lastDriftCorrection!.objects.join("\n"), /BackupConfiguration .*\/web: .*spec\.schedule.* changed outside Git by kubectl-edit; restored/);
+    const driftNote = (await remoteNote(remote.bare, shaOfRevision(src.status!.lastAppliedRevision!))).find((l) => l.drift);
+    assert.match(driftNote.drift.join("\n"), /spec\.schedule.* changed outside Git by kubectl-edit; restored/);
+
+    // Another server-side applier owns a field of an object Git also wants: a conflict.
+    await kube.apply({ apiVersion: BC, kind: "BackupConfiguration", metadata: { name: "taken", namespace }, spec: { repository: { name: "taken-repo" }, schedule: "1 1 * * *", target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "taken" }, paths: ["/data"] }, retentionPolicy: { name: "x", keepLast: 1, prune: true } } } as KubeObject, { fieldManager: "argocd-controller" });
+    // And a second source in the same namespace already owns "owned".
+    await work.write({ "taken.yaml": policyYaml("taken", '  schedule: "2 2 * * *"\n') });
+    const c2 = await work.commitAndPush("taken");
+    await syncNow(ctl, namespace, "p");
+    src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.reason, "Conflict", readyCondition(src)?.message);
+    assert.match(src.status!.lastSyncSummary!.conflicts!.join("\n"), /BackupConfiguration .*\/taken: .*spec\.schedule.* owned by argocd-controller; not overwritten/);
+    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "taken", namespace)).spec.schedule, "1 1 * * *");
+    assert.notEqual(src.status?.lastAppliedRevision, `main@sha1:${c2}`);
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("a source only touches what its service account may: without Repository rights nothing from the revision is applied", async () => {
+  const { kube, namespace } = await testNamespace("gitops-rbac");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync", ["backupconfigurations"]);
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+    const src = await getSource(kube, namespace, "p");
+    const ready = readyCondition(src)!;
+    assert.equal(ready.status, "False");
+    assert.equal(ready.reason, "ApplyFailed");
+    assert.match(ready.message, /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/);
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "the permitted object is not applied either: all or nothing");
+    assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("two sources in two namespaces each apply their own policies, and one may not claim the other's objects", async () => {
+  const a = await testNamespace("gitops-two-a");
+  const b = await testNamespace("gitops-two-b");
+  const remote = await createRemote();
+  const ctlA = await startController(a.kube, a.namespace);
+  const ctlB = await startController(b.kube, b.namespace);
+  try {
+    await grantStash(a.kube, a.namespace, "policy-sync");
+    await grantStash(b.kube, b.namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "team-a/defaults.yaml": defaultsYaml("a-creds"), "team-a/web.yaml": policyYaml("web"), "team-b/defaults.yaml": defaultsYaml("b-creds"), "team-b/db.yaml": policyYaml("db") });
+    await work.commitAndPush("two teams");
+    await applySource(a.kube, a.namespace, "team", { url: remote.url, path: "team-a" });
+    await applySource(b.kube, b.namespace, "team", { url: remote.url, path: "team-b" });
+    await syncNow(ctlA, a.namespace, "team");
+    await syncNow(ctlB, b.namespace, "team");
+    assert.equal(readyCondition(await getSource(a.kube, a.namespace, "team"))?.status, "True");
+    assert.equal(readyCondition(await getSource(b.kube, b.namespace, "team"))?.status, "True");
+    assert.equal((await a.kube.get<KubeObject>(REPO, "Repository", "web-repo", a.namespace)).spec.backend.storageSecretName, "a-creds");
+    assert.equal((await b.kube.get<KubeObject>(REPO, "Repository", "db-repo", b.namespace)).spec.backend.storageSecretName, "b-creds");
+    assert.equal(await a.kube.getOrNull(BC, "BackupConfiguration", "db", a.namespace), null);
+
+    // A second source in namespace A pointing at team-a's files: every object is the first source's.
+    await applySource(a.kube, a.namespace, "intruder", { url: remote.url, path: "team-a" });
+    await syncNow(ctlA, a.namespace, "intruder");
+    const intruder = await getSource(a.kube, a.namespace, "intruder");
+    assert.equal(readyCondition(intruder)?.reason, "Conflict");
+    assert.match(intruder.status!.lastSyncSummary!.conflicts!.join("\n"), new RegExp(`belongs to PolicySource ${a.namespace}/team; not overwritten`));
+    // B's source cannot write into A's namespace: its service account has no rights there.
+    await work.write({ "team-b/cross.yaml": `apiVersion: restash.dev/v1alpha1\nkind: BackupPolicy\nmetadata:\n  name: cross\n  namespace: ${a.namespace}\nspec:\n  target: { kind: Deployment, name: cross }\n  paths: [/data]\n` });
+    await work.commitAndPush("cross-namespace");
+    await syncNow(ctlB, b.namespace, "team");
+    const bSrc = await getSource(b.kube, b.namespace, "team");
+    assert.equal(readyCondition(bSrc)?.reason, "ApplyFailed");
+    assert.equal(await a.kube.getOrNull(BC, "BackupConfiguration", "cross", a.namespace), null);
+  } finally {
+    await ctlA.stop();
+    await ctlB.stop();
     await remote.cleanup();
   }
 });

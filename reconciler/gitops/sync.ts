@@ -254,7 +254,10 @@ async function applyStep(deps: SyncDeps, run: Run): Promise<void> {
   run.summary.applied = plan.filter((p) => p.action === "create" || p.action === "update" || p.action === "drift").length;
   run.drift = plan.filter((p) => p.action === "drift").map((p) => `${p.message}; restored`);
   run.summary.driftCorrected = run.drift.length;
-  if (run.drift.length) run.summary.drift = run.drift.slice(0, 20);
+  if (run.drift.length) {
+    run.summary.drift = run.drift.slice(0, 20);
+    run.status.lastDriftCorrection = { time: rfc3339(deps.now()), revision: run.revision!, objects: run.drift.slice(0, 20) };
+  }
   if (failed.length) {
     // Whatever was applied is tracked, so a later revision can prune it (Flux #1664).
     const applied = plan.filter((p) => p.action !== "failed").map(toEntry);
