@@ -222,6 +222,12 @@ export type PolicySourceStatus = {
       prunable?: boolean;
     }>;
   };
+  /** The last time objects changed outside Git were restored, and which. */
+  lastDriftCorrection?: {
+    time?: string;
+    revision?: string;
+    objects?: string[];
+  };
   lastSyncSummary?: {
     applied?: number;
     unchanged?: number;
