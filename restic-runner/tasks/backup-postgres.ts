@@ -4,7 +4,7 @@
 import { splitDriverArgs } from "./backup-pvc.ts";
 import { initializeRepository, postBackupActions } from "./post-backup.ts";
 import { libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
-import { backupCommandOutput } from "./restic-ops.ts";
+import { backupStdin } from "../restic/stdin-backup.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import type { OutputCondition } from "./step-output.ts";
 import { applyStepOutput } from "./update-status.ts";
@@ -38,7 +38,8 @@ export const backupPostgresStep: StepHandler = (argv, deps) =>
       const conditions: OutputCondition[] = (result.conditions = []);
       await initializeRepository(restic, conditions, secrets);
       const host = args.hostname || "host-0";
-      result.snapshots = [await backupCommandOutput(restic, DUMP_FILE, host, command, libpqEnv(conn))];
+      const commandEnv = { PATH: deps.baseEnv?.PATH ?? process.env.PATH, HOME: deps.baseEnv?.HOME ?? process.env.HOME, ...libpqEnv(conn) };
+      result.snapshots = [(await backupStdin(restic, { command, commandEnv, filename: DUMP_FILE, host })).snapshot];
       result.repository = await postBackupActions(restic, args, host, conditions, secrets);
     },
     applyStepOutput,

@@ -3,20 +3,26 @@
 // (RetentionPolicyApplied), verify integrity (RepositoryIntegrityVerified) and measure the
 // Repository. Each outcome becomes a session condition in the step output.
 import { errorMessage, redact } from "../../lib/errors.ts";
+import { check } from "../restic/check.ts";
+import { forget, retentionArgs, type RetentionPolicy } from "../restic/forget.ts";
+import { ensureRepository } from "../restic/init.ts";
 import type { ResticContext } from "../restic/run.ts";
-import { applyRetention, checkRepository, ensureRepository, formatBytes, hasKeepRule, listSnapshots, repositorySize, type KeepPolicy } from "./restic-ops.ts";
+import { snapshots } from "../restic/snapshots.ts";
+import { stats } from "../restic/stats.ts";
 import { boolArg, intArg, listArg, type StepArgs } from "./step-args.ts";
 import type { OutputCondition, StepOutput } from "./step-output.ts";
 
-export function keepPolicyOf(args: StepArgs): KeepPolicy {
+/** The invoker's retention policy as the Function passes it (RETENTION_* variables). */
+export function retentionPolicyOf(args: StepArgs): RetentionPolicy {
   return {
-    last: intArg(args, "retention-keep-last"),
-    hourly: intArg(args, "retention-keep-hourly"),
-    daily: intArg(args, "retention-keep-daily"),
-    weekly: intArg(args, "retention-keep-weekly"),
-    monthly: intArg(args, "retention-keep-monthly"),
-    yearly: intArg(args, "retention-keep-yearly"),
-    tags: listArg(args["retention-keep-tags"]),
+    name: "retention-policy",
+    keepLast: intArg(args, "retention-keep-last"),
+    keepHourly: intArg(args, "retention-keep-hourly"),
+    keepDaily: intArg(args, "retention-keep-daily"),
+    keepWeekly: intArg(args, "retention-keep-weekly"),
+    keepMonthly: intArg(args, "retention-keep-monthly"),
+    keepYearly: intArg(args, "retention-keep-yearly"),
+    keepTags: listArg(args["retention-keep-tags"]),
     prune: boolArg(args, "retention-prune"),
     dryRun: boolArg(args, "retention-dry-run"),
   };
@@ -37,17 +43,17 @@ export async function initializeRepository(restic: ResticContext, conditions: Ou
 export async function postBackupActions(restic: ResticContext, args: StepArgs, host: string, conditions: OutputCondition[], secrets: string[]): Promise<StepOutput["repository"]> {
   const repository: NonNullable<StepOutput["repository"]> = {};
   const why = (e: unknown) => redact(errorMessage(e), secrets);
-  const policy = keepPolicyOf(args);
-  if (hasKeepRule(policy)) {
+  const policy = retentionPolicyOf(args);
+  if (retentionArgs(policy).some((f) => f.startsWith("--keep-"))) {
     try {
-      repository.snapshotsRemovedOnLastCleanup = await applyRetention(restic, host, policy);
+      repository.snapshotsRemovedOnLastCleanup = (await forget(restic, policy)).removed;
       conditions.push({ type: "RetentionPolicyApplied", status: "True", reason: "SuccessfullyAppliedRetentionPolicy", message: "Successfully applied retention policy." });
     } catch (e) {
       conditions.push({ type: "RetentionPolicyApplied", status: "False", reason: "FailedToApplyRetentionPolicy", message: `Failed to apply retention policy. Reason: ${why(e)}` });
     }
   }
   try {
-    repository.integrity = await checkRepository(restic);
+    repository.integrity = (await check(restic)).integrity;
     conditions.push(
       repository.integrity
         ? { type: "RepositoryIntegrityVerified", status: "True", reason: "SuccessfullyVerifiedRepositoryIntegrity", message: "Repository integrity verification succeeded." }
@@ -57,8 +63,8 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, h
     conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
   }
   try {
-    repository.totalSize = formatBytes(await repositorySize(restic));
-    repository.snapshotCount = (await listSnapshots(restic)).length;
+    repository.totalSize = (await stats(restic)).totalSizeText;
+    repository.snapshotCount = (await snapshots(restic)).length;
   } catch {
     // Statistics are informative; the backup itself stands.
   }

@@ -6,7 +6,9 @@ import { spawn } from "node:child_process";
 import { PipeCommandError } from "../restic/errors.ts";
 import { splitDriverArgs } from "./backup-pvc.ts";
 import { libpqArgs, libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
-import { dumpFile, findSnapshot } from "./restic-ops.ts";
+import { runRestic } from "../restic/run.ts";
+import { snapshots } from "../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../restic/errors.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import { applyStepOutput } from "./update-status.ts";
@@ -30,7 +32,10 @@ export const restorePostgresStep: StepHandler = (argv, deps) =>
       await waitForPostgres(conn, args, deps);
       const { restic } = await openRepository(args, deps, secrets);
       const id = listArg(args.snapshots)[0];
-      const snap = id ? await findSnapshot(restic, { id }) : await findSnapshot(restic, { host: args["source-hostname"] || args.hostname || "host-0" });
+      const host = args["source-hostname"] || args.hostname || "host-0";
+      const found = id ? await snapshots(restic, { ids: [id] }) : await snapshots(restic, { host, latest: 1 });
+      const snap = found.sort((a, b) => (a.time < b.time ? -1 : 1)).at(-1);
+      if (!snap) throw new SnapshotNotFoundError(id ? `id ${id}` : `host ${host}`);
       const file = snap.paths[0];
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(deps.baseEnv ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) env[k] = v;
@@ -44,8 +49,9 @@ export const restorePostgresStep: StepHandler = (argv, deps) =>
         psql.on("error", (e) => reject(new Error(`cannot start psql: ${e.message}`)));
         psql.on("close", (code, signal) => resolve([code, signal]));
       });
+      // psql's stderr decides about SQL errors (see fatalSqlErrors), so it is started here rather than through restic/dump.ts.
       try {
-        await dumpFile(restic, snap.id, file, psql.stdin);
+        await runRestic(restic, ["dump", "--quiet", snap.id, file], { stdout: psql.stdin });
       } finally {
         psql.stdin.end();
       }

@@ -2,7 +2,9 @@
 // path the newest snapshot of the source host holding it, into the PVC mounted at --target-path.
 // One path lands directly in the target path; several land in `<target>/<basename of path>`.
 import { basename, join } from "node:path";
-import { findSnapshot, restorePath } from "./restic-ops.ts";
+import { restore } from "../restic/restore.ts";
+import { snapshots } from "../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../restic/errors.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import { applyStepOutput } from "./update-status.ts";
@@ -23,20 +25,21 @@ export const restorePvcStep: StepHandler = (argv, deps) =>
       const source = args["source-hostname"] || args.hostname || "host-0";
       const { restic } = await openRepository(args, deps, secrets);
       const opts = { include: listArg(args.include), exclude: listArg(args.exclude) };
+      // `<snapshot>:<path>` restores the contents of path, so they land in the target path itself.
       const ids = listArg(args.snapshots);
       if (ids.length) {
-        for (const id of ids) {
-          const snap = await findSnapshot(restic, { id });
-          for (const p of snap.paths) await restorePath(restic, snap.id, p, restoreDestination(target, p, snap.paths), opts);
+        for (const snap of await snapshots(restic, { ids })) {
+          for (const p of snap.paths) await restore(restic, { snapshot: `${snap.id}:${p}`, target: restoreDestination(target, p, snap.paths), ...opts });
         }
         return;
       }
       let paths = listArg(args.paths);
-      if (paths.length === 0) paths = (await findSnapshot(restic, { host: source })).paths;
-      for (const p of paths) {
-        const snap = await findSnapshot(restic, { host: source, path: p });
-        await restorePath(restic, snap.id, p, restoreDestination(target, p, paths), opts);
+      if (paths.length === 0) {
+        const latest = (await snapshots(restic, { host: source, latest: 1 })).sort((a, b) => (a.time < b.time ? -1 : 1)).at(-1);
+        if (!latest) throw new SnapshotNotFoundError(`host ${source}`);
+        paths = latest.paths;
       }
+      for (const p of paths) await restore(restic, { snapshot: `latest:${p}`, host: source, path: p, target: restoreDestination(target, p, paths), ...opts });
     },
     applyStepOutput,
   );

@@ -3,16 +3,9 @@
 // (repository initialised, retention, integrity) and the Repository statistics it measured.
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { SnapshotStats } from "../restic/backup.ts";
 
-export interface SnapshotStat {
-  /** restic short id (8 characters). */
-  name: string;
-  path: string;
-  totalSize: string;
-  uploaded: string;
-  processingTime: string;
-  fileStats: { totalFiles: number; newFiles: number; modifiedFiles: number; unmodifiedFiles: number };
-}
+export type SnapshotStat = SnapshotStats;
 
 export interface OutputCondition {
   type: string;
