@@ -1,0 +1,193 @@
+// Source kinds and triggers against the real API server: a git:// remote served by a real
+// `git daemon`, the HMAC-checked push webhook, a watched local directory; and notes written by
+// concurrent writers, including backup results recorded for the revision that configured them.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer, connect } from "node:net";
+import { mkdtemp, writeFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import express from "express";
+import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
+import { createRemote } from "./git-fixture.ts";
+import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCondition, startController, syncNow } from "./sync-fixtures.ts";
+import { gitAt, openRepo } from "./git-source.ts";
+import { NOTES_REF, writeNote } from "./notes.ts";
+import { signBody } from "./receiver.ts";
+
+after(() => stopControlPlane());
+
+const BC = "stash.appscode.com/v1beta1";
+const REPO = "stash.appscode.com/v1alpha1";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as any).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function noteLines(bare: string, sha: string): Promise<any[]> {
+  const text = await gitAt(bare).raw(["notes", `--ref=${NOTES_REF}`, "show", sha]).catch(() => "");
+  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+test("a git:// remote served by git daemon is synced, and notes are pushed back over git://", async () => {
+  const { kube, namespace } = await testNamespace("gitops-daemon");
+  const remote = await createRemote();
+  const port = await freePort();
+  await gitAt(remote.bare).raw(["config", "daemon.receivepack", "true"]);
+  const daemon = spawn("git", ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${remote.root}`, "--listen=127.0.0.1", `--port=${port}`, remote.root], { stdio: "ignore" });
+  const ctl = await startController(kube, namespace);
+  try {
+    await waitFor("git daemon", () => new Promise<boolean>((r) => connect(port, "127.0.0.1").once("connect", function (this: any) { this.end(); r(true); }).once("error", () => r(false))));
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const head = await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: `git://127.0.0.1:${port}/remote.git` });
+    await syncNow(ctl, namespace, "p");
+    const src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+    assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied");
+  } finally {
+    await ctl.stop();
+    daemon.kill();
+    await remote.cleanup();
+  }
+});
+
+test("a signed push webhook syncs at once; a bad signature or a notes push is not acted on", async () => {
+  const { kube, namespace } = await testNamespace("gitops-hook");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  const app = express();
+  app.use(ctl.receiver);
+  const server = app.listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const url = `http://127.0.0.1:${(server.address() as any).port}/hooks/${namespace}/p`;
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "hook", namespace }, stringData: { webhookSecret: "s3cret-hook-key" } } as any);
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url, secretRef: { name: "hook" } });
+    await syncNow(ctl, namespace, "p");
+
+    await work.write({ "db.yaml": policyYaml("db") });
+    const head = await work.commitAndPush("db");
+    const body = JSON.stringify({ ref: "refs/heads/main", after: head });
+    const bad = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, "wrong") } });
+    assert.equal(bad.status, 401);
+    const notes = JSON.stringify({ ref: "refs/notes/restash" });
+    const ignored = await fetch(url, { method: "POST", body: notes, headers: { "x-hub-signature-256": signBody(notes, "s3cret-hook-key") } });
+    assert.equal(ignored.status, 202);
+    assert.match(await ignored.text(), /not a branch push/);
+    await ctl.idle();
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null, "no sync from unsigned or notes pushes");
+
+    const ok = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, "s3cret-hook-key") } });
+    assert.equal(ok.status, 202);
+    await waitFor("the pushed revision", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${head}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
+  } finally {
+    server.close();
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("a local directory source applies on file save, and a symlink leaving it or an oversized file stops the revision", async () => {
+  const { kube, namespace } = await testNamespace("gitops-local");
+  const dir = await mkdtemp(join(tmpdir(), "restash-local-"));
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    await writeFile(join(dir, "defaults.yaml"), defaultsYaml());
+    await writeFile(join(dir, "web.yaml"), policyYaml("web"));
+    await applySource(kube, namespace, "local", { localPath: dir, maxFileSize: 4096 });
+    await syncNow(ctl, namespace, "local");
+    const first = await getSource(kube, namespace, "local");
+    assert.equal(readyCondition(first)?.status, "True", readyCondition(first)?.message);
+    assert.match(first.status!.lastAppliedRevision!, /^dir@sha256:[0-9a-f]{40}$/);
+
+    await writeFile(join(dir, "web.yaml"), policyYaml("web", '  schedule: "7 7 * * *"\n'));
+    await waitFor("the saved file applied", async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *");
+
+    const { symlink } = await import("node:fs/promises");
+    await symlink("/etc/hostname", join(dir, "escape.yaml"));
+    await writeFile(join(dir, "big.yaml"), "# " + "x".repeat(5000) + "\n");
+    await syncNow(ctl, namespace, "local");
+    const src = await getSource(kube, namespace, "local");
+    assert.equal(readyCondition(src)?.reason, "ValidationFailed");
+    assert.match(readyCondition(src)!.message!, /big\.yaml:1: file is 5003 bytes, over the 4096-byte limit/);
+    assert.match(readyCondition(src)!.message!, /escape\.yaml:1: symlink leaves the repository; refused/);
+  } finally {
+    await ctl.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("concurrent note writers are merged, not lost, and backup results land on the revision that configured them", async () => {
+  const { kube, namespace } = await testNamespace("gitops-notes");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web", "  repository: { prunable: true }\n") });
+    const head = await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+
+    // Four writers in four clones race on the same commit's note.
+    const writers = await Promise.all([1, 2, 3, 4].map(async (i) => openRepo(join(remote.root, `writer-${i}`), remote.url)));
+    await Promise.all(
+      writers.map((w, i) => writeNote(w, head, [{ time: `2026-01-01T00:00:0${i}Z`, kind: "backup", source: "other/cluster", revision: `main@sha1:${head}`, writer: i }])),
+    );
+    const bc = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    await ctl.recordBackupResult({ backupConfiguration: bc, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"], time: "2026-01-02T00:00:00Z" });
+    const lines = await noteLines(remote.bare, head);
+    assert.deepEqual(lines.filter((l) => l.source === "other/cluster").map((l) => l.writer).sort(), [0, 1, 2, 3]);
+    assert.equal(lines.filter((l) => l.kind === "sync").length, 1);
+    const backup = lines.find((l) => l.kind === "backup" && l.session);
+    assert.deepEqual(backup, { time: "2026-01-02T00:00:00Z", kind: "backup", source: `${namespace}/p`, revision: `main@sha1:${head}`, backupConfiguration: `${namespace}/web`, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"] });
+    const log = await gitAt(remote.bare).raw(["log", `--notes=${NOTES_REF}`, "-1", head]);
+    assert.match(log, /"session":"web-1700000000"/);
+
+    // A prunable Repository is pruned when its policy leaves Git, and wipeOut never rides along.
+    // A finalizer holds the deleted Repository so the test can see what the prune left in it.
+    await kube.mergePatch(await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace), { metadata: { finalizers: ["test.restash.dev/hold"] }, spec: { wipeOut: true } });
+    await work.remove("web.yaml");
+    await work.commitAndPush("drop web");
+    await syncNow(ctl, namespace, "p");
+    const held = await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace);
+    assert.ok(held.metadata.deletionTimestamp, "the Repository is being deleted");
+    assert.equal(held.spec.wipeOut, false, "pruning never wipes the backup data");
+    await kube.mergePatch(held, { metadata: { finalizers: null } });
+    assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
