@@ -83,10 +83,10 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
     if (!seen.has(key)) [seen.add(key), out.push(p)];
   };
   // A value of the wrong type gets one message: its other rules (format, range) add nothing.
-  const wrongType = new Set(errors.filter((e) => e.keyword === "type" && !e.schemaPath.includes("/anyOf/")).map((e) => e.instancePath));
+  const wrongType = new Set(errors.filter((e) => e.keyword === "type" && !/\/(anyOf|oneOf)\//.test(e.schemaPath)).map((e) => e.instancePath));
   for (const e of errors) {
-    // Branch failures of anyOf are summarised by the anyOf error itself.
-    if (e.schemaPath.includes("/anyOf/")) continue;
+    // Branch failures of anyOf/oneOf are summarised by the anyOf/oneOf error itself.
+    if (e.schemaPath.includes("/anyOf/") || e.schemaPath.includes("/oneOf/")) continue;
     if (e.keyword !== "type" && wrongType.has(e.instancePath)) continue;
     const at = parsePointer(e.instancePath);
     const p = e.params as Record<string, any>;
@@ -109,6 +109,16 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
         const branches = (e.schema as any[]).map((s) => s?.type).filter(Boolean);
         const what = branches.length ? branches.map(typeName).join(" or ") : "one of the allowed shapes";
         add({ path: at, locate: at, message: `must be ${what} (got ${describeValue(e.data)})` });
+        break;
+      }
+      case "oneOf": {
+        // oneOf over `required` alone means "exactly one of these fields" (e.g. a backend provider).
+        const fields = (e.schema as any[]).map((b) => (Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? b.required[0] : undefined));
+        if (fields.every((f) => f !== undefined)) {
+          const set = fields.filter((f) => e.data && typeof e.data === "object" && f in (e.data as object));
+          const found = set.length ? `found ${set.join(" and ")}` : "found none";
+          add({ path: at, locate: at, message: `must set exactly one of ${fields.join(", ")} (${found})` });
+        } else add({ path: at, locate: at, message: "must match exactly one of the allowed shapes" });
         break;
       }
       case "format":

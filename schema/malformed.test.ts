@@ -53,6 +53,8 @@ const CASES: Case[] = [
   { file: "function-missing-image.yaml", line: 6, field: "spec.image", message: "required field is missing" },
   { file: "repo-local-missing-mount-path.yaml", line: 9, field: "spec.backend.local.mountPath", message: "required field is missing" },
   { file: "repo-missing-backend.yaml", line: 7, field: "spec.backend", message: "required field is missing" },
+  { file: "repo-no-provider.yaml", line: 8, field: "spec.backend", message: "must set exactly one of local, s3, gcs, azure, swift, b2, rest (found none)" },
+  { file: "repo-two-providers.yaml", line: 8, field: "spec.backend", message: "must set exactly one of local, s3, gcs, azure, swift, b2, rest (found s3 and gcs)" },
   { file: "repo-s3-missing-bucket.yaml", line: 9, field: "spec.backend.s3.bucket", message: "required field is missing" },
   { file: "repo-s3-missing-endpoint.yaml", line: 9, field: "spec.backend.s3.endpoint", message: "required field is missing" },
   { file: "repo-unknown-usage-policy.yaml", line: 14, field: "spec.usagePolicy.allowedNamespaces.from", message: 'must be one of All, Selector, Same (got "Others")' },

@@ -604,15 +604,11 @@ export type BackupBatchStatus = {
     message?: string;
   }>;
   memberConditions?: Array<{
-    /** The object to back up or restore. */
+    /** The target this entry is about. */
     target?: {
-      /** API version of the target. */
       apiVersion?: string;
-      /** Kind of the target. */
-      kind: string;
-      /** Name of the target. */
-      name: string;
-      /** Namespace of the target; defaults to the invoker's namespace. */
+      kind?: string;
+      name?: string;
       namespace?: string;
     };
     /** Conditions of this member. */
@@ -1202,15 +1198,11 @@ export type BackupSessionStatus = {
   }>;
   /** Backup status of each target. */
   targets?: Array<{
-    /** The object to back up or restore. */
+    /** The target this entry is about. */
     ref?: {
-      /** API version of the target. */
       apiVersion?: string;
-      /** Kind of the target. */
-      kind: string;
-      /** Name of the target. */
-      name: string;
-      /** Namespace of the target; defaults to the invoker's namespace. */
+      kind?: string;
+      name?: string;
       namespace?: string;
     };
     totalHosts?: number;
@@ -1759,15 +1751,11 @@ export type RestoreBatchStatus = {
     message?: string;
   }>;
   members?: Array<{
-    /** The object to back up or restore. */
+    /** The target this entry is about. */
     ref?: {
-      /** API version of the target. */
       apiVersion?: string;
-      /** Kind of the target. */
-      kind: string;
-      /** Name of the target. */
-      name: string;
-      /** Namespace of the target; defaults to the invoker's namespace. */
+      kind?: string;
+      name?: string;
       namespace?: string;
     };
     /** Conditions of this member. */
