@@ -62,6 +62,7 @@ export async function main(argv: string[], o: MainOptions = {}): Promise<number>
     resticBin: env.RESTIC_BIN,
     scratchDir: a["scratch-dir"] || env.RESTASH_SCRATCH_DIR || "/stash-tmp",
     mapPath: parsePathMap(a["path-map"] ?? env.RESTASH_PATH_MAP),
+    progressIntervalMs: env.RESTASH_PROGRESS_INTERVAL_MS ? Number(env.RESTASH_PROGRESS_INTERVAL_MS) : undefined,
   };
   const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
   const flags: TargetFlags = {

@@ -60,7 +60,7 @@ test("a missing or empty target path fails the backup, and nothing is written to
   });
   const s2 = await finalSession(w, await trigger(w, "app-backup"));
   assert.equal(s2.status.phase, "Failed");
-  assert.equal(s2.status.targets[0].stats[0].error, `nothing to back up at ${join(w.dir, "nope")}: it does not exist`);
+  assert.equal(s2.status.targets[0].stats[0].error, `nothing to back up at ${join(w.dir, "nope")}: the path does not exist`);
 });
 
 /** Waits until restic holds a lock in the repository (the backup is under way). */

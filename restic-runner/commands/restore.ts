@@ -2,14 +2,15 @@
 // rule for this host, restores each path (newest snapshot of the source host holding it) or each
 // named snapshot into the target, and records the host's result in the RestoreSession.
 // The restored files land at the pod path, mapped to a host directory by RESTASH_PATH_MAP.
-import { mkdir } from "node:fs/promises";
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { goDuration } from "../../reconciler/controllers/phases.ts";
 import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
 import { V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
 import { updateStatus } from "../../reconciler/controllers/status.ts";
-import { findSnapshot, restorePath } from "../tasks/restic-ops.ts";
+import { restore } from "../restic/restore.ts";
+import { snapshots } from "../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../restic/errors.ts";
 import type { StepOutput } from "../tasks/step-output.ts";
 import { restoreStatusWith } from "../tasks/update-status.ts";
 import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";
@@ -38,26 +39,24 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
       log.info("no rule matches this host: nothing to restore");
     } else {
       const source = rule.sourceHost || hostname;
-      const opts = { include: rule.include, exclude: rule.exclude };
+      const opts = { include: rule.include, exclude: rule.exclude, args: rs.spec?.target?.args };
+      // `<snapshot>:<path>` restores the contents of `path` into its destination: the same
+      // path in a pod (Stash's `--target /`), the mapped host directory outside one.
       if (rule.snapshots?.length) {
         for (const id of rule.snapshots) {
-          const snap = await findSnapshot(opened.restic, { id });
+          const [snap] = await snapshots(opened.restic, { ids: [id] }).catch(() => []);
+          if (!snap) throw new SnapshotNotFoundError(`snapshot ${id} (rule for host ${hostname})`);
           for (const p of snap.paths) {
-            const dest = deps.mapPath(p);
-            await mkdir(dest, { recursive: true });
-            log.info("restoring", { snapshot: snap.short_id ?? snap.id.slice(0, 8), path: p });
-            await restorePath(opened.restic, snap.id, p, dest, opts);
+            log.info("restoring", { snapshot: snap.shortId, path: p });
+            await restore(opened.restic, { snapshot: `${snap.id}:${p}`, target: deps.mapPath(p), ...opts });
           }
         }
       } else {
         const paths = rule.paths?.length ? rule.paths : (rs.spec?.target?.paths ?? []);
         if (paths.length === 0) throw new Error(`RestoreSession ${ns}/${f.invokerName}, field spec.target.rules: the rule for host ${hostname} names no paths and no snapshots`);
         for (const p of paths) {
-          const snap = await findSnapshot(opened.restic, { host: source, path: p });
-          const dest = deps.mapPath(p);
-          await mkdir(dest, { recursive: true });
-          log.info("restoring", { snapshot: snap.short_id ?? snap.id.slice(0, 8), path: p, sourceHost: source });
-          await restorePath(opened.restic, snap.id, p, dest, opts);
+          log.info("restoring", { snapshot: "latest", path: p, sourceHost: source });
+          await restore(opened.restic, { snapshot: `latest:${p}`, path: p, host: source, target: deps.mapPath(p), ...opts });
         }
       }
     }

@@ -16,9 +16,8 @@ import { updateStatus } from "../../reconciler/controllers/status.ts";
 import { collectionPath, startInformer } from "../../reconciler/controllers/watch.ts";
 import { resticBackend, secretDataOf, writeBackendFiles } from "../backend.ts";
 import type { ResticContext } from "../restic/run.ts";
-import { assertBackupable } from "../tasks/backup-pvc.ts";
+import { backup, checkBackupSource, type BackupProgress } from "../restic/backup.ts";
 import { initializeRepository, postBackupActions } from "../tasks/post-backup.ts";
-import { backupPath } from "../tasks/restic-ops.ts";
 import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
 import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
@@ -93,6 +92,55 @@ export async function openRepo(deps: RunnerDeps, invoker: KubeObject, enableCach
   return { repo, restic: { backend, bin: deps.resticBin, baseEnv: { PATH: deps.env.PATH, HOME: deps.env.HOME }, logger: deps.log } };
 }
 
+/** Progress of one host as restash records it in status.targets[].progress (one entry per host). */
+export function progressEntry(hostname: string, path: string, p: BackupProgress, now: Date): Record<string, unknown> {
+  return {
+    hostname,
+    path,
+    percentDone: Math.round(p.percentDone * 1000) / 10,
+    filesDone: p.filesDone,
+    totalFiles: p.totalFiles,
+    bytesDone: p.bytesDone,
+    totalBytes: p.totalBytes,
+    secondsElapsed: Math.round(p.secondsElapsed),
+    ...(p.secondsRemaining !== undefined ? { secondsRemaining: Math.round(p.secondsRemaining) } : {}),
+    updatedAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
+}
+
+/**
+ * Writes restic's progress into the session at most once per interval (restic is asked for one
+ * report per interval); a write in flight is never doubled up, and the entry is removed at the end.
+ */
+function progressWriter(deps: RunnerDeps, f: TargetFlags, sessionName: string, hostname: string) {
+  let inflight: Promise<unknown> = Promise.resolve();
+  let busy = false;
+  const ref = { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: f.targetNamespace };
+  const put = (entry: Record<string, unknown> | null) =>
+    updateStatus(deps.kube, ref, (status) => {
+      const t = (status.targets ?? []).find((x: any) => sameTarget(x.ref, f));
+      if (!t) return undefined;
+      const rest = (t.progress ?? []).filter((x: any) => x.hostname !== hostname);
+      if (!entry && rest.length === (t.progress ?? []).length) return undefined;
+      t.progress = entry ? [...rest, entry] : rest;
+      if (t.progress.length === 0) delete t.progress;
+      return status;
+    });
+  return {
+    report(path: string, p: BackupProgress) {
+      if (busy) return;
+      busy = true;
+      inflight = put(progressEntry(hostname, path, p, new Date(deps.now())))
+        .catch((e) => deps.log.debug("progress not written", { err: e as Error }))
+        .finally(() => (busy = false));
+    },
+    async done() {
+      await inflight;
+      await put(null).catch(() => {});
+    },
+  };
+}
+
 /** Runs one BackupSession for this host. Never throws for backup failures: they go to status. */
 export async function backupForSession(deps: RunnerDeps, f: TargetFlags, sessionName: string, metrics?: RunnerMetrics): Promise<HostResult> {
   const ns = f.targetNamespace;
@@ -116,19 +164,28 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
   let repo: KubeObject | undefined;
   let out: StepOutput;
   const target = (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+  const progress = progressWriter(deps, f, sessionName, hostname);
   try {
     if (!invoker) throw new Error(`${f.invokerKind} ${ns}/${f.invokerName} not found`);
     const paths: string[] = invoker.spec?.target?.paths ?? [];
     if (paths.length === 0) throw new Error(`${invoker.kind} ${ns}/${invoker.metadata.name}, field spec.target.paths: no path to back up`);
     // Refuse before touching the repository: an empty or missing path is never a success.
-    for (const p of paths) await assertBackupable(p);
+    for (const p of paths) await checkBackupSource(p);
     const opened = await openRepo(deps, invoker, f.enableCache, secrets);
     repo = opened.repo;
     if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) await initializeRepository(opened.restic, conditions, secrets);
     await clearOwnStaleLocks(opened.restic, log);
     for (const p of paths) {
       log.info("backing up", { path: p });
-      snapshots.push(await backupPath(opened.restic, p, hostname, { exclude: invoker.spec?.target?.exclude, args: invoker.spec?.target?.args }));
+      const r = await backup(opened.restic, {
+        path: p,
+        host: hostname,
+        exclude: invoker.spec?.target?.exclude,
+        args: invoker.spec?.target?.args,
+        progressIntervalMs: deps.progressIntervalMs ?? 10_000,
+        onProgress: (pr) => progress.report(p, pr),
+      });
+      snapshots.push(r.snapshot);
     }
     if ((target?.postBackupActions ?? []).length) {
       repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), hostname, conditions, secrets);
@@ -147,6 +204,7 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
     log.error("backup failed", { error });
     out = { kind: "backup", command: "run-backup", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error, ...(conditions.length ? { conditions } : {}) };
   }
+  await progress.done();
   const now = new Date(deps.now());
   const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
     backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),

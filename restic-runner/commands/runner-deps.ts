@@ -14,6 +14,8 @@ export interface RunnerDeps {
   scratchDir: string;
   /** Maps a path as the pod sees it to where it is on this machine (identity in a pod). */
   mapPath: (podPath: string) => string;
+  /** How often backup progress is written into the BackupSession (default 10 s). */
+  progressIntervalMs?: number;
 }
 
 /**
