@@ -272,7 +272,7 @@ test("a source only touches what its service account may: without Repository rig
     const ready = readyCondition(src)!;
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "ApplyFailed");
-    assert.match(ready.message, /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/);
+    assert.match(ready.message!, /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/);
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "the permitted object is not applied either: all or nothing");
     assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
   } finally {
