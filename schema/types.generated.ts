@@ -365,7 +365,7 @@ export type BackupBatchSpec = {
           /** Request body; a Go template if it contains {{. */
           body?: string;
           form?: Array<{
-            key: string;
+            key?: string;
             values?: string[];
           }>;
         };
@@ -412,7 +412,7 @@ export type BackupBatchSpec = {
           /** Request body; a Go template if it contains {{. */
           body?: string;
           form?: Array<{
-            key: string;
+            key?: string;
             values?: string[];
           }>;
         };
@@ -511,7 +511,7 @@ export type BackupBatchSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -558,7 +558,7 @@ export type BackupBatchSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -597,7 +597,7 @@ export type BackupBatchStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -605,7 +605,7 @@ export type BackupBatchStatus = {
   }>;
   memberConditions?: Array<{
     /** The target this entry is about. */
-    target?: {
+    target: {
       apiVersion?: string;
       kind?: string;
       name?: string;
@@ -622,7 +622,7 @@ export type BackupBatchStatus = {
       /** Severity of a False condition (Error, Warning, Info). */
       severity?: string;
       /** When the status last changed. */
-      lastTransitionTime?: string;
+      lastTransitionTime: string;
       /** One CamelCase word for the last transition. */
       reason?: string;
       /** Human-readable details about the last transition. */
@@ -663,8 +663,6 @@ export type BackupBlueprintSpec = {
       region?: string;
       /** Skip TLS verification. */
       insecureTLS?: boolean;
-      /** Maximum concurrent connections to the backend. */
-      maxConnections?: number;
     };
     /** Google Cloud Storage. */
     gcs?: {
@@ -820,7 +818,7 @@ export type BackupBlueprintSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -867,7 +865,7 @@ export type BackupBlueprintSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1014,7 +1012,7 @@ export type BackupConfigurationSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1061,7 +1059,7 @@ export type BackupConfigurationSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1138,7 +1136,7 @@ export type BackupConfigurationStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -1190,7 +1188,7 @@ export type BackupSessionStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -1220,7 +1218,7 @@ export type BackupSessionStatus = {
       /** Severity of a False condition (Error, Warning, Info). */
       severity?: string;
       /** When the status last changed. */
-      lastTransitionTime?: string;
+      lastTransitionTime: string;
       /** One CamelCase word for the last transition. */
       reason?: string;
       /** Human-readable details about the last transition. */
@@ -1267,7 +1265,11 @@ export type FunctionSpec = {
   args?: string[];
   workingDir?: string;
   ports?: Array<{
-    [key: string]: unknown;
+    containerPort: number;
+    name?: string;
+    protocol?: string;
+    hostPort?: number;
+    hostIP?: string;
   }>;
   volumeMounts?: Array<{
     /** Volume name. */
@@ -1281,7 +1283,8 @@ export type FunctionSpec = {
     recursiveReadOnly?: string;
   }>;
   volumeDevices?: Array<{
-    [key: string]: unknown;
+    name: string;
+    devicePath: string;
   }>;
   /** Container runtime settings. */
   runtimeSettings?: {
@@ -1321,8 +1324,6 @@ export type RepositorySpec = {
       region?: string;
       /** Skip TLS verification. */
       insecureTLS?: boolean;
-      /** Maximum concurrent connections to the backend. */
-      maxConnections?: number;
     };
     /** Google Cloud Storage. */
     gcs?: {
@@ -1392,9 +1393,10 @@ export type RepositoryStatus = {
   snapshotsRemovedOnLastCleanup?: number;
   /** Objects that use this Repository. */
   references?: Array<{
+    apiGroup?: string;
     kind?: string;
     namespace?: string;
-    name?: string;
+    name: string;
   }>;
   /** Conditions of the object (Stash's own types plus Ready, Reconciling and Stalled for kstatus). */
   conditions?: Array<{
@@ -1407,7 +1409,7 @@ export type RepositoryStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -1563,7 +1565,7 @@ export type RestoreBatchSpec = {
           /** Request body; a Go template if it contains {{. */
           body?: string;
           form?: Array<{
-            key: string;
+            key?: string;
             values?: string[];
           }>;
         };
@@ -1610,7 +1612,7 @@ export type RestoreBatchSpec = {
           /** Request body; a Go template if it contains {{. */
           body?: string;
           form?: Array<{
-            key: string;
+            key?: string;
             values?: string[];
           }>;
         };
@@ -1665,7 +1667,7 @@ export type RestoreBatchSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1712,7 +1714,7 @@ export type RestoreBatchSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1744,7 +1746,7 @@ export type RestoreBatchStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -1752,7 +1754,7 @@ export type RestoreBatchStatus = {
   }>;
   members?: Array<{
     /** The target this entry is about. */
-    ref?: {
+    ref: {
       apiVersion?: string;
       kind?: string;
       name?: string;
@@ -1769,7 +1771,7 @@ export type RestoreBatchStatus = {
       /** Severity of a False condition (Error, Warning, Info). */
       severity?: string;
       /** When the status last changed. */
-      lastTransitionTime?: string;
+      lastTransitionTime: string;
       /** One CamelCase word for the last transition. */
       reason?: string;
       /** Human-readable details about the last transition. */
@@ -1923,7 +1925,7 @@ export type RestoreSessionSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -1970,7 +1972,7 @@ export type RestoreSessionSpec = {
         /** Request body; a Go template if it contains {{. */
         body?: string;
         form?: Array<{
-          key: string;
+          key?: string;
           values?: string[];
         }>;
       };
@@ -2034,7 +2036,7 @@ export type RestoreSessionStatus = {
     /** Severity of a False condition (Error, Warning, Info). */
     severity?: string;
     /** When the status last changed. */
-    lastTransitionTime?: string;
+    lastTransitionTime: string;
     /** One CamelCase word for the last transition. */
     reason?: string;
     /** Human-readable details about the last transition. */
@@ -2065,6 +2067,8 @@ export type TaskSpec = {
     }>;
   }>;
   volumes?: Array<{
+    /** Volume name. */
+    name: string;
     [key: string]: unknown;
   }>;
 };
