@@ -1,5 +1,5 @@
 // The runner subcommands a Task step runs, by the name the catalog Functions pass as the first
-// argument. restic-runner/main.ts dispatches them; cli.ts runs one directly.
+// argument. restic-runner/main.ts (the image entrypoint) dispatches them.
 import { backupPostgresStep } from "./backup-postgres.ts";
 import { backupPvcStep } from "./backup-pvc.ts";
 import { restorePostgresStep } from "./restore-postgres.ts";

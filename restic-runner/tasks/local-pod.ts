@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Container, TaskPodSpec } from "./resolve-task.ts";
 
 export interface LocalRunOptions {
-  /** The image's entrypoint here, e.g. [process.execPath, "restic-runner/tasks/cli.ts"]. */
+  /** The image's entrypoint here, e.g. [process.execPath, "restic-runner/main.ts"]. */
   entrypoint: string[];
   /** Host directory per pod volume name (PVCs must be given; emptyDirs default to a temp dir). */
   volumeDirs?: Record<string, string>;

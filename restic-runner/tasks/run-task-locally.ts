@@ -10,7 +10,8 @@ import { resolveTask, type FunctionObject, type TaskObject, type TaskPodSpec } f
 import { taskInputs } from "./task-inputs.ts";
 import { TaskError } from "./task-errors.ts";
 
-export const CLI_PATH = fileURLToPath(new URL("./cli.ts", import.meta.url));
+/** The runner's entrypoint (what the restash image runs): it dispatches the Task step commands. */
+export const RUNNER_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** The Task an invoker names and every Function its steps name (absent ones left out). */
 export async function loadTask(kube: Kube, taskName: string): Promise<{ task: TaskObject; functions: Map<string, FunctionObject> }> {
@@ -58,6 +59,6 @@ export interface LocalTaskRun extends TaskRunInput {
 export async function runInvokerTaskLocally(r: LocalTaskRun): Promise<LocalRunResult & { pod: TaskPodSpec }> {
   const pod = await invokerTaskPod(r);
   const env: Record<string, string> = { PATH: r.path ?? process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: r.kubeconfig };
-  const result = await runPodLocally(pod, { entrypoint: [process.execPath, CLI_PATH], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
+  const result = await runPodLocally(pod, { entrypoint: [process.execPath, RUNNER_MAIN], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
   return { ...result, pod };
 }
