@@ -59,6 +59,13 @@ const FORMAT_HINTS: Record<string, string> = {
   byte: "base64-encoded data",
 };
 
+/** Plain words for the patterns our CRDs use; any other pattern is quoted as it is. */
+function patternHint(pattern: string): string {
+  if (pattern.includes("(ns|us|")) return "a Go duration such as 30m, 2h or 1h30m (units ns, us, ms, s, m, h; there is no d)";
+  if (pattern.includes("[KMGTPE]i")) return "a quantity such as 512Mi or 2Gi";
+  return `text matching ${pattern}`;
+}
+
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
@@ -131,7 +138,7 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
         add({ path: at, locate: at, message: `must be ${p.comparison} ${p.limit} (got ${describeValue(e.data)})` });
         break;
       case "pattern":
-        add({ path: at, locate: at, message: `must match the pattern ${p.pattern} (got ${describeValue(e.data)})` });
+        add({ path: at, locate: at, message: `must be ${patternHint(p.pattern)} (got ${describeValue(e.data)})` });
         break;
       case "minLength":
         add({ path: at, locate: at, message: p.limit === 1 ? "must not be empty" : `must be at least ${p.limit} characters long` });

@@ -28,6 +28,7 @@ const CASES: Case[] = [
   { file: "batch-unknown-execution-order.yaml", line: 11, field: "spec.executionOrder", message: 'must be one of Parallel, Sequential (got "Random")' },
   { file: "bb-missing-retention-policy.yaml", line: 6, field: "spec.retentionPolicy", message: "required field is missing" },
   { file: "bc-history-limit-fraction.yaml", line: 8, field: "spec.backupHistoryLimit", message: "must be an integer (got number 1.5)" },
+  { file: "bc-hook-without-action.yaml", line: 15, field: "spec.hooks.preBackup", message: "must set exactly one of exec, httpGet, httpPost, tcpSocket (found none)" },
   { file: "bc-hook-port-list.yaml", line: 18, field: "spec.hooks.preBackup.httpGet.port", message: "must be an integer or a string (got a list)" },
   {
     file: "bc-invalid-name.yaml",
@@ -46,6 +47,7 @@ const CASES: Case[] = [
   { file: "bc-retention-missing-name.yaml", line: 10, field: "spec.retentionPolicy.name", message: "required field is missing" },
   { file: "bc-retention-missing-prune.yaml", line: 11, field: "spec.retentionPolicy.prune", message: "required field is missing" },
   { file: "bc-target-ref-missing-name.yaml", line: 11, field: "spec.target.ref.name", message: "required field is missing" },
+  { file: "bc-timeout-in-days.yaml", line: 10, field: "spec.timeOut", message: 'must be a Go duration such as 30m, 2h or 1h30m (units ns, us, ms, s, m, h; there is no d) (got "1d")' },
   { file: "bc-unknown-driver.yaml", line: 8, field: "spec.driver", message: 'must be one of Restic, VolumeSnapshotter (got "Rsync")' },
   { file: "bc-unknown-execution-policy.yaml", line: 16, field: "spec.hooks.postBackup.executionPolicy", message: 'must be one of Always, OnSuccess, OnFailure, OnFinalRetryFailure (got "Sometimes")' },
   { file: "bc-volume-mount-missing-mount-path.yaml", line: 16, field: "spec.target.volumeMounts[0].mountPath", message: "required field is missing" },
@@ -61,6 +63,7 @@ const CASES: Case[] = [
   { file: "repo-wipe-out-string.yaml", line: 12, field: "spec.wipeOut", message: 'must be a boolean (true or false) (got string "yes")' },
   { file: "rs-final-retry-policy.yaml", line: 17, field: "spec.hooks.postRestore.executionPolicy", message: 'must be one of Always, OnSuccess, OnFailure (got "OnFinalRetryFailure")' },
   { file: "rs-rules-not-a-list.yaml", line: 15, field: "spec.target.rules", message: "must be a list (got a mapping)" },
+  { file: "rs-temp-dir-size.yaml", line: 12, field: "spec.tempDir.sizeLimit", message: 'must be a quantity such as 512Mi or 2Gi (got "two gigabytes")' },
   { file: "task-step-missing-name.yaml", line: 9, field: "spec.steps[1].name", message: "required field is missing" },
 ];
 

@@ -573,6 +573,7 @@ export type BackupBatchSpec = {
   };
   /** Whether members run in parallel or one after another. */
   executionOrder?: "Parallel" | "Sequential";
+  /** Deadline (Go duration, e.g. 1h30m). */
   timeOut?: string;
   /** Retry of a failed BackupSession. */
   retryConfig?: {
@@ -879,6 +880,7 @@ export type BackupBlueprintSpec = {
     };
   };
   backupHistoryLimit?: number;
+  /** Deadline (Go duration, e.g. 1h30m). */
   timeOut?: string;
   /** Retry of a failed BackupSession. */
   retryConfig?: {
@@ -1727,6 +1729,7 @@ export type RestoreBatchSpec = {
       executionPolicy?: "Always" | "OnSuccess" | "OnFailure";
     };
   };
+  /** Deadline (Go duration, e.g. 1h30m). */
   timeOut?: string;
 };
 export type RestoreBatchStatus = {
