@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openApiToAjv } from "./openapi-to-ajv.ts";
+import { openApiToAjv, shareSubschemas } from "./openapi-to-ajv.ts";
 
 test("a structural object rejects unknown fields; one that preserves unknown fields does not", () => {
   assert.deepEqual(
@@ -47,4 +47,18 @@ test("an embedded resource allows apiVersion, kind and metadata beside its decla
     properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, spec: { type: "object" } },
     additionalProperties: false,
   });
+});
+
+test("object schemas that occur more than once are hoisted into shared schemas referenced by $ref", () => {
+  const hook = { type: "object", properties: { exec: { type: "object", properties: { command: { type: "array", items: { type: "string" } } } } }, additionalProperties: false };
+  const root = (extra: object) => ({ type: "object", properties: { pre: hook, post: hook, ...extra }, additionalProperties: false });
+  const { roots, shared } = shareSubschemas([root({}), root({ x: { type: "string" } })], 10);
+  assert.deepEqual(shared, {
+    "restash-shared-1": { type: "object", properties: { exec: { $ref: "restash-shared-2" } }, additionalProperties: false },
+    "restash-shared-2": { type: "object", properties: { command: { type: "array", items: { type: "string" } } } },
+  });
+  assert.deepEqual(roots, [
+    { type: "object", properties: { pre: { $ref: "restash-shared-1" }, post: { $ref: "restash-shared-1" } }, additionalProperties: false },
+    { type: "object", properties: { pre: { $ref: "restash-shared-1" }, post: { $ref: "restash-shared-1" }, x: { type: "string" } }, additionalProperties: false },
+  ]);
 });

@@ -46,3 +46,45 @@ export function openApiToAjv(node: Schema): Schema {
   }
   return out;
 }
+
+/**
+ * Hoists object schemas that occur more than once (hooks, targets, runtime settings, conditions…)
+ * into shared schemas referenced by `$ref`, so ajv generates their code once instead of once per
+ * occurrence. Pure: the same schemas give the same ids and output.
+ */
+export function shareSubschemas(roots: Schema[], minChars = 200): { roots: Schema[]; shared: Record<string, Schema> } {
+  const count = new Map<string, number>();
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (typeof node !== "object" || node === null) return;
+    const n = node as Schema;
+    if (n.type === "object" && n.properties) {
+      const key = JSON.stringify(n);
+      if (key.length >= minChars) count.set(key, (count.get(key) ?? 0) + 1);
+    }
+    Object.values(n).forEach(walk);
+  };
+  roots.forEach(walk);
+
+  const ids = new Map<string, string>();
+  const shared: Record<string, Schema> = {};
+  const rewrite = (node: unknown, isShared = false): unknown => {
+    if (Array.isArray(node)) return node.map((x) => rewrite(x));
+    if (typeof node !== "object" || node === null) return node;
+    const n = node as Schema;
+    if (!isShared && n.type === "object" && n.properties) {
+      const key = JSON.stringify(n);
+      if ((count.get(key) ?? 0) > 1) {
+        let id = ids.get(key);
+        if (!id) {
+          id = `restash-shared-${ids.size + 1}`;
+          ids.set(key, id);
+          shared[id] = rewrite(n, true) as Schema;
+        }
+        return { $ref: id };
+      }
+    }
+    return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, k === "enum" || k === "required" ? v : rewrite(v)]));
+  };
+  return { roots: roots.map((r) => rewrite(r, true) as Schema), shared };
+}

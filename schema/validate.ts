@@ -5,7 +5,7 @@ import { relative } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { crdFiles, CRD_DIR, type CrdFile } from "./install.ts";
-import { openApiToAjv } from "./openapi-to-ajv.ts";
+import { openApiToAjv, shareSubschemas } from "./openapi-to-ajv.ts";
 import { describeAjvErrors, formatPath, type FieldProblem } from "./error-messages.ts";
 import { fieldLocator, type FieldPath } from "./field-lines.ts";
 import { describeObject, parseYaml, type LoadedObject } from "./parse-yaml.ts";
@@ -75,6 +75,7 @@ export function createValidator(files: CrdFile[] = crdFiles(), opts: { crdDir?: 
   const served = new Map<string, { kind: ServedKind; validate: ValidateFunction }>();
   const byGroupKind = new Map<string, string[]>();
   const crdDir = opts.crdDir ?? CRD_DIR;
+  const pending: { kind: ServedKind; schema: Record<string, any> }[] = [];
   for (const { file, crd } of files) {
     const spec = crd.spec ?? {};
     for (const v of spec.versions ?? []) {
@@ -82,18 +83,28 @@ export function createValidator(files: CrdFile[] = crdFiles(), opts: { crdDir?: 
       const apiVersion = `${spec.group}/${v.name}`;
       const schema = v.schema?.openAPIV3Schema;
       if (!schema) throw new Error(`${relative(process.cwd(), file)}: version ${v.name} has no schema.openAPIV3Schema`);
-      let validate: ValidateFunction;
-      try {
-        validate = ajv.compile(openApiToAjv(schema));
-      } catch (e) {
-        throw new Error(`${relative(process.cwd(), file)}: the openAPIV3Schema of ${v.name} does not compile: ${(e as Error).message}`);
-      }
       const kind: ServedKind = { group: spec.group, version: v.name, apiVersion, kind: spec.names.kind, plural: spec.names.plural, scope: spec.scope, file };
-      served.set(`${apiVersion}|${kind.kind}`, { kind, validate });
-      const gk = `${spec.group}|${kind.kind}`;
-      byGroupKind.set(gk, [...(byGroupKind.get(gk) ?? []), apiVersion]);
+      pending.push({ kind, schema: openApiToAjv(schema) });
     }
   }
+  // Shared sub-schemas are compiled once for all kinds (a third of the compile time otherwise).
+  const { roots, shared } = shareSubschemas(pending.map((p) => p.schema));
+  try {
+    for (const [id, schema] of Object.entries(shared)) ajv.addSchema(schema, id);
+  } catch (e) {
+    throw new Error(`the CRD schemas in ${relative(process.cwd(), crdDir) || "."} do not compile: ${(e as Error).message}`);
+  }
+  pending.forEach(({ kind }, i) => {
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(roots[i]);
+    } catch (e) {
+      throw new Error(`${relative(process.cwd(), kind.file)}: the openAPIV3Schema of ${kind.version} does not compile: ${(e as Error).message}`);
+    }
+    served.set(`${kind.apiVersion}|${kind.kind}`, { kind, validate });
+    const gk = `${kind.group}|${kind.kind}`;
+    byGroupKind.set(gk, [...(byGroupKind.get(gk) ?? []), kind.apiVersion]);
+  });
 
   const servedKind = (apiVersion: string, kind: string) => served.get(`${apiVersion}|${kind}`)?.kind;
 
