@@ -35,6 +35,7 @@ test("splitDocuments keeps file line numbers and counts documents opened by ---"
     { text: "    {c: 3}\n", startLine: 3, index: 2 },
   ]);
   assert.deepEqual(splitDocuments("# only\n"), []);
+  assert.deepEqual(splitDocuments("%YAML 1.2\n---\na: 1\n"), [{ text: "   \na: 1\n", startLine: 1, index: 0 }]);
 });
 
 test("malformed YAML is an error naming the file and the line in that document", () => {

@@ -25,6 +25,7 @@ export interface YamlChunk {
 const DOC_START = /^---(?=\s|$)/;
 const DOC_END = /^\.\.\.\s*$/;
 const NOT_CONTENT = /^\s*(#.*)?$/;
+const DIRECTIVE = /^%/; // %YAML / %TAG lines precede a "---"; js-yaml reads YAML 1.2 anyway
 
 /**
  * Splits a YAML stream at its document markers. A `---` or `...` in column 0 always ends a document
@@ -49,7 +50,7 @@ export function splitDocuments(content: string): YamlChunk[] {
     } else if (DOC_END.test(l)) {
       flushIfDocument();
       [buf, start, open] = [[], i + 1, false];
-    } else buf.push(l);
+    } else buf.push(DIRECTIVE.test(l) ? "" : l);
   }
   flushIfDocument();
   return chunks;
