@@ -12,7 +12,8 @@ const V1BETA1 = "stash.appscode.com/v1beta1";
 const V1ALPHA1 = "stash.appscode.com/v1alpha1";
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
+  for (const c of cleanups.reverse()) await c().catch(() => {});
   await stopControlPlane();
 });
 

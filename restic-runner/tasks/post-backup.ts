@@ -46,7 +46,10 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, h
   const policy = retentionPolicyOf(args);
   if (retentionArgs(policy).some((f) => f.startsWith("--keep-"))) {
     try {
-      repository.snapshotsRemovedOnLastCleanup = (await forget(restic, policy)).removed;
+      const r = await forget(restic, policy);
+      repository.snapshotsRemovedOnLastCleanup = r.removed;
+      // Without a dry run, what forget kept is what the repository holds: one restic call less.
+      if (!policy.dryRun) repository.snapshotCount = r.kept;
       conditions.push({ type: "RetentionPolicyApplied", status: "True", reason: "SuccessfullyAppliedRetentionPolicy", message: "Successfully applied retention policy." });
     } catch (e) {
       conditions.push({ type: "RetentionPolicyApplied", status: "False", reason: "FailedToApplyRetentionPolicy", message: `Failed to apply retention policy. Reason: ${why(e)}` });
@@ -64,7 +67,7 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, h
   }
   try {
     repository.totalSize = (await stats(restic)).totalSizeText;
-    repository.snapshotCount = (await snapshots(restic)).length;
+    repository.snapshotCount ??= (await snapshots(restic)).length;
   } catch {
     // Statistics are informative; the backup itself stands.
   }

@@ -14,13 +14,15 @@ import { newBackupSession } from "../../reconciler/controllers/new-backup-sessio
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import { startPostgres } from "../../testing/postgres.ts";
 import { installCatalog } from "./catalog.ts";
-import { runInvokerTaskLocally } from "./run-task-locally.ts";
+import { runJobLocally } from "./run-task-locally.ts";
+import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const APPBINDING = "appcatalog.appscode.com/v1alpha1";
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
+  for (const c of cleanups.reverse()) await c().catch(() => {});
   await stopControlPlane();
 });
 
@@ -100,7 +102,7 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
   await s.kube.apply(appBinding(s.namespace, "shop-db", pg.port, "shop-auth"));
   const { bc, session } = await s.backup("shop-backup", "shop-db", 1_700_001_000);
   let output = "";
-  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session, onOutput: (_c, chunk) => (output += chunk) });
+  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), onOutput: (_c, chunk) => (output += chunk) });
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["postgres-backup-0", 0], ["update-status-1", 0]], output);
 
   const bs = await s.final("BackupSession", session);
@@ -122,7 +124,7 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
     const o = await s.get("RestoreSession", "shop-restore");
     return o.status?.totalHosts === 1 && o;
   });
-  const restore = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: rs, onOutput: (_c, chunk) => (output += chunk) });
+  const restore = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: restoreJobName(rs.metadata.name!, 0), onOutput: (_c, chunk) => (output += chunk) });
   assert.deepEqual(restore.containers.map((c) => [c.name, c.exitCode]), [["postgres-restore-0", 0], ["update-status-1", 0]], output);
   const done = await s.final("RestoreSession", "shop-restore");
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
@@ -137,7 +139,7 @@ test("a backup through an AppBinding whose Secret is absent fails naming the App
   const s = await setup("pg-nosecret");
   await s.kube.apply(appBinding(s.namespace, "orphan-db", 5432, "orphan-auth"));
   const { bc, session } = await s.backup("orphan-backup", "orphan-db", 1_700_002_000);
-  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session });
+  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0) });
   assert.equal(run.failed, "postgres-backup-0");
   const bs = await s.final("BackupSession", session);
   assert.equal(bs.status.phase, "Failed");

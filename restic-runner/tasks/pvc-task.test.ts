@@ -1,6 +1,6 @@
 // A stand-alone PVC backed up and restored through the shipped pvc-backup / pvc-restore Tasks:
-// the operator runs against the real API server and creates the sessions' executors; with no
-// kubelet, the Job's pod (resolved from the Task) runs its steps as local processes against a
+// the operator runs against the real API server and creates the sessions' Jobs from the Tasks;
+// with no kubelet, each Job's stored pod runs its steps as local processes against a
 // real restic repository, and the sessions' status in the API server tells the outcome.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -13,12 +13,14 @@ import { startOperator, type Operator } from "../../reconciler/operator.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import { installCatalog } from "./catalog.ts";
-import { runInvokerTaskLocally } from "./run-task-locally.ts";
+import { runJobLocally } from "./run-task-locally.ts";
+import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
+  for (const c of cleanups.reverse()) await c().catch(() => {});
   await stopControlPlane();
 });
 
@@ -133,7 +135,7 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
   const bc = await backupConfiguration(s, "pvc-backup", "data", src);
   const session = await triggerBackup(s, bc, 1_700_000_000);
 
-  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session, volumeDirs: { "target-volume": src } });
+  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), volumeDirs: { "target-volume": src } });
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 0], ["update-status-1", 0]]);
 
   const bs = await finalSession(s, "BackupSession", session);
@@ -169,7 +171,7 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
     const o = await s.kube.get<KubeObject>(V1BETA1, "RestoreSession", "pvc-restore", s.namespace);
     return o.status?.totalHosts === 1 && o;
   });
-  const restore = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: rs, volumeDirs: { "target-volume": dst } });
+  const restore = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: restoreJobName(rs.metadata.name!, 0), volumeDirs: { "target-volume": dst } });
   assert.deepEqual(restore.containers.map((c) => [c.name, c.exitCode]), [["pvc-restore-0", 0], ["update-status-1", 0]]);
   const done = await finalSession(s, "RestoreSession", "pvc-restore");
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
@@ -182,7 +184,7 @@ test("a backup of an empty PVC fails its BackupSession with a message naming the
   const empty = await tempDir("restash-empty-");
   const bc = await backupConfiguration(s, "empty-backup", "empty", empty);
   const session = await triggerBackup(s, bc, 1_700_000_100);
-  const run = await runInvokerTaskLocally({ kube: s.kube, kubeconfig: s.kubeconfig, invoker: bc, backupSession: session, volumeDirs: { "target-volume": empty } });
+  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), volumeDirs: { "target-volume": empty } });
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 1], ["update-status-1", 1]]);
   assert.equal(run.failed, "pvc-backup-0");
   const bs = await finalSession(s, "BackupSession", session);
@@ -191,4 +193,31 @@ test("a backup of an empty PVC fails its BackupSession with a message naming the
   assert.equal(stat.phase, "Failed");
   assert.equal(stat.error, `nothing to back up at ${empty}: the directory is empty`);
   assert.equal(await readdir(s.repoDir).then((l) => l.length), 0, "no repository was even created");
+});
+
+test("a BackupConfiguration whose Task names a missing Function gets a Failed BackupSession naming the Task and the Function", async () => {
+  const s = await setup("pvc-nofn");
+  const task = `broken-${randomBytes(3).toString("hex")}`;
+  await s.kube.apply({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task }, spec: { steps: [{ name: "pvc-backup" }, { name: "no-such-function" }, { name: "update-status" }] } });
+  cleanups.push(() => s.kube.delete({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task } }));
+  const src = await tempDir("restash-src-");
+  await writeFile(join(src, "a.txt"), "a");
+  await s.kube.apply(pvc(s.namespace, "data"));
+  await s.kube.apply({
+    apiVersion: V1BETA1,
+    kind: "BackupConfiguration",
+    metadata: { name: "broken", namespace: s.namespace },
+    spec: { task: { name: task }, schedule: "0 * * * *", repository: { name: "local-repo" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } }, retentionPolicy: { name: "k", keepLast: 1, prune: true } },
+  });
+  const bc = await poll("BackupConfiguration broken Ready", async () => {
+    const o = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", "broken", s.namespace);
+    return o.status?.phase === "Ready" && o;
+  });
+  const bs = newBackupSession(bc, 1_700_000_200);
+  await s.kube.create(bs);
+  const done = await finalSession(s, "BackupSession", bs.metadata.name);
+  assert.equal(done.status.phase, "Failed");
+  const ensured = done.status.targets[0].conditions.find((c: any) => c.type === "BackupExecutorEnsured");
+  assert.equal(ensured.status, "False");
+  assert.equal(ensured.message, `Failed to ensure backup executor. Reason: Task ${task}, field spec.steps[1].name: Function "no-such-function" not found`);
 });

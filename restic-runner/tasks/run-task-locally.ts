@@ -62,3 +62,25 @@ export async function runInvokerTaskLocally(r: LocalTaskRun): Promise<LocalRunRe
   const result = await runPodLocally(pod, { entrypoint: [process.execPath, RUNNER_MAIN], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
   return { ...result, pod };
 }
+
+export interface LocalJobRun {
+  kube: Kube;
+  kubeconfig: string;
+  namespace: string;
+  /** The Job the controller created (stash-backup-<session>-<i> / stash-restore-<invoker>-<i>). */
+  name: string;
+  volumeDirs?: Record<string, string>;
+  path?: string;
+  onOutput?: (container: string, chunk: string) => void;
+}
+
+/** Runs the pod template of a Job as stored in the API server, as the kubelet would have. */
+export async function runJobLocally(r: LocalJobRun): Promise<LocalRunResult & { pod: TaskPodSpec }> {
+  const job = await r.kube.getOrNull<KubeObject>("batch/v1", "Job", r.name, r.namespace);
+  if (!job) throw new Error(`Job ${r.namespace}/${r.name} not found`);
+  const spec = job.spec?.template?.spec ?? {};
+  const pod: TaskPodSpec = { initContainers: spec.initContainers ?? [], containers: spec.containers ?? [], volumes: spec.volumes ?? [], restartPolicy: "Never", securityContext: spec.securityContext ?? {} };
+  const env: Record<string, string> = { PATH: r.path ?? process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: r.kubeconfig };
+  const result = await runPodLocally(pod, { entrypoint: [process.execPath, RUNNER_MAIN], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
+  return { ...result, pod };
+}
