@@ -1,7 +1,6 @@
 // Runs a Task pod's containers as local processes, the way the kubelet would run the Job's pod:
 // init-containers in order, then the main container; the first failing step stops the data
-// steps, and the main container still runs when it is `update-status` (so the failure reaches
-// the session). Used where there is no kubelet (tests, `restash run-task --local`).
+// steps, while `update-status` and a post hook still run (so the failure reaches the session). Used where there is no kubelet (tests, `restash run-task --local`).
 //
 // Volumes become host directories: each pod volume is given one (`volumeDirs`), or an emptyDir
 // gets a fresh temp dir. A container sees a volume at its mountPath, so where the host directory
@@ -79,7 +78,11 @@ function runOne(argv: string[], env: Record<string, string>, name: string, opts:
   });
 }
 
-const isUpdateStatus = (c: Container) => (c.args ?? [])[0] === "update-status" || (c.command ?? []).includes("update-status");
+/** What still runs after a failed step: the status writer and a post hook (they report the failure). */
+const runsAfterFailure = (c: Container) => {
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  return argv.includes("update-status") || (argv.includes("run-hook") && argv.some((a) => /^--hook-type=post/.test(a)));
+};
 
 export async function runPodLocally(pod: TaskPodSpec, opts: LocalRunOptions): Promise<LocalRunResult> {
   const dirs: Record<string, string> = { ...(opts.volumeDirs ?? {}) };
@@ -98,7 +101,7 @@ export async function runPodLocally(pod: TaskPodSpec, opts: LocalRunOptions): Pr
     const result: LocalRunResult = { containers: [] };
     const steps = [...pod.initContainers, ...pod.containers];
     for (const c of steps) {
-      if (result.failed && !(c === steps.at(-1) && isUpdateStatus(c))) continue;
+      if (result.failed && !runsAfterFailure(c)) continue;
       const { argv, env } = localCommand(c, dirs);
       const run = await runOne(argv, { ...opts.env, ...env }, c.name, opts);
       result.containers.push(run);

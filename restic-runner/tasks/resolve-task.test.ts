@@ -86,3 +86,31 @@ test("the shipped pvc-backup Task resolves to a pod that mounts the PVC at the t
   const args = pod.initContainers[0].args!;
   for (const a of ["--namespace=demo", "--backupsession=bc-1", "--repository=repo", "--paths=/data", "--output-dir=/stash-tmp/output", "--retention-keep-last=0", "--hostname=host-0"]) assert.ok(args.includes(a), a);
 });
+
+test("hooks add a pre-task-hook init-container first and a post-task-hook container last, mounting every step volume", () => {
+  const pod = resolveTask(task, functions, { NAMESPACE: "demo", REPOSITORY_SECRET_NAME: "s", BACKUP_SESSION: "bs-1", INVOKER_KIND: "BackupConfiguration", INVOKER_NAME: "bc", TARGET_KIND: "AppBinding", TARGET_NAMESPACE: "demo", TARGET_NAME: "db", STASH_IMAGE_TAG: "0.1.0" }, { hooks: { kind: "backup", pre: true, post: true } });
+  assert.deepEqual(pod.initContainers.map((c) => c.name), ["pre-task-hook", "postgres-backup-11-2-0", "update-status-1"]);
+  assert.deepEqual(pod.containers.map((c) => c.name), ["post-task-hook"]);
+  assert.deepEqual(pod.containers[0], {
+    name: "post-task-hook",
+    image: "ghcr.io/restash/restash:0.1.0",
+    args: [
+      "run-hook",
+      "--backupsession=bs-1",
+      "--restoresession=",
+      "--invoker-kind=BackupConfiguration",
+      "--invoker-name=bc",
+      "--target-kind=AppBinding",
+      "--target-namespace=demo",
+      "--target-name=db",
+      "--hook-type=postBackup",
+      "--hostname=host-0",
+      "--output-dir=/stash-tmp/output",
+      "--metrics-enabled=true",
+      "--metrics-pushgateway-url=",
+    ],
+    env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+    volumeMounts: [{ name: "secret-volume", mountPath: "/etc/repository/secret" }, { name: "stash-tmp-dir", mountPath: "/stash-tmp" }],
+  });
+  assert.equal(pod.initContainers[0].args![8], "--hook-type=preBackup");
+});

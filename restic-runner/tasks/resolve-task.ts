@@ -61,7 +61,16 @@ export interface TaskPodSpec {
   securityContext: Record<string, unknown>;
 }
 
+/** Which of the invoker's hooks the pod runs (Stash: preBackup/postBackup, preRestore/postRestore). */
+export interface TaskHooks {
+  kind: "backup" | "restore";
+  pre?: boolean;
+  post?: boolean;
+}
+
 export interface ResolveOptions {
+  /** The invoker's hooks: a `pre-task-hook` init-container first, a `post-task-hook` container last. */
+  hooks?: TaskHooks;
   /** The invoker's spec.task.params: they win over the Task's step params. */
   params?: Param[];
   /** The invoker's spec.tempDir (medium, sizeLimit) for the stash-tmp-dir emptyDir. */
@@ -150,6 +159,13 @@ export function resolveTask(
     containers.push(c);
   }
 
+  if (opts.hooks?.pre || opts.hooks?.post) {
+    const all = containers.flatMap((c) => c.volumeMounts);
+    const mounts = all.filter((m, i) => all.findIndex((x) => x.name === m.name && x.mountPath === m.mountPath) === i);
+    if (opts.hooks.pre) containers.unshift(hookContainer(PRE_TASK_HOOK, opts.hooks.kind === "backup" ? "preBackup" : "preRestore", inputs, mounts));
+    if (opts.hooks.post) containers.push(hookContainer(POST_TASK_HOOK, opts.hooks.kind === "backup" ? "postBackup" : "postRestore", inputs, mounts));
+  }
+
   const tmp: Record<string, unknown> = {};
   if (opts.tempDir?.medium) tmp.medium = opts.tempDir.medium;
   if (opts.tempDir?.sizeLimit !== undefined) tmp.sizeLimit = opts.tempDir.sizeLimit;
@@ -162,4 +178,34 @@ export function resolveTask(
     restartPolicy: "Never",
     securityContext: { runAsUser: DEFAULT_RUN_AS_USER, ...(opts.podSecurityContext ?? {}) },
   };
+}
+
+export const PRE_TASK_HOOK = "pre-task-hook";
+export const POST_TASK_HOOK = "post-task-hook";
+
+/**
+ * Stash's hook executor in a Task pod (stash-behaviour.md 7): the runner's `run-hook` for one
+ * hook type, with every volume the steps mount (a hook may read what a step wrote).
+ */
+export function hookContainer(name: string, hookType: string, inputs: Readonly<Record<string, string>>, mounts: Container["volumeMounts"]): Container {
+  const template = {
+    image: "${STASH_DOCKER_REGISTRY:=ghcr.io/restash}/${STASH_DOCKER_IMAGE:=restash}:${STASH_IMAGE_TAG:=latest}",
+    args: [
+      "run-hook",
+      "--backupsession=${BACKUP_SESSION:=}",
+      "--restoresession=${RESTORE_SESSION:=}",
+      "--invoker-kind=${INVOKER_KIND:=}",
+      "--invoker-name=${INVOKER_NAME:=}",
+      "--target-kind=${TARGET_KIND:=}",
+      "--target-namespace=${TARGET_NAMESPACE:=}",
+      "--target-name=${TARGET_NAME:=}",
+      `--hook-type=${hookType}`,
+      "--hostname=${HOSTNAME:=host-0}",
+      "--output-dir=${outputDir:=/stash-tmp/output}",
+      "--metrics-enabled=true",
+      "--metrics-pushgateway-url=${PROMETHEUS_PUSHGATEWAY_URL:=}",
+    ],
+  };
+  const { value } = substJson(template, inputs, "", { lenient: true });
+  return { name, image: value.image, args: value.args, env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }], volumeMounts: mounts };
 }

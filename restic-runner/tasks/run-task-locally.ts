@@ -45,7 +45,14 @@ export async function invokerTaskPod(i: TaskRunInput): Promise<TaskPodSpec> {
   const repoName = inv.spec?.repository?.name;
   const repository = repoName ? ((await i.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", repoName, inv.spec?.repository?.namespace || inv.metadata.namespace)) ?? undefined) : undefined;
   const inputs = taskInputs({ invoker: inv, backupSession: i.backupSession, repository, image: i.image, pushgatewayUrl: i.pushgatewayUrl });
-  return resolveTask(task, functions, inputs, { params: inv.spec?.task?.params, tempDir: inv.spec?.tempDir, podSecurityContext: inv.spec?.runtimeSettings?.pod?.securityContext });
+  const hooks = inv.spec?.hooks ?? {};
+  const restoring = inv.kind === "RestoreSession";
+  return resolveTask(task, functions, inputs, {
+    params: inv.spec?.task?.params,
+    tempDir: inv.spec?.tempDir,
+    podSecurityContext: inv.spec?.runtimeSettings?.pod?.securityContext,
+    hooks: { kind: restoring ? "restore" : "backup", pre: !!(restoring ? hooks.preRestore : hooks.preBackup), post: !!(restoring ? hooks.postRestore : hooks.postBackup) },
+  });
 }
 
 export interface LocalTaskRun extends TaskRunInput {
