@@ -3,7 +3,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, globSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { stopControlPlane, testNamespace } from "../testing/cluster.ts";
 import { PatchStrategy } from "@kubernetes/client-node";
@@ -15,7 +15,8 @@ import { defaultsDiff } from "./defaults-diff.ts";
 after(() => stopControlPlane());
 
 // The Stash docs' example YAML (Apache-2.0), kept outside the repository; RESTASH_STASH_DOCS moves it.
-const DEFAULT_CORPUS = "/work/shared/compat/stash-docs";
+// CI clones the repository with shared/ beside it; a developer's checkout sits in /work/main.
+const DEFAULT_CORPUS = [resolve(import.meta.dirname, "../../shared/compat/stash-docs"), "/work/shared/compat/stash-docs"].find((d) => existsSync(d)) ?? "../shared/compat/stash-docs";
 const STASH_GROUPS = new Set(["stash.appscode.com", "appcatalog.appscode.com"]);
 
 interface Doc {
