@@ -1,18 +1,16 @@
-// A real PostgreSQL database backed up through an AppBinding and the shipped postgres-backup
+// A real PostgreSQL database backed up (into MinIO) through an AppBinding and the shipped postgres-backup
 // Task, dropped, and restored through a RestoreSession and the postgres-restore Task: the rows
 // and their checksum come back equal, the sessions' status in the API server says so, and the
 // database password appears in no status and no step output.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { startOperator } from "../../reconciler/operator.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import { startPostgres } from "../../testing/postgres.ts";
+import { freshBucket, stopSharedServices } from "../../testing/services.ts";
 import { installCatalog } from "./catalog.ts";
 import { runJobLocally } from "./run-task-locally.ts";
 import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
@@ -23,6 +21,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
   for (const c of cleanups.reverse()) await c().catch(() => {});
+  await stopSharedServices().catch(() => {});
   await stopControlPlane();
 });
 
@@ -39,14 +38,19 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined | null | fa
 async function setup(prefix: string) {
   const { cp, kube, namespace } = await testNamespace(prefix);
   await installCatalog(kube);
-  const repoDir = await mkdtemp(join(tmpdir(), "restash-pgrepo-"));
-  cleanups.push(() => rm(repoDir, { recursive: true, force: true }));
-  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "restic", namespace }, stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex") } });
+  // The repository lives in a real S3 store (MinIO).
+  const { minio, bucket } = await freshBucket("pg");
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "restic", namespace },
+    stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex"), AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
+  });
   await kube.apply({
     apiVersion: "stash.appscode.com/v1alpha1",
     kind: "Repository",
     metadata: { name: "pg-repo", namespace },
-    spec: { backend: { local: { mountPath: repoDir, hostPath: { path: repoDir } }, storageSecretName: "restic" } },
+    spec: { backend: { s3: { endpoint: minio.endpoint, bucket, prefix: `${namespace}/shop`, region: minio.region }, storageSecretName: "restic" } },
   });
   const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
   cleanups.push(() => operator.stop());
@@ -77,7 +81,7 @@ async function setup(prefix: string) {
     await poll("the backup target initiated", async () => (await get("BackupSession", bs.metadata.name)).status?.targets?.[0]?.totalHosts === 1);
     return { bc, session: bs.metadata.name as string };
   };
-  return { kube, kubeconfig: cp.kubeconfig, namespace, get, final, backup };
+  return { kube, kubeconfig: cp.kubeconfig, namespace, get, final, backup, minio, bucket };
 }
 
 const appBinding = (namespace: string, name: string, port: number, secret: string) => ({
@@ -111,6 +115,9 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
   assert.deepEqual([stat.hostname, stat.phase, stat.snapshots.length, stat.snapshots[0].path], ["host-0", "Succeeded", 1, "/dumpfile.sql"]);
   assert.equal(stat.snapshots[0].fileStats.totalFiles, 1);
 
+  const objects = await s.minio.listObjects(s.bucket, `${s.namespace}/shop/`);
+  assert.ok(objects.some((k) => k.endsWith("/config")) && objects.some((k) => k.includes("/snapshots/")), objects.join(", "));
+
   await pg.psql("DROP DATABASE shop");
   assert.equal(await pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'shop'"), "0");
 
@@ -132,6 +139,8 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
 
   const stored = JSON.stringify([bs, done, await s.kube.get("stash.appscode.com/v1alpha1", "Repository", "pg-repo", s.namespace)]);
   assert.ok(!stored.includes(pg.password), "the database password is in a status");
+  assert.ok(!stored.includes(s.minio.secretKey), "the S3 secret key is in a status");
+  assert.ok(!output.includes(s.minio.secretKey), "the S3 secret key is in a step's output");
   assert.ok(!output.includes(pg.password), "the database password is in a step's output");
 });
 
