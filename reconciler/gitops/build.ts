@@ -38,7 +38,8 @@ export function buildRevision(files: PolicyFile[], opts: BuildOptions): BuildRes
     errors.push(...parsed.errors);
     for (const loaded of parsed.objects) {
       const obj = loaded.object as KubeObject;
-      const locate = locatorFor(f);
+      // The `yaml` parse behind a locator is costly: only files with something to point at pay for it.
+      const locate: FieldLocator = { line: (doc, path) => locatorFor(f).line(doc, path) };
       const at = (field: string, message: string) =>
         errors.push({ file: f.path, line: locate.line(loaded.docIndex, field), object: objectName(obj), field, message });
       const secrets = findInlineSecrets(obj);

@@ -28,7 +28,7 @@ import {
   type PolicySourceStatus,
   type SyncSummary,
 } from "./policy-source.ts";
-import type { SourceKey } from "./tracking.ts";
+import { canonicalJson, contentHash, type SourceKey } from "./tracking.ts";
 
 export interface SyncDeps {
   kube: Kube;
@@ -47,10 +47,14 @@ export interface SyncMemory {
   builds: Map<string, { fingerprint: string; built: BuildResult }>;
   notes: Map<string, string>;
   repos: Map<string, GitRepo>;
+  /** Fingerprint (URL + credentials) each clone was opened with. */
+  repoKeys: Map<string, string>;
+  /** The commit each clone's work tree holds. */
+  checkedOut: Map<string, string>;
 }
 
 export function newSyncMemory(): SyncMemory {
-  return { builds: new Map(), notes: new Map(), repos: new Map() };
+  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map() };
 }
 
 interface Run {
@@ -99,13 +103,22 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
   };
   const log = deps.log.child({ policySource: keyString(key) });
   let requeueAfterMs = interval;
+  const timings: Record<string, number> = {};
+  const step = async (name: string, fn: () => unknown) => {
+    const t0 = performance.now();
+    try {
+      await fn();
+    } finally {
+      timings[name] = Math.round(performance.now() - t0);
+    }
+  };
   try {
-    await fetchStep(deps, run);
-    await buildStep(deps, run);
-    await checkStep(deps, run);
-    await planStep(deps, run);
-    await applyStep(deps, run);
-    await pruneStep(run);
+    await step("fetch", () => fetchStep(deps, run));
+    await step("build", () => buildStep(deps, run));
+    await step("check", () => checkStep(deps, run));
+    await step("plan", () => planStep(deps, run));
+    await step("apply", () => applyStep(deps, run));
+    await step("prune", () => pruneStep(run));
     recordInventory(run);
     run.health = {
       health: "Ready",
@@ -120,9 +133,10 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
     run.summary.errors = [message, ...(run.summary.errors ?? [])].slice(0, 20);
     log.warn("sync failed", { reason: err.reason, error: message, revision: run.revision });
   } finally {
-    await writeStatus(deps, run);
+    await step("status", () => writeStatus(deps, run));
   }
-  await noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) }));
+  await step("note", () => noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) })));
+  log.debug("reconciled", { revision: run.revision, health: run.health.health, ms: timings });
   return { requeueAfterMs };
 }
 
@@ -155,8 +169,15 @@ async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
   const dir = join(deps.workDir, run.key.namespace, run.key.name, "repo");
   const memKey = keyString(run.key);
   await deps.withRepoLock(memKey, async () => {
-    const repo = await openRepo(dir, spec.url!, creds);
-    deps.memory.repos.set(memKey, repo);
+    // One clone per source, reopened only when the URL or the credentials change.
+    const credKey = contentHash([spec.url, creds]);
+    let repo = deps.memory.repos.get(memKey);
+    if (!repo || deps.memory.repoKeys.get(memKey) !== credKey) {
+      repo = await openRepo(dir, spec.url!, creds);
+      deps.memory.repos.set(memKey, repo);
+      deps.memory.repoKeys.set(memKey, credKey);
+      deps.memory.checkedOut.delete(memKey);
+    }
     run.repo = repo;
     const sha = await fetchBranch(repo, branch);
     run.sha = sha;
@@ -168,7 +189,11 @@ async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
         "HistoryRewritten",
         `branch "${branch}" of ${displayUrl(spec.url!)} was rewritten: ${sha.slice(0, 12)} does not descend from the applied ${last.slice(0, 12)}; nothing applied or pruned. To accept it, annotate the PolicySource ${ACCEPT_REWRITE_ANNOTATION}=${sha}`,
       );
-    await checkout(repo, sha);
+    if (deps.memory.checkedOut.get(memKey) !== sha) {
+      deps.memory.checkedOut.delete(memKey);
+      await checkout(repo, sha);
+      deps.memory.checkedOut.set(memKey, sha);
+    }
     run.dir = dir;
   });
 }
@@ -311,6 +336,8 @@ async function writeStatus(deps: SyncDeps, run: Run): Promise<void> {
   };
   const requested = run.source.metadata.annotations?.[REQUESTED_AT_ANNOTATION];
   if (requested) status.lastHandledReconcileAt = requested;
+  // An identical status is not written again (a no-op resync of a large inventory stays cheap).
+  if (canonicalJson(status) === canonicalJson(run.source.status ?? {})) return;
   await deps.kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: run.key.name, namespace: run.key.namespace }, status } as any, { fieldManager: "restash-gitops" });
 }
 
