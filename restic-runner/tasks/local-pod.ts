@@ -29,6 +29,7 @@ export interface ContainerRun {
   exitCode: number;
   /** The last 16 KiB of its stderr. */
   stderr: string;
+  durationMs: number;
 }
 
 export interface LocalRunResult {
@@ -64,6 +65,7 @@ export function localCommand(c: Container, dirs: Readonly<Record<string, string>
 function runOne(argv: string[], env: Record<string, string>, name: string, opts: LocalRunOptions): Promise<ContainerRun> {
   return new Promise((resolve, reject) => {
     const [bin, ...rest] = [...opts.entrypoint, ...argv];
+    const started = performance.now();
     const child = spawn(bin, rest, { env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stdout.setEncoding("utf8");
@@ -74,7 +76,7 @@ function runOne(argv: string[], env: Record<string, string>, name: string, opts:
       opts.onOutput?.(name, c);
     });
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ name, exitCode: code ?? (signal ? 128 : 1), stderr }));
+    child.on("close", (code, signal) => resolve({ name, exitCode: code ?? (signal ? 128 : 1), stderr, durationMs: Math.round(performance.now() - started) }));
   });
 }
 
