@@ -12,6 +12,8 @@ export interface GitCredentials {
   bearerToken?: string;
   identity?: string;
   knownHosts?: string;
+  /** PEM bundle to trust for https remotes (Secret key ca.crt). */
+  caCert?: string;
 }
 
 export interface GitRepo {
@@ -21,12 +23,12 @@ export interface GitRepo {
   secrets: string[];
 }
 
-const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
+const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_KEY_1", "GIT_CONFIG_VALUE_1", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
 
 /** simple-git in `dir` with exactly this environment (git's own variables must be allowed by name). */
 export function gitAt(dir: string, env: Record<string, string> = {}): SimpleGit {
   const full = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env };
-  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true } } as any).env(full);
+  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true } } as any).env(full);
 }
 
 /** A URL safe to print: user info dropped. */
@@ -46,14 +48,24 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     GIT_COMMITTER_EMAIL: "restash@localhost",
   };
   const secrets: string[] = [];
+  const config: [string, string][] = [];
   if (creds.bearerToken || (creds.username && creds.password)) {
-    const header = creds.bearerToken
-      ? `Authorization: Bearer ${creds.bearerToken}`
-      : `Authorization: Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
-    env.GIT_CONFIG_COUNT = "1";
-    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
-    env.GIT_CONFIG_VALUE_0 = header;
-    secrets.push(header, ...[creds.bearerToken, creds.password].filter((s): s is string => !!s));
+    const token = creds.bearerToken ? `Bearer ${creds.bearerToken}` : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
+    config.push(["http.extraHeader", `Authorization: ${token}`]);
+    secrets.push(token, ...[creds.bearerToken, creds.password].filter((s): s is string => !!s));
+  }
+  if (creds.caCert) {
+    const ca = join(dir, "..", "ca.crt");
+    await writeFile(ca, creds.caCert);
+    config.push(["http.sslCAInfo", ca]);
+  }
+  // Through the environment (GIT_CONFIG_*), so no credential is ever on a command line.
+  if (config.length) {
+    env.GIT_CONFIG_COUNT = String(config.length);
+    config.forEach(([k, v], i) => {
+      env[`GIT_CONFIG_KEY_${i}`] = k;
+      env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
   }
   if (creds.identity) {
     const key = join(dir, "..", "identity");

@@ -16,6 +16,7 @@ import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCond
 import { gitAt, openRepo } from "./git-source.ts";
 import { NOTES_REF, writeNote } from "./notes.ts";
 import { signBody } from "./receiver.ts";
+import { startGitHttpServer } from "./git-http-fixture.ts";
 
 after(() => stopControlPlane());
 
@@ -188,6 +189,38 @@ test("concurrent note writers are merged, not lost, and backup results land on t
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
   } finally {
     await ctl.stop();
+    await remote.cleanup();
+  }
+});
+
+test("an https remote with basic credentials from a Secret is synced; wrong credentials are reported, never shown", async () => {
+  const { kube, namespace } = await testNamespace("gitops-https");
+  const remote = await createRemote();
+  const server = await startGitHttpServer(remote.root, { username: "sync-bot", password: "correct-horse-battery" });
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const head = await work.commitAndPush("web");
+    await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "correct-horse-battery", "ca.crt": server.caPem } } as any);
+    await applySource(kube, namespace, "p", { url: `${server.url}/remote.git`, secretRef: { name: "git" } });
+    await syncNow(ctl, namespace, "p");
+    let src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
+    assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied", "notes pushed over https with the same credentials");
+
+    await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "wrong-password-123", "ca.crt": server.caPem } } as any);
+    await syncNow(ctl, namespace, "p");
+    src = await getSource(kube, namespace, "p");
+    assert.equal(readyCondition(src)?.reason, "AuthenticationFailed");
+    assert.match(readyCondition(src)!.message!, new RegExp(`fetching ${server.url.replace(/\./g, "\\.")}/remote\\.git: the remote rejected the credentials`));
+    assert.ok(!JSON.stringify(src.status).includes("wrong-password-123") && !JSON.stringify(src.status).includes("correct-horse"), "no credential in status");
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
+  } finally {
+    await ctl.stop();
+    await server.close();
     await remote.cleanup();
   }
 });

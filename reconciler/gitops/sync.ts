@@ -152,8 +152,9 @@ async function readCredentials(deps: SyncDeps, run: Run): Promise<GitCredentials
   if (!secret) throw stalled("SecretNotFound", `Secret ${run.key.namespace}/${ref} named in spec.secretRef does not exist`);
   const data = (secret.data ?? {}) as Record<string, string>;
   const get = (k: string) => (data[k] ? Buffer.from(data[k], "base64").toString("utf8") : undefined);
-  const creds: GitCredentials = { username: get("username"), password: get("password"), bearerToken: get("bearerToken"), identity: get("identity"), knownHosts: get("known_hosts") };
-  run.secrets.push(...Object.values(creds).filter((v): v is string => !!v));
+  const creds: GitCredentials = { username: get("username"), password: get("password"), bearerToken: get("bearerToken"), identity: get("identity"), knownHosts: get("known_hosts"), caCert: get("ca.crt") };
+  const { caCert: _ca, knownHosts: _kh, ...secretValues } = creds;
+  run.secrets.push(...Object.values(secretValues).filter((v): v is string => !!v));
   return creds;
 }
 
