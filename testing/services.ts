@@ -55,6 +55,8 @@ async function launch(name: string, bin: string, args: (dir: string) => string[]
   const fd = openSync(logFile, "a");
   const child = spawn(bin, args(root), { stdio: ["ignore", fd, fd], env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? root, ...env } });
   closeSync(fd);
+  // Never what keeps a test process alive: the exit hook below kills it.
+  child.unref();
   const onExit = () => {
     try {
       child.kill("SIGKILL");
