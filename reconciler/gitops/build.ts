@@ -1,6 +1,7 @@
 // Files of one revision -> the objects they produce, or the errors that stop the revision.
 // parse -> refuse secrets/status -> schema-validate -> resolve defaults -> render -> validate the
 // rendered objects -> cross-object checks. Pure apart from the schema module's compiled schemas.
+import { createHash } from "node:crypto";
 import { parseYaml, knownKind, validateObject, type LoadedObject } from "../../schema/validate.ts";
 import type { BuildResult, KubeObject, PolicyFile, RenderedObject, SourceError } from "./model.ts";
 import { CLUSTER_SCOPED_KINDS, RESTASH_GROUP, STASH_GROUP, groupOf, objectName } from "./model.ts";
@@ -23,50 +24,69 @@ interface Doc {
   locate: FieldLocator;
 }
 
-export function buildRevision(files: PolicyFile[], opts: BuildOptions): BuildResult {
+/** What one file yields on its own; cacheable by path and content. */
+export interface ParsedFile {
+  docs: Doc[];
+  errors: SourceError[];
+}
+
+/** Per-file results of the previous build, keyed by path and content (a resync re-parses only changed files). */
+export type FileCache = Map<string, ParsedFile>;
+
+function parseFile(f: PolicyFile): ParsedFile {
   const errors: SourceError[] = [];
   const docs: Doc[] = [];
-  const locators = new Map<string, FieldLocator>();
-  const locatorFor = (f: PolicyFile) => {
-    let l = locators.get(f.path);
-    if (!l) locators.set(f.path, (l = fieldLocator(f.content)));
-    return l;
-  };
-
-  for (const f of files) {
-    const parsed = parseYaml(f.path, f.content);
-    errors.push(...parsed.errors);
-    for (const loaded of parsed.objects) {
-      const obj = loaded.object as KubeObject;
-      // The `yaml` parse behind a locator is costly: only files with something to point at pay for it.
-      const locate: FieldLocator = { line: (doc, path) => locatorFor(f).line(doc, path) };
-      const at = (field: string, message: string) =>
-        errors.push({ file: f.path, line: locate.line(loaded.docIndex, field), object: objectName(obj), field, message });
-      const secrets = findInlineSecrets(obj);
-      if (secrets.length) {
-        for (const s of secrets) at(s.field, `inline credential refused: ${s.what}`);
-        continue;
-      }
-      const group = groupOf(obj.apiVersion ?? "");
-      if (!knownKind(obj.apiVersion, obj.kind) || (group !== RESTASH_GROUP && group !== STASH_GROUP) || (group === STASH_GROUP && !ALLOWED_STASH_KINDS.has(obj.kind)) || obj.kind === "PolicySource") {
-        at("kind", `unknown or unsupported kind ${obj.apiVersion}/${obj.kind}: a policy repository holds Stash Repository, BackupConfiguration, BackupBlueprint, Task, Function and restash BackupPolicy/BackupPolicyDefaults documents`);
-        continue;
-      }
-      if (obj.status !== undefined) {
-        at("status", "status is written by the cluster, not by policy files; remove it");
-        continue;
-      }
-      const schemaErrors = validateObject(loaded, f.content);
-      if (schemaErrors.length) {
-        errors.push(...schemaErrors);
-        continue;
-      }
-      if (obj.kind === "BackupPolicyDefaults" && !DEFAULTS_FILE_NAMES.has(f.path.split("/").pop()!)) {
-        at("kind", "BackupPolicyDefaults belongs in a file named defaults.yaml (it applies to that directory and below)");
-        continue;
-      }
-      docs.push({ loaded, locate });
+  let locator: FieldLocator | undefined;
+  // The `yaml` parse behind a locator is costly: only files with something to point at pay for it.
+  const locate: FieldLocator = { line: (doc, path) => (locator ??= fieldLocator(f.content)).line(doc, path) };
+  const parsed = parseYaml(f.path, f.content);
+  errors.push(...parsed.errors);
+  for (const loaded of parsed.objects) {
+    const obj = loaded.object as KubeObject;
+    const at = (field: string, message: string) =>
+      errors.push({ file: f.path, line: locate.line(loaded.docIndex, field), object: objectName(obj), field, message });
+    const secrets = findInlineSecrets(obj);
+    if (secrets.length) {
+      for (const s of secrets) at(s.field, `inline credential refused: ${s.what}`);
+      continue;
     }
+    const group = groupOf(obj.apiVersion ?? "");
+    if (!knownKind(obj.apiVersion, obj.kind) || (group !== RESTASH_GROUP && group !== STASH_GROUP) || (group === STASH_GROUP && !ALLOWED_STASH_KINDS.has(obj.kind)) || obj.kind === "PolicySource") {
+      at("kind", `unknown or unsupported kind ${obj.apiVersion}/${obj.kind}: a policy repository holds Stash Repository, BackupConfiguration, BackupBlueprint, Task, Function and restash BackupPolicy/BackupPolicyDefaults documents`);
+      continue;
+    }
+    if (obj.status !== undefined) {
+      at("status", "status is written by the cluster, not by policy files; remove it");
+      continue;
+    }
+    const schemaErrors = validateObject(loaded, f.content);
+    if (schemaErrors.length) {
+      errors.push(...schemaErrors);
+      continue;
+    }
+    if (obj.kind === "BackupPolicyDefaults" && !DEFAULTS_FILE_NAMES.has(f.path.split("/").pop()!)) {
+      at("kind", "BackupPolicyDefaults belongs in a file named defaults.yaml (it applies to that directory and below)");
+      continue;
+    }
+    docs.push({ loaded, locate });
+  }
+  return { docs, errors };
+}
+
+export function buildRevision(files: PolicyFile[], opts: BuildOptions, cache?: FileCache): BuildResult {
+  const errors: SourceError[] = [];
+  const docs: Doc[] = [];
+  const used = new Map<string, ParsedFile>();
+  for (const f of files) {
+    const key = `${f.path}\0${createHash("sha1").update(f.content).digest("hex")}`;
+    const parsed = cache?.get(key) ?? parseFile(f);
+    used.set(key, parsed);
+    errors.push(...parsed.errors);
+    docs.push(...parsed.docs);
+  }
+  if (cache) {
+    cache.clear();
+    for (const [k, v] of used) cache.set(k, v);
   }
 
   const defaults: DefaultsEntry[] = [];

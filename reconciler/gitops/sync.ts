@@ -12,7 +12,7 @@ import { ReconcileError, errorMessage, redact, stalled, transient } from "../../
 import type { BuildResult, SourceError } from "./model.ts";
 import { formatSourceError } from "./model.ts";
 import { loadTree } from "./load-tree.ts";
-import { buildRevision, checkRevision } from "./build.ts";
+import { buildRevision, checkRevision, type FileCache } from "./build.ts";
 import { planApply, executePlan, planFailed, type PlannedObject } from "./apply-plan.ts";
 import { staleEntries, type InventoryEntry } from "./inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
@@ -51,10 +51,12 @@ export interface SyncMemory {
   repoKeys: Map<string, string>;
   /** The commit each clone's work tree holds. */
   checkedOut: Map<string, string>;
+  /** Per-file parse results of each source's last build. */
+  files: Map<string, FileCache>;
 }
 
 export function newSyncMemory(): SyncMemory {
-  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map() };
+  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map(), files: new Map() };
 }
 
 interface Run {
@@ -218,7 +220,9 @@ async function buildStep(deps: SyncDeps, run: Run): Promise<void> {
     run.revision = `dir@sha256:${h.digest("hex").slice(0, 40)}`;
     run.status.lastAttemptedRevision = run.revision;
   }
-  const built = buildRevision(tree.files, { defaultNamespace: run.key.namespace });
+  let files = deps.memory.files.get(memKey);
+  if (!files) deps.memory.files.set(memKey, (files = new Map()));
+  const built = buildRevision(tree.files, { defaultNamespace: run.key.namespace }, files);
   built.errors = [...tree.errors, ...built.errors];
   deps.memory.builds.set(memKey, { fingerprint: fingerprintOf(run.revision), built });
   run.built = built;
