@@ -322,3 +322,42 @@ test("two sources in two namespaces each apply their own policies, and one may n
     await remote.cleanup();
   }
 });
+
+test("a source polls its remote on its interval, and a suspended source applies nothing until resumed", async () => {
+  const { kube, namespace } = await testNamespace("gitops-interval");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url, interval: "200ms" });
+    await syncNow(ctl, namespace, "p");
+
+    // No trigger: the interval alone brings the next commit in.
+    await work.write({ "db.yaml": policyYaml("db") });
+    const polled = await work.commitAndPush("db");
+    const deadline = Date.now() + 30_000;
+    while ((await getSource(kube, namespace, "p")).status?.lastAppliedRevision !== `main@sha1:${polled}`) {
+      assert.ok(Date.now() < deadline, "the interval did not bring the new commit in");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
+
+    await applySource(kube, namespace, "p", { url: remote.url, interval: "200ms", suspend: true });
+    await syncNow(ctl, namespace, "p");
+    await work.write({ "suspended.yaml": policyYaml("suspended") });
+    await work.commitAndPush("while suspended");
+    await syncNow(ctl, namespace, "p");
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "suspended", namespace), null, "a suspended source applies nothing");
+    assert.equal((await getSource(kube, namespace, "p")).status?.lastAppliedRevision, `main@sha1:${polled}`);
+
+    await applySource(kube, namespace, "p", { url: remote.url, interval: "1h", suspend: false });
+    await syncNow(ctl, namespace, "p");
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "suspended", namespace), "resumed");
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});
