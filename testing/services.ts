@@ -161,15 +161,19 @@ export async function startMinio(opts: { dir?: string } = {}): Promise<Minio> {
   const accessKey = "restash-test";
   const secretKey = randomBytes(12).toString("hex");
   const region = "us-east-1";
+  const creds = { accessKey, secretKey, region };
   const s = await launch(
     "minio",
     bin,
     (dir) => ["server", join(dir, "data"), "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`, "--quiet"],
     { MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: "off", MINIO_UPDATE: "off", MINIO_REGION: region },
-    async () => (await http(`${endpoint}/minio/health/ready`)).status === 200,
+    // /minio/health/ready answers before S3 calls work ("XMinioServerNotInitialized"): probe a signed ListBuckets.
+    async () => {
+      const url = new URL("/", endpoint);
+      return (await http(url.href, { headers: signS3("GET", url, "", creds) })).status === 200;
+    },
     opts.dir,
   );
-  const creds = { accessKey, secretKey, region };
   const s3 = async (method: string, path: string) => {
     const url = new URL(path, endpoint);
     const res = await http(url.href, { method, headers: signS3(method, url, "", creds) });

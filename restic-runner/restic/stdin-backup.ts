@@ -5,7 +5,7 @@
 //
 //   backupStdin(ctx, opts: StdinBackupOptions) -> Promise<BackupResult>
 import { snapshotStatsOf, type BackupResult, type BackupSummary } from "./backup.ts";
-import { NothingToBackUpError } from "./errors.ts";
+import { NothingToBackUpError, ResticFailedError } from "./errors.ts";
 import { startPipeCommand } from "./pipe-command.ts";
 import { runRestic, type ResticContext } from "./run.ts";
 
@@ -41,7 +41,14 @@ export async function backupStdin(ctx: ResticContext, opts: StdinBackupOptions):
     if (summary) await runRestic(ctx, ["forget", summary.snapshot_id]).catch(() => {});
     throw cmdResult.reason;
   }
-  if (resticResult.status === "rejected") throw resticResult.reason;
+  if (resticResult.status === "rejected") {
+    const e = resticResult.reason as unknown;
+    if (e instanceof ResticFailedError && e.exitCode === 3 && /no data read/.test(e.message)) {
+      if (summary) await runRestic(ctx, ["forget", summary.snapshot_id]).catch(() => {});
+      throw new NothingToBackUpError(`stdin of ${opts.command[0]}`, "the command wrote nothing");
+    }
+    throw e;
+  }
   if (!summary) throw new NothingToBackUpError(`stdin of ${opts.command[0]}`, "restic printed no summary");
   if (summary.total_bytes_processed === 0) {
     await runRestic(ctx, ["forget", summary.snapshot_id]).catch(() => {});

@@ -18,10 +18,13 @@ export interface TestRepo {
   work: string;
 }
 
+const made = new Set<string>();
+
 /** A temporary directory removed when the process exits. */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `restash-${prefix}-`));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  if (made.size === 0) process.once("exit", () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  made.add(dir);
   return dir;
 }
 
