@@ -27,10 +27,15 @@ after(async () => {
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e; // a dropped connection to the API server is retried like a not-yet
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -39,7 +44,8 @@ async function setup(prefix: string) {
   const { cp, kube, namespace } = await testNamespace(prefix);
   await installCatalog(kube);
   // The repository lives in a real S3 store (MinIO).
-  const { minio, bucket } = await freshBucket("pg");
+  // MinIO may still be initialising right after it reports ready (HTTP 503): retry the bucket.
+  const { minio, bucket } = await poll("a MinIO bucket", () => freshBucket("pg"), 20_000);
   await kube.apply({
     apiVersion: "v1",
     kind: "Secret",
