@@ -28,6 +28,8 @@ export interface PlannedObject {
   action: PlanAction;
   force: boolean;
   message?: string;
+  /** HTTP code of a failed request (none for network errors). */
+  code?: number;
 }
 
 export interface PlanOptions {
@@ -135,6 +137,7 @@ export async function planApply(kube: Kube, rendered: RenderedObject[], opts: Pl
       if (!(e instanceof ApiError) || e.code !== 409) {
         p.action = "failed";
         p.message = `${p.ref}: ${shortError(e)}`;
+        if (e instanceof ApiError) p.code = e.code;
         return;
       }
       const { managers, fields } = conflictDetails(e);

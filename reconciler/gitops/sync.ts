@@ -274,7 +274,9 @@ async function planStep(deps: SyncDeps, run: Run): Promise<void> {
     run.summary.failed = bad.length;
     run.summary.errors = bad.map((p) => `${p.file}:${p.line}: ${p.message}`).slice(0, 20);
     const what = conflicts.length === bad.length ? "Conflict" : "ApplyFailed";
-    throw stalled(what, `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`);
+    // Refusals (RBAC, admission, invalid) need a change; server or network failures may pass.
+    const passing = bad.some((p) => p.action === "failed" && (p.code === undefined || p.code >= 500 || p.code === 429));
+    throw (passing ? transient : stalled)(what, `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`);
   }
 }
 
