@@ -106,6 +106,13 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
   await poll("the new retention policy", async () => (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec.retentionPolicy.keepLast === 7);
   await poll("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs.prefix === "x/stash-demo");
 
+  // An annotation changes: so does the configuration.
+  await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName, "stash.appscode.com/schedule": "0 3 * * *" }));
+  await poll("the new schedule", async () => {
+    const spec = (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec;
+    return spec?.schedule === "0 3 * * *" && spec.target.paths === undefined;
+  });
+
   // The annotation goes: the configuration goes, the Repository (and its data) stays.
   await kube.apply(deployment(namespace, {}));
   await poll("the BackupConfiguration removed", async () => !(await bcOf(kube, namespace, "deployment-stash-demo")));

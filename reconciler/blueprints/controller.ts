@@ -111,6 +111,7 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     const ref: ObjectRef = { kind, namespace, name };
     const obj = await kube.getOrNull<KubeObject>(apiVersionOf(k), kind, name, namespace);
     const live = obj && !obj.metadata.deletionTimestamp ? obj : null;
+    if (!live) lastWarning.delete(key);
     let req;
     try {
       req = live ? autoBackupRequest(live.metadata.annotations, ref) : undefined;
