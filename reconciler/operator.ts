@@ -11,7 +11,8 @@ import { reconcileRestoreSession } from "./controllers/restore-session.ts";
 import type { ControllerContext, OperatorOptions } from "./controllers/options.ts";
 import { keyOf, splitKey } from "./controllers/owner.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
-import { collectionPath, startInformer, type RunningInformer } from "./controllers/watch.ts";
+import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
+import { withKeepAlive } from "./controllers/keep-alive.ts";
 
 export interface StartOperatorOptions extends OperatorOptions {
   kube: Kube;
@@ -42,11 +43,18 @@ const WORKLOADS: [string, string][] = [
   ["", "persistentvolumeclaims"],
 ];
 
+/** Whether a workload's pod template carries the sidecar or the restore init-container. */
+function hasStashParts(w: any): boolean {
+  const spec = w.spec?.template?.spec ?? {};
+  return (spec.containers ?? []).some((c: any) => c.name === "stash") || (spec.initContainers ?? []).some((c: any) => c.name === "stash-init");
+}
+
 export function startOperator(o: StartOperatorOptions): Operator {
   const log = o.log ?? silentLogger();
   const clock = o.clock ?? realClock;
+  const kube = withKeepAlive(o.kube);
   const ctx: ControllerContext = {
-    kube: o.kube,
+    kube,
     clock,
     log,
     opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl },
@@ -79,28 +87,50 @@ export function startOperator(o: StartOperatorOptions): Operator {
     RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession),
     Repository: mkQueue("Repository", reconcileRepository),
   };
-  const informers: RunningInformer[] = [];
-  const watch = (group: string, version: string, plural: string, onEvent: (obj: any) => void, labelSelector?: string) => {
-    const inf = startInformer(o.kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, onEvent }, log, clock);
+  const informers: { synced: Promise<void>; stop(): Promise<void> }[] = [];
+  type OnEvent = (obj: any, type: "add" | "update" | "delete") => void;
+  /** A cached informer (the reconcilers' mappings read these caches). */
+  const inform = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => {
+    const inf = startInformer(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, onEvent }, log, clock);
     informers.push(inf);
     return inf;
+  };
+  /** Events only, no cache: kinds that merely map to an owner's key. */
+  const watch = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => {
+    informers.push(startWatcher(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, onEvent }, log, clock));
   };
   const ownerKey = (obj: any, kind: string) => {
     const ref = (obj.metadata?.ownerReferences ?? []).find((r: any) => r.controller && r.kind === kind);
     return ref ? `${obj.metadata.namespace}/${ref.name}` : undefined;
   };
 
-  const bcs = watch("stash.appscode.com", "v1beta1", "backupconfigurations", (bc) => queues.BackupConfiguration.add(keyOf(bc)));
-  const rss = watch("stash.appscode.com", "v1beta1", "restoresessions", (rs) => queues.RestoreSession.add(keyOf(rs)));
+  const repoKeyOf = (inv: any) => `${inv.spec?.repository?.namespace || inv.metadata.namespace}/${inv.spec?.repository?.name}`;
+  // Repository status.references is computed by the Repository reconciler from these caches, so
+  // an invoker event requeues its Repository (coalesced by the queue) instead of each invoker
+  // writing the shared list.
+  const bcs = inform("stash.appscode.com", "v1beta1", "backupconfigurations", (bc) => {
+    queues.BackupConfiguration.add(keyOf(bc));
+    if (bc.spec?.repository?.name) queues.Repository.add(repoKeyOf(bc));
+  });
+  const rss = inform("stash.appscode.com", "v1beta1", "restoresessions", (rs) => {
+    queues.RestoreSession.add(keyOf(rs));
+    if (rs.spec?.repository?.name) queues.Repository.add(repoKeyOf(rs));
+  });
+  ctx.invokersOf = (namespace, name) =>
+    [...(bcs.cache.list() as any[]), ...(rss.cache.list() as any[])]
+      .filter((inv) => !inv.metadata.deletionTimestamp && inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace)
+      .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name }));
   watch("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
-  watch("stash.appscode.com", "v1alpha1", "repositories", (repo) => {
-    queues.Repository.add(keyOf(repo));
-    // A Repository change may make its users ready (or not): requeue every referencing invoker,
-    // found both in status.references and by spec (a reference may not be recorded yet).
-    for (const ref of repo.status?.references ?? []) {
-      if (ref.kind === "BackupConfiguration") queues.BackupConfiguration.add(`${ref.namespace}/${ref.name}`);
-      if (ref.kind === "RestoreSession") queues.RestoreSession.add(`${ref.namespace}/${ref.name}`);
-    }
+  // What of a Repository its users depend on: existence, spec (generation) and deletion. Status
+  // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.
+  const repoSeen = new Map<string, string>();
+  watch("stash.appscode.com", "v1alpha1", "repositories", (repo, type) => {
+    const key = keyOf(repo);
+    queues.Repository.add(key);
+    const mark = type === "delete" ? "" : `${repo.metadata.generation}/${repo.metadata.deletionTimestamp ?? ""}`;
+    if (type === "delete") repoSeen.delete(key);
+    else if (repoSeen.get(key) === mark) return;
+    else repoSeen.set(key, mark);
     const uses = (inv: any) => inv.spec?.repository?.name === repo.metadata.name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === repo.metadata.namespace;
     for (const bc of bcs.cache.list()) if (uses(bc)) queues.BackupConfiguration.add(keyOf(bc as any));
     for (const rs of rss.cache.list()) if (uses(rs)) queues.RestoreSession.add(keyOf(rs as any));
@@ -115,13 +145,16 @@ export function startOperator(o: StartOperatorOptions): Operator {
     const rs = ownerKey(job, "RestoreSession");
     if (rs) queues.RestoreSession.add(rs);
   }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
-  watch("", "v1", "secrets", (secret) => {
-    // Only the names matter: a backend Secret appearing makes its Repository's users ready.
+  watch("", "v1", "secrets", (secret, type) => {
+    // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.
+    if (type === "update") return;
     for (const bc of bcs.cache.list() as any[]) if (bc.metadata.namespace === secret.metadata.namespace || bc.spec?.repository?.namespace === secret.metadata.namespace) queues.BackupConfiguration.add(keyOf(bc));
     for (const rs of rss.cache.list() as any[]) if (rs.metadata.namespace === secret.metadata.namespace || rs.spec?.repository?.namespace === secret.metadata.namespace) queues.RestoreSession.add(keyOf(rs));
   });
   for (const [group, plural] of WORKLOADS) {
-    watch(group, "v1", plural, (w) => {
+    watch(group, "v1", plural, (w, type) => {
+      // A workload update matters only when it lost (or never had) what an invoker put there.
+      if (type === "update" && hasStashParts(w)) return;
       const kind = w.kind ?? "";
       const targets = (inv: any) => {
         const ref = inv.spec?.target?.ref;

@@ -45,8 +45,12 @@ test("a BackupConfiguration for a Deployment gets its CronJob, the sidecar, a Re
   assert.ok(dep.spec.template.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-hash"]);
   assert.equal(dep.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-kind"], "BackupConfiguration");
 
-  const repo = await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace);
+  const repo = await eventually("Repository references the configuration", async () => {
+    const r = await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace);
+    return r.status?.references?.length === 1 && r;
+  });
   assert.deepEqual(repo.status.references, [{ kind: "BackupConfiguration", namespace, name: "app-backup" }]);
+  assert.deepEqual(repo.metadata.finalizers, ["stash"]);
 
   // Pausing suspends the CronJob and keeps the sidecar (no restart).
   const hash = dep.spec.template.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-hash"];
@@ -63,8 +67,7 @@ test("a BackupConfiguration for a Deployment gets its CronJob, the sidecar, a Re
   assert.ok(!dep3.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"));
   assert.equal(dep3.metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker"], undefined);
   assert.equal(await kube.getOrNull("batch/v1", "CronJob", "stash-trigger-app-backup", namespace), null);
-  const repo2 = await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace);
-  assert.equal(repo2.status.references, undefined);
+  await eventually("reference removed", async () => (await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace)).status?.references === undefined);
 });
 
 test("a BackupConfiguration whose Repository is missing is NotReady, and becomes Ready when it appears", async (t) => {

@@ -7,7 +7,7 @@ import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/erro
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { desiredCronJob, desiredCronJobRBAC } from "./cronjob.ts";
-import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, upsertReference, usageAllowed, type StepState } from "./dependencies.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "./dependencies.ts";
 import { now, type ControllerContext } from "./options.ts";
 import { backupInvokerPhase } from "./phases.ts";
 import { C, R } from "./stash-conditions.ts";
@@ -56,7 +56,6 @@ export async function reconcileBackupConfiguration(ctx: ControllerContext, names
     let repo: KubeObject | undefined;
     if (driver === "Restic") {
       repo = await findRepository(kube, st, bc);
-      await upsertReference(kube, bc);
       await findBackendSecret(kube, st, bc, repo);
     }
     if (invalid) throw invalid;
@@ -115,7 +114,6 @@ async function finalize(ctx: ControllerContext, bc: KubeObject): Promise<Result>
   const { kube } = ctx;
   if (!(bc.metadata.finalizers ?? []).includes(FINALIZER)) return {};
   if (backupModel(bc.spec?.target?.ref?.kind, bc.spec?.task?.name) === "sidecar") await removeSidecarFor(kube, bc);
-  await upsertReference(kube, bc, true);
   // The CronJob, its ServiceAccount and RoleBinding are owned by the BackupConfiguration; garbage
   // collection removes them where a controller-manager runs. Delete them here too so a cluster
   // without one (and the user watching) sees them go at once.

@@ -47,6 +47,10 @@ export async function findRepository(kube: Kube, st: StepState, invoker: any): P
   return repo;
 }
 
+export function hasReference(repo: KubeObject, invoker: any): boolean {
+  return (repo.status?.references ?? []).some((r: any) => r.kind === invoker.kind && r.namespace === invoker.metadata.namespace && r.name === invoker.metadata.name);
+}
+
 /** Adds (or, with remove, drops) the invoker in Repository status.references. Absent Repository is fine. */
 export async function upsertReference(kube: Kube, invoker: any, remove = false): Promise<void> {
   const { name, namespace } = repositoryRef(invoker);

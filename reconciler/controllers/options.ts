@@ -21,6 +21,8 @@ export interface ControllerContext {
   pushSessionMetrics?: (kind: "BackupSession" | "RestoreSession", session: any, invoker: any, repository: any) => Promise<void>;
   /** Deletes a Repository's backend data (spec.wipeOut); absent: wipeOut is reported as unsupported. */
   wipeOut?: (repository: any) => Promise<void>;
+  /** Invokers (BackupConfigurations, RestoreSessions) that use a Repository, from the operator's caches. */
+  invokersOf?: (namespace: string, name: string) => { kind: string; namespace: string; name: string }[];
 }
 
 export const now = (ctx: { clock: Clock }) => new Date(ctx.clock.now());

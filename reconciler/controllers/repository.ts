@@ -44,8 +44,14 @@ export async function reconcileRepository(ctx: ControllerContext, namespace: str
     conditions = conditions.filter((c: any) => c.type !== "ValidationPassed");
     conditions = setHealth(conditions, { health: "Ready", reason: "Succeeded", message: "Repository is usable." }, t, repo.metadata.generation);
   }
+  const status: Record<string, any> = { ...(repo.status ?? {}), observedGeneration: repo.metadata.generation, conditions };
+  if (ctx.invokersOf) {
+    const refs = ctx.invokersOf(namespace, name).sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
+    if (refs.length) status.references = refs;
+    else delete status.references;
+  }
   try {
-    await writeStatus(kube, repo, { ...(repo.status ?? {}), observedGeneration: repo.metadata.generation, conditions });
+    await writeStatus(kube, repo, status);
   } catch (e) {
     throw new Error(`Repository ${namespace}/${name}: status update failed: ${errorMessage(e)}`);
   }

@@ -5,7 +5,7 @@ import { getCondition, isTrue, rfc3339, setHealth } from "../../lib/conditions.t
 import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Result } from "../../lib/workqueue.ts";
-import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, upsertReference, usageAllowed, type StepState } from "./dependencies.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "./dependencies.ts";
 import { now, type ControllerContext } from "./options.ts";
 import { goDuration, parseGoDuration, restoreCompleted, restoreSessionPhase } from "./phases.ts";
 import { desiredRestoreJob } from "./restore-job.ts";
@@ -26,7 +26,6 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
   if (rs.metadata.deletionTimestamp) {
     if ((rs.metadata.finalizers ?? []).includes(FINALIZER)) {
       if (backupModel(rs.spec?.target?.ref?.kind, rs.spec?.task?.name) === "sidecar") await removeInitContainerFor(kube, rs);
-      await upsertReference(kube, rs, true);
       await setFinalizer(kube, rs, FINALIZER, false);
     }
     return {};
@@ -54,7 +53,6 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
       throw stalled(R.ResourceValidationFailed, bad.message, { object: obj, field: bad.field });
     }
     const repo = await findRepository(kube, st, rs);
-    await upsertReference(kube, rs);
     await findBackendSecret(kube, st, rs, repo);
     if (!(await usageAllowed(kube, repo, namespace))) {
       const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;

@@ -11,12 +11,11 @@ import type { Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock } from "../../lib/workqueue.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import { rfc3339 } from "../../lib/conditions.ts";
-import { syncPolicySource, newSyncMemory, type SyncDeps } from "./sync.ts";
+import { syncPolicySource, newSyncMemory, appendSourceNote, type SyncDeps } from "./sync.ts";
 import { receiverRouter } from "./receiver.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
 import { REVISION_ANNOTATION, trackedBy } from "./tracking.ts";
 import { shaOf } from "./git-source.ts";
-import { writeNote } from "./notes.ts";
 
 export interface PolicySourceControllerOptions {
   kube: Kube;
@@ -162,23 +161,18 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
       const revision = r.backupConfiguration.metadata.annotations?.[REVISION_ANNOTATION];
       const sha = shaOf(revision);
       if (!source || !revision || !sha) return; // not applied from Git
-      const key = `${source.namespace}/${source.name}`;
-      const repo = deps.memory.repos.get(key);
-      if (!repo) throw new Error(`PolicySource ${key} has no clone in this process yet; the result is not recorded`);
-      await withRepoLock(key, () =>
-        writeNote(repo, sha, [
-          {
-            time: r.time ?? rfc3339(deps.now()),
-            kind: "backup",
-            source: key,
-            revision,
-            backupConfiguration: `${r.backupConfiguration.metadata.namespace}/${r.backupConfiguration.metadata.name}`,
-            session: r.session,
-            phase: r.phase,
-            ...(r.snapshots?.length ? { snapshots: r.snapshots } : {}),
-          },
-        ]),
-      );
+      await appendSourceNote(deps, source, sha, [
+        {
+          time: r.time ?? rfc3339(deps.now()),
+          kind: "backup",
+          source: `${source.namespace}/${source.name}`,
+          revision,
+          backupConfiguration: `${r.backupConfiguration.metadata.namespace}/${r.backupConfiguration.metadata.name}`,
+          session: r.session,
+          phase: r.phase,
+          ...(r.snapshots?.length ? { snapshots: r.snapshots } : {}),
+        },
+      ]);
     },
   };
 }

@@ -160,6 +160,36 @@ async function readCredentials(deps: SyncDeps, run: Run): Promise<GitCredentials
   return creds;
 }
 
+/** The source's clone: one per source, reopened only when the URL or the credentials change. Call under the repo lock. */
+async function sourceRepo(deps: SyncDeps, key: SourceKey, url: string, creds: GitCredentials): Promise<GitRepo> {
+  const memKey = keyString(key);
+  const credKey = contentHash([url, creds]);
+  let repo = deps.memory.repos.get(memKey);
+  if (!repo || deps.memory.repoKeys.get(memKey) !== credKey) {
+    repo = await openRepo(join(deps.workDir, key.namespace, key.name, "repo"), url, creds);
+    deps.memory.repos.set(memKey, repo);
+    deps.memory.repoKeys.set(memKey, credKey);
+    deps.memory.checkedOut.delete(memKey);
+  }
+  return repo;
+}
+
+/**
+ * Adds note lines to a commit of a source's remote (used for backup results). Opens the clone
+ * if this process has not synced the source yet.
+ */
+export async function appendSourceNote(deps: SyncDeps, key: SourceKey, sha: string, records: NoteRecord[]): Promise<void> {
+  const source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace) as PolicySource;
+  if (!source.spec.url) return; // a local directory has no remote to write to
+  const run = { source, key, secrets: [] as string[] } as unknown as Run;
+  const creds = await readCredentials(deps, run);
+  await deps.withRepoLock(keyString(key), async () => {
+    const repo = await sourceRepo(deps, key, source.spec.url!, creds);
+    const clean = records.map((r) => JSON.parse(redact(JSON.stringify(r), run.secrets)) as NoteRecord);
+    await writeNote(repo, sha, clean);
+  });
+}
+
 async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
   const spec = run.source.spec;
   if (spec.localPath) {
@@ -169,18 +199,9 @@ async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
   if (!spec.url) throw stalled("InvalidSpec", "spec.url or spec.localPath is required");
   const branch = spec.branch ?? "main";
   const creds = await readCredentials(deps, run);
-  const dir = join(deps.workDir, run.key.namespace, run.key.name, "repo");
   const memKey = keyString(run.key);
   await deps.withRepoLock(memKey, async () => {
-    // One clone per source, reopened only when the URL or the credentials change.
-    const credKey = contentHash([spec.url, creds]);
-    let repo = deps.memory.repos.get(memKey);
-    if (!repo || deps.memory.repoKeys.get(memKey) !== credKey) {
-      repo = await openRepo(dir, spec.url!, creds);
-      deps.memory.repos.set(memKey, repo);
-      deps.memory.repoKeys.set(memKey, credKey);
-      deps.memory.checkedOut.delete(memKey);
-    }
+    const repo = await sourceRepo(deps, run.key, spec.url!, creds);
     run.repo = repo;
     const sha = await fetchBranch(repo, branch);
     run.sha = sha;
