@@ -91,3 +91,23 @@ test("a missing S3 bucket is a repository not found, and init creates it", async
   assert.deepEqual(await ensureRepository(ctx), { created: true });
   assert.deepEqual(await snapshots(ctx), []);
 });
+
+test("a REST server over TLS is trusted through CA_CERT_DATA and refused without it", async () => {
+  const { createCA, issueCertificate } = await import("../../lib/pki.ts");
+  const { startRestServer } = await import("../../testing/services.ts");
+  const ca = await createCA("restash-test-ca");
+  const cert = await issueCertificate(ca, { commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"], usage: "server" });
+  const server = await startRestServer({ tls: { ...cert, caPem: ca.certPem } });
+  try {
+    const work = tempDir("rest-tls");
+    const repo = { metadata: { name: "tls", namespace: "ns" }, spec: { backend: { rest: { url: server.repoUrl("tls-repo") } } } };
+    const secret = { RESTIC_PASSWORD: "tls-password", REST_SERVER_USERNAME: server.username!, REST_SERVER_PASSWORD: server.password! };
+    const trusted = await contextFor(repo, { ...secret, CA_CERT_DATA: ca.certPem }, work);
+    assert.ok(trusted.backend.args.includes("--cacert"));
+    assert.deepEqual(await ensureRepository(trusted), { created: true });
+    const untrusted = await contextFor(repo, secret, tempDir("rest-tls2"));
+    await assert.rejects(snapshots(untrusted), (e: unknown) => e instanceof BackendUnreachableError && /certificate|x509/.test(e.message));
+  } finally {
+    await server.stop();
+  }
+});
