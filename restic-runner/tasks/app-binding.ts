@@ -80,3 +80,22 @@ export function appBindingConnection(
   }
   return { ...endpoint, user: data[keys.user], password: data[keys.password] };
 }
+
+/**
+ * The Task an invoker runs against an AppBinding (Stash TaskRef, KubeDB addon): the invoker's own
+ * spec.task when it names one, else the AppBinding's spec.parameters.stash.addon.backupTask /
+ * restoreTask. Params of the addon come first; the invoker's params win by name. Pure.
+ */
+export function effectiveTaskRef(
+  invokerTask: { name?: string; params?: { name: string; value: string }[] } | undefined,
+  appBinding: AppBindingLike | null,
+  kind: "backup" | "restore",
+): { name: string; params: { name: string; value: string }[] } | undefined {
+  const addon = (appBinding?.spec?.parameters as any)?.stash?.addon?.[kind === "backup" ? "backupTask" : "restoreTask"];
+  const name = invokerTask?.name || addon?.name;
+  if (!name) return undefined;
+  const params = new Map<string, string>();
+  if (!invokerTask?.name || invokerTask.name === addon?.name) for (const p of addon?.params ?? []) params.set(p.name, String(p.value));
+  for (const p of invokerTask?.params ?? []) params.set(p.name, p.value);
+  return { name, params: [...params].map(([n, value]) => ({ name: n, value })) };
+}

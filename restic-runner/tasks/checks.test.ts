@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { appBindingViolations, invokerTaskViolations, taskViolations } from "./checks.ts";
-import { appBindingConnection } from "./app-binding.ts";
+import { appBindingConnection, effectiveTaskRef } from "./app-binding.ts";
 import type { FunctionObject, TaskObject } from "./resolve-task.ts";
 
 const fns: Record<string, FunctionObject> = {
@@ -41,4 +41,12 @@ test("an AppBinding resolves to host, port, database and credentials, and a miss
   assert.deepEqual(appBindingConnection(url, secret), { host: "10.0.0.5", port: 6543, database: "orders", sslmode: "require", user: "app", password: "s3cret-pw" });
   assert.throws(() => appBindingConnection(ab, null), { message: "AppBinding demo/db, field spec.secret.name: Secret demo/pg-auth not found" });
   assert.throws(() => appBindingConnection(ab, { data: { POSTGRES_USER: "YQ==" } }), { message: "AppBinding demo/db, field spec.secret.name: Secret demo/pg-auth has no key POSTGRES_PASSWORD" });
+});
+
+test("with no task named, a KubeDB AppBinding's stash.addon names it, and the invoker's params win", () => {
+  const kubedb = { metadata: { name: "db", namespace: "demo" }, spec: { parameters: { stash: { addon: { backupTask: { name: "postgres-backup-15", params: [{ name: "args", value: "--clean" }, { name: "database", value: "a" }] }, restoreTask: { name: "postgres-restore-15" } } } } } };
+  assert.deepEqual(effectiveTaskRef({ params: [{ name: "database", value: "b" }] }, kubedb, "backup"), { name: "postgres-backup-15", params: [{ name: "args", value: "--clean" }, { name: "database", value: "b" }] });
+  assert.deepEqual(effectiveTaskRef(undefined, kubedb, "restore"), { name: "postgres-restore-15", params: [] });
+  assert.deepEqual(effectiveTaskRef({ name: "mine" }, kubedb, "backup"), { name: "mine", params: [] });
+  assert.equal(effectiveTaskRef(undefined, null, "backup"), undefined);
 });

@@ -9,6 +9,7 @@ import { runPodLocally, type LocalRunResult } from "./local-pod.ts";
 import { resolveTask, type FunctionObject, type TaskObject, type TaskPodSpec } from "./resolve-task.ts";
 import { taskInputs } from "./task-inputs.ts";
 import { TaskError } from "./task-errors.ts";
+import { APPBINDING_API_VERSION, effectiveTaskRef, type AppBindingLike } from "./app-binding.ts";
 
 /** The runner's entrypoint (what the restash image runs): it dispatches the Task step commands. */
 export const RUNNER_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -39,16 +40,19 @@ export interface TaskRunInput {
 /** The pod the invoker's Job runs (what a real Job's template holds). */
 export async function invokerTaskPod(i: TaskRunInput): Promise<TaskPodSpec> {
   const inv = i.invoker;
-  const taskName = inv.spec?.task?.name;
-  if (!taskName) throw new TaskError("TaskNotFound", "names no Task", { object: { kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name! }, field: "spec.task.name" });
-  const { task, functions } = await loadTask(i.kube, taskName);
+  const restoring = inv.kind === "RestoreSession";
+  const ref = inv.spec?.target?.ref;
+  // KubeDB: with no task named, the AppBinding's stash.addon names it.
+  const appBinding = ref?.kind === "AppBinding" && !inv.spec?.task?.name ? await i.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", ref.name, ref.namespace || inv.metadata.namespace) : null;
+  const taskRef = effectiveTaskRef(inv.spec?.task, appBinding as AppBindingLike | null, restoring ? "restore" : "backup");
+  if (!taskRef) throw new TaskError("TaskNotFound", "names no Task (and no AppBinding stash.addon names one)", { object: { kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name! }, field: "spec.task.name" });
+  const { task, functions } = await loadTask(i.kube, taskRef.name);
   const repoName = inv.spec?.repository?.name;
   const repository = repoName ? ((await i.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", repoName, inv.spec?.repository?.namespace || inv.metadata.namespace)) ?? undefined) : undefined;
   const inputs = taskInputs({ invoker: inv, backupSession: i.backupSession, repository, image: i.image, pushgatewayUrl: i.pushgatewayUrl });
   const hooks = inv.spec?.hooks ?? {};
-  const restoring = inv.kind === "RestoreSession";
   return resolveTask(task, functions, inputs, {
-    params: inv.spec?.task?.params,
+    params: taskRef.params,
     tempDir: inv.spec?.tempDir,
     podSecurityContext: inv.spec?.runtimeSettings?.pod?.securityContext,
     hooks: { kind: restoring ? "restore" : "backup", pre: !!(restoring ? hooks.preRestore : hooks.preBackup), post: !!(restoring ? hooks.postRestore : hooks.postBackup) },
