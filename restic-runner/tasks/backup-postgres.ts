@@ -40,7 +40,7 @@ export const backupPostgresStep: StepHandler = (argv, deps) =>
       const host = args.hostname || "host-0";
       const commandEnv = { PATH: deps.baseEnv?.PATH ?? process.env.PATH, HOME: deps.baseEnv?.HOME ?? process.env.HOME, ...libpqEnv(conn) };
       result.snapshots = [(await backupStdin(restic, { command, commandEnv, filename: DUMP_FILE, host })).snapshot];
-      result.repository = await postBackupActions(restic, args, host, conditions, secrets);
+      result.repository = await postBackupActions(restic, args, conditions, secrets);
     },
     applyStepOutput,
   );

@@ -30,7 +30,7 @@ export const backupPvcStep: StepHandler = (argv, deps) =>
       const host = args.hostname || "host-0";
       result.snapshots = [];
       for (const p of paths) result.snapshots.push((await backup(restic, { path: p, host, exclude: listArg(args.exclude), args: splitDriverArgs(args.args) })).snapshot);
-      result.repository = await postBackupActions(restic, args, host, conditions, secrets);
+      result.repository = await postBackupActions(restic, args, conditions, secrets);
     },
     applyStepOutput,
   );

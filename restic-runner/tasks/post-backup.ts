@@ -40,7 +40,7 @@ export async function initializeRepository(restic: ResticContext, conditions: Ou
 }
 
 /** Retention, integrity check and statistics; each failure is a False condition, not a thrown error. */
-export async function postBackupActions(restic: ResticContext, args: StepArgs, host: string, conditions: OutputCondition[], secrets: string[]): Promise<StepOutput["repository"]> {
+export async function postBackupActions(restic: ResticContext, args: StepArgs, conditions: OutputCondition[], secrets: string[]): Promise<StepOutput["repository"]> {
   const repository: NonNullable<StepOutput["repository"]> = {};
   const why = (e: unknown) => redact(errorMessage(e), secrets);
   const policy = retentionPolicyOf(args);
