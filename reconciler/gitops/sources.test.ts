@@ -167,10 +167,18 @@ test("concurrent note writers are merged, not lost, and backup results land on t
     );
     const bc = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
     await ctl.recordBackupResult({ backupConfiguration: bc, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"], time: "2026-01-02T00:00:00Z" });
+    // A controller that has not synced the source yet (e.g. just restarted) records results too.
+    const fresh = await startController(kube, "no-such-namespace");
+    try {
+      await fresh.recordBackupResult({ backupConfiguration: bc, session: "web-1700000600", phase: "Failed", time: "2026-01-02T00:10:00Z" });
+    } finally {
+      await fresh.stop();
+    }
     const lines = await noteLines(remote.bare, head);
+    assert.ok(lines.some((l) => l.session === "web-1700000600" && l.phase === "Failed"));
     assert.deepEqual(lines.filter((l) => l.source === "other/cluster").map((l) => l.writer).sort(), [0, 1, 2, 3]);
     assert.equal(lines.filter((l) => l.kind === "sync").length, 1);
-    const backup = lines.find((l) => l.kind === "backup" && l.session);
+    const backup = lines.find((l) => l.kind === "backup" && l.session === "web-1700000000");
     assert.deepEqual(backup, { time: "2026-01-02T00:00:00Z", kind: "backup", source: `${namespace}/p`, revision: `main@sha1:${head}`, backupConfiguration: `${namespace}/web`, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"] });
     const log = await gitAt(remote.bare).raw(["log", `--notes=${NOTES_REF}`, "-1", head]);
     assert.match(log, /"session":"web-1700000000"/);

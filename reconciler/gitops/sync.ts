@@ -218,7 +218,7 @@ async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
       await checkout(repo, sha);
       deps.memory.checkedOut.set(memKey, sha);
     }
-    run.dir = dir;
+    run.dir = repo.dir;
   });
 }
 
