@@ -2,7 +2,8 @@
 # Builds or installs the real services restash's tests and demo run against, into a cache outside
 # the repo keyed by version, and prints the directory. Idempotent: a tool already built is reused.
 #   restic, restic's rest-server, the Prometheus pushgateway   - from their Go modules
-#   an S3-compatible server (MinIO)                             - from its Go module
+#   an S3-compatible server (MinIO)                             - from its Go module (MinIO tags no
+#     semver module versions, so a pseudo-version pins one commit; override RESTASH_MINIO_VERSION)
 #   PostgreSQL, git                                              - Debian packages (apt-get)
 set -euo pipefail
 
@@ -23,10 +24,16 @@ MINIO_VERSION="${RESTASH_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 # build_go_tool NAME MODULE VERSION PACKAGE [LDFLAGS]
 # A wrapper main module requires MODULE@VERSION and builds PACKAGE, which works whether or not the
 # module's own go.mod has replace directives (go install refuses those).
+# A cached binary is reused only if it runs (a half-written file from a killed build is rebuilt).
 build_go_tool() {
   local name=$1 module=$2 version=$3 pkg=$4 ldflags=${5:-}
   local bin="$OUT/$name-$version"
-  if [ -x "$bin" ]; then ln -sf "$bin" "$OUT/$name"; return; fi
+  if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1 || { [ -x "$bin" ] && "$bin" version >/dev/null 2>&1; }; then
+    ln -sf "$bin" "$OUT/$name"
+    return
+  fi
+  rm -f "$bin"
+  command -v go >/dev/null || { log "go is required (Go >= 1.26) to build $name $version"; exit 1; }
   local start; start=$(date +%s)
   log "building $name $version from $module"
   local work; work=$(mktemp -d)
@@ -38,13 +45,12 @@ build_go_tool() {
     go mod tidy >&2
     go build -trimpath -ldflags "-s -w $ldflags" -o "$bin.tmp" "$pkg"
   )
-  mv "$bin.tmp" "$bin"
   rm -rf "$work"
+  "$bin.tmp" --version >/dev/null 2>&1 || "$bin.tmp" version >/dev/null 2>&1 || { log "$name $version was built but does not run"; exit 1; }
+  mv "$bin.tmp" "$bin"
   ln -sf "$bin" "$OUT/$name"
   log "$name built in $(( $(date +%s) - start ))s"
 }
-
-command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
 
 build_go_tool restic github.com/restic/restic "$RESTIC_VERSION" github.com/restic/restic/cmd/restic \
   "-X main.version=${RESTIC_VERSION#v}"
