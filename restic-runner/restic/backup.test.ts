@@ -50,12 +50,14 @@ async function roundTrip(t: TestRepo, largeFileBytes: number) {
   assert.equal((await check(t.ctx)).integrity, true);
   const st = await stats(t.ctx);
   assert.ok(st.totalSize > 0);
-  return { before, res };
+  return { before, res, progress };
 }
 
 test("a backup restored from a local repository is byte-identical, large file included", async () => {
   const t = await localRepoContext("bk-local");
-  const { before } = await roundTrip(t, 24 * 1024 * 1024);
+  const { before, progress } = await roundTrip(t, 24 * 1024 * 1024);
+  // restic's JSON status messages reach the callback, throttled to the interval asked for.
+  assert.ok(progress.length >= 1 && progress.every((p) => p >= 0 && p <= 1), JSON.stringify(progress));
   assert.ok(before.bytes > 24 * 1024 * 1024);
   assert.ok(before.symlinks >= 4 && before.dirs >= 10, JSON.stringify({ ...before, manifest: undefined }));
 });
