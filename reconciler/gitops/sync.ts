@@ -207,7 +207,8 @@ async function fetchStep(deps: SyncDeps, run: Run): Promise<void> {
     run.sha = sha;
     run.revision = revisionString(branch, sha);
     run.status.lastAttemptedRevision = run.revision;
-    const last = shaOf(run.status.lastAppliedRevision);
+    // Only the same branch can be rewritten; switching spec.branch is a deliberate change.
+    const last = run.status.lastAppliedRevision?.startsWith(`${branch}@sha1:`) ? shaOf(run.status.lastAppliedRevision) : undefined;
     if (last && last !== sha && !(await isAncestor(repo, last, sha)) && run.source.metadata.annotations?.[ACCEPT_REWRITE_ANNOTATION] !== sha)
       throw stalled(
         "HistoryRewritten",
