@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// restash: one entrypoint for everything the image runs and people type.
+//   restash operator ...                       the operator (reconciler/main.ts)
+//   restash validate|render|plan ...           policy review (cli/restash.ts)
+//   restash create-backupsession|run-backup|restore|<task step> ...   the runner (restic-runner/main.ts)
+import { runOperator } from "../reconciler/main.ts";
+import { runCli } from "../cli/restash.ts";
+import { main as runRunner } from "../restic-runner/main.ts";
+import { metricsForPushgateway } from "../restic-runner/runner-metrics.ts";
+
+const CLI = new Set(["validate", "render", "plan"]);
+
+export async function restash(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "operator") return runOperator(rest, env);
+  if (command && CLI.has(command)) {
+    return runCli(argv, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env, cwd: process.cwd() });
+  }
+  if (!command || command === "help" || command === "--help") {
+    process.stdout.write(
+      "usage: restash <command>\n  operator                      run the operator\n  validate|render|plan <dir>    review a policy directory\n" +
+        "  create-backupsession | run-backup | restore | backup-pvc | restore-pvc | backup-postgres | restore-postgres | update-status\n" +
+        "                                the runner (CronJob, sidecar, Jobs, init-container, Task steps)\n",
+    );
+    return command ? 0 : 2;
+  }
+  return runRunner(argv, { env, metricsFor: metricsForPushgateway });
+}
+
+if (import.meta.main) {
+  restash(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`restash: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
