@@ -2,7 +2,7 @@
 // or pg_dump against the database the AppBinding describes and stores its stdout as one file;
 // a dump command that fails fails the backup (restic keeps no snapshot of it).
 import { splitDriverArgs } from "./backup-pvc.ts";
-import { initializeRepository, postBackupActions } from "./post-backup.ts";
+import { initializeRepository, postBackupActions, snapshotNumbers } from "./post-backup.ts";
 import { libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
 import { backupStdin } from "../restic/stdin-backup.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
@@ -39,7 +39,9 @@ export const backupPostgresStep: StepHandler = (argv, deps) =>
       await initializeRepository(restic, conditions, secrets);
       const host = args.hostname || "host-0";
       const commandEnv = { PATH: deps.baseEnv?.PATH ?? process.env.PATH, HOME: deps.baseEnv?.HOME ?? process.env.HOME, ...libpqEnv(conn) };
-      result.snapshots = [(await backupStdin(restic, { command, commandEnv, filename: DUMP_FILE, host })).snapshot];
+      const r = await backupStdin(restic, { command, commandEnv, filename: DUMP_FILE, host });
+      result.snapshots = [r.snapshot];
+      result.numbers = [snapshotNumbers(r)];
       result.repository = await postBackupActions(restic, args, conditions, secrets);
     },
     applyStepOutput,

@@ -2,7 +2,7 @@
 // its own snapshot, then applies retention and checks the repository. An absent, empty or
 // unreadable path fails the step: a backup of nothing is never reported as a success.
 import { backup, checkBackupSource } from "../restic/backup.ts";
-import { initializeRepository, postBackupActions } from "./post-backup.ts";
+import { initializeRepository, postBackupActions, snapshotNumbers } from "./post-backup.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import type { OutputCondition } from "./step-output.ts";
@@ -29,7 +29,12 @@ export const backupPvcStep: StepHandler = (argv, deps) =>
       await initializeRepository(restic, conditions, secrets);
       const host = args.hostname || "host-0";
       result.snapshots = [];
-      for (const p of paths) result.snapshots.push((await backup(restic, { path: p, host, exclude: listArg(args.exclude), args: splitDriverArgs(args.args) })).snapshot);
+      result.numbers = [];
+      for (const p of paths) {
+        const r = await backup(restic, { path: p, host, exclude: listArg(args.exclude), args: splitDriverArgs(args.args) });
+        result.snapshots.push(r.snapshot);
+        result.numbers.push(snapshotNumbers(r));
+      }
       result.repository = await postBackupActions(restic, args, conditions, secrets);
     },
     applyStepOutput,

@@ -11,6 +11,7 @@ import { snapshots } from "../restic/snapshots.ts";
 import { stats } from "../restic/stats.ts";
 import { boolArg, intArg, listArg, type StepArgs } from "./step-args.ts";
 import type { OutputCondition, StepOutput } from "./step-output.ts";
+import type { SnapshotNumbers } from "../metrics.ts";
 
 /** The invoker's retention policy as the Function passes it (RETENTION_* variables). */
 export function retentionPolicyOf(args: StepArgs): RetentionPolicy {
@@ -66,10 +67,17 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, c
     conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
   }
   try {
-    repository.totalSize = (await stats(restic)).totalSizeText;
+    const st = await stats(restic);
+    repository.totalSize = st.totalSizeText;
+    repository.sizeBytes = st.totalSize;
     repository.snapshotCount ??= (await snapshots(restic)).length;
   } catch {
     // Statistics are informative; the backup itself stands.
   }
   return repository;
+}
+
+/** A backup's numbers for the host metrics (the shared restic verbs return them beside the stats). */
+export function snapshotNumbers(r: { totalBytes: number; uploadedBytes: number; processingSeconds: number; snapshot: { fileStats: SnapshotNumbers["fileStats"] } }): SnapshotNumbers {
+  return { totalBytes: r.totalBytes, uploadedBytes: r.uploadedBytes, processingSeconds: r.processingSeconds, fileStats: r.snapshot.fileStats };
 }

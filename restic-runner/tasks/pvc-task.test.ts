@@ -12,6 +12,7 @@ import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { startOperator, type Operator } from "../../reconciler/operator.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import { sharedPushgateway, stopSharedServices, type Pushgateway } from "../../testing/services.ts";
 import { installCatalog } from "./catalog.ts";
 import { runJobLocally } from "./run-task-locally.ts";
 import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
@@ -21,8 +22,18 @@ const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
   for (const c of cleanups.reverse()) await c().catch(() => {});
+  await stopSharedServices().catch(() => {});
   await stopControlPlane();
 });
+
+/** The value of one sample in exposition text, found by name and a subset of its labels. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{")) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}
 
 async function tempDir(prefix: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), prefix));
@@ -59,6 +70,7 @@ async function treeHashes(dir: string): Promise<Record<string, string>> {
 }
 
 interface Setup {
+  pushgateway?: Pushgateway;
   kube: Kube;
   kubeconfig: string;
   namespace: string;
@@ -66,8 +78,9 @@ interface Setup {
   repoDir: string;
 }
 
-async function setup(prefix: string): Promise<Setup> {
+async function setup(prefix: string, withMetrics = false): Promise<Setup> {
   const { cp, kube, namespace } = await testNamespace(prefix);
+  const pushgateway = withMetrics ? await sharedPushgateway() : undefined;
   await installCatalog(kube);
   const repoDir = await tempDir("restash-repo-");
   await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "restic", namespace }, stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex") } });
@@ -77,9 +90,9 @@ async function setup(prefix: string): Promise<Setup> {
     metadata: { name: "local-repo", namespace },
     spec: { backend: { local: { mountPath: repoDir, hostPath: { path: repoDir } }, storageSecretName: "restic" } },
   });
-  const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
+  const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test", pushgatewayUrl: pushgateway?.url });
   cleanups.push(() => operator.stop());
-  return { kube, kubeconfig: cp.kubeconfig, namespace, operator, repoDir };
+  return { kube, kubeconfig: cp.kubeconfig, namespace, operator, repoDir, pushgateway };
 }
 
 const pvc = (namespace: string, name: string) => ({
@@ -127,7 +140,7 @@ const finalSession = (s: Setup, kind: string, name: string) =>
   });
 
 test("a PVC backed up through the pvc-backup Task restores byte for byte through the pvc-restore Task", async () => {
-  const s = await setup("pvc-task");
+  const s = await setup("pvc-task", true);
   const src = await tempDir("restash-src-");
   await mkdir(join(src, "sub"), { recursive: true });
   await writeFile(join(src, "hello.txt"), "hello from the PVC\n");
@@ -148,7 +161,14 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
   assert.equal(stat.snapshots[0].name.length, 8);
   assert.deepEqual(stat.snapshots[0].fileStats, { totalFiles: 2, newFiles: 2, modifiedFiles: 0, unmodifiedFiles: 0 });
   const cond = (t: string) => bs.status.conditions.find((c: any) => c.type === t)?.status;
-  assert.deepEqual(["BackendRepositoryInitialized", "RetentionPolicyApplied", "RepositoryIntegrityVerified", "MetricsPushed"].map(cond), ["True", "True", "True", "True"]);
+  assert.deepEqual(["BackendRepositoryInitialized", "RetentionPolicyApplied", "RepositoryIntegrityVerified", "RepositoryMetricsPushed", "MetricsPushed"].map(cond), ["True", "True", "True", "True", "True"]);
+  // update-status pushed the host's and the Repository's metrics to the real pushgateway.
+  const metrics = await s.pushgateway!.metrics();
+  const who = { invoker_kind: "BackupConfiguration", invoker_name: "pvc-backup", namespace: s.namespace };
+  assert.equal(sample(metrics, "stash_backup_host_backup_success", { ...who, hostname: "host-0", kind: "PersistentVolumeClaim", name: "data" }), 1);
+  assert.equal(sample(metrics, "stash_appscode_com_backupsession_host_files_total", { ...who, hostname: "host-0" }), 2);
+  assert.equal(sample(metrics, "stash_repository_snapshot_count", { invoker_name: "pvc-backup", name: "local-repo", backend: "local" }), 1);
+  assert.equal(sample(metrics, "stash_repository_integrity", { invoker_name: "pvc-backup", name: "local-repo" }), 1);
   const repo = await s.kube.get<KubeObject>("stash.appscode.com/v1alpha1", "Repository", "local-repo", s.namespace);
   assert.equal(repo.status.snapshotCount, 1);
   assert.equal(repo.status.integrity, true);
@@ -177,6 +197,7 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
   assert.deepEqual(done.status.stats.map((x: any) => [x.hostname, x.phase]), [["host-0", "Succeeded"]]);
   assert.deepEqual(await treeHashes(dst), await treeHashes(src));
+  assert.equal(sample(await s.pushgateway!.metrics(), "stash_restore_host_restore_success", { invoker_kind: "RestoreSession", invoker_name: "pvc-restore", namespace: s.namespace, hostname: "host-0" }), 1);
 });
 
 test("a backup of an empty PVC fails its BackupSession with a message naming the path", async () => {

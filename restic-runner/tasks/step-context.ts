@@ -51,7 +51,7 @@ export async function openRepository(args: StepArgs, deps: StepDeps, secrets: st
 }
 
 /** What a data step body fills in besides the phase: snapshots, conditions, Repository statistics. */
-export type StepResult = Pick<StepOutput, "snapshots" | "conditions" | "repository">;
+export type StepResult = Pick<StepOutput, "snapshots" | "numbers" | "conditions" | "repository">;
 
 /**
  * Runs a data step: parses flags, runs `body`, writes the output file, reports a failure to the

@@ -4,6 +4,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SnapshotStats } from "../restic/backup.ts";
+import type { SnapshotNumbers } from "../metrics.ts";
 
 export type SnapshotStat = SnapshotStats;
 
@@ -24,8 +25,10 @@ export interface StepOutput {
   duration: string;
   error?: string;
   snapshots?: SnapshotStat[];
+  /** The same snapshots as numbers (bytes, seconds), for the host metrics. */
+  numbers?: SnapshotNumbers[];
   conditions?: OutputCondition[];
-  repository?: { integrity?: boolean; totalSize?: string; snapshotCount?: number; snapshotsRemovedOnLastCleanup?: number };
+  repository?: { integrity?: boolean; totalSize?: string; sizeBytes?: number; snapshotCount?: number; snapshotsRemovedOnLastCleanup?: number };
 }
 
 const SUFFIX = ".output.json";

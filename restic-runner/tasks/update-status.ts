@@ -1,7 +1,8 @@
 // `update-status`, the last step of every Task: reads what the data steps left in the output dir
 // and writes it where Stash users look: the host's stats (and the session conditions the step
 // settled) into the BackupSession target or the RestoreSession, and the measured statistics into
-// the Repository. No output at all is a failure of the host, never a silent success.
+// the Repository; with --pushgateway-url it pushes the host's (and Repository's) metrics first.
+// No output at all is a failure of the host, never a silent success.
 import { setCondition, rfc3339 } from "../../lib/conditions.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { updateStatus } from "../../reconciler/controllers/status.ts";
@@ -9,6 +10,10 @@ import { V1ALPHA1, V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
 import { parseStepArgs, type StepArgs } from "./step-args.ts";
 import { DEFAULT_OUTPUT_DIR, namespaceOf, type StepDeps, type StepHandler } from "./step-context.ts";
 import { readStepOutputs, type StepOutput } from "./step-output.ts";
+import { errorMessage } from "../../lib/errors.ts";
+import { jobName, pushMetrics } from "../metrics.ts";
+import { APPBINDING_API_VERSION } from "./app-binding.ts";
+import { metricRepository, metricTarget, stepMetrics, type StepMetricsInput } from "./step-metrics.ts";
 
 /** The host stat Stash keeps per host: hostname, phase, duration, error, snapshots. */
 export function hostStat(out: StepOutput): Record<string, unknown> {
@@ -103,12 +108,44 @@ export function missingOutput(args: StepArgs, dir: string): StepOutput {
   };
 }
 
+/** Labels for this host's metrics: the invoker, the target (an AppBinding by its app) and the Repository. */
+async function metricsInput(args: StepArgs, deps: StepDeps): Promise<StepMetricsInput> {
+  const ns = namespaceOf(args);
+  const restore = !!args.restoresession;
+  const invoker = restore ? { kind: "RestoreSession", name: args.restoresession, namespace: ns } : { kind: args["invoker-kind"] || "BackupConfiguration", name: args["invoker-name"] ?? "", namespace: ns };
+  const kind = args["target-kind"] ?? "";
+  const name = args["target-name"] ?? "";
+  const ab = kind === "AppBinding" ? await deps.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", name, args["target-namespace"] || ns) : null;
+  const repo = args.repository ? await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", args.repository, args["repository-namespace"] || ns) : null;
+  return { invoker, target: metricTarget(kind, name, ab), ...(repo ? { repository: metricRepository(repo) } : {}) };
+}
+
+/**
+ * Pushes the host's metrics (Stash's update-status does) and records whether the Repository's
+ * reached the pushgateway (RepositoryMetricsPushed, a condition of the BackupSession).
+ */
+async function pushStepMetrics(url: string, out: StepOutput, input: StepMetricsInput, deps: StepDeps): Promise<void> {
+  const { registry, repository } = stepMetrics(out, input);
+  try {
+    await pushMetrics(url, jobName(input.invoker), registry);
+    if (repository) (out.conditions ??= []).push({ type: "RepositoryMetricsPushed", status: "True", reason: "SuccessfullyPushedRepositoryMetrics", message: "Successfully pushed repository metrics." });
+  } catch (e) {
+    deps.log.warn("could not push metrics", { pushgateway: url, err: e as Error });
+    if (repository) (out.conditions ??= []).push({ type: "RepositoryMetricsPushed", status: "False", reason: "FailedToPushRepositoryMetrics", message: `Failed to push repository metrics. Reason: ${errorMessage(e)}` });
+  }
+}
+
 export const updateStatusStep: StepHandler = async (argv, deps) => {
   const args = parseStepArgs(argv);
   const dir = args["output-dir"] || DEFAULT_OUTPUT_DIR;
   const outputs = await readStepOutputs(dir);
   if (outputs.length === 0) outputs.push(missingOutput(args, dir));
-  for (const out of outputs) await applyStepOutput(args, out, deps);
+  const url = args["pushgateway-url"];
+  const input = url ? await metricsInput(args, deps).catch((e) => void deps.log.warn("no metrics: cannot read their labels", { err: e as Error })) : undefined;
+  for (const out of outputs) {
+    if (url && input) await pushStepMetrics(url, out, input, deps);
+    await applyStepOutput(args, out, deps);
+  }
   const failed = outputs.filter((o) => o.phase === "Failed");
   deps.log.info("status updated", { outputs: outputs.length, failed: failed.length });
   return failed.length ? 1 : 0;
