@@ -48,7 +48,7 @@ async function countCronJobs(kube: Kube, ns: string): Promise<number> {
 
 async function main() {
   const count = arg("count", 1000);
-  const concurrency = arg("concurrency", 8);
+  const concurrency = arg("concurrency", 16);
   const cp = await startControlPlane();
   try {
     const kube = Kube.fromFile(cp.kubeconfig);
@@ -119,5 +119,5 @@ async function main() {
   }
 }
 
-if (process.argv[2] === "--operator") await operatorChild(process.argv[3], process.argv[4], Number(process.argv[5] ?? 8));
+if (process.argv[2] === "--operator") await operatorChild(process.argv[3], process.argv[4], Number(process.argv[5] ?? 16));
 else await main();

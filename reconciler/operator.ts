@@ -64,7 +64,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
   const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>) =>
     new WorkQueue({
       clock,
-      concurrency: o.concurrency ?? 4,
+      concurrency: o.concurrency ?? 16,
       handler: (key) => {
         const { namespace, name } = splitKey(key);
         return fn(ctx, namespace, name);
@@ -108,8 +108,16 @@ export function startOperator(o: StartOperatorOptions): Operator {
   // Repository status.references is computed by the Repository reconciler from these caches, so
   // an invoker event requeues its Repository (coalesced by the queue) instead of each invoker
   // writing the shared list.
-  const bcs = inform("stash.appscode.com", "v1beta1", "backupconfigurations", (bc) => {
-    queues.BackupConfiguration.add(keyOf(bc));
+  // Like controller-runtime's GenerationChangedPredicate: a status-only or finalizer-only update
+  // (our own writes) does not requeue; spec changes, deletion and adds do.
+  const bcSeen = new Map<string, string>();
+  const bcs = inform("stash.appscode.com", "v1beta1", "backupconfigurations", (bc, type) => {
+    const key = keyOf(bc);
+    const mark = `${bc.metadata.generation}/${bc.metadata.deletionTimestamp ?? ""}`;
+    if (type === "delete") bcSeen.delete(key);
+    else if (type === "update" && bcSeen.get(key) === mark) return;
+    else bcSeen.set(key, mark);
+    queues.BackupConfiguration.add(key);
     if (bc.spec?.repository?.name) queues.Repository.add(repoKeyOf(bc));
   });
   const rss = inform("stash.appscode.com", "v1beta1", "restoresessions", (rs) => {

@@ -68,11 +68,11 @@ export async function reconcileBackupConfiguration(ctx: ControllerContext, names
     }
     setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
 
-    if (bc.spec?.target) await findTarget(kube, st, bc, C.BackupTargetFound, "Backup");
+    const target = bc.spec?.target ? await findTarget(kube, st, bc, C.BackupTargetFound, "Backup") : null;
 
     try {
-      for (const o of desiredCronJobRBAC(bc)) await kube.apply(o, { force: true });
-      await kube.apply(desiredCronJob(bc, ctx.opts), { force: true });
+      // Independent objects: applied together, one round trip.
+      await Promise.all([...desiredCronJobRBAC(bc), desiredCronJob(bc, ctx.opts)].map((o) => kube.apply(o, { force: true })));
       setCond(st, C.CronJobCreated, true, R.CronJobCreationSucceeded, "Successfully created backup triggering CronJob.");
     } catch (e) {
       setCond(st, C.CronJobCreated, false, R.CronJobCreationFailed, `Failed to create backup triggering CronJob. Reason: ${errorMessage(e)}`);
@@ -81,7 +81,7 @@ export async function reconcileBackupConfiguration(ctx: ControllerContext, names
 
     if (driver === "Restic" && backupModel(bc.spec?.target?.ref?.kind, bc.spec?.task?.name) === "sidecar") {
       try {
-        await ensureSidecar(kube, bc, repo, ctx.opts);
+        await ensureSidecar(kube, bc, repo, ctx.opts, target ?? undefined);
         setCond(st, C.StashSidecarInjected, true, R.SidecarInjectionSucceeded, `Successfully injected stash sidecar into ${bc.spec.target.ref.kind} ${bc.spec.target.ref.namespace || namespace}/${bc.spec.target.ref.name}`);
       } catch (e) {
         setCond(st, C.StashSidecarInjected, false, R.SidecarInjectionFailed, `Failed to inject stash sidecar into ${bc.spec.target.ref.kind} ${namespace}/${bc.spec.target.ref.name}. Reason: ${errorMessage(e)}`);

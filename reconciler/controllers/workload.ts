@@ -33,9 +33,10 @@ export function targetApiVersion(ref: TargetRef): string {
   return ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"].includes(ref.kind) ? "apps/v1" : "v1";
 }
 
-async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, change: (w: KubeObject) => KubeObject): Promise<"changed" | "unchanged" | "absent"> {
+async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, change: (w: KubeObject) => KubeObject, current?: KubeObject): Promise<"changed" | "unchanged" | "absent"> {
   for (let attempt = 0; ; attempt++) {
-    const w = await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, namespace);
+    // The caller may hand over the object it just read; a conflict re-reads.
+    const w = attempt === 0 && current ? current : await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, namespace);
     if (!w) return "absent";
     const next = change(structuredClone(w));
     if (isDeepStrictEqual(next, w)) return "unchanged";
@@ -48,14 +49,14 @@ async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, cha
   }
 }
 
-export function ensureSidecar(kube: Kube, bc: any, repo: any, opts: InjectOptions): Promise<"changed" | "unchanged" | "absent"> {
+export function ensureSidecar(kube: Kube, bc: any, repo: any, opts: InjectOptions, current?: KubeObject): Promise<"changed" | "unchanged" | "absent"> {
   const ref = bc.spec.target.ref as TargetRef;
   return mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
     const spec = w.spec as any;
     spec.template = injectSidecar(spec.template ?? {}, bc, repo, opts);
     w.metadata.annotations = sortKeys({ ...(w.metadata.annotations ?? {}), ...backupInvokerAnnotations(bc) });
     return w;
-  });
+  }, current);
 }
 
 /** Removes the sidecar only if this invoker (by name) is the one recorded on the workload. */

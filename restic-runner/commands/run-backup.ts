@@ -188,7 +188,7 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
       snapshots.push(r.snapshot);
     }
     if ((target?.postBackupActions ?? []).length) {
-      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), hostname, conditions, secrets);
+      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets);
       if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
         try {
           await metrics.pushRepository(invoker, repo, repository ?? {});
