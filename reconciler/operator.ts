@@ -13,6 +13,7 @@ import { keyOf, splitKey } from "./controllers/owner.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
 import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
 import { withKeepAlive } from "./controllers/keep-alive.ts";
+import { sessionMetricsPusher } from "./controllers/session-metrics.ts";
 
 export interface StartOperatorOptions extends OperatorOptions {
   kube: Kube;
@@ -58,7 +59,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     clock,
     log,
     opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl },
-    pushSessionMetrics: o.pushSessionMetrics,
+    pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
     wipeOut: o.wipeOut,
   };
   const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>) =>

@@ -10,12 +10,14 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Kube } from "../lib/kube/client.ts";
+import { withKeepAlive } from "../reconciler/controllers/keep-alive.ts";
 import { createLogger, type Level } from "../lib/logger.ts";
 import { parseStepArgs } from "./tasks/step-args.ts";
 import { TASK_COMMANDS } from "./tasks/commands.ts";
 import { createBackupSession } from "./commands/create-backupsession.ts";
 import { backupForSession, runBackupSidecar, type RunnerMetrics, type TargetFlags } from "./commands/run-backup.ts";
 import { restoreForSession } from "./commands/restore.ts";
+import { runnerMetrics } from "./commands/runner-metrics.ts";
 import { parsePathMap, runnerNamespace, type RunnerDeps } from "./commands/runner-deps.ts";
 
 const USAGE = `usage: restic-runner <command> [flags]
@@ -39,7 +41,7 @@ export interface MainOptions {
   signal?: AbortSignal;
 }
 
-export async function main(argv: string[], o: MainOptions = {}): Promise<number> {
+export async function main(argv: string[], o: MainOptions = { metricsFor: (url) => runnerMetrics(url) }): Promise<number> {
   const env = o.env ?? process.env;
   const [command, ...rest] = argv;
   const log = createLogger({ level: (env.RESTASH_LOG_LEVEL as Level) ?? "info", fields: { component: "restic-runner", command } });
@@ -49,7 +51,7 @@ export async function main(argv: string[], o: MainOptions = {}): Promise<number>
   }
   const kc = new KubeConfig();
   kc.loadFromDefault();
-  const kube = new Kube(kc);
+  const kube = withKeepAlive(new Kube(kc), 4);
   const step = TASK_COMMANDS[command];
   if (step) return step(rest, { kube, log, resticBin: env.RESTIC_BIN, baseEnv: { PATH: env.PATH, HOME: env.HOME } });
 

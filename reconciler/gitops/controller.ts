@@ -4,7 +4,6 @@
 // configured them. No module state: everything lives in the returned handle.
 import { mkdir } from "node:fs/promises";
 import { watch as chokidarWatch, type FSWatcher } from "chokidar";
-import { Watch } from "@kubernetes/client-node";
 import type { Router } from "express";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
@@ -13,6 +12,7 @@ import { errorMessage } from "../../lib/errors.ts";
 import { rfc3339 } from "../../lib/conditions.ts";
 import { syncPolicySource, newSyncMemory, appendSourceNote, type SyncDeps } from "./sync.ts";
 import { receiverRouter } from "./receiver.ts";
+import { listWatch } from "./list-watch.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
 import { REVISION_ANNOTATION, trackedBy } from "./tracking.ts";
 import { shaOf } from "./git-source.ts";
@@ -28,6 +28,8 @@ export interface PolicySourceControllerOptions {
   parallelism?: number;
   /** Debounce for file-save events of local sources. */
   debounceMs?: number;
+  /** Record finished BackupSessions in the git notes (default true). */
+  watchBackupSessions?: boolean;
 }
 
 export interface BackupResult {
@@ -104,54 +106,73 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
     watchers.set(key, { path: want, watcher });
   };
 
-  // List-watch: every change of a PolicySource queues its key; a failed watch relists.
-  const base = opts.namespace ? `/apis/restash.dev/v1alpha1/namespaces/${opts.namespace}/policysources` : "/apis/restash.dev/v1alpha1/policysources";
-  let abort: AbortController | undefined;
+  // Every change of a PolicySource queues its key, except our own status writes: only generation
+  // (spec) and annotation changes (manual trigger, accepted rewrite) count.
+  const nsPath = (plural: string, group: string) => (opts.namespace ? `/apis/${group}/namespaces/${opts.namespace}/${plural}` : `/apis/${group}/${plural}`);
   const seen = new Map<string, string>();
-  const listWatch = async (): Promise<void> => {
-    if (stopped) return;
-    try {
-      const list = await opts.kube.request<any>(base);
-      for (const item of list.items ?? []) {
-        const key = `${item.metadata.namespace}/${item.metadata.name}`;
-        seen.set(key, `${item.metadata.generation}|${JSON.stringify(item.metadata.annotations ?? {})}`);
-        queue.add(key);
-      }
-      abort = await new Watch(opts.kube.kc).watch(
-        base,
-        { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-        (phase, obj) => {
-          if (phase === "BOOKMARK" || !obj?.metadata) return;
-          // Our own status writes must not queue the key again: only generation (spec) and
-          // annotation changes (manual trigger, accepted rewrite) do.
-          const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
-          const fp = `${obj.metadata.generation}|${JSON.stringify(obj.metadata.annotations ?? {})}`;
-          if (phase === "DELETED") seen.delete(key);
-          else if (seen.get(key) === fp) return;
-          else seen.set(key, fp);
-          queue.add(key);
+  const sources = listWatch({
+    kube: opts.kube,
+    clock,
+    log,
+    path: nsPath("policysources", "restash.dev/v1alpha1"),
+    onItem: (phase, obj) => {
+      const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      const fp = `${obj.metadata.generation}|${JSON.stringify(obj.metadata.annotations ?? {})}`;
+      if (phase === "DELETED") seen.delete(key);
+      else if (phase !== "LISTED" && seen.get(key) === fp) return;
+      else seen.set(key, fp);
+      queue.add(key);
+    },
+  });
+  await sources.started;
+
+  // Finished BackupSessions of BackupConfigurations applied from Git are written into the note of
+  // the revision that configured them (the session's start time keeps the line idempotent).
+  const recorded = new Set<string>();
+  const sessionQueue = new WorkQueue({
+    clock,
+    handler: async (key) => {
+      const [namespace, name] = key.split("/");
+      const bs = await opts.kube.getOrNull<KubeObject>("stash.appscode.com/v1beta1", "BackupSession", name, namespace);
+      const phase = bs?.status?.phase;
+      if (!bs || !FINISHED.has(phase) || recorded.has(`${key}|${bs.metadata.uid}`)) return;
+      const inv = bs.spec?.invoker;
+      if (inv?.kind !== "BackupConfiguration") return;
+      const bc = await opts.kube.getOrNull<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", inv.name, namespace);
+      if (!bc || !trackedBy(bc)) return;
+      const snapshots = (bs.status?.targets ?? []).flatMap((t: any) => (t.stats ?? []).flatMap((h: any) => (h.snapshots ?? []).map((s: any) => s.name))).filter(Boolean);
+      await handle.recordBackupResult({ backupConfiguration: bc, session: name, phase, snapshots, time: bs.metadata.creationTimestamp ? String(bs.metadata.creationTimestamp) : undefined });
+      recorded.add(`${key}|${bs.metadata.uid}`);
+    },
+    onError: (key, e) => log.warn("recording a backup result failed", { backupSession: key, error: errorMessage(e) }),
+  });
+  const sessions = opts.watchBackupSessions === false
+    ? undefined
+    : listWatch({
+        kube: opts.kube,
+        clock,
+        log,
+        path: nsPath("backupsessions", "stash.appscode.com/v1beta1"),
+        onItem: (phase, obj) => {
+          if (phase !== "DELETED" && FINISHED.has(obj.status?.phase)) sessionQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
         },
-        () => {
-          if (!stopped) clock.setTimeout(() => void listWatch(), 1000);
-        },
-      );
-    } catch (e) {
-      log.warn("listing PolicySources failed; retrying", { error: errorMessage(e) });
-      if (!stopped) clock.setTimeout(() => void listWatch(), 2000);
-    }
-  };
-  await listWatch();
+      });
 
   const trigger = (namespace: string, name: string) => queue.add(`${namespace}/${name}`);
 
-  return {
+  const handle: PolicySourceController = {
     receiver: receiverRouter({ kube: opts.kube, log, trigger }),
     trigger,
-    idle: () => queue.idle(),
+    idle: async () => {
+      await queue.idle();
+      await sessionQueue.idle();
+    },
     async stop() {
       stopped = true;
-      abort?.abort();
+      sources.stop();
+      sessions?.stop();
       queue.stop();
+      sessionQueue.stop();
       await Promise.all([...watchers.values()].map((w) => w.watcher.close()));
       watchers.clear();
       await Promise.all([...locks.values()]);
@@ -175,4 +196,7 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
       ]);
     },
   };
+  return handle;
 }
+
+const FINISHED = new Set(["Succeeded", "Failed", "Skipped"]);

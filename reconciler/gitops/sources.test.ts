@@ -232,3 +232,37 @@ test("an https remote with basic credentials from a Secret is synced; wrong cred
     await remote.cleanup();
   }
 });
+
+test("a finished BackupSession of a BackupConfiguration from Git is written into the note of the revision that configured it", async () => {
+  const { kube, namespace } = await testNamespace("gitops-session");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const head = await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+
+    const bs = await kube.create<KubeObject>({ apiVersion: BC, kind: "BackupSession", metadata: { name: "web-1700000900", namespace }, spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "web" } } } as KubeObject);
+    await kube.mergePatch(bs, { status: { phase: "Running" } }, "status");
+    await ctl.idle();
+    assert.equal((await noteLines(remote.bare, head)).filter((l) => l.kind === "backup").length, 0, "a running session is not recorded");
+    await kube.mergePatch(bs, { status: { phase: "Succeeded", targets: [{ ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, phase: "Succeeded", stats: [{ hostname: "host-0", phase: "Succeeded", snapshots: [{ name: "4f2a9c1e", path: "/data" }] }] }] } }, "status");
+    const line = await waitFor("the backup result note", async () => (await noteLines(remote.bare, head)).find((l) => l.kind === "backup"));
+    assert.deepEqual(line, {
+      time: bs.metadata.creationTimestamp,
+      kind: "backup",
+      source: `${namespace}/p`,
+      revision: `main@sha1:${head}`,
+      backupConfiguration: `${namespace}/web`,
+      session: "web-1700000900",
+      phase: "Succeeded",
+      snapshots: ["4f2a9c1e"],
+    });
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});

@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stopControlPlane } from "../../testing/cluster.ts";
 import { startOperator } from "../../reconciler/operator.ts";
-import { deployment, eventually } from "../../reconciler/controllers/test-fixtures.ts";
+import { backupConfiguration, deployment, eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
 import { runRunner, treeHash } from "./test-support.ts";
+import { freshBucket, sharedPushgateway } from "../../testing/services.ts";
+import { generateFixtureTree } from "../../fixtures/data/generate.ts";
+import { treeHash as hashTree } from "../tree-hash.ts";
 import { PASSWORD, V1B, cond, finalSession, resticSnapshots, setupBackup, startSidecar, trigger, world } from "./e2e-steps.ts";
 
 after(() => stopControlPlane());
@@ -114,4 +117,81 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
   const sessions = (await w.kube.list<any>(V1B, "BackupSession", w.namespace)).items;
   assert.equal(sessions.length, 2, `backupHistoryLimit 1 keeps the newest and the last completed: ${sessions.map((s) => s.metadata.name)}`);
   assert.ok(!sessions.some((s) => s.metadata.name === first), "the oldest session was cleaned");
+});
+
+test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment byte for byte, with Stash's metrics in the pushgateway and no key in status", async (t) => {
+  const w = await world("e2e-s3", t);
+  const pgw = await sharedPushgateway();
+  const { minio, bucket } = await freshBucket("e2e");
+  const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e", pushgatewayUrl: pgw.url });
+  t.after(() => op.stop());
+  const src = join(w.dir, "data");
+  const gen = await generateFixtureTree(src, { largeFileBytes: 12 * 1024 * 1024, smallFiles: 30 });
+  await w.kube.apply(secret(w.namespace, "s3-secret", { RESTIC_PASSWORD: PASSWORD, AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }));
+  await w.kube.apply({ ...repository(w.namespace, "s3-repo", { s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } }), spec: { backend: { storageSecretName: "s3-secret", s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } } } });
+  await w.kube.apply(deployment(w.namespace, "app", src));
+  const bc = backupConfiguration(w.namespace, "s3-backup", { kind: "Deployment", name: "app" }, "s3-repo", { retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true } });
+  bc.spec.target.volumeMounts = [{ name: "source-data", mountPath: src }];
+  bc.spec.target.paths = [src];
+  await w.kube.apply(bc);
+  await eventually("Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", "s3-backup", w.namespace))?.status?.phase === "Ready");
+  await eventually("sidecar injected", async () => ((await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace)).spec.template.spec.containers as any[]).some((c) => c.name === "stash"));
+  const dep = await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace);
+  assert.ok(dep.spec.template.spec.containers.find((c: any) => c.name === "stash").args.includes(`--pushgateway-url=${pgw.url}`));
+  const sidecar = await startSidecar(w, "app");
+  t.after(() => sidecar.stop());
+
+  const name = await trigger(w, "s3-backup");
+  const s = await finalSession(w, name);
+  assert.equal(s.status.phase, "Succeeded", `${JSON.stringify(s.status)}\n${sidecar.output()}`);
+  assert.equal(cond(s.status.conditions, "RepositoryMetricsPushed")?.status, "True");
+  assert.equal(cond(s.status.conditions, "MetricsPushed")?.status, "True");
+  assert.equal(s.status.targets[0].stats[0].snapshots[0].fileStats.totalFiles, gen.files);
+  const text = JSON.stringify(s) + JSON.stringify(await w.kube.get("stash.appscode.com/v1alpha1", "Repository", "s3-repo", w.namespace));
+  assert.ok(!text.includes(minio.secretKey) && !text.includes(PASSWORD), "no key or password in status");
+  assert.ok(!sidecar.output().includes(minio.secretKey), "no key in logs");
+  const objects = await minio.listObjects(bucket, "demo/app/");
+  assert.ok(objects.includes("demo/app/config"), "restic repository under bucket/prefix");
+  assert.ok(objects.some((k) => k.startsWith("demo/app/data/")));
+
+  // Metrics: host and repository (sidecar) and session (operator), under the invoker's job.
+  const metrics = await pgw.metrics();
+  const job = `job="backupconfiguration-${w.namespace}-s3-backup"`;
+  const line = (name: string) => metrics.split("\n").find((l) => l.startsWith(name + "{") && l.includes(job));
+  assert.match(line("stash_backup_session_success") ?? "", / 1$/);
+  assert.match(line("stash_appscode_com_backupsession_success") ?? "", / 1$/);
+  assert.match(line("stash_backup_host_backup_success") ?? "", /hostname="host-0".* 1$/, `${metrics.split("\n").filter((l) => l.includes("host")).slice(0, 5).join("\n")}\n${sidecar.output().split("\n").filter((l) => l.includes("metric")).join("\n")}`);
+  assert.match(line("stash_backup_host_files_total") ?? "", new RegExp(` ${gen.files}$`));
+  const integrity = line("stash_repository_integrity") ?? "";
+  assert.ok(integrity.includes('backend="s3"') && integrity.includes(`bucket="${bucket}"`) && integrity.includes('prefix="demo/app"') && integrity.endsWith(" 1"), integrity);
+  assert.match(line("stash_repository_snapshot_count") ?? "", / 1$/);
+  const targetOk = line("stash_backup_target_success") ?? "";
+  assert.ok(targetOk.includes('kind="Deployment"') && targetOk.includes('group="apps"') && targetOk.endsWith(" 1"), targetOk);
+
+  // Restore into another Deployment.
+  const dst = join(w.dir, "restored");
+  await w.kube.apply(deployment(w.namespace, "restored", src));
+  await w.kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreSession",
+    metadata: { name: "s3-restore", namespace: w.namespace },
+    spec: { repository: { name: "s3-repo" }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [{ sourceHost: "host-0", paths: [src] }] } },
+  });
+  const init = await eventually("stash-init injected", async () => {
+    const d = await w.kube.get<any>("apps/v1", "Deployment", "restored", w.namespace);
+    return (d.spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
+  });
+  await eventually("RestoreSession Running", async () => (await w.kube.get<any>(V1B, "RestoreSession", "s3-restore", w.namespace)).status?.phase === "Running");
+  const r = await runRunner(init.args, w.env({ POD_NAME: "restored-5f6d-q1w2e", RESTASH_PATH_MAP: `${src}=${dst}` }));
+  assert.equal(r.code, 0, r.output);
+  const rs = await eventually("RestoreSession final", async () => {
+    const o = await w.kube.get<any>(V1B, "RestoreSession", "s3-restore", w.namespace);
+    return ["Succeeded", "Failed"].includes(o.status?.phase) && o;
+  });
+  assert.equal(rs.status.phase, "Succeeded", JSON.stringify(rs.status));
+  const [a, b] = await Promise.all([hashTree(src), hashTree(dst)]);
+  assert.equal(b.hash, a.hash, "restored tree is byte-identical");
+  assert.equal(b.files, gen.files);
+  const after = await pgw.metrics();
+  assert.ok(after.split("\n").some((l) => l.startsWith("stash_restore_session_success{") && l.includes(`job="restoresession-${w.namespace}-s3-restore"`) && l.endsWith(" 1")), "restore session metric pushed");
 });

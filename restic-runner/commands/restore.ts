@@ -66,7 +66,6 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
     log.error("restore failed", { error });
     out = { kind: "restore", command: "restore", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error };
   }
-  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: f.invokerName, namespace: ns }, (status) => restoreStatusWith(status, out));
   if (metrics && repo) {
     try {
       await metrics.pushRestoreHost(rs, repo, out);
@@ -74,5 +73,6 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
       log.warn("could not push restore metrics", { error: redact(errorMessage(e), secrets) });
     }
   }
+  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: f.invokerName, namespace: ns }, (status) => restoreStatusWith(status, out));
   return out.phase;
 }

@@ -21,6 +21,7 @@ import { initializeRepository, postBackupActions } from "../tasks/post-backup.ts
 import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
 import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
+import type { SnapshotNumbers } from "../metrics.ts";
 import { clearOwnStaleLocks } from "./stale-locks.ts";
 
 export interface TargetFlags {
@@ -35,7 +36,7 @@ export interface TargetFlags {
 
 /** Pushes what the executor reports: host metrics and, from the last host, repository metrics. */
 export interface RunnerMetrics {
-  pushBackupHost(session: KubeObject, invoker: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
+  pushBackupHost(session: KubeObject, invoker: KubeObject, repo: KubeObject, out: StepOutput, numbers?: SnapshotNumbers[]): Promise<void>;
   pushRepository(invoker: KubeObject, repo: KubeObject, stats: NonNullable<StepOutput["repository"]>): Promise<void>;
   pushRestoreHost(session: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
 }
@@ -160,6 +161,7 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
   const secrets: string[] = [];
   const conditions: OutputCondition[] = [];
   const snapshots: NonNullable<StepOutput["snapshots"]> = [];
+  const numbers: SnapshotNumbers[] = [];
   let repository: StepOutput["repository"];
   let repo: KubeObject | undefined;
   let out: StepOutput;
@@ -186,6 +188,7 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
         onProgress: (pr) => progress.report(p, pr),
       });
       snapshots.push(r.snapshot);
+      numbers.push({ totalBytes: r.totalBytes, uploadedBytes: r.uploadedBytes, processingSeconds: r.processingSeconds, fileStats: r.snapshot.fileStats });
     }
     if ((target?.postBackupActions ?? []).length) {
       repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets);
@@ -205,6 +208,14 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
     out = { kind: "backup", command: "run-backup", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error, ...(conditions.length ? { conditions } : {}) };
   }
   await progress.done();
+  // Metrics first: once the host result is in status the operator may finish the session at once.
+  if (metrics && invoker && repo) {
+    try {
+      await metrics.pushBackupHost(session, invoker, repo, out, numbers);
+    } catch (e) {
+      log.warn("could not push host metrics", { error: redact(errorMessage(e), secrets) });
+    }
+  }
   const now = new Date(deps.now());
   const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
     backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
@@ -214,13 +225,6 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
     const created = session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : now.toISOString();
     const r = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! }, (status) => repositoryStatusWith(status, out, created));
     if (!r) log.warn("Repository was deleted while the backup ran; its statistics were not recorded", { repository: `${repo.metadata.namespace}/${repo.metadata.name}` });
-  }
-  if (metrics && invoker && repo) {
-    try {
-      await metrics.pushBackupHost(session, invoker, repo, out);
-    } catch (e) {
-      log.warn("could not push host metrics", { error: redact(errorMessage(e), secrets) });
-    }
   }
   return out.phase;
 }
