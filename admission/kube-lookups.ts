@@ -1,14 +1,30 @@
 // AdmissionLookups read straight from the API server. A webhook decision must see objects created a
 // moment ago (a BackupConfiguration applied just before its Deployment), which an informer cache
 // may not have yet; one GET or LIST per decision keeps p99 well under the timeout (bench/webhook-latency.ts).
-import { isNotFound, type Kube, type KubeObject } from "../lib/kube/client.ts";
+import { ApiError, isNotFound, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import type { AdmissionLookups } from "./types.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 
+/**
+ * The API server answers 429 while a new CRD's storage initialises and 5xx when briefly overloaded;
+ * a short retry keeps those from becoming denials, well inside the webhook timeout.
+ */
+async function retrying<T>(fn: () => Promise<T>, delays = [50, 150, 400]): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const transient = e instanceof ApiError && (e.code === 429 || e.code >= 500);
+      if (!transient || i >= delays.length) throw e;
+      await new Promise((r) => setTimeout(r, delays[i]));
+    }
+  }
+}
+
 async function getOrNull(kube: Kube, apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | null> {
   try {
-    return await kube.get(apiVersion, kind, name, namespace);
+    return await retrying(() => kube.get(apiVersion, kind, name, namespace));
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;
@@ -17,7 +33,7 @@ async function getOrNull(kube: Kube, apiVersion: string, kind: string, name: str
 
 async function listOrEmpty(kube: Kube, apiVersion: string, kind: string, namespace: string): Promise<KubeObject[]> {
   try {
-    return (await kube.list(apiVersion, kind, namespace)).items;
+    return (await retrying(() => kube.list(apiVersion, kind, namespace))).items;
   } catch (e) {
     if (isNotFound(e)) return []; // the kind is not installed: nothing can target the workload
     throw e;

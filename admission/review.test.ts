@@ -62,7 +62,7 @@ test("a mutation is answered as a JSON Patch that reproduces it", async () => {
   assert.equal(resp.patchType, "JSONPatch");
   const ops = JSON.parse(Buffer.from(resp.patch, "base64").toString());
   assert.deepEqual(applyPatch(rs, ops).spec, { target: { ref: { kind: "Deployment", name: "a" }, rules: [{ paths: ["/d"] }] } });
-  assert.equal(applyPatch(rs, ops).metadata.namespace, undefined, "the namespace is never patched in");
+  assert.equal((applyPatch(rs, ops).metadata as Record<string, unknown>).namespace, undefined, "the namespace is never patched in");
 });
 
 test("kinds without a handler and deletes are allowed untouched", async () => {

@@ -55,6 +55,8 @@ export interface OperatorServerOptions {
   /** Snapshot index: reload period and retry pause after a failed listing. */
   index?: { maxAgeMs?: number; errorRetryMs?: number };
   lookups?: AdmissionLookups;
+  /** Let the process exit while the server is still open (tests share one server per process). */
+  unref?: boolean;
   /** Renew the serving certificate this long before it expires (default 7 days). */
   renewBeforeMs?: number;
   log?: Logger;
@@ -70,7 +72,10 @@ export interface RegisterOptions {
   webhookScope?: WebhookScope;
   /** Register the Snapshot APIService (default true). */
   apiService?: boolean;
-  /** The Service named by the APIService. externalName: true creates it as ExternalName `localhost`. */
+  /**
+   * The Service named by the APIService; default the server's `service` (or kube-system/restash-operator
+   * as ExternalName `localhost`). externalName: true creates it as ExternalName `localhost`.
+   */
   apiServiceService?: { namespace: string; name: string; port?: number; externalName?: boolean };
   /** Wait until the APIService reports Available (default true). */
   waitAvailableMs?: number;
@@ -94,7 +99,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startOperatorServer(opts: OperatorServerOptions): Promise<OperatorServer> {
   const { kube, log } = opts;
-  const dnsNames = opts.service ? [serviceDnsName(opts.service.namespace, opts.service.name), `${opts.service.name}.${opts.service.namespace}`] : [];
+  const service = opts.service ?? { namespace: "kube-system", name: "restash-operator" };
+  const dnsNames = [serviceDnsName(service.namespace, service.name), `${service.name}.${service.namespace}`];
   const certs = opts.certs ?? (await createServingCerts({ dnsNames }));
   const frontProxy = opts.frontProxy ?? (await readFrontProxyConfig(kube));
   const ownsScratch = !opts.scratchDir;
@@ -138,6 +144,10 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
     server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  if (opts.unref) {
+    server.unref();
+    server.on("connection", (socket: import("node:net").Socket) => socket.unref());
+  }
   log?.info("operator server listening", { port });
 
   const created: { apiVersion: string; kind: string; name: string; namespace?: string }[] = [];
@@ -156,7 +166,12 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       }
     }
     if (r.apiService !== false) {
-      const svc = r.apiServiceService ?? { namespace: "kube-system", name: "restash-operator", externalName: true };
+      const svc = r.apiServiceService ?? { ...(opts.service ?? { namespace: "kube-system", name: "restash-operator" }), externalName: !opts.service };
+      // The aggregator verifies the serving certificate against <svc>.<ns>.svc.
+      const dns = serviceDnsName(svc.namespace, svc.name);
+      if (!certs.dnsNames.includes(dns)) {
+        throw new Error(`the serving certificate has no SAN ${dns} (it has ${certs.dnsNames.join(", ")}): start the server with service: { namespace: ${JSON.stringify(svc.namespace)}, name: ${JSON.stringify(svc.name)} }`);
+      }
       if (svc.externalName) {
         await kube.apply(externalNameService(svc.namespace, svc.name), { force: true });
         created.push({ apiVersion: "v1", kind: "Service", name: svc.name, namespace: svc.namespace });

@@ -37,6 +37,18 @@ export interface ResticSourceOptions {
   /** Where a local backend is visible to the operator process (default: its mountPath). */
   localPath?: (local: LocalSpec) => string;
   baseEnv?: Record<string, string | undefined>;
+  /** Backend retries restic may make before a listing gives up (restash's runner counts them). Default 3. */
+  maxBackendRetries?: number;
+  /** A listing or forget that takes longer is stopped (SIGINT) and reported as a failure. Default 60 s. */
+  timeoutMs?: number;
+}
+
+/** restic did not finish in time (usually a backend that accepts connections but does not answer). */
+export class BackendTimeoutError extends Error {
+  constructor(repo: KubeObject, verb: string, ms: number) {
+    super(`Repository ${repo.metadata.namespace}/${repo.metadata.name}: restic ${verb} did not finish within ${Math.round(ms / 1000)} s`);
+    this.name = "BackendTimeoutError";
+  }
 }
 
 export function resticSource(opts: ResticSourceOptions): SnapshotSource {
@@ -57,13 +69,23 @@ export function resticSource(opts: ResticSourceOptions): SnapshotSource {
       localPath: opts.localPath,
     });
     await writeBackendFiles(backend);
-    return { backend, bin: opts.resticBin, baseEnv: opts.baseEnv };
+    return { backend, bin: opts.resticBin, baseEnv: opts.baseEnv, maxBackendRetries: opts.maxBackendRetries ?? 3 };
+  };
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const run = async (repo: KubeObject, args: string[]) => {
+    const ctx = await open(repo);
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await runRestic({ ...ctx, signal }, args, { keepStdout: true });
+    } catch (e) {
+      if (signal.aborted) throw new BackendTimeoutError(repo, args[0], timeoutMs);
+      throw e;
+    }
   };
   return {
     async list(repo) {
-      const ctx = await open(repo);
       try {
-        const out = await runRestic(ctx, ["snapshots", "--json", "--no-lock"], { keepStdout: true });
+        const out = await run(repo, ["snapshots", "--json", "--no-lock"]);
         const parsed = JSON.parse(out.stdout || "[]");
         return Array.isArray(parsed) ? (parsed as ResticSnapshotJson[]) : [];
       } catch (e) {
@@ -72,8 +94,7 @@ export function resticSource(opts: ResticSourceOptions): SnapshotSource {
       }
     },
     async forget(repo, id) {
-      const ctx = await open(repo);
-      await runRestic(ctx, ["forget", "--prune", id]);
+      await run(repo, ["forget", "--prune", id]);
     },
   };
 }

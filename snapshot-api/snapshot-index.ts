@@ -49,7 +49,9 @@ export class SnapshotIndex {
   private timer?: NodeJS.Timeout;
 
   constructor(opts: SnapshotIndexOptions) {
-    this.opts = { now: Date.now, maxAgeMs: 5 * 60_000, errorRetryMs: 5_000, concurrency: 4, ...opts };
+    // Options given as undefined keep their defaults.
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as SnapshotIndexOptions;
+    this.opts = { now: Date.now, maxAgeMs: 5 * 60_000, errorRetryMs: 5_000, concurrency: 4, ...given };
   }
 
   /** The snapshots of a Repository, from the index when it is current. Throws the listing's error. */

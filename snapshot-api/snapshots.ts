@@ -54,8 +54,8 @@ const fieldOk = (reqs: FieldReq[], o: KubeObject) =>
 export function backendFailure(repo: KubeObject, e: unknown): ApiStatusError {
   if (e instanceof ApiStatusError) return e;
   const who = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
-  if (e instanceof ResticError || e instanceof BackendSecretMissingError) return unavailable(`${who}: ${e.message}`);
-  return unavailable(`${who}: ${e instanceof Error ? e.message : String(e)}`);
+  const message = e instanceof ResticError || e instanceof BackendSecretMissingError || e instanceof Error ? e.message : String(e);
+  return unavailable(message.includes(who) ? message : `${who}: ${message}`);
 }
 
 export interface SnapshotRecord extends TableRowInput {

@@ -1,0 +1,74 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { KubeObject } from "../lib/kube/client.ts";
+import { SnapshotIndex } from "./snapshot-index.ts";
+import type { ResticSnapshotJson } from "./snapshot-object.ts";
+
+const repo = (status: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "stash.appscode.com/v1alpha1",
+  kind: "Repository",
+  metadata: { name: "r", namespace: "ns", uid: "u" },
+  spec: { backend: { local: { mountPath: "/x" } } },
+  status,
+});
+const snap = (id: string): ResticSnapshotJson => ({ id, time: "2026-01-01T00:00:00Z", tree: "t", paths: ["/d"], hostname: "h" });
+
+/** A listing source that returns what `data` holds now and counts its calls. */
+function source() {
+  const state = { calls: 0, data: [snap("a")] as ResticSnapshotJson[], fail: undefined as Error | undefined };
+  return { state, load: async () => (state.calls++, state.fail ? Promise.reject(state.fail) : [...state.data]) };
+}
+
+test("concurrent reads share one listing and later reads come from the index", async () => {
+  const src = source();
+  const idx = new SnapshotIndex({ load: src.load });
+  const [a, b] = await Promise.all([idx.snapshotsOf(repo()), idx.snapshotsOf(repo())]);
+  assert.deepEqual(a, [snap("a")]);
+  assert.deepEqual(b, [snap("a")]);
+  await idx.snapshotsOf(repo());
+  assert.equal(src.state.calls, 1);
+});
+
+test("invalidate makes the next read wait for a fresh listing", async () => {
+  const src = source();
+  const idx = new SnapshotIndex({ load: src.load });
+  await idx.snapshotsOf(repo());
+  src.state.data.push(snap("b"));
+  idx.invalidate("ns", "r");
+  assert.deepEqual(await idx.snapshotsOf(repo()), [snap("a"), snap("b")]);
+  assert.equal(src.state.calls, 2);
+});
+
+test("a new lastBackupTime on the Repository reloads without invalidate", async () => {
+  const src = source();
+  const idx = new SnapshotIndex({ load: src.load });
+  await idx.snapshotsOf(repo({ lastBackupTime: "2026-01-01T00:00:00Z" }));
+  src.state.data.push(snap("c"));
+  assert.deepEqual(await idx.snapshotsOf(repo({ lastBackupTime: "2026-01-02T00:00:00Z" })), [snap("a"), snap("c")]);
+});
+
+test("a failed listing is answered from the failure until the retry pause is over", async () => {
+  let now = 0;
+  const src = source();
+  src.state.fail = new Error("backend down");
+  const idx = new SnapshotIndex({ load: src.load, now: () => now, errorRetryMs: 1000, maxAgeMs: undefined });
+  await assert.rejects(idx.snapshotsOf(repo()), /backend down/);
+  await assert.rejects(idx.snapshotsOf(repo()), /backend down/);
+  assert.equal(src.state.calls, 1);
+  now = 1500;
+  src.state.fail = undefined;
+  assert.deepEqual(await idx.snapshotsOf(repo()), [snap("a")]);
+  assert.equal(src.state.calls, 2);
+});
+
+test("an old listing is answered at once and refreshed behind", async () => {
+  let now = 0;
+  const src = source();
+  const idx = new SnapshotIndex({ load: src.load, now: () => now, maxAgeMs: 1000 });
+  await idx.snapshotsOf(repo());
+  src.state.data = [snap("z")];
+  now = 2000;
+  assert.deepEqual(await idx.snapshotsOf(repo()), [snap("a")], "the old listing, without waiting");
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(await idx.snapshotsOf(repo()), [snap("z")], "then the refreshed one");
+});
