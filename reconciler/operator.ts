@@ -14,6 +14,7 @@ import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
 import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
 import { withKeepAlive } from "./controllers/keep-alive.ts";
 import { sessionMetricsPusher } from "./controllers/session-metrics.ts";
+import { wipeOutWith } from "./controllers/wipe-out.ts";
 
 export interface StartOperatorOptions extends OperatorOptions {
   kube: Kube;
@@ -60,7 +61,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     log,
     opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl },
     pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
-    wipeOut: o.wipeOut,
+    wipeOut: o.wipeOut ?? wipeOutWith(kube),
   };
   const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>) =>
     new WorkQueue({
