@@ -26,6 +26,8 @@ export interface StartOperatorOptions extends OperatorOptions {
   concurrency?: number;
   pushSessionMetrics?: ControllerContext["pushSessionMetrics"];
   wipeOut?: ControllerContext["wipeOut"];
+  /** Records reconcile durations and failures per kind (reconciler/metrics.ts). */
+  metrics?: { observe<T>(kind: string, fn: () => Promise<T>): Promise<T> };
 }
 
 export interface Operator {
@@ -69,7 +71,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
       concurrency: o.concurrency ?? 16,
       handler: (key) => {
         const { namespace, name } = splitKey(key);
-        return fn(ctx, namespace, name);
+        return o.metrics ? o.metrics.observe(kind, () => fn(ctx, namespace, name)) : fn(ctx, namespace, name);
       },
       shouldRetry: (e) => {
         const kind = errorKind(e);

@@ -64,3 +64,6 @@ export function runnerMetrics(url: string, now: () => number = Date.now): Runner
     },
   };
 }
+
+/** main's metricsFor: the runner's metrics for a pushgateway URL. */
+export const metricsForPushgateway = (url: string): RunnerMetrics => runnerMetrics(url);
