@@ -105,9 +105,13 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
       if (obj.metadata.deletionTimestamp || !isWorkloadKind(obj.kind)) return obj;
       const namespace = obj.metadata.namespace ?? ctx.namespace;
       const workload = { ...obj, metadata: { ...obj.metadata, namespace } };
-      const [configs, sessions] = await Promise.all([ctx.lookups.listBackupConfigurations(namespace), ctx.lookups.listRestoreSessions(namespace)]);
-      const backup = backupInvokerFor(workload, configs);
-      const restore = restoreInvokerFor(workload, sessions);
+      const invokers = async (l: typeof ctx.lookups) => {
+        const [configs, sessions] = await Promise.all([l.listBackupConfigurations(namespace), l.listRestoreSessions(namespace)]);
+        return { backup: backupInvokerFor(workload, configs), restore: restoreInvokerFor(workload, sessions) };
+      };
+      let { backup, restore } = await invokers(ctx.lookups);
+      // A cache may not have seen an invoker created a moment ago: confirm "none" with a fresh read.
+      if (!backup && !restore && ctx.lookups.fresh) ({ backup, restore } = await invokers(ctx.lookups.fresh));
       const [backupRepository, restoreRepository] = await Promise.all([repositoryOf(backup, ctx), repositoryOf(restore, ctx)]);
       const out = desiredWorkload(workload, { backup, backupRepository, restore, restoreRepository }, opts);
       // The namespace is filled in for matching only; never patch it in.

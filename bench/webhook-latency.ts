@@ -104,10 +104,15 @@ async function main() {
     const hooks = await openLoop(rps, seconds, (i) =>
       i % 2 === 0 ? call(agent, server.port, "/admission/mutate", deploymentReview(i)) : call(agent, server.port, "/admission/validate", bcReview(i)),
     );
+    // Untargeted workloads: the cache finds no invoker, so "none" is confirmed with direct lists.
+    const untargeted = await openLoop(rps, seconds, (i) =>
+      call(agent, server.port, "/admission/mutate", deploymentReview(i).replace('"name":"app"', `"name":"other-${i}"`)),
+    );
     const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p90 ${pct(xs, 90).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms (n=${xs.length})`;
     console.log(`rate: ${rps} requests/s for ${seconds} s, open loop`);
     console.log(`reference /healthz:      ${fmt(ref)}`);
     console.log(`webhooks (mutate+validate): ${fmt(hooks)}`);
+    console.log(`untargeted Deployments (confirmed by direct lists): ${fmt(untargeted)}`);
     console.log(`ratio webhook/reference: p50 ${(pct(hooks, 50) / pct(ref, 50)).toFixed(1)}x, p99 ${(pct(hooks, 99) / pct(ref, 99)).toFixed(1)}x; goal p99 < 10 ms: ${pct(hooks, 99) < 10 ? "met" : "NOT met"}`);
     agent.destroy();
     await server.stop();

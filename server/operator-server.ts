@@ -13,7 +13,8 @@ import type { InjectOptions } from "../restic-runner/pod-template.ts";
 import type { LocalSpec } from "../restic-runner/backend.ts";
 import { admissionRouter } from "../admission/router.ts";
 import { admissionRegistry } from "../admission/registry.ts";
-import { kubeLookups } from "../admission/kube-lookups.ts";
+import { cachedLookups } from "../admission/cached-lookups.ts";
+import { silentLogger } from "../lib/logger.ts";
 import type { AdmissionLookups } from "../admission/types.ts";
 import {
   ADMISSION_PREFIX,
@@ -54,6 +55,7 @@ export interface OperatorServerOptions {
   localPath?: (local: LocalSpec) => string;
   /** Snapshot index: reload period and retry pause after a failed listing. */
   index?: { maxAgeMs?: number; errorRetryMs?: number };
+  /** Reads the webhooks make; default informer caches with direct reads on a miss (admission/cached-lookups.ts). */
   lookups?: AdmissionLookups;
   /** Let the process exit while the server is still open (tests share one server per process). */
   unref?: boolean;
@@ -115,10 +117,13 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
   });
   index.start();
 
+  const cached = opts.lookups ? undefined : cachedLookups(kube, log ?? silentLogger());
+  const lookups = opts.lookups ?? cached!;
+
   const app = express();
   app.disable("x-powered-by");
   app.get(["/healthz", "/readyz", "/livez"], (_req, res) => void res.type("text/plain").send("ok"));
-  app.use(ADMISSION_PREFIX, admissionRouter({ registry: admissionRegistry(opts.inject), lookups: opts.lookups ?? kubeLookups(kube), log }));
+  app.use(ADMISSION_PREFIX, admissionRouter({ registry: admissionRegistry(opts.inject), lookups, log }));
   app.use(snapshotRouter({ kube, index, source, frontProxy: () => frontProxy, authorizer: sarAuthorizer(kube), log }));
 
   const context = () => ({ cert: certs.current().certPem, key: certs.current().keyPem, ca: frontProxy.caPem });
@@ -210,6 +215,7 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       stopped = true;
       await unregister();
       index.stop();
+      await cached?.stop();
       unsubscribe();
       if (renewTimer) clearTimeout(renewTimer);
       await new Promise<void>((resolve) => {

@@ -1,0 +1,54 @@
+// AdmissionLookups from informer caches, for the request rates a busy cluster sends: a hit costs no
+// API call. A miss falls back to a direct read (the object may be a moment old and not cached
+// yet), and `fresh` gives the workload mutator direct lists to confirm that nothing targets a
+// workload before it removes or skips the sidecar.
+import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { Logger } from "../lib/logger.ts";
+import { realClock } from "../lib/workqueue.ts";
+import { startInformer, type RunningInformer } from "../reconciler/controllers/watch.ts";
+import type { AdmissionLookups } from "./types.ts";
+import { kubeLookups } from "./kube-lookups.ts";
+
+export interface CachedLookups extends AdmissionLookups {
+  /** Resolves once every cache has listed once. */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const PATHS = {
+  repositories: "/apis/stash.appscode.com/v1alpha1/repositories",
+  backupconfigurations: "/apis/stash.appscode.com/v1beta1/backupconfigurations",
+  restoresessions: "/apis/stash.appscode.com/v1beta1/restoresessions",
+  tasks: "/apis/stash.appscode.com/v1beta1/tasks",
+  functions: "/apis/stash.appscode.com/v1beta1/functions",
+  namespaces: "/api/v1/namespaces",
+};
+
+export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
+  const direct = kubeLookups(kube);
+  const informers = Object.fromEntries(
+    Object.entries(PATHS).map(([k, path]) => [k, startInformer(kube, { path, onEvent: () => {} }, log, realClock)]),
+  ) as Record<keyof typeof PATHS, RunningInformer>;
+  let ready = false;
+  const synced = Promise.all(Object.values(informers).map((i) => i.synced)).then(() => {
+    ready = true;
+  });
+  const get = async (inf: RunningInformer, name: string, ns: string | undefined, fallback: () => Promise<KubeObject | null>) => {
+    const hit = ready ? (inf.cache.get(name, ns) as KubeObject | undefined) : undefined;
+    return hit ?? fallback();
+  };
+  const list = async (inf: RunningInformer, ns: string, fallback: () => Promise<KubeObject[]>) => (ready ? (inf.cache.list(ns) as KubeObject[]) : fallback());
+  return {
+    synced,
+    getRepository: (ns, name) => get(informers.repositories, name, ns, () => direct.getRepository(ns, name)),
+    getNamespace: (name) => get(informers.namespaces, name, undefined, () => direct.getNamespace(name)),
+    getTask: (name) => get(informers.tasks, name, undefined, () => direct.getTask(name)),
+    getFunction: (name) => get(informers.functions, name, undefined, () => direct.getFunction(name)),
+    listBackupConfigurations: (ns) => list(informers.backupconfigurations, ns, () => direct.listBackupConfigurations(ns)),
+    listRestoreSessions: (ns) => list(informers.restoresessions, ns, () => direct.listRestoreSessions(ns)),
+    fresh: direct,
+    async stop() {
+      await Promise.all(Object.values(informers).map((i) => i.stop()));
+    },
+  };
+}
