@@ -5,13 +5,13 @@ import { GROUP, RESOURCE } from "./api-group.ts";
 export class ApiStatusError extends Error {
   readonly code: number;
   readonly reason: string;
-  readonly name_?: string;
+  readonly objectName?: string;
   constructor(code: number, reason: string, message: string, name?: string) {
     super(message);
     this.name = "ApiStatusError";
     this.code = code;
     this.reason = reason;
-    this.name_ = name;
+    this.objectName = name;
   }
 }
 
@@ -30,7 +30,7 @@ export function statusBody(e: ApiStatusError) {
     status: "Failure",
     message: e.message,
     reason: e.reason,
-    details: e.name_ !== undefined ? { name: e.name_, group: GROUP, kind: RESOURCE } : { group: GROUP, kind: RESOURCE },
+    details: e.objectName !== undefined ? { name: e.objectName, group: GROUP, kind: RESOURCE } : { group: GROUP, kind: RESOURCE },
     code: e.code,
   };
 }
