@@ -2,6 +2,7 @@
 // <snap> <file> [--host] [--path] | <cmds>`). Both ends must succeed.
 //
 //   dump(ctx, opts: DumpOptions) -> Promise<void>
+import { ResticFailedError } from "./errors.ts";
 import { startPipeCommand } from "./pipe-command.ts";
 import { runRestic, type ResticContext } from "./run.ts";
 
@@ -26,6 +27,11 @@ export async function dump(ctx: ResticContext, opts: DumpOptions): Promise<void>
   stdin.on("error", () => {}); // the command may exit early; its exit code says why
   const resticRun = runRestic(ctx, args, { stdout: stdin }).finally(() => stdin.end());
   const [r, c] = await Promise.allSettled([resticRun, cmd.done]);
+  if (r.status === "rejected" && c.status === "rejected") {
+    // Both failed: a typed restic failure (password, backend, snapshot) is the cause; a generic one
+    // is most likely restic losing its reader because the command failed first.
+    throw r.reason instanceof ResticFailedError ? c.reason : r.reason;
+  }
   if (r.status === "rejected") throw r.reason;
   if (c.status === "rejected") throw c.reason;
 }

@@ -137,7 +137,18 @@ export async function runRestic(ctx: ResticContext, args: string[], opts: RunOpt
   let partial = "";
   const keep = opts.keepStdout ?? (!opts.onLine && !opts.stdout);
 
-  if (opts.stdout) out.pipe(opts.stdout, { end: false });
+  if (opts.stdout) {
+    const dest = opts.stdout;
+    out.pipe(dest, { end: false });
+    // The reader went away (a restore command that exited early): discard the rest, or restic
+    // would block on a full pipe forever. The reader's own exit status reports the failure.
+    const discard = () => {
+      out.unpipe(dest);
+      out.resume();
+    };
+    dest.once("error", discard);
+    dest.once("close", discard);
+  }
   else {
     out.setEncoding("utf8");
     out.on("data", (chunk: string) => {

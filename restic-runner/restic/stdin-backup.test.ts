@@ -56,3 +56,18 @@ test("restoring a snapshot that does not exist is SnapshotNotFoundError", async 
   await assert.rejects(restore(t.ctx, { snapshot: "latest", target: join(t.work, "r") }), SnapshotNotFoundError);
   await assert.rejects(restore(t.ctx, { snapshot: "deadbeef", target: join(t.work, "r") }), SnapshotNotFoundError);
 });
+
+test("a dump into a command that fails reports the command's failure; a wrong password is reported as such", async () => {
+  const t = await localRepoContext("dump-fail");
+  await ensureRepository(t.ctx);
+  await backupStdin(t.ctx, { command: ["sh", "-c", "head -c 2000000 /dev/zero"], filename: "zeros.bin" });
+  await assert.rejects(
+    dump(t.ctx, { snapshot: "latest", file: "/zeros.bin", command: ["sh", "-c", "head -c 10 >/dev/null; echo 'psql: syntax error' >&2; exit 2"] }),
+    (e: unknown) => e instanceof PipeCommandError && /exited with code 2: psql: syntax error/.test(e.message),
+  );
+  const { contextFor } = await import("./test-context.ts");
+  const { WrongPasswordError } = await import("./errors.ts");
+  const bad = await contextFor(t.repo, { RESTIC_PASSWORD: "not-it" }, t.work);
+  await assert.rejects(dump(bad, { snapshot: "latest", file: "/zeros.bin", command: ["sh", "-c", "cat >/dev/null"] }), WrongPasswordError);
+  await assert.rejects(backupStdin(bad, { command: ["sh", "-c", "head -c 50000000 /dev/zero"], filename: "z.bin" }), WrongPasswordError);
+});

@@ -35,9 +35,18 @@ export async function backupStdin(ctx: ResticContext, opts: StdinBackupOptions):
       /* not a summary */
     }
   };
-  const resticRun = runRestic(ctx, args, { stdin: cmd.child.stdout!, onLine });
+  let stoppedByUs = false;
+  const resticRun = runRestic(ctx, args, { stdin: cmd.child.stdout!, onLine }).catch((e: unknown) => {
+    // restic is gone: nobody reads the command's output any more, so it must not block writing it.
+    cmd.child.stdout?.destroy();
+    if (cmd.child.exitCode === null && cmd.child.signalCode === null) {
+      stoppedByUs = true;
+      cmd.child.kill("SIGTERM");
+    }
+    throw e;
+  });
   const [cmdResult, resticResult] = await Promise.allSettled([cmd.done, resticRun]);
-  if (cmdResult.status === "rejected") {
+  if (cmdResult.status === "rejected" && !(stoppedByUs && resticResult.status === "rejected")) {
     if (summary) await runRestic(ctx, ["forget", summary.snapshot_id]).catch(() => {});
     throw cmdResult.reason;
   }
