@@ -24,8 +24,53 @@ const PATHS = {
   namespaces: "/api/v1/namespaces",
 };
 
+/**
+ * Coalesces fresh reads without losing freshness: a caller never joins a read that started before
+ * it arrived; everyone who arrives while one read is in flight shares the next one. Under a burst
+ * that is one API call per round trip instead of one per request.
+ */
+export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
+  let inflight: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const p = read().finally(() => {
+      if (inflight === p) inflight = undefined;
+    });
+    inflight = p;
+    return p;
+  };
+  return () => {
+    if (!inflight) return start();
+    next ??= inflight.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
+  };
+}
+
+function coalescedByNamespace(read: (ns: string) => Promise<KubeObject[]>): (ns: string) => Promise<KubeObject[]> {
+  const perNs = new Map<string, () => Promise<KubeObject[]>>();
+  return (ns) => {
+    let f = perNs.get(ns);
+    if (!f) {
+      f = coalesce(() => read(ns));
+      perNs.set(ns, f);
+    }
+    return f();
+  };
+}
+
 export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
-  const direct = kubeLookups(kube);
+  const uncached = kubeLookups(kube);
+  const direct = {
+    ...uncached,
+    listBackupConfigurations: coalescedByNamespace((ns) => uncached.listBackupConfigurations(ns)),
+    listRestoreSessions: coalescedByNamespace((ns) => uncached.listRestoreSessions(ns)),
+  };
   const informers = Object.fromEntries(
     Object.entries(PATHS).map(([k, path]) => [k, startInformer(kube, { path, onEvent: () => {} }, log, realClock)]),
   ) as Record<keyof typeof PATHS, RunningInformer>;

@@ -78,7 +78,7 @@ async function main() {
       });
     }
 
-    const server = await startOperatorServer({ kube, inject: { image: "restash:bench" } });
+    const server = await startOperatorServer({ kube, inject: { image: "restash:bench" }, resticBin: join(toolsDir, "restic") });
     await server.registerWithApiServer({ webhooks: false });
     const kubectl = () => run("kubectl", ["--kubeconfig", cp.kubeconfig, "get", "snapshots", "-n", ns, "--no-headers", "--request-timeout=600s"], env);
 

@@ -14,7 +14,7 @@ export interface SnapshotIndexOptions {
   maxAgeMs?: number;
   /** How long a failed listing is answered from the failure before trying again. */
   errorRetryMs?: number;
-  /** Parallel reloads during a timer refresh. */
+  /** restic listings running at once (a cold list of many repositories queues behind this). */
   concurrency?: number;
   onError?: (repo: string, e: unknown) => void;
 }
@@ -47,11 +47,13 @@ export class SnapshotIndex {
   private readonly entries = new Map<string, Entry>();
   private readonly opts: Required<Omit<SnapshotIndexOptions, "onError">> & Pick<SnapshotIndexOptions, "onError">;
   private timer?: NodeJS.Timeout;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(opts: SnapshotIndexOptions) {
     // Options given as undefined keep their defaults.
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as SnapshotIndexOptions;
-    this.opts = { now: Date.now, maxAgeMs: 5 * 60_000, errorRetryMs: 5_000, concurrency: 4, ...given };
+    this.opts = { now: Date.now, maxAgeMs: 5 * 60_000, errorRetryMs: 5_000, concurrency: 8, ...given };
   }
 
   /** The snapshots of a Repository, from the index when it is current. Throws the listing's error. */
@@ -82,9 +84,20 @@ export class SnapshotIndex {
     return this.reload(e);
   }
 
+  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.opts.concurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
   private reload(e: Entry): Promise<ResticSnapshotJson[]> {
     const repo = e.repo;
-    const p: Promise<ResticSnapshotJson[]> = this.opts.load(repo).then(
+    const p: Promise<ResticSnapshotJson[]> = this.limited(() => this.opts.load(repo)).then(
       (snaps) => {
         if (e.loading === p) {
           e.snapshots = snaps;
