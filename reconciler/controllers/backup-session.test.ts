@@ -1,6 +1,6 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testNamespace, stopControlPlane } from "../../testing/cluster.ts";
@@ -96,7 +96,7 @@ test("a BackupSession past its timeOut fails with DeadlineExceeded, and retryCon
   await eventually("retried=true", async () => (await session(kube, namespace, name))?.status?.retried === true);
 });
 
-test("a PVC target gets a backup Job per BackupSession, and running the Job's container backs the PVC data up", async (t) => {
+test("a PVC target gets a backup Job per BackupSession, running the Job's container backs the PVC data up, and a restore Job restores a snapshot by id into another PVC", async (t) => {
   const { kube, namespace, cp } = await testNamespace("bs-job");
   const op = startOperator({ kube, namespace, image: "restash:test" });
   t.after(() => op.stop());
@@ -131,6 +131,30 @@ test("a PVC target gets a backup Job per BackupSession, and running the Job's co
   });
   assert.equal(s.status.phase, "Succeeded", JSON.stringify(s.status));
   assert.equal(s.status.targets[0].stats[0].snapshots[0].fileStats.totalFiles, 1);
+
+  // Restore that snapshot by id into another PVC through a restore Job.
+  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data-copy", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  const snapshotId = s.status.targets[0].stats[0].snapshots[0].name;
+  await kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreSession",
+    metadata: { name: "pvc-restore", namespace },
+    spec: { repository: { name: "repo" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-copy" }, volumeMounts: [{ name: "data", mountPath: dir }], rules: [{ snapshots: [snapshotId] }] } },
+  });
+  const rjob = await eventually("restore Job", () => kube.getOrNull<any>("batch/v1", "Job", "stash-restore-pvc-restore-0", namespace).then((j) => j ?? undefined));
+  assert.equal(rjob.metadata.ownerReferences[0].kind, "RestoreSession");
+  assert.deepEqual(rjob.spec.template.spec.volumes[1], { name: "stash-target", persistentVolumeClaim: { claimName: "data-copy" } });
+  const restored = join(dir, "..", `${namespace}-restored`);
+  const rr = await runRunner(rjob.spec.template.spec.containers[0].args, { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: cp.kubeconfig, RESTASH_SCRATCH_DIR: join(dir, "..", `${namespace}-scratch`), RESTASH_PATH_MAP: `/safe/repo=${join(dir, "..", `${namespace}-repo`)},${dir}=${restored}` });
+  assert.equal(rr.code, 0, rr.output);
+  const rs = await eventually("RestoreSession final", async () => {
+    const o = await kube.get<any>(V1B, "RestoreSession", "pvc-restore", namespace);
+    return ["Succeeded", "Failed"].includes(o.status?.phase) && o;
+  });
+  assert.equal(rs.status.phase, "Succeeded", JSON.stringify(rs.status));
+  assert.equal(cond(rs, "RestoreJobCreated")?.status, "True");
+  assert.equal(readFileSync(join(restored, "data.txt"), "utf8"), "pvc data\n");
+  rmSync(restored, { recursive: true, force: true });
   rmSync(join(dir, "..", `${namespace}-scratch`), { recursive: true, force: true });
   rmSync(join(dir, "..", `${namespace}-repo`), { recursive: true, force: true });
 });
