@@ -89,7 +89,8 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
       need("invoker-name", "invoker-kind", "target-name", "target-kind");
       if (a.backupsession) {
         const r = await backupForSession(deps, flags, a.backupsession, metrics);
-        return r === "Failed" ? 1 : 0;
+        // 75 (EX_TEMPFAIL): another pod holds the workload's backup lease; try again later.
+        return r === "Failed" ? 1 : r === "locked" ? 75 : 0;
       }
       const ac = new AbortController();
       const stop = () => ac.abort();

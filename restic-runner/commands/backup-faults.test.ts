@@ -123,3 +123,22 @@ test("a Repository deleted while a backup runs is kept until the backup ends; th
   );
   assert.equal(next.status.targets, undefined, "no target was started");
 });
+
+test("two pods of one Deployment share its backup: only the Lease holder backs up, once", async (t) => {
+  const w = await world("e2e-lease", t);
+  const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
+  t.after(() => op.stop());
+  const { repoDir, pathMap } = await setupBackup(w, { srcFill: (s) => makeFixtureTree(s, 3) });
+  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, { spec: { target: { args: ["--limit-upload", "2048"] } } });
+  const a = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap, POD_NAME: "app-6d4f8-aaaaa" });
+  const b = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap, POD_NAME: "app-6d4f8-bbbbb" });
+  t.after(() => Promise.all([a.stop(), b.stop()]).then(() => {}));
+  const s = await finalSession(w, await trigger(w, "app-backup"), 120_000);
+  assert.equal(s.status.phase, "Succeeded", JSON.stringify(s.status));
+  assert.equal(s.status.targets[0].stats.length, 1, "one host result");
+  assert.equal(resticSnapshots(repoDir, PASSWORD).length, 1, "one snapshot: the other pod did not back up");
+  const lease = await w.kube.get<any>("coordination.k8s.io/v1", "Lease", "lock-deployment-app-backup", w.namespace);
+  assert.equal(lease.spec.holderIdentity, "", "released after the backup");
+  const waited = [a, b].filter((p) => p.output().includes("another pod holds the backup lease"));
+  assert.ok(waited.length <= 1);
+});

@@ -23,6 +23,8 @@ import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.t
 import type { RunnerDeps } from "./runner-deps.ts";
 import type { SnapshotNumbers } from "../metrics.ts";
 import { clearOwnStaleLocks } from "./stale-locks.ts";
+import { LEASE_SECONDS, acquireLease, backupLeaseName } from "./backup-lease.ts";
+import { hostname as osHostname } from "node:os";
 
 export interface TargetFlags {
   invokerName: string;
@@ -41,7 +43,7 @@ export interface RunnerMetrics {
   pushRestoreHost(session: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
 }
 
-export type HostResult = "skipped" | "Succeeded" | "Failed";
+export type HostResult = "skipped" | "locked" | "Succeeded" | "Failed";
 
 const sameTarget = (ref: any, f: TargetFlags) => ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
 
@@ -157,6 +159,26 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
     return "skipped";
   }
   const log = deps.log.child({ session: `${ns}/${sessionName}`, host: hostname });
+  // One pod of the workload at a time (Stash's backup Lease); the others retry after it expires.
+  const lease = await acquireLease(deps.kube, ns, backupLeaseName(f.targetKind, f.targetName), deps.env.POD_NAME || osHostname(), deps.now);
+  if (!lease) {
+    log.info("another pod holds the backup lease; waiting", { lease: backupLeaseName(f.targetKind, f.targetName) });
+    return "locked";
+  }
+  try {
+    return await runHost(deps, f, sessionName, session, invoker, target0(session, f), hostname, log, metrics);
+  } finally {
+    await lease.release();
+  }
+}
+
+const target0 = (session: KubeObject, f: TargetFlags) => (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+
+async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, session: KubeObject, invoker: KubeObject | null, target: any, hostname: string, log: RunnerDeps["log"], metrics?: RunnerMetrics): Promise<HostResult> {
+  const ns = f.targetNamespace;
+  // Re-read under the lease: another pod may have finished this session meanwhile.
+  const fresh = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
+  if (!fresh || !shouldRun(fresh, f, hostname).run) return "skipped";
   const started = deps.now();
   const secrets: string[] = [];
   const conditions: OutputCondition[] = [];
@@ -165,7 +187,6 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
   let repository: StepOutput["repository"];
   let repo: KubeObject | undefined;
   let out: StepOutput;
-  const target = (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
   const progress = progressWriter(deps, f, sessionName, hostname);
   try {
     if (!invoker) throw new Error(`${f.invokerKind} ${ns}/${f.invokerName} not found`);
@@ -240,7 +261,8 @@ export async function runBackupSidecar(deps: RunnerDeps, f: TargetFlags, signal:
     baseDelayMs: 1000,
     maxDelayMs: 60_000,
     handler: async (name) => {
-      await backupForSession(deps, f, name, metrics);
+      const r = await backupForSession(deps, f, name, metrics);
+      return r === "locked" ? { requeueAfterMs: LEASE_SECONDS * 1000 } : undefined;
     },
     onError: (name, e) => deps.log.error("session handling failed", { session: name, err: e as Error }),
   });
