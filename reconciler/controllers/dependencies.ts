@@ -1,10 +1,9 @@
-// Steps shared by the BackupConfiguration and RestoreSession reconcilers: find the Repository
-// (and record the invoker in its references), its backend Secret, the target, and check the
+// Steps shared by the BackupConfiguration and RestoreSession reconcilers: find the Repository,
+// its backend Secret, the target, and check the
 // Repository's usage policy. Each step sets its Stash condition and throws a typed error to stop.
 import { setCondition, type Condition } from "../../lib/conditions.ts";
 import { stalled, waiting } from "../../lib/errors.ts";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { updateStatus } from "./status.ts";
 import { C, R } from "./stash-conditions.ts";
 import { REQUEUE_MS, V1ALPHA1 } from "./stash-names.ts";
 import { targetApiVersion, type TargetRef } from "./workload.ts";
@@ -45,25 +44,6 @@ export async function findRepository(kube: Kube, st: StepState, invoker: any): P
   }
   setCond(st, C.RepositoryFound, true, R.RepositoryAvailable, `Repository ${namespace}/${name} exist.`);
   return repo;
-}
-
-export function hasReference(repo: KubeObject, invoker: any): boolean {
-  return (repo.status?.references ?? []).some((r: any) => r.kind === invoker.kind && r.namespace === invoker.metadata.namespace && r.name === invoker.metadata.name);
-}
-
-/** Adds (or, with remove, drops) the invoker in Repository status.references. Absent Repository is fine. */
-export async function upsertReference(kube: Kube, invoker: any, remove = false): Promise<void> {
-  const { name, namespace } = repositoryRef(invoker);
-  if (!name) return;
-  const me = { kind: invoker.kind, namespace: invoker.metadata.namespace, name: invoker.metadata.name };
-  await updateStatus(kube, { apiVersion: V1ALPHA1, kind: "Repository", name, namespace }, (status) => {
-    const refs: any[] = status.references ?? [];
-    const has = refs.some((r) => r.kind === me.kind && r.namespace === me.namespace && r.name === me.name);
-    if (has !== remove) return undefined;
-    status.references = remove ? refs.filter((r) => !(r.kind === me.kind && r.namespace === me.namespace && r.name === me.name)) : [...refs, me];
-    if (status.references.length === 0) delete status.references;
-    return status;
-  });
 }
 
 export async function findBackendSecret(kube: Kube, st: StepState, invoker: any, repo: KubeObject): Promise<KubeObject> {
