@@ -12,7 +12,6 @@ import type { ControllerContext, OperatorOptions } from "./controllers/options.t
 import { keyOf, splitKey } from "./controllers/owner.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
 import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
-import { withKeepAlive } from "./controllers/keep-alive.ts";
 import { sessionMetricsPusher } from "./controllers/session-metrics.ts";
 import { wipeOutWith } from "./controllers/wipe-out.ts";
 
@@ -56,7 +55,7 @@ function hasStashParts(w: any): boolean {
 export function startOperator(o: StartOperatorOptions): Operator {
   const log = o.log ?? silentLogger();
   const clock = o.clock ?? realClock;
-  const kube = withKeepAlive(o.kube);
+  const kube = o.kube;
   const ctx: ControllerContext = {
     kube,
     clock,

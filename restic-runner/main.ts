@@ -10,7 +10,6 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Kube } from "../lib/kube/client.ts";
-import { withKeepAlive } from "../reconciler/controllers/keep-alive.ts";
 import { createLogger, type Level } from "../lib/logger.ts";
 import { parseStepArgs } from "./tasks/step-args.ts";
 import { TASK_COMMANDS } from "./tasks/commands.ts";
@@ -51,7 +50,7 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
   }
   const kc = new KubeConfig();
   kc.loadFromDefault();
-  const kube = withKeepAlive(new Kube(kc), 4);
+  const kube = new Kube(kc);
   const step = TASK_COMMANDS[command];
   if (step) return step(rest, { kube, log, resticBin: env.RESTIC_BIN, baseEnv: { PATH: env.PATH, HOME: env.HOME } });
 

@@ -1,11 +1,15 @@
 // One real control plane per test process, shared by every test file in it; a fresh namespace
 // per test. The suite runs with --test-isolation=none, so the whole suite shares one.
 import { randomBytes } from "node:crypto";
+import { after } from "node:test";
 import { startControlPlane, type ControlPlane } from "../local/control-plane.ts";
 import { installCRDs } from "../schema/install.ts";
 import { Kube } from "../lib/kube/client.ts";
 
 let shared: Promise<ControlPlane> | undefined;
+
+// Whoever imports the harness gets the control plane stopped after the last test of the process.
+after(() => stopControlPlane());
 
 /** The process-wide control plane, started on first use with restash's CRDs installed. */
 export function controlPlane(): Promise<ControlPlane> {

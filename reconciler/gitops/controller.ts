@@ -13,7 +13,6 @@ import { rfc3339 } from "../../lib/conditions.ts";
 import { syncPolicySource, newSyncMemory, appendSourceNote, type SyncDeps } from "./sync.ts";
 import { receiverRouter } from "./receiver.ts";
 import { listWatch } from "./list-watch.ts";
-import { withKeepAlive } from "../controllers/keep-alive.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
 import { REVISION_ANNOTATION, trackedBy } from "./tracking.ts";
 import { shaOf } from "./git-source.ts";
@@ -56,7 +55,7 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
   const clock = opts.clock ?? realClock;
   // One keep-alive connection pool for every request (impersonated ones included): a first sync
   // of thousands of objects otherwise pays a TLS handshake per request.
-  opts = { ...opts, kube: withKeepAlive(opts.kube, opts.parallelism ?? 16) };
+
   const log = opts.log.child({ controller: "policysource" });
   await mkdir(opts.workDir, { recursive: true });
   const locks = new Map<string, Promise<unknown>>();
