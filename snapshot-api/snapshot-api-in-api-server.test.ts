@@ -11,6 +11,7 @@ import { load } from "js-yaml";
 import { ApiError, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import { testOperator, stopTestOperator, type TestOperator } from "../server/test-operator.ts";
 import { stopControlPlane } from "../testing/cluster.ts";
+import { freshBucket, sharedRestServer, stopSharedServices } from "../testing/services.ts";
 
 const PASSWORD = "correct horse battery staple";
 const BASE = "/apis/repositories.stash.appscode.com/v1alpha1";
@@ -19,6 +20,7 @@ const work = mkdtempSync(join(tmpdir(), "restash-snapapi-"));
 after(async () => {
   await stopTestOperator();
   await stopControlPlane();
+  await stopSharedServices();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -32,8 +34,8 @@ function run(bin: string, args: string[], env?: Record<string, string | undefine
   });
 }
 
-async function restic(repoDir: string, args: string[]): Promise<string> {
-  const out = await run("restic", args, { PATH: process.env.PATH, HOME: process.env.HOME, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD });
+async function restic(repoDir: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
+  const out = await run("restic", args, { PATH: process.env.PATH, HOME: process.env.HOME, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD, ...extraEnv });
   if (out.status !== 0) throw new Error(`restic ${args.join(" ")}: ${out.stderr}`);
   return out.stdout;
 }
@@ -240,4 +242,46 @@ test("discovery lists the snapshots resource with its verbs", async () => {
   const r = await kubectl(op.cp.kubeconfig, ["api-resources", "--api-group=repositories.stash.appscode.com", "--no-headers"]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^snapshots\s+repositories\.stash\.appscode\.com\/v1alpha1\s+true\s+Snapshot/m);
+});
+
+test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, and a wrong password is a 503 without the secret", async () => {
+  const remote = await op.namespace("snap-remote");
+  const { minio, bucket } = await freshBucket("snapapi");
+  const rest = await sharedRestServer();
+  const s3Env = { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey };
+  const s3Url = `s3:${minio.endpoint}/${bucket}/team-a`;
+  const restName = `snapapi-${remote}`;
+  const restUrl = `rest:${rest.url.replace("://", `://${rest.username}:${rest.password}@`)}/${restName}/`;
+  const data = join(work, "remote-data");
+  mkdirSync(data, { recursive: true });
+  writeFileSync(join(data, "f"), "remote");
+  for (const [url, env] of [[s3Url, s3Env], [restUrl, {}]] as const) {
+    await restic(url, ["init"], env);
+    await restic(url, ["backup", "--host", "host-0", "--no-cache", "--quiet", data], env);
+    await restic(url, ["backup", "--host", "host-1", "--no-cache", "--quiet", data], env);
+  }
+  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3", namespace: remote }, stringData: { RESTIC_PASSWORD: PASSWORD, ...s3Env } });
+  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "rest", namespace: remote }, stringData: { RESTIC_PASSWORD: PASSWORD, REST_SERVER_USERNAME: rest.username!, REST_SERVER_PASSWORD: rest.password! } });
+  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "minio", namespace: remote }, spec: { backend: { storageSecretName: "s3", s3: { endpoint: minio.endpoint, bucket, prefix: "team-a" } } } });
+  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "rest", namespace: remote }, spec: { backend: { storageSecretName: "rest", rest: { url: rest.repoUrl(restName) } } } });
+
+  const listed = (await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`)).items as KubeObject[];
+  const want = [
+    ...JSON.parse(await restic(s3Url, ["snapshots", "--json", "--no-cache"], s3Env)).map((x: any) => `minio-${x.id.slice(0, 8)}`),
+    ...JSON.parse(await restic(restUrl, ["snapshots", "--json", "--no-cache"])).map((x: any) => `rest-${x.id.slice(0, 8)}`),
+  ].sort();
+  assert.equal(want.length, 4);
+  assert.deepEqual(listed.map((i) => i.metadata.name).sort(), want);
+  assert.deepEqual((await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length, 1);
+
+  // The password changes in the Secret: the index notices on its next reload; invalidate forces it.
+  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3", namespace: remote }, stringData: { RESTIC_PASSWORD: "not-the-password", ...s3Env } });
+  op.server.invalidate(remote, "minio");
+  await assert.rejects(op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=minio" } }), (e: unknown) => {
+    assert.ok(e instanceof ApiError);
+    assert.equal(e.code, 503);
+    assert.match(e.body.message, new RegExp(`Repository ${remote}/minio: .*wrong password`));
+    assert.doesNotMatch(e.body.message, new RegExp(`${minio.secretKey}|not-the-password`));
+    return true;
+  });
 });
