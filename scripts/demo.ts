@@ -3,7 +3,8 @@
 // a pushgateway; a policy Git repository made from fixtures/demo; the sync applies it; a real
 // backup runs as the injected sidecar would run it; `kubectl get snapshots`; a restore into another
 // workload, checked byte for byte; and the git note the sync wrote on the commit.
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -51,6 +52,8 @@ function runContainer(name: string, container: any, env: Record<string, string>,
 }
 
 async function main() {
+  // restic, MinIO and the pushgateway come from the project's tool cache (scripts/install-tools.sh).
+  process.env.PATH = `${toolsDir()}:${process.env.PATH}`;
   const work = mkdtempSync(join(tmpdir(), "restash-demo-"));
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(work, { recursive: true, force: true })];
   let cp: ControlPlane | undefined;
@@ -59,7 +62,10 @@ async function main() {
     cp = await startControlPlane({ log: (l) => show(l) });
     cleanups.unshift(() => cp!.stop());
     const kube = Kube.fromFile(cp.kubeconfig);
-    const kubectl = (...args: string[]) => execFileSync(join(cp!.binDir, "kubectl"), ["--kubeconfig", cp!.kubeconfig, ...args], { encoding: "utf8" });
+    // Async: the operator's HTTPS server runs in this process, and the API server calls it back
+    // while kubectl waits (webhooks, the Snapshot API); a synchronous child would deadlock it.
+    const kubectl = async (...args: string[]) =>
+      (await promisify(execFile)(join(cp!.binDir, "kubectl"), ["--kubeconfig", cp!.kubeconfig, ...args], { encoding: "utf8" })).stdout;
     const crds = await installCRDs(kube);
     show(`${crds.length} CRDs installed: ${crds.map((c) => c.split(".")[0]).join(", ")}`);
 
@@ -115,10 +121,14 @@ async function main() {
     const remote = join(work, "policies.git");
     const clone = join(work, "policies");
     git(work, "init", "-q", "--bare", "-b", "main", remote);
-    git(work, "clone", "-q", remote, clone);
+    execFileSync("git", ["clone", "-q", remote, clone], { stdio: "ignore" });
     cpSync(join(root, "fixtures/demo/policies"), clone, { recursive: true });
-    const defaults = join(clone, "defaults.yaml");
-    writeFileSync(defaults, readFileSync(defaults, "utf8").replaceAll("${S3_ENDPOINT}", minio.endpoint));
+    // No kubelet here: the app's data volume is a directory on this machine, so the policy names it.
+    const dataDir = join(work, "app-data");
+    for (const f of ["defaults.yaml", "demo-app.yaml"]) {
+      const path = join(clone, f);
+      writeFileSync(path, readFileSync(path, "utf8").replaceAll("${S3_ENDPOINT}", minio.endpoint).replaceAll("${DATA_DIR}", dataDir));
+    }
     git(clone, "add", "-A");
     git(clone, "commit", "-q", "-m", "Back up demo-app nightly to S3");
     git(clone, "push", "-q", "origin", "main");
@@ -136,10 +146,9 @@ async function main() {
       return (s.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True") ? s : undefined;
     });
     show(`applied ${source.status.lastAppliedRevision}`);
-    show(kubectl("get", "policysources,repositories,backupconfigurations", "-n", NS));
+    show(await kubectl("get", "policysources,repositories,backupconfigurations", "-n", NS));
 
     say("Creating Deployment demo-app: the mutating webhook injects the backup sidecar");
-    const dataDir = join(work, "app-data");
     mkdirSync(dataDir, { recursive: true });
     const fixture = await generateFixtureTree(dataDir, { largeFileBytes: 8 * 1024 * 1024, smallFiles: 20 });
     show(`fixture data: ${fixture.files} files, ${(fixture.bytes / 1048576).toFixed(1)} MiB (text, binary, empty, unicode names, symlinks, modes)`);
@@ -161,8 +170,9 @@ async function main() {
       const d = await kube.get("apps/v1", "Deployment", "demo-app", NS);
       return d.spec.template.spec.containers.some((c: any) => c.name === "stash") ? d : undefined;
     });
-    show(kubectl("get", "deployment", "demo-app", "-n", NS, "-o", "jsonpath={range .spec.template.spec.containers[*]}{.name}{\"\\t\"}{.image}{\"\\n\"}{end}"));
-    show(kubectl("get", "cronjobs", "-n", NS));
+    show(await kubectl("get", "deployment", "demo-app", "-n", NS, "-o", "jsonpath={range .spec.template.spec.containers[*]}{.name}{\"\\t\"}{.image}{\"\\n\"}{end}"));
+    await until("the trigger CronJob", async () => (await kube.list("batch/v1", "CronJob", NS)).items.length > 0);
+    show(await kubectl("get", "cronjobs", "-n", NS));
 
     say("Triggering a backup as the CronJob would (create-backupsession), and running the sidecar");
     const bc = await kube.get("stash.appscode.com/v1beta1", "BackupConfiguration", "demo-app", NS);
@@ -180,7 +190,7 @@ async function main() {
     if ((await runContainer("stash-trigger", trigger, podEnv("stash-trigger", ""))) !== 0) throw new Error("create-backupsession failed");
     const sidecar = app.spec.template.spec.containers.find((c: any) => c.name === "stash");
     const stopSidecar = new AbortController();
-    const sidecarDone = runContainer("stash", sidecar, podEnv("demo-app-7d9c5-abcde", `/data=${dataDir}`), stopSidecar.signal);
+    const sidecarDone = runContainer("stash", sidecar, podEnv("demo-app-7d9c5-abcde", ""), stopSidecar.signal);
     cleanups.unshift(() => stopSidecar.abort());
     const session = await until(
       "the BackupSession to finish",
@@ -193,17 +203,17 @@ async function main() {
     );
     stopSidecar.abort();
     await sidecarDone;
-    show(kubectl("get", "backupsessions", "-n", NS));
+    show(await kubectl("get", "backupsessions", "-n", NS));
     if (session.status.phase !== "Succeeded") throw new Error(`backup ${session.metadata.name} ended ${session.status.phase}: ${JSON.stringify(session.status.targets?.[0]?.stats ?? session.status.conditions)}`);
     const stats = session.status.targets[0].stats[0];
     show(`host ${stats.hostname}: snapshot ${stats.snapshots[0].name} of ${stats.snapshots[0].path}, ${stats.snapshots[0].totalSize}, ${stats.snapshots[0].fileStats.totalFiles} files`);
     await until("Repository status", async () => ((await kube.get("stash.appscode.com/v1alpha1", "Repository", "demo-app-repo", NS)).status?.snapshotCount ?? 0) > 0);
-    show(kubectl("get", "repository", "-n", NS));
+    show(await kubectl("get", "repository", "-n", NS));
 
     say("kubectl get snapshots (the aggregated Snapshot API)");
     operator.server.invalidate(NS, "demo-app-repo");
     const snaps = await until("snapshots", async () => {
-      const out = kubectl("get", "snapshots", "-n", NS);
+      const out = await kubectl("get", "snapshots", "-n", NS);
       return out.includes("demo-app-repo") ? out : undefined;
     });
     show(snaps);
@@ -217,8 +227,7 @@ async function main() {
         repository: { name: "demo-app-repo" },
         target: {
           ref: { apiVersion: "apps/v1", kind: "Deployment", name: "demo-restore" },
-          volumeMounts: [{ name: "data", mountPath: "/data" }],
-          rules: [{ sourceHost: stats.hostname, paths: ["/data"] }],
+          rules: [{ sourceHost: stats.hostname, paths: [dataDir] }],
         },
       },
     });
@@ -230,12 +239,12 @@ async function main() {
     const restoreDir = join(work, "restored-data");
     mkdirSync(restoreDir, { recursive: true });
     const init = restoreTarget.spec.template.spec.initContainers.find((c: any) => c.name === "stash-init");
-    const rc = await runContainer("stash-init", init, podEnv("demo-restore-5f6b7-fghij", `/data=${restoreDir}`));
+    const rc = await runContainer("stash-init", init, podEnv("demo-restore-5f6b7-fghij", `${dataDir}=${restoreDir}`));
     const restore = await until("the RestoreSession to finish", async () => {
       const r = await kube.get("stash.appscode.com/v1beta1", "RestoreSession", "demo-restore", NS);
       return ["Succeeded", "Failed"].includes(r.status?.phase) ? r : undefined;
     });
-    show(kubectl("get", "restoresessions", "-n", NS));
+    show(await kubectl("get", "restoresessions", "-n", NS));
     if (rc !== 0 || restore.status.phase !== "Succeeded") throw new Error(`restore ended ${restore.status.phase}`);
     const [a, b] = [await treeHash(dataDir), await treeHash(restoreDir)];
     show(`source   tree ${a.hash.slice(0, 16)}… ${a.files} files, ${a.symlinks} symlinks, ${a.bytes} bytes`);
