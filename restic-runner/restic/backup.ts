@@ -178,6 +178,18 @@ export async function backup(ctx: ResticContext, opts: BackupOptions): Promise<B
   const env = opts.onProgress ? { RESTIC_PROGRESS_FPS: String(Math.max(1000 / interval, 0.001)) } : undefined;
   const res = await runRestic(ctx, args, { onLine, okExitCodes: [0, 3], env });
   if (!summary) throw new IncompleteBackupError(opts.path, ["restic printed no summary"]);
+  // A backup quicker than one progress interval prints no status line: the callback always hears
+  // the end, from the summary, so progress in status reaches 100% whatever the speed.
+  opts.onProgress?.({
+    percentDone: 1,
+    filesDone: summary.total_files_processed,
+    totalFiles: summary.total_files_processed,
+    bytesDone: summary.total_bytes_processed,
+    totalBytes: summary.total_bytes_processed,
+    secondsElapsed: summary.total_duration,
+    secondsRemaining: 0,
+    errors: 0,
+  });
   if (res.exitCode === 3) throw new IncompleteBackupError(opts.path, unreadableItems(res.stderr), summary.snapshot_id);
   if (summary.total_files_processed === 0) {
     // Only empty directories: restic saved a snapshot of nothing. Drop it and fail.
