@@ -1226,6 +1226,19 @@ export type BackupSessionStatus = {
       /** Human-readable details about the last transition. */
       message?: string;
     }>;
+    /** restash — live progress of each host's backup (removed when the host finishes). */
+    progress?: Array<{
+      hostname?: string;
+      path?: string;
+      percentDone?: number;
+      filesDone?: number;
+      totalFiles?: number;
+      bytesDone?: number;
+      totalBytes?: number;
+      secondsElapsed?: number;
+      secondsRemaining?: number;
+      updatedAt?: string;
+    }>;
     stats?: Array<{
       hostname?: string;
       phase?: "Succeeded" | "Failed";

@@ -12,6 +12,7 @@ import { runRunner, treeHash } from "./test-support.ts";
 import { freshBucket, sharedPushgateway } from "../../testing/services.ts";
 import { generateFixtureTree } from "../../fixtures/data/generate.ts";
 import { treeHash as hashTree } from "../tree-hash.ts";
+import { Watch } from "@kubernetes/client-node";
 import { PASSWORD, V1B, cond, finalSession, resticSnapshots, setupBackup, startSidecar, trigger, world } from "./e2e-steps.ts";
 
 after(() => stopControlPlane());
@@ -21,8 +22,15 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
   const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
   t.after(() => op.stop());
   const { src, repoDir, pathMap } = await setupBackup(w, { bcExtra: { retentionPolicy: { name: "keep-last-2", keepLast: 2, prune: true } } });
-  const sidecar = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap });
+  const sidecar = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap, RESTASH_PROGRESS_INTERVAL_MS: "200" });
   t.after(() => sidecar.stop());
+
+  // Every progress entry the runner writes into the session, as the API server stores it.
+  const progress: any[] = [];
+  const watch = await new Watch(w.kube.kc).watch(`/apis/${V1B}/namespaces/${w.namespace}/backupsessions`, {}, (_type, obj: any) => {
+    for (const tg of obj.status?.targets ?? []) progress.push(...(tg.progress ?? []));
+  }, () => {});
+  t.after(() => watch.abort());
 
   const first = await trigger(w, "app-backup");
   assert.match(first, /^app-backup-\d{10}$/);
@@ -57,6 +65,17 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
     assert.equal(cond(s1.status.conditions, type)?.status, "True", type);
   }
   assert.match(s1.status.sessionDuration, /^\d+s$|^\d+m\d+s$/);
+  // Progress was visible in status while the backup ran (files, bytes, percent, ETA), ending at
+  // 100%, and is gone once the host finished.
+  assert.ok(progress.length >= 1, "no progress was written into the BackupSession");
+  const last = progress[progress.length - 1];
+  assert.equal(last.hostname, "host-0");
+  assert.equal(last.path, src);
+  assert.equal(last.percentDone, 100);
+  assert.equal(last.totalFiles, 8);
+  assert.ok(last.totalBytes >= 20 * 1024 * 1024 && last.bytesDone === last.totalBytes, JSON.stringify(last));
+  assert.equal(last.secondsRemaining, 0);
+  assert.equal(target.progress, undefined, "progress is removed when the host finishes");
   assert.ok(!JSON.stringify(s1).includes(PASSWORD), "no secret in the session");
 
   const repo1 = await w.kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", w.namespace);
