@@ -95,10 +95,24 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
   }
 });
 
-test("the operator image builds from a Dockerfile that runs the same entrypoints the tests run", () => {
+test("the image's build and entrypoint commands work outside the image: restic from install-tools.sh, and bin/restash.ts", async () => {
   const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
-  assert.match(dockerfile, /^FROM .*node.*24/m);
-  assert.match(dockerfile, /restic/);
-  const entry = dockerfile.match(/ENTRYPOINT \[(.*)\]/)?.[1] ?? "";
-  assert.match(entry, /bin\/restash\.ts/);
+  assert.match(dockerfile, /^FROM node:24/m);
+
+  // The restic stage runs install-tools.sh with RESTASH_TOOLS=restic; the same command here.
+  const run = dockerfile.match(/^RUN (RESTASH_CACHE=\S+ )?(RESTASH_TOOLS=restic bash scripts\/install-tools\.sh)$/m);
+  assert.ok(run, "the restic stage builds restic with scripts/install-tools.sh");
+  const tools = execFileSync("bash", ["-c", run[2]], { cwd: root, encoding: "utf8" }).trim().split("\n").pop()!;
+  assert.match(execFileSync(join(tools, "restic"), ["version"], { encoding: "utf8" }), /^restic 0\.18\.1 /);
+
+  // The entrypoint dispatches the operator, the policy CLI and the runner.
+  const entry = JSON.parse(`[${dockerfile.match(/^ENTRYPOINT \[(.*)\]$/m)![1]}]`) as string[];
+  assert.equal(entry[0], "node");
+  const script = join(root, entry[1].replace("/opt/restash/", ""));
+  const help = execFileSync(process.execPath, [script, "help"], { encoding: "utf8" });
+  for (const cmd of ["operator", "validate|render|plan", "create-backupsession", "run-backup", "restore", "update-status"]) assert.ok(help.includes(cmd), help);
+  const opHelp = execFileSync(process.execPath, [script, "operator", "--help"], { encoding: "utf8" });
+  assert.match(opHelp, /--register=cluster\|local\|none/);
+  const validate = execFileSync(process.execPath, [script, "validate", join(root, "policies/examples")], { encoding: "utf8" });
+  assert.match(validate, /^\d+ object\(s\) valid$/m);
 });

@@ -52,8 +52,11 @@ build_go_tool() {
   log "$name built in $(( $(date +%s) - start ))s"
 }
 
+# RESTASH_TOOLS=restic builds restic alone (the image needs only restic).
+only="${RESTASH_TOOLS:-all}"
 build_go_tool restic github.com/restic/restic "$RESTIC_VERSION" github.com/restic/restic/cmd/restic \
   "-X main.version=${RESTIC_VERSION#v}"
+if [ "$only" = restic ]; then echo "$OUT"; exit 0; fi
 build_go_tool rest-server github.com/restic/rest-server "$REST_SERVER_VERSION" github.com/restic/rest-server/cmd/rest-server
 build_go_tool pushgateway github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway
 if [ "${RESTASH_SKIP_S3:-}" != 1 ]; then
