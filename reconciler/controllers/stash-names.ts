@@ -86,9 +86,17 @@ export function metricsJobName(invokerKind: string, namespace: string, name: str
   return `${invokerKind.toLowerCase()}-${namespace}-${name}`;
 }
 
-/** Stash's offshoot labels: the invoker's labels plus component and managed-by. */
+/** Labels by which a GitOps tool (or restash's own policy sync) claims an object as its own. An
+ *  object restash creates must never inherit them: Argo CD would report it out of sync and prune
+ *  it — what happened to Velero's Backups when they copied Argo CD's instance label. */
+const GITOPS_LABEL_KEYS = new Set(["app.kubernetes.io/instance"]);
+const GITOPS_LABEL_PREFIXES = ["argocd.argoproj.io/", "kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/", "restash.dev/"];
+export const isGitOpsTrackingLabel = (key: string) => GITOPS_LABEL_KEYS.has(key) || GITOPS_LABEL_PREFIXES.some((p) => key.startsWith(p));
+
+/** Stash's offshoot labels: the invoker's labels (less GitOps tracking labels) plus component and managed-by. */
 export function offshootLabels(userLabels: Record<string, string> | undefined, component: string): Record<string, string> {
-  return sortKeys({ ...(userLabels ?? {}), [LABEL_COMPONENT]: component, [LABEL_MANAGED_BY]: MANAGED_BY });
+  const inherited = Object.fromEntries(Object.entries(userLabels ?? {}).filter(([k]) => !isGitOpsTrackingLabel(k)));
+  return sortKeys({ ...inherited, [LABEL_COMPONENT]: component, [LABEL_MANAGED_BY]: MANAGED_BY });
 }
 
 export function sortKeys<T>(o: Record<string, T>): Record<string, T> {
