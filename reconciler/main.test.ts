@@ -110,6 +110,21 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   });
   assert.deepEqual(await argoHealth(repo), { status: "Healthy", message: "1 snapshots" });
 
+  // Events on the objects restash acted on, their reasons equal to the condition reasons.
+  const eventReasons = async (kind: string, name: string) =>
+    (await kube.list("v1", "Event", namespace)).items
+      .filter((e: any) => e.involvedObject.kind === kind && e.involvedObject.name === name)
+      .map((e: any) => `${e.type}/${e.reason}`);
+  const conditionReasons = (o: KubeObject) =>
+    (o.status.conditions as any[]).filter((c) => !["Ready", "Reconciling"].includes(c.type) && c.reason).map((c) => c.reason as string);
+  const sessionEvents = await eventually("BackupSession events", async () => {
+    const got = await eventReasons("BackupSession", good.metadata.name!);
+    return conditionReasons(good).every((r) => got.some((g) => g.endsWith(`/${r}`))) ? got : undefined;
+  });
+  assert.ok(sessionEvents.includes("Normal/SuccessfullyPushedMetrics"), sessionEvents.join(","));
+  const bcEvents = await eventReasons("BackupConfiguration", "good");
+  for (const r of conditionReasons(ready)) assert.ok(bcEvents.includes(`Normal/${r}`), `${r} not in ${bcEvents.join(",")}`);
+
   const bad = await backup("bad", "other");
   assert.equal(bad.status.phase, "Failed");
   const verdict = await argoHealth(bad);

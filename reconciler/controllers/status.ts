@@ -3,6 +3,7 @@
 // instead of being overwritten. Unchanged status is not written.
 import { isDeepStrictEqual } from "node:util";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import { recordConditionEvents } from "../../lib/events.ts";
 
 export function statusPatch(oldStatus: Record<string, unknown> | undefined, newStatus: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...newStatus };
@@ -14,7 +15,10 @@ export function statusPatch(oldStatus: Record<string, unknown> | undefined, newS
 export async function writeStatus<T extends KubeObject>(kube: Kube, obj: T, status: Record<string, unknown>): Promise<T> {
   if (isDeepStrictEqual(obj.status ?? {}, status)) return obj;
   const patch = { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: statusPatch(obj.status, status) };
-  return kube.mergePatch<T>(obj, patch, "status");
+  const stored = await kube.mergePatch<T>(obj, patch, "status");
+  // Only a write that landed tells of a change: Events follow the stored status.
+  await recordConditionEvents(kube, stored, obj.status?.conditions, (status as any).conditions);
+  return stored;
 }
 
 /**
