@@ -70,6 +70,13 @@ export type BackupPolicySpec = {
     name: string;
   };
   paths?: string[];
+  /** Volumes of the target's pod the backup sidecar mounts (as Stash's target.volumeMounts). */
+  volumeMounts?: Array<{
+    name: string;
+    mountPath: string;
+    subPath?: string;
+    readOnly?: boolean;
+  }>;
   exclude?: string[];
   /** Cron schedule; defaults file may supply it. */
   schedule?: string;

@@ -91,3 +91,18 @@ test("the nearest defaults.yaml wins field by field; a sibling directory's defau
   });
   assert.equal(resolveDefaults("team/p.yaml", entries).spec.schedule, "@daily");
 });
+
+test("a BackupPolicy's volumeMounts become the BackupConfiguration target's, so the sidecar mounts the data", () => {
+  const defaults = { schedule: "0 * * * *", backend: { storageSecretName: "creds", s3: { endpoint: "http://s3", bucket: "b" } }, retention: { keepLast: 2 } };
+  const out = renderBackupPolicy(
+    policy({ target: { kind: "Deployment", name: "web" }, volumeMounts: [{ name: "html", mountPath: "/usr/share/nginx/html", readOnly: true }], paths: ["/usr/share/nginx/html"] }),
+    defaults,
+    "web",
+  );
+  assert.deepEqual(out.problems, []);
+  assert.deepEqual(out.backupConfiguration!.spec.target, {
+    ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
+    volumeMounts: [{ name: "html", mountPath: "/usr/share/nginx/html", readOnly: true }],
+    paths: ["/usr/share/nginx/html"],
+  });
+});

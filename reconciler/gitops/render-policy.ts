@@ -7,6 +7,7 @@ import type { PolicyDefaultsSpec } from "./defaults.ts";
 export interface BackupPolicySpec {
   target: { apiVersion?: string; kind: string; name: string };
   paths?: string[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   exclude?: string[];
   schedule?: string;
   task?: string;
@@ -93,6 +94,7 @@ export function renderBackupPolicy(policy: KubeObject, defaults: PolicyDefaultsS
   const target: Record<string, any> = {
     ref: { apiVersion: spec.target.apiVersion ?? defaultTargetApiVersion(spec.target.kind), kind: spec.target.kind, name: spec.target.name },
   };
+  if (spec.volumeMounts?.length) target.volumeMounts = spec.volumeMounts.map((m) => ({ ...m }));
   if (paths?.length) target.paths = [...paths];
   if (spec.exclude?.length) target.exclude = [...spec.exclude];
 
