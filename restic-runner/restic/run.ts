@@ -213,7 +213,9 @@ export async function runRestic(ctx: ResticContext, args: string[], opts: RunOpt
       : signal
       ? new ResticFailedError(verb, null, `killed by ${signal}${ctx.signal?.aborted ? " (aborted)" : ""}`)
       : classifyFailure(backend.redactedRepository, verb, exitCode, cleanErr);
-    log?.warn("restic failed", { exitCode: code, error: err.message });
+    // A missing repository is an answer the caller expects (and acts on: init), not a failure to report.
+    if (err instanceof RepositoryNotFoundError) log?.debug("restic: no repository yet", { exitCode: code });
+    else log?.warn("restic failed", { exitCode: code, error: err.message });
     throw err;
   }
   return { exitCode: code, stdout, stderr: cleanErr, durationMs };
