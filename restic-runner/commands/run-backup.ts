@@ -25,6 +25,7 @@ import type { SnapshotNumbers } from "../metrics.ts";
 import { clearOwnStaleLocks } from "./stale-locks.ts";
 import { LEASE_SECONDS, acquireLease, backupLeaseName } from "./backup-lease.ts";
 import { hostname as osHostname } from "node:os";
+import { runPostBackupHook, runPreBackupHook, writeTargetConditions } from "./backup-hooks.ts";
 
 export interface TargetFlags {
   invokerName: string;
@@ -188,8 +189,19 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
   let repo: KubeObject | undefined;
   let out: StepOutput;
   const progress = progressWriter(deps, f, sessionName, hostname);
+  const hookTarget = { kind: f.targetKind, name: f.targetName, namespace: ns };
+  const hookConditions: OutputCondition[] = [];
+  let preHookFailed = false;
   try {
     if (!invoker) throw new Error(`${f.invokerKind} ${ns}/${f.invokerName} not found`);
+    const pre = await runPreBackupHook(deps, session, invoker, hookTarget, secrets);
+    if (pre) {
+      hookConditions.push(pre);
+      if (pre.status === "False") {
+        preHookFailed = true;
+        throw new Error(pre.message);
+      }
+    }
     const paths: string[] = invoker.spec?.target?.paths ?? [];
     if (paths.length === 0) throw new Error(`${invoker.kind} ${ns}/${invoker.metadata.name}, field spec.target.paths: no path to back up`);
     // Refuse before touching the repository: an empty or missing path is never a success.
@@ -229,6 +241,15 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     out = { kind: "backup", command: "run-backup", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error, ...(conditions.length ? { conditions } : {}) };
   }
   await progress.done();
+  // postBackup runs after the backup, whatever its result (by executionPolicy), unless preBackup failed.
+  if (invoker && !preHookFailed) {
+    const post = await runPostBackupHook(deps, session, invoker, hookTarget, out.phase, out.error, secrets);
+    // A failed postBackup leaves the host's snapshot as it is (it was made) and fails the target
+    // through its condition, as Stash does. Written before the host's stats, so the operator never
+    // judges the session before the hook's outcome is in.
+    if (post) hookConditions.push(post);
+  }
+  await writeTargetConditions(deps, sessionName, hookTarget, hookConditions);
   // Metrics first: once the host result is in status the operator may finish the session at once.
   if (metrics && invoker && repo) {
     try {
