@@ -130,16 +130,28 @@ function progressWriter(deps: RunnerDeps, f: TargetFlags, sessionName: string, h
       if (t.progress.length === 0) delete t.progress;
       return status;
     });
+  // Reports that arrive while a write is in flight are coalesced: the newest one is written next,
+  // so the last report (100%, from restic's summary) is never the one dropped.
+  let pending: { path: string; p: BackupProgress } | undefined;
+  const flush = () => {
+    if (busy || !pending) return;
+    const { path, p } = pending;
+    pending = undefined;
+    busy = true;
+    inflight = put(progressEntry(hostname, path, p, new Date(deps.now())))
+      .catch((e) => deps.log.debug("progress not written", { err: e as Error }))
+      .finally(() => {
+        busy = false;
+        flush();
+      });
+  };
   return {
     report(path: string, p: BackupProgress) {
-      if (busy) return;
-      busy = true;
-      inflight = put(progressEntry(hostname, path, p, new Date(deps.now())))
-        .catch((e) => deps.log.debug("progress not written", { err: e as Error }))
-        .finally(() => (busy = false));
+      pending = { path, p };
+      flush();
     },
     async done() {
-      await inflight;
+      while (busy || pending) await inflight;
       await put(null).catch(() => {});
     },
   };
@@ -259,15 +271,17 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     }
   }
   const now = new Date(deps.now());
-  const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
-    backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
-  );
-  if (!written) log.warn("BackupSession disappeared before its result could be written");
+  // The Repository first: once the host's result is in the session, the operator may finish it,
+  // and whoever sees a finished session must find the Repository's statistics already there.
   if (out.phase === "Succeeded" && repo) {
     const created = session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : now.toISOString();
     const r = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! }, (status) => repositoryStatusWith(status, out, created));
     if (!r) log.warn("Repository was deleted while the backup ran; its statistics were not recorded", { repository: `${repo.metadata.namespace}/${repo.metadata.name}` });
   }
+  const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
+    backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
+  );
+  if (!written) log.warn("BackupSession disappeared before its result could be written");
   return out.phase;
 }
 
