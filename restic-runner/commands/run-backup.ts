@@ -22,7 +22,7 @@ import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
 import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import type { SnapshotNumbers } from "../metrics.ts";
-import { clearOwnStaleLocks } from "./stale-locks.ts";
+import { clearStaleLocks } from "../restic/locks.ts";
 import { LEASE_SECONDS, acquireLease, backupLeaseName } from "./backup-lease.ts";
 import { hostname as osHostname } from "node:os";
 import { runPostBackupHook, runPreBackupHook, writeTargetConditions } from "./backup-hooks.ts";
@@ -221,7 +221,9 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     const opened = await openRepo(deps, invoker, f.enableCache, secrets);
     repo = opened.repo;
     if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) await initializeRepository(opened.restic, conditions, secrets);
-    await clearOwnStaleLocks(opened.restic, log);
+    // The runner runs one restic at a time per host, so a lock under this host's name is a killed
+    // predecessor's (restart, SIGKILL, OOM); other hosts' locks are left to restic's own rules.
+    await clearStaleLocks(opened.restic, { isHolderAlive: (lock) => lock.hostname !== osHostname() });
     for (const p of paths) {
       log.info("backing up", { path: p });
       const r = await backup(opened.restic, {
