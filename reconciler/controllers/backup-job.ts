@@ -8,6 +8,22 @@ import type { OperatorOptions } from "./options.ts";
 
 export const DEFAULT_DATA_PATH = "/stash-data";
 
+/** The volumes of a backup or restore Job's pod: the scratch dir, and a target PVC at its mount path. */
+export function jobVolumes(target: any): { volumes: any[]; mounts: any[] } {
+  const volumes: any[] = [{ name: TMP_VOLUME, emptyDir: {} }];
+  const mounts: any[] = [{ name: TMP_VOLUME, mountPath: TMP_MOUNT_PATH }];
+  if (target.ref?.kind === "PersistentVolumeClaim") {
+    volumes.push({ name: "stash-target", persistentVolumeClaim: { claimName: target.ref.name } });
+    mounts.push({ name: "stash-target", mountPath: target.volumeMounts?.[0]?.mountPath ?? DEFAULT_DATA_PATH });
+  }
+  return { volumes, mounts };
+}
+
+/** Pod settings every Job pod takes from runtimeSettings.pod (scheduling, security, service account). */
+export function jobPodBase(pod: any): Record<string, any> {
+  return { ...podRuntimeSettings(pod), ...(pod?.serviceAccountName ? { serviceAccountName: pod.serviceAccountName } : {}) };
+}
+
 /**
  * With `taskPod` (the invoker names a Task: restic-runner/tasks resolves it) the Job runs that pod;
  * without, it runs the runner's `run-backup --backupsession` for the session.
@@ -16,13 +32,7 @@ export function desiredBackupJob(session: any, invoker: any, repo: any, index: n
   const target = invoker.spec?.target ?? {};
   const ref = target.ref ?? {};
   const labels = offshootLabels(invoker.metadata.labels, COMPONENT_BACKUP);
-  const mountPath = target.volumeMounts?.[0]?.mountPath ?? DEFAULT_DATA_PATH;
-  const volumes: any[] = [{ name: TMP_VOLUME, emptyDir: {} }];
-  const mounts: any[] = [{ name: TMP_VOLUME, mountPath: TMP_MOUNT_PATH }];
-  if (ref.kind === "PersistentVolumeClaim") {
-    volumes.push({ name: "stash-target", persistentVolumeClaim: { claimName: ref.name } });
-    mounts.push({ name: "stash-target", mountPath });
-  }
+  const { volumes, mounts } = jobVolumes(target);
   const rs = invoker.spec?.runtimeSettings ?? {};
   return {
     apiVersion: "batch/v1",
@@ -37,9 +47,8 @@ export function desiredBackupJob(session: any, invoker: any, repo: any, index: n
       backoffLimit: 0,
       template: {
         metadata: { labels, ...(rs.pod?.podAnnotations ? { annotations: rs.pod.podAnnotations } : {}) },
-        spec: taskPod ? { ...podRuntimeSettings(rs.pod), ...(rs.pod?.serviceAccountName ? { serviceAccountName: rs.pod.serviceAccountName } : {}), ...taskPod } : {
-          ...podRuntimeSettings(rs.pod),
-          ...(rs.pod?.serviceAccountName ? { serviceAccountName: rs.pod.serviceAccountName } : {}),
+        spec: taskPod ? { ...jobPodBase(rs.pod), ...taskPod } : {
+          ...jobPodBase(rs.pod),
           restartPolicy: "Never",
           containers: [
             {
