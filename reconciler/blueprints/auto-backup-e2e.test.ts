@@ -2,52 +2,29 @@
 // BackupConfiguration from the auto-backup controller, the operator makes the configuration Ready
 // and builds the backup Job from the blueprint's Task, and that Job (run without a kubelet) puts
 // the PVC's data into MinIO under the prefix the blueprint's ${TARGET_*} variables give.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { installCatalog } from "../../restic-runner/tasks/catalog.ts";
 import { runJobLocally } from "../../restic-runner/tasks/run-task-locally.ts";
-import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
-import { freshBucket, stopSharedServices } from "../../testing/services.ts";
+import { testNamespace } from "../../testing/cluster.ts";
+import { cleanupAfterFile, eventually, s3StorageSecret } from "../../testing/e2e.ts";
 import { newBackupSession } from "../controllers/new-backup-session.ts";
 import { backupJobName } from "../controllers/stash-names.ts";
 import { startOperator } from "../operator.ts";
 import { startBlueprintController } from "./controller.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await stopSharedServices().catch(() => {});
-  await stopControlPlane();
-});
+const { defer, tempDir } = cleanupAfterFile({ sharedServices: true });
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e; // a dropped connection to the API server is retried like a not-yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test("an annotated PVC is backed up into MinIO through the configuration its blueprint generated", async () => {
   const { cp, kube, namespace } = await testNamespace("auto-e2e");
   await installCatalog(kube);
-  // MinIO may still be initialising right after it reports ready (HTTP 503): retry the bucket.
-  const { minio, bucket } = await poll("a MinIO bucket", () => freshBucket("auto"), 20_000);
-  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "minio-creds", namespace }, stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex"), AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey } });
+  const { minio, bucket } = await s3StorageSecret(kube, namespace, "minio-creds", "auto");
   const bp = `pvc-bp-${randomBytes(3).toString("hex")}`;
   await kube.apply({
     apiVersion: V1BETA1,
@@ -60,14 +37,13 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     },
   });
-  cleanups.push(() => kube.delete({ apiVersion: V1BETA1, kind: "BackupBlueprint", metadata: { name: bp } }));
+  defer(() => kube.delete({ apiVersion: V1BETA1, kind: "BackupBlueprint", metadata: { name: bp } }));
   const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
-  cleanups.push(() => operator.stop());
+  defer(() => operator.stop());
   const blueprints = startBlueprintController({ kube, namespace });
-  cleanups.push(() => blueprints.stop());
+  defer(() => blueprints.stop());
 
-  const src = await mkdtemp(join(tmpdir(), "restash-auto-src-"));
-  cleanups.push(() => rm(src, { recursive: true, force: true }));
+  const src = await tempDir("restash-auto-src-");
   await writeFile(join(src, "orders.csv"), "id,total\n1,9.99\n2,19.50\n");
   await kube.apply({
     apiVersion: "v1",
@@ -76,16 +52,16 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
     spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
   });
 
-  const bc = await poll("the generated BackupConfiguration Ready", async () => {
+  const bc = await eventually("the generated BackupConfiguration Ready", async () => {
     const o = await kube.getOrNull<KubeObject>(V1BETA1, "BackupConfiguration", "persistentvolumeclaim-app-data", namespace);
     return o?.status?.phase === "Ready" && o;
   });
   const bs = newBackupSession(bc, 1_700_003_000);
   await kube.create(bs);
-  await poll("the backup Job", () => kube.getOrNull("batch/v1", "Job", backupJobName(bs.metadata.name, 0), namespace));
+  await eventually("the backup Job", () => kube.getOrNull("batch/v1", "Job", backupJobName(bs.metadata.name, 0), namespace));
   const run = await runJobLocally({ kube, kubeconfig: cp.kubeconfig, namespace, name: backupJobName(bs.metadata.name, 0), volumeDirs: { "target-volume": src } });
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 0], ["update-status-1", 0]], run.containers.map((c) => c.stderr).join("\n"));
-  const done = await poll("the BackupSession final", async () => {
+  const done = await eventually("the BackupSession final", async () => {
     const o = await kube.get<KubeObject>(V1BETA1, "BackupSession", bs.metadata.name, namespace);
     return ["Succeeded", "Failed"].includes(o.status?.phase) && o;
   });

@@ -1,36 +1,18 @@
 // The auto-backup controller against a real API server: annotations on a Deployment, a PVC and an
 // AppBinding make the Repository and BackupConfiguration of their blueprint; a blueprint change
 // reaches them; removing the annotation removes the configuration and keeps the Repository.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import { testNamespace } from "../../testing/cluster.ts";
+import { cleanupAfterFile, eventually } from "../../testing/e2e.ts";
 import { startBlueprintController } from "./controller.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const V1ALPHA1 = "stash.appscode.com/v1alpha1";
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await stopControlPlane();
-});
+const { defer } = cleanupAfterFile();
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e; // a dropped connection to the API server is retried like a not-yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function blueprint(name: string, over: Record<string, unknown> = {}) {
   return {
@@ -66,10 +48,10 @@ function deployment(namespace: string, annotations: Record<string, string>) {
 async function start(prefix: string) {
   const { kube, namespace } = await testNamespace(prefix);
   const controller = startBlueprintController({ kube, namespace });
-  cleanups.push(() => controller.stop());
+  defer(() => controller.stop());
   await controller.synced;
   const bpName = `${prefix}-${randomBytes(3).toString("hex")}`;
-  cleanups.push(() => kube.delete({ apiVersion: V1BETA1, kind: "BackupBlueprint", metadata: { name: bpName } }));
+  defer(() => kube.delete({ apiVersion: V1BETA1, kind: "BackupBlueprint", metadata: { name: bpName } }));
   return { kube, namespace, controller, bpName };
 }
 
@@ -87,7 +69,7 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
       "stash.appscode.com/schedule": "*/15 * * * *",
     }),
   );
-  const bc = await poll("the BackupConfiguration", () => bcOf(kube, namespace, "deployment-stash-demo"));
+  const bc = await eventually("the BackupConfiguration", () => bcOf(kube, namespace, "deployment-stash-demo"));
   assert.deepEqual(bc.spec, {
     driver: "Restic",
     repository: { name: "deployment-stash-demo" },
@@ -98,24 +80,24 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
   });
   assert.equal(bc.metadata.labels?.["stash.appscode.com/backup-blueprint"], bpName);
   assert.deepEqual(bc.metadata.ownerReferences?.map((r: any) => [r.kind, r.name]), [["Deployment", "stash-demo"]]);
-  const repo = await poll("the Repository", () => repoOf(kube, namespace, "deployment-stash-demo"));
+  const repo = await eventually("the Repository", () => repoOf(kube, namespace, "deployment-stash-demo"));
   assert.deepEqual(repo.spec.backend, { gcs: { bucket: "stash-backup", prefix: `stash/${namespace}/deployment/stash-demo` }, storageSecretName: "gcs-secret" });
 
   // The blueprint changes: the generated objects follow.
   await kube.apply(blueprint(bpName, { retentionPolicy: { name: "keep-last-7", keepLast: 7, prune: false }, backend: { gcs: { bucket: "other", prefix: "x/${TARGET_NAME}" }, storageSecretName: "gcs-secret" } }));
-  await poll("the new retention policy", async () => (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec.retentionPolicy.keepLast === 7);
-  await poll("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs.prefix === "x/stash-demo");
+  await eventually("the new retention policy", async () => (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec.retentionPolicy.keepLast === 7);
+  await eventually("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs.prefix === "x/stash-demo");
 
   // An annotation changes: so does the configuration.
   await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName, "stash.appscode.com/schedule": "0 3 * * *" }));
-  await poll("the new schedule", async () => {
+  await eventually("the new schedule", async () => {
     const spec = (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec;
     return spec?.schedule === "0 3 * * *" && spec.target.paths === undefined;
   });
 
   // The annotation goes: the configuration goes, the Repository (and its data) stays.
   await kube.apply(deployment(namespace, {}));
-  await poll("the BackupConfiguration removed", async () => !(await bcOf(kube, namespace, "deployment-stash-demo")));
+  await eventually("the BackupConfiguration removed", async () => !(await bcOf(kube, namespace, "deployment-stash-demo")));
   assert.ok(await repoOf(kube, namespace, "deployment-stash-demo"), "the Repository was kept");
 });
 
@@ -129,12 +111,12 @@ test("a PVC and an AppBinding get `persistentvolumeclaim-<name>` and `app-<name>
     metadata: { name: "sample-postgres", namespace, annotations: { "stash.appscode.com/backup-blueprint": bpName, "params.stash.appscode.com/args": "--if-exists", "params.stash.appscode.com/database": "shop" } },
     spec: { type: "kubedb.com/postgres", version: "15", clientConfig: { service: { name: "sample-postgres", port: 5432 } }, secret: { name: "pg-auth" } },
   });
-  const pvcBc = await poll("the PVC's BackupConfiguration", () => bcOf(kube, namespace, "persistentvolumeclaim-nfs-pvc"));
+  const pvcBc = await eventually("the PVC's BackupConfiguration", () => bcOf(kube, namespace, "persistentvolumeclaim-nfs-pvc"));
   assert.deepEqual(pvcBc.spec.task, { name: "postgres-backup", params: [{ name: "args", value: "--clean" }] });
-  const app = await poll("the AppBinding's BackupConfiguration", () => bcOf(kube, namespace, "app-sample-postgres"));
+  const app = await eventually("the AppBinding's BackupConfiguration", () => bcOf(kube, namespace, "app-sample-postgres"));
   assert.deepEqual(app.spec.task, { name: "postgres-backup", params: [{ name: "args", value: "--if-exists" }, { name: "database", value: "shop" }] });
   assert.deepEqual(app.spec.target.ref, { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "sample-postgres" });
-  const repo = await poll("the AppBinding's Repository", () => repoOf(kube, namespace, "app-sample-postgres"));
+  const repo = await eventually("the AppBinding's Repository", () => repoOf(kube, namespace, "app-sample-postgres"));
   assert.equal(repo.spec.backend.s3.prefix, `postgres/${namespace}/sample-postgres`);
 });
 
@@ -145,7 +127,7 @@ test("a blueprint in another backupNamespace names the objects `<target ns>-<kin
   await kube.apply(blueprint(bpName, { backupNamespace: backupNs }));
   await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName }));
   const name = `${namespace}-deployment-stash-demo`;
-  const bc = await poll("the BackupConfiguration in the backup namespace", () => bcOf(kube, backupNs, name));
+  const bc = await eventually("the BackupConfiguration in the backup namespace", () => bcOf(kube, backupNs, name));
   assert.deepEqual(bc.spec.target.ref, { apiVersion: "apps/v1", kind: "Deployment", name: "stash-demo", namespace });
   assert.equal(bc.metadata.ownerReferences, undefined);
   assert.ok(await repoOf(kube, backupNs, name));
@@ -155,7 +137,7 @@ test("a malformed volume-mounts annotation creates nothing and records a Warning
   const { kube, namespace, bpName } = await start("auto-bad");
   await kube.apply(blueprint(bpName));
   await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName, "stash.appscode.com/volume-mounts": "source-data" }));
-  const ev = await poll("the Warning event", async () => {
+  const ev = await eventually("the Warning event", async () => {
     const list = await kube.list<KubeObject>("v1", "Event", namespace);
     return list.items.find((e: any) => e.reason === "AutoBackupFailed");
   });

@@ -47,18 +47,4 @@ export function backupConfiguration(namespace: string, name: string, target: { k
   };
 }
 
-/** Polls `probe` until it returns a value (not undefined/false) or the timeout passes. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { eventually } from "../../testing/eventually.ts";

@@ -2,56 +2,27 @@
 // Task, dropped, and restored through a RestoreSession and the postgres-restore Task: the rows
 // and their checksum come back equal, the sessions' status in the API server says so, and the
 // database password appears in no status and no step output.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { startOperator } from "../../reconciler/operator.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
-import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import { testNamespace } from "../../testing/cluster.ts";
+import { cleanupAfterFile, eventually, s3StorageSecret } from "../../testing/e2e.ts";
 import { startPostgres } from "../../testing/postgres.ts";
-import { freshBucket, stopSharedServices } from "../../testing/services.ts";
 import { installCatalog } from "./catalog.ts";
 import { runJobLocally } from "./run-task-locally.ts";
 import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const APPBINDING = "appcatalog.appscode.com/v1alpha1";
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await stopSharedServices().catch(() => {});
-  await stopControlPlane();
-});
-
-async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e; // a dropped connection to the API server is retried like a not-yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { defer } = cleanupAfterFile({ sharedServices: true });
 
 async function setup(prefix: string) {
   const { cp, kube, namespace } = await testNamespace(prefix);
   await installCatalog(kube);
   // The repository lives in a real S3 store (MinIO).
-  // MinIO may still be initialising right after it reports ready (HTTP 503): retry the bucket.
-  const { minio, bucket } = await poll("a MinIO bucket", () => freshBucket("pg"), 20_000);
-  await kube.apply({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: "restic", namespace },
-    stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex"), AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
-  });
+  const { minio, bucket } = await s3StorageSecret(kube, namespace, "restic", "pg");
   await kube.apply({
     apiVersion: "stash.appscode.com/v1alpha1",
     kind: "Repository",
@@ -59,9 +30,9 @@ async function setup(prefix: string) {
     spec: { backend: { s3: { endpoint: minio.endpoint, bucket, prefix: `${namespace}/shop`, region: minio.region }, storageSecretName: "restic" } },
   });
   const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
-  cleanups.push(() => operator.stop());
+  defer(() => operator.stop());
   const get = (kind: string, name: string) => kube.get<KubeObject>(V1BETA1, kind, name, namespace);
-  const final = (kind: string, name: string) => poll(`${kind} ${name} final`, async () => {
+  const final = (kind: string, name: string) => eventually(`${kind} ${name} final`, async () => {
     const o = await get(kind, name);
     return ["Succeeded", "Failed", "Skipped", "Unknown"].includes(o.status?.phase) && o;
   });
@@ -78,13 +49,13 @@ async function setup(prefix: string) {
         retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true },
       },
     });
-    const bc = await poll(`BackupConfiguration ${name} Ready`, async () => {
+    const bc = await eventually(`BackupConfiguration ${name} Ready`, async () => {
       const o = await get("BackupConfiguration", name);
       return o.status?.phase === "Ready" && o;
     });
     const bs = newBackupSession(bc, seconds);
     await kube.create(bs);
-    await poll("the backup target initiated", async () => (await get("BackupSession", bs.metadata.name)).status?.targets?.[0]?.totalHosts === 1);
+    await eventually("the backup target initiated", async () => (await get("BackupSession", bs.metadata.name)).status?.targets?.[0]?.totalHosts === 1);
     return { bc, session: bs.metadata.name as string };
   };
   return { kube, kubeconfig: cp.kubeconfig, namespace, get, final, backup, minio, bucket };
@@ -101,7 +72,7 @@ const CHECKSUM = "SELECT count(*) || ':' || md5(string_agg(id || '|' || name || 
 
 test("a PostgreSQL database backed up through its AppBinding is restored after a drop with equal rows and checksum", async () => {
   const pg = await startPostgres();
-  cleanups.push(() => pg.stop());
+  defer(() => pg.stop());
   const s = await setup("pg-task");
   await pg.psql("CREATE DATABASE shop");
   await pg.psql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2)); INSERT INTO items (name, price) SELECT 'item-' || g, g * 1.25 FROM generate_series(1, 2000) g;", "shop");
@@ -133,7 +104,7 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
     metadata: { name: "shop-restore", namespace: s.namespace },
     spec: { task: { name: "postgres-restore" }, repository: { name: "pg-repo" }, target: { ref: { apiVersion: APPBINDING, kind: "AppBinding", name: "shop-db" } } },
   });
-  const rs = await poll("the restore executor", async () => {
+  const rs = await eventually("the restore executor", async () => {
     const o = await s.get("RestoreSession", "shop-restore");
     return o.status?.totalHosts === 1 && o;
   });

@@ -2,29 +2,23 @@
 // the operator runs against the real API server and creates the sessions' Jobs from the Tasks;
 // with no kubelet, each Job's stored pod runs its steps as local processes against a
 // real restic repository, and the sessions' status in the API server tells the outcome.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { startOperator, type Operator } from "../../reconciler/operator.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
-import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
-import { sharedPushgateway, stopSharedServices, type Pushgateway } from "../../testing/services.ts";
+import { testNamespace } from "../../testing/cluster.ts";
+import { cleanupAfterFile, eventually } from "../../testing/e2e.ts";
+import { sharedPushgateway, type Pushgateway } from "../../testing/services.ts";
 import { installCatalog } from "./catalog.ts";
 import { runJobLocally } from "./run-task-locally.ts";
 import { backupJobName, restoreJobName } from "../../reconciler/controllers/stash-names.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  // Another file's after() may have stopped the shared control plane already: cleanup is best effort.
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await stopSharedServices().catch(() => {});
-  await stopControlPlane();
-});
+const { defer, tempDir } = cleanupAfterFile({ sharedServices: true });
 
 /** The value of one sample in exposition text, found by name and a subset of its labels. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -33,27 +27,6 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return undefined;
-}
-
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
-
-async function poll<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function treeHashes(dir: string): Promise<Record<string, string>> {
@@ -91,7 +64,7 @@ async function setup(prefix: string, withMetrics = false): Promise<Setup> {
     spec: { backend: { local: { mountPath: repoDir, hostPath: { path: repoDir } }, storageSecretName: "restic" } },
   });
   const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test", pushgatewayUrl: pushgateway?.url });
-  cleanups.push(() => operator.stop());
+  defer(() => operator.stop());
   return { kube, kubeconfig: cp.kubeconfig, namespace, operator, repoDir, pushgateway };
 }
 
@@ -116,7 +89,7 @@ async function backupConfiguration(s: Setup, name: string, claim: string, mountP
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     },
   });
-  return poll(`BackupConfiguration ${name} Ready`, async () => {
+  return eventually(`BackupConfiguration ${name} Ready`, async () => {
     const bc = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", name, s.namespace);
     return bc.status?.phase === "Ready" && bc;
   });
@@ -126,7 +99,7 @@ async function backupConfiguration(s: Setup, name: string, claim: string, mountP
 async function triggerBackup(s: Setup, bc: KubeObject, seconds: number): Promise<string> {
   const bs = newBackupSession(bc, seconds);
   await s.kube.create(bs);
-  await poll("the backup target initiated", async () => {
+  await eventually("the backup target initiated", async () => {
     const got = await s.kube.get<KubeObject>(V1BETA1, "BackupSession", bs.metadata.name, s.namespace);
     return got.status?.targets?.[0]?.totalHosts === 1;
   });
@@ -134,7 +107,7 @@ async function triggerBackup(s: Setup, bc: KubeObject, seconds: number): Promise
 }
 
 const finalSession = (s: Setup, kind: string, name: string) =>
-  poll(`${kind} ${name} final`, async () => {
+  eventually(`${kind} ${name} final`, async () => {
     const o = await s.kube.get<KubeObject>(V1BETA1, kind, name, s.namespace);
     return ["Succeeded", "Failed", "Skipped", "Unknown"].includes(o.status?.phase) && o;
   });
@@ -187,7 +160,7 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
       target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-restored" }, volumeMounts: [{ name: "target-volume", mountPath: dst }], rules: [{ paths: [src] }] },
     },
   });
-  const rs = await poll("the restore Job created", async () => {
+  const rs = await eventually("the restore Job created", async () => {
     const o = await s.kube.get<KubeObject>(V1BETA1, "RestoreSession", "pvc-restore", s.namespace);
     return o.status?.totalHosts === 1 && o;
   });
@@ -220,7 +193,7 @@ test("a BackupConfiguration whose Task names a missing Function gets a Failed Ba
   const s = await setup("pvc-nofn");
   const task = `broken-${randomBytes(3).toString("hex")}`;
   await s.kube.apply({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task }, spec: { steps: [{ name: "pvc-backup" }, { name: "no-such-function" }, { name: "update-status" }] } });
-  cleanups.push(() => s.kube.delete({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task } }));
+  defer(() => s.kube.delete({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task } }));
   const src = await tempDir("restash-src-");
   await writeFile(join(src, "a.txt"), "a");
   await s.kube.apply(pvc(s.namespace, "data"));
@@ -230,7 +203,7 @@ test("a BackupConfiguration whose Task names a missing Function gets a Failed Ba
     metadata: { name: "broken", namespace: s.namespace },
     spec: { task: { name: task }, schedule: "0 * * * *", repository: { name: "local-repo" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } }, retentionPolicy: { name: "k", keepLast: 1, prune: true } },
   });
-  const bc = await poll("BackupConfiguration broken Ready", async () => {
+  const bc = await eventually("BackupConfiguration broken Ready", async () => {
     const o = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", "broken", s.namespace);
     return o.status?.phase === "Ready" && o;
   });
