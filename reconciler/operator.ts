@@ -4,12 +4,13 @@ import type { Kube } from "../lib/kube/client.ts";
 import { errorKind, type ReconcileError } from "../lib/errors.ts";
 import { silentLogger, type Logger } from "../lib/logger.ts";
 import { WorkQueue, realClock, type Clock, type Result } from "../lib/workqueue.ts";
-import { reconcileBackupConfiguration } from "./controllers/backup-configuration.ts";
+import { reconcileBackupBatch, reconcileBackupConfiguration } from "./controllers/backup-configuration.ts";
 import { reconcileBackupSession } from "./controllers/backup-session.ts";
 import { reconcileRepository } from "./controllers/repository.ts";
 import { reconcileRestoreSession } from "./controllers/restore-session.ts";
 import type { ControllerContext, OperatorOptions } from "./controllers/options.ts";
 import { keyOf, splitKey } from "./controllers/owner.ts";
+import { targetsOf } from "./controllers/invoker-targets.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
 import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
 import { sessionMetricsPusher } from "./controllers/session-metrics.ts";
@@ -30,7 +31,7 @@ export interface StartOperatorOptions extends OperatorOptions {
 }
 
 export interface Operator {
-  queues: Record<"BackupConfiguration" | "BackupSession" | "RestoreSession" | "Repository", WorkQueue>;
+  queues: Record<"BackupConfiguration" | "BackupBatch" | "BackupSession" | "RestoreSession" | "Repository", WorkQueue>;
   /** Resolves once every informer has listed. */
   synced: Promise<void>;
   /** Resolves when all queues are empty and idle (delayed requeues excluded). */
@@ -86,6 +87,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     });
   const queues = {
     BackupConfiguration: mkQueue("BackupConfiguration", reconcileBackupConfiguration),
+    BackupBatch: mkQueue("BackupBatch", reconcileBackupBatch),
     BackupSession: mkQueue("BackupSession", reconcileBackupSession),
     RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession),
     Repository: mkQueue("Repository", reconcileRepository),
@@ -113,22 +115,35 @@ export function startOperator(o: StartOperatorOptions): Operator {
   // writing the shared list.
   // Like controller-runtime's GenerationChangedPredicate: a status-only or finalizer-only update
   // (our own writes) does not requeue; spec changes, deletion and adds do.
-  const bcSeen = new Map<string, string>();
-  const bcs = inform("stash.appscode.com", "v1beta1", "backupconfigurations", (bc, type) => {
-    const key = keyOf(bc);
-    const mark = `${bc.metadata.generation}/${bc.metadata.deletionTimestamp ?? ""}`;
-    if (type === "delete") bcSeen.delete(key);
-    else if (type === "update" && bcSeen.get(key) === mark) return;
-    else bcSeen.set(key, mark);
-    queues.BackupConfiguration.add(key);
-    if (bc.spec?.repository?.name) queues.Repository.add(repoKeyOf(bc));
-  });
+  const backupInvokers = (plural: string, queue: WorkQueue) => {
+    const seen = new Map<string, string>();
+    return inform("stash.appscode.com", "v1beta1", plural, (bc, type) => {
+      const key = keyOf(bc);
+      const mark = `${bc.metadata.generation}/${bc.metadata.deletionTimestamp ?? ""}`;
+      if (type === "delete") seen.delete(key);
+      else if (type === "update" && seen.get(key) === mark) return;
+      else seen.set(key, mark);
+      queue.add(key);
+      if (bc.spec?.repository?.name) queues.Repository.add(repoKeyOf(bc));
+    });
+  };
+  const bcs = backupInvokers("backupconfigurations", queues.BackupConfiguration);
+  const bbs = backupInvokers("backupbatches", queues.BackupBatch);
   const rss = inform("stash.appscode.com", "v1beta1", "restoresessions", (rs) => {
     queues.RestoreSession.add(keyOf(rs));
     if (rs.spec?.repository?.name) queues.Repository.add(repoKeyOf(rs));
   });
+  // Every invoker kind with the queue its events go to.
+  const invokers: [{ cache: { list(): readonly any[] } }, WorkQueue][] = [
+    [bcs, queues.BackupConfiguration],
+    [bbs, queues.BackupBatch],
+    [rss, queues.RestoreSession],
+  ];
+  const eachInvoker = (fn: (inv: any, queue: WorkQueue) => void) => {
+    for (const [inf, queue] of invokers) for (const inv of inf.cache.list()) fn(inv, queue);
+  };
   ctx.invokersOf = (namespace, name) =>
-    [...(bcs.cache.list() as any[]), ...(rss.cache.list() as any[])]
+    invokers.flatMap(([inf]) => inf.cache.list() as any[])
       .filter((inv) => !inv.metadata.deletionTimestamp && inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace)
       .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name }));
   watch("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
@@ -143,12 +158,13 @@ export function startOperator(o: StartOperatorOptions): Operator {
     else if (repoSeen.get(key) === mark) return;
     else repoSeen.set(key, mark);
     const uses = (inv: any) => inv.spec?.repository?.name === repo.metadata.name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === repo.metadata.namespace;
-    for (const bc of bcs.cache.list()) if (uses(bc)) queues.BackupConfiguration.add(keyOf(bc as any));
-    for (const rs of rss.cache.list()) if (uses(rs)) queues.RestoreSession.add(keyOf(rs as any));
+    eachInvoker((inv, queue) => uses(inv) && queue.add(keyOf(inv)));
   });
   watch("batch", "v1", "cronjobs", (cj) => {
     const k = ownerKey(cj, "BackupConfiguration");
     if (k) queues.BackupConfiguration.add(k);
+    const b = ownerKey(cj, "BackupBatch");
+    if (b) queues.BackupBatch.add(b);
   }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
   watch("batch", "v1", "jobs", (job) => {
     const bs = ownerKey(job, "BackupSession");
@@ -159,20 +175,16 @@ export function startOperator(o: StartOperatorOptions): Operator {
   watch("", "v1", "secrets", (secret, type) => {
     // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.
     if (type === "update") return;
-    for (const bc of bcs.cache.list() as any[]) if (bc.metadata.namespace === secret.metadata.namespace || bc.spec?.repository?.namespace === secret.metadata.namespace) queues.BackupConfiguration.add(keyOf(bc));
-    for (const rs of rss.cache.list() as any[]) if (rs.metadata.namespace === secret.metadata.namespace || rs.spec?.repository?.namespace === secret.metadata.namespace) queues.RestoreSession.add(keyOf(rs));
+    eachInvoker((inv, queue) => (inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace) && queue.add(keyOf(inv)));
   });
   for (const [group, plural] of WORKLOADS) {
     watch(group, "v1", plural, (w, type) => {
       // A workload update matters only when it lost (or never had) what an invoker put there.
       if (type === "update" && hasStashParts(w)) return;
+      // Listed items carry no kind: then any target of that name and namespace matches.
       const kind = w.kind ?? "";
-      const targets = (inv: any) => {
-        const ref = inv.spec?.target?.ref;
-        return ref?.name === w.metadata.name && (ref.namespace || inv.metadata.namespace) === w.metadata.namespace && (!kind || ref.kind === kind);
-      };
-      for (const bc of bcs.cache.list()) if (targets(bc)) queues.BackupConfiguration.add(keyOf(bc as any));
-      for (const rs of rss.cache.list()) if (targets(rs)) queues.RestoreSession.add(keyOf(rs as any));
+      const targets = (inv: any) => targetsOf(inv).some(({ target }) => target?.ref?.name === w.metadata.name && target.ref.namespace === w.metadata.namespace && (!kind || target.ref.kind === kind));
+      eachInvoker((inv, queue) => targets(inv) && queue.add(keyOf(inv)));
     });
   }
   const all = Object.values(queues);

@@ -16,6 +16,7 @@ import {
   sortKeys,
   stableJson,
 } from "../reconciler/controllers/stash-names.ts";
+import { memberView, type TargetInfo } from "../reconciler/controllers/invoker-targets.ts";
 
 export interface InjectOptions {
   /** The restash runner image (its entrypoint is `restic-runner/main.ts`). */
@@ -136,8 +137,9 @@ function commonArgs(inv: InvokerLike, repo: RepositoryLike | undefined, opts: In
   ];
 }
 
-/** The `stash` sidecar container for a BackupConfiguration. */
-export function sidecarContainer(bc: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions): Record<string, any> {
+/** The `stash` sidecar container for a BackupConfiguration, or for one member (`info`) of a BackupBatch. */
+export function sidecarContainer(inv: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): Record<string, any> {
+  const bc = memberView(inv, info);
   const c = {
     name: SIDECAR_CONTAINER,
     image: opts.image,
@@ -149,8 +151,9 @@ export function sidecarContainer(bc: InvokerLike, repo: RepositoryLike | undefin
   return withContainerSettings(c, bc.spec?.runtimeSettings?.container);
 }
 
-/** The `stash-init` restore init-container for a RestoreSession (runs as root, as Stash does). */
-export function initContainer(rs: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions): Record<string, any> {
+/** The `stash-init` restore init-container for a RestoreSession, or one member (`info`) of a RestoreBatch (runs as root, as Stash does). */
+export function initContainer(inv: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): Record<string, any> {
+  const rs = memberView(inv, info);
   const c = withContainerSettings(
     {
       name: INIT_CONTAINER,
@@ -167,11 +170,11 @@ export function initContainer(rs: InvokerLike, repo: RepositoryLike | undefined,
 }
 
 /** The pod template with the backup sidecar, the tmp volume and the invoker hash annotation. Idempotent. */
-export function injectSidecar(podTemplate: PodTemplate, bc: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions): PodTemplate {
+export function injectSidecar(podTemplate: PodTemplate, bc: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): PodTemplate {
   const t = clone(podTemplate) ?? {};
   const spec = { ...(t.spec ?? {}) };
-  spec.containers = upsertByName(spec.containers, sidecarContainer(bc, repo, opts));
-  spec.volumes = upsertByName(spec.volumes, tmpVolume(bc.spec?.tempDir));
+  spec.containers = upsertByName(spec.containers, sidecarContainer(bc, repo, opts, info));
+  spec.volumes = upsertByName(spec.volumes, tmpVolume(memberView(bc, info).spec?.tempDir));
   const annotations = sortKeys({ ...(t.metadata?.annotations ?? {}), [ANN_LAST_APPLIED_BACKUP_INVOKER_HASH]: backupInvokerHash(bc) });
   return { ...t, metadata: { ...(t.metadata ?? {}), annotations }, spec };
 }
@@ -193,11 +196,11 @@ export function removeSidecar(podTemplate: PodTemplate): PodTemplate {
 }
 
 /** The pod template with `stash-init` prepended to initContainers, the tmp volume and the hash annotation. Idempotent. */
-export function injectInitContainer(podTemplate: PodTemplate, rs: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions): PodTemplate {
+export function injectInitContainer(podTemplate: PodTemplate, rs: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): PodTemplate {
   const t = clone(podTemplate) ?? {};
   const spec = { ...(t.spec ?? {}) };
-  spec.initContainers = upsertByName(spec.initContainers, initContainer(rs, repo, opts), true);
-  spec.volumes = upsertByName(spec.volumes, tmpVolume(rs.spec?.tempDir));
+  spec.initContainers = upsertByName(spec.initContainers, initContainer(rs, repo, opts, info), true);
+  spec.volumes = upsertByName(spec.volumes, tmpVolume(memberView(rs, info).spec?.tempDir));
   const annotations = sortKeys({ ...(t.metadata?.annotations ?? {}), [ANN_LAST_APPLIED_RESTORE_INVOKER_HASH]: restoreInvokerHash(rs) });
   return { ...t, metadata: { ...(t.metadata ?? {}), annotations }, spec };
 }

@@ -1,9 +1,11 @@
 // BackupSession reconcile (stash-behaviour.md 2.4): retry finished sessions, finish completed
-// ones (history cleanup, metrics), enforce the deadline, skip when the invoker is not ready or
-// another session runs, initiate targets (sidecar check or backup Job), then compute the phase.
+// ones (a batch's global postBackup hook, history cleanup, metrics), enforce the deadline, skip
+// when the invoker is not ready or another session runs, run a batch's global preBackup hook,
+// initiate every target in the invoker's execution order (sidecar check or backup Job), then
+// compute the phase. A BackupConfiguration has one target, a BackupBatch one per member.
 // Status is written once, in `finally`; the runner writes host stats into the same status and
 // both use resourceVersion-guarded writes.
-import { getCondition, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
+import { getCondition, isFalse, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Result } from "../../lib/workqueue.ts";
@@ -27,6 +29,9 @@ import { setCondition } from "../../lib/conditions.ts";
 import { writeStatus } from "./status.ts";
 import { invokerTaskPod } from "../../restic-runner/tasks/run-task-locally.ts";
 import { targetApiVersion } from "./workload.ts";
+import { executionOrder, isBatch, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "./invoker-targets.ts";
+import { globalHookSummary, runGlobalHook } from "./global-hooks.ts";
+import { REQUEUE_MS } from "./stash-names.ts";
 
 export async function reconcileBackupSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
   const { kube } = ctx;
@@ -48,7 +53,8 @@ export async function reconcileBackupSession(ctx: ControllerContext, namespace: 
       setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete backup within ${invoker?.spec?.timeOut ?? "the deadline"}.`);
     }
     status.conditions = st.conditions;
-    if (backupSessionCompleted(status) || isTrue(st.conditions, C.BackupSkipped)) {
+    const total = invoker ? targetsOf(invoker).length : undefined;
+    if (backupSessionCompleted(status, total) || isTrue(st.conditions, C.BackupSkipped)) {
       await finish(ctx, bs, invoker, status, st);
       return result;
     }
@@ -63,14 +69,25 @@ export async function reconcileBackupSession(ctx: ControllerContext, namespace: 
         return result;
       }
     }
-    if (invoker && !started) await initiateTarget(ctx, bs, invoker, status, t);
+    // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
+    const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
+    if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
+      const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }));
+      setCond(st, o.type, o.status, o.reason, o.message);
+      status.conditions = st.conditions;
+      if (!o.status) {
+        await finish(ctx, bs, invoker, status, st);
+        return result;
+      }
+    }
+    if (invoker && (await initiateTargets(ctx, bs, invoker, status, t))) result = { requeueAfterMs: REQUEUE_MS };
     if (invoker?.spec?.timeOut && !status.sessionDeadline) {
       const ms = parseGoDuration(invoker.spec.timeOut);
       if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(bs.metadata.creationTimestamp)) + ms));
     }
     if (status.sessionDeadline) {
-      const left = Date.parse(status.sessionDeadline) - t.getTime();
-      result = { requeueAfterMs: Math.max(left + 1000, 1000) };
+      const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
+      result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
     }
     return result;
   } finally {
@@ -119,15 +136,62 @@ async function skipReason(ctx: ControllerContext, bs: KubeObject, invoker: KubeO
   return undefined;
 }
 
-async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<void> {
+const EMPTY_TARGET = { apiVersion: "na", kind: "EmptyTarget", name: "na" };
+const refOf = (info: TargetInfo) => ({ ...(info.target?.ref ?? EMPTY_TARGET) });
+/** Stash's TargetBackupInitiated: the executor was ensured, or hosts are known. */
+const initiated = (entry: any) => !!entry && (entry.totalHosts !== undefined || !!getCondition(entry.conditions, C.BackupExecutorEnsured));
+
+/**
+ * Initiates every target not initiated yet, in the invoker's execution order (Sequential: a
+ * target waits, as an entry with only its ref, until every earlier one is complete). Writes
+ * status.targets in spec order. Returns whether a target is still waiting for its turn.
+ */
+async function initiateTargets(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<boolean> {
+  const ns = invoker.metadata.namespace;
+  const infos = targetsOf(invoker);
+  const order = executionOrder(invoker);
+  const entries: any[] = [...(status.targets ?? [])];
+  const indexOf = (ref: any) => entries.findIndex((e) => sameRef(e.ref, ref, ns));
+  const upsert = (entry: any) => {
+    const i = indexOf(entry.ref);
+    if (i >= 0) entries[i] = entry;
+    else entries.push(entry);
+  };
+  const complete = (i: number) => {
+    const e = entries[indexOf(refOf(infos[i]))];
+    return !!e && ["Succeeded", "Failed"].includes(backupTargetPhase(e));
+  };
+  let waiting = false;
+  for (const info of infos) {
+    const ref = refOf(info);
+    const existing = entries[indexOf(ref)];
+    if (initiated(existing)) continue;
+    if (!nextInOrder(order, info.index, complete)) {
+      if (!existing) upsert({ ref });
+      waiting = true;
+      continue;
+    }
+    upsert(await initiateTarget(ctx, bs, invoker, info, infos.length, existing, t));
+  }
+  // Spec order, whatever order the entries were written in.
+  const pos = (e: any) => {
+    const k = infos.findIndex((info) => sameRef(refOf(info), e.ref, ns));
+    return k < 0 ? infos.length : k;
+  };
+  status.targets = entries.sort((a, b) => pos(a) - pos(b));
+  return waiting;
+}
+
+/** Ensures one target's executor (the sidecar is there, or the backup Job) and returns its status entry. */
+async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, info: TargetInfo, count: number, existing: any, t: Date): Promise<any> {
   const { kube } = ctx;
-  const ref = { ...(invoker.spec?.target?.ref ?? { apiVersion: "na", kind: "EmptyTarget", name: "na" }) };
-  if (!ref.namespace && ref.kind !== "EmptyTarget") ref.namespace = invoker.metadata.namespace;
-  let conditions: any[] = [];
+  const ref = refOf(info);
+  const view = memberView(invoker, info);
+  let conditions: any[] = existing?.conditions ?? [];
   let totalHosts: number | undefined;
   const driver = invoker.spec?.driver ?? "Restic";
   try {
-    if (backupModel(ref.kind, invoker.spec?.task?.name) === "sidecar") {
+    if (backupModel(ref.kind, info.task?.name) === "sidecar") {
       const w = await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, ref.namespace);
       const has = (w?.spec?.template?.spec?.containers ?? []).some((c: any) => c.name === SIDECAR_CONTAINER);
       if (!w || !has) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} ${w ? "has no stash sidecar" : "does not exist"}`);
@@ -135,10 +199,10 @@ async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: K
     } else {
       const repoName = invoker.spec?.repository?.name;
       const repo = repoName ? await kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker.spec?.repository?.namespace || invoker.metadata.namespace) : null;
-      const taskPod = invoker.spec?.task?.name
-        ? await invokerTaskPod({ kube, invoker, backupSession: bs.metadata.name, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
+      const taskPod = info.task?.name
+        ? await invokerTaskPod({ kube, invoker: view, backupSession: bs.metadata.name, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
         : undefined;
-      await kube.apply(desiredBackupJob(bs, invoker, repo, 0, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
+      await kube.apply(desiredBackupJob(bs, view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       totalHosts = 1;
     }
     conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." }, t);
@@ -148,15 +212,25 @@ async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: K
   const target: Record<string, any> = { ref, conditions };
   if (totalHosts !== undefined) target.totalHosts = totalHosts;
   if (driver === "Restic") {
-    target.preBackupActions = ["InitializeBackendRepository"];
-    target.postBackupActions = ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"];
+    // Stash: the first target initialises the repository, the last applies retention and checks it.
+    if (info.index === 0) target.preBackupActions = ["InitializeBackendRepository"];
+    if (info.index === count - 1) target.postBackupActions = ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"];
   }
-  const existing = (status.targets ?? [])[0];
   if (existing?.stats) target.stats = existing.stats;
-  status.targets = [target];
+  return target;
 }
 
 async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null, status: Record<string, any>, st: StepState): Promise<void> {
+  // A batch's global postBackup hook: after every member, unless the global preBackup hook failed
+  // or the backup was skipped; its executionPolicy sees the phase the session is about to get.
+  const globalPost = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.postBackup : undefined;
+  if (globalPost && !getCondition(st.conditions, C.GlobalPostBackupHookSucceeded) && !isFalse(st.conditions, C.GlobalPreBackupHookSucceeded) && !isTrue(st.conditions, C.BackupSkipped)) {
+    status.conditions = st.conditions;
+    for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
+    const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, previewPhase(status, st), { retryLeft: bs.spec?.retryLeft });
+    const o = await runGlobalHook("postBackup", globalPost, summary);
+    setCond(st, o.type, o.status, o.reason, o.message);
+  }
   if (!getCondition(st.conditions, C.BackupHistoryCleaned) && invoker) {
     try {
       await cleanupHistory(ctx, bs, invoker);

@@ -1,4 +1,4 @@
-// Steps shared by the BackupConfiguration and RestoreSession reconcilers: find the Repository,
+// Steps shared by the backup and restore invoker reconcilers: find the Repository,
 // its backend Secret, the target, and check the
 // Repository's usage policy. Each step sets its Stash condition and throws a typed error to stop.
 import { setCondition, type Condition } from "../../lib/conditions.ts";
@@ -7,6 +7,7 @@ import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { C, R } from "./stash-conditions.ts";
 import { REQUEUE_MS, V1ALPHA1 } from "./stash-names.ts";
 import { targetApiVersion, type TargetRef } from "./workload.ts";
+import type { TargetInfo } from "./invoker-targets.ts";
 
 export interface StepState {
   conditions: Condition[];
@@ -90,11 +91,13 @@ export async function usageAllowed(kube: Kube, repo: KubeObject, namespace: stri
   return true;
 }
 
-export async function findTarget(kube: Kube, st: StepState, invoker: any, conditionType: string, kindWord: string): Promise<KubeObject | null> {
-  const ref = invoker.spec?.target?.ref as TargetRef | undefined;
+/** Finds the invoker's target (`info`: one of a batch's members; default spec.target) and sets `conditionType` on `st`. */
+export async function findTarget(kube: Kube, st: StepState, invoker: any, conditionType: string, kindWord: string, info?: TargetInfo): Promise<KubeObject | null> {
+  const ref = (info ? info.target?.ref : invoker.spec?.target?.ref) as TargetRef | undefined;
+  const field = `${info?.field ?? "spec.target"}.ref`;
   if (!ref?.kind || !ref?.name) {
-    setCond(st, conditionType, false, R.TargetNotAvailable, `spec.target.ref is not set.`);
-    throw stalled(R.TargetNotAvailable, "kind and name are required", { object: objRef(invoker), field: "spec.target.ref" });
+    setCond(st, conditionType, false, R.TargetNotAvailable, `${field} is not set.`);
+    throw stalled(R.TargetNotAvailable, "kind and name are required", { object: objRef(invoker), field });
   }
   const ns = ref.namespace || invoker.metadata.namespace;
   let target: KubeObject | null;
@@ -106,7 +109,7 @@ export async function findTarget(kube: Kube, st: StepState, invoker: any, condit
   }
   if (!target) {
     setCond(st, conditionType, false, R.TargetNotAvailable, `${kindWord} target ${ref.kind} ${ns}/${ref.name} does not exist.`);
-    throw waiting(R.TargetNotAvailable, `${kindWord.toLowerCase()} target ${ref.kind} ${ns}/${ref.name} does not exist`, REQUEUE_MS, { object: objRef(invoker), field: "spec.target.ref" });
+    throw waiting(R.TargetNotAvailable, `${kindWord.toLowerCase()} target ${ref.kind} ${ns}/${ref.name} does not exist`, REQUEUE_MS, { object: objRef(invoker), field });
   }
   setCond(st, conditionType, true, R.TargetAvailable, `${kindWord} target ${ref.kind} ${ns}/${ref.name} found.`);
   return target;

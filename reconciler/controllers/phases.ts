@@ -40,12 +40,12 @@ export function backupSessionPhase(status: any): SessionPhase {
   return "Running";
 }
 
-/** Every target done, or the deadline passed: time for history cleanup and metrics. */
-export function backupSessionCompleted(status: any): boolean {
+/** Every target done (all `totalTargets` of the invoker, when given), or the deadline passed: time for history cleanup and metrics. */
+export function backupSessionCompleted(status: any, totalTargets?: number): boolean {
   const cs: Condition[] = status?.conditions ?? [];
   if (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.GlobalPreBackupHookSucceeded)) return true;
   const targets: any[] = status?.targets ?? [];
-  if (targets.length === 0) return false;
+  if (targets.length === 0 || targets.length < (totalTargets ?? 0)) return false;
   return targets.every((t) => {
     const p = backupTargetPhase(t);
     return p === "Succeeded" || p === "Failed";
@@ -84,6 +84,50 @@ export function restoreCompleted(status: any): boolean {
   if (total === undefined || total === null) return false;
   const stats: any[] = status?.stats ?? [];
   return stats.filter((s) => s.phase === "Succeeded" || s.phase === "Failed" || s.phase === "Unknown").length >= total;
+}
+
+export type RestoreTargetPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
+
+/** A RestoreBatch member's phase (A:pkg/invoker/restore_invoker.go calculateRestoreTargetPhase). */
+export function restoreTargetPhase(member: any): RestoreTargetPhase {
+  const cs: Condition[] = member?.conditions ?? [];
+  if (isFalse(cs, C.RestoreExecutorEnsured) || isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.PostRestoreHookExecutionSucceeded)) return "Failed";
+  if (member?.totalHosts === undefined || member?.totalHosts === null || cs.length === 0 || isFalse(cs, C.RestoreTargetFound)) return "Pending";
+  const stats: any[] = member.stats ?? [];
+  const failed = stats.filter((s) => s.phase === "Failed").length;
+  const unknown = stats.filter((s) => s.phase === "Unknown").length;
+  const done = failed + unknown + stats.filter((s) => s.phase === "Succeeded").length;
+  if (done >= member.totalHosts) return unknown > 0 ? "Unknown" : failed > 0 ? "Failed" : "Succeeded";
+  return "Running";
+}
+
+const restoreTargetDone = (p: RestoreTargetPhase) => p === "Succeeded" || p === "Failed" || p === "Unknown";
+
+/** RestoreBatch phase (A:pkg/invoker/restorebatch.go calculateRestoreBatchPhase); member phases are recomputed from their status. */
+export function restoreBatchPhase(status: any, totalTargets: number): RestorePhase {
+  const cs: Condition[] = status?.conditions ?? [];
+  if (isFalse(cs, C.MetricsPushed)) return "Failed";
+  if (isTrue(cs, C.MetricsPushed) && (isFalse(cs, C.GlobalPreRestoreHookSucceeded) || isFalse(cs, C.GlobalPostRestoreHookSucceeded) || isTrue(cs, C.DeadlineExceeded))) return "Failed";
+  const members: any[] = status?.members ?? [];
+  const phases = members.map(restoreTargetPhase);
+  if (cs.length === 0 || members.length === 0 || phases.every((p) => p === "Pending")) return "Pending";
+  if (isFalse(cs, C.RepositoryFound) || isFalse(cs, C.BackendSecretFound)) return "Pending";
+  const completed = phases.filter(restoreTargetDone);
+  if (completed.length === totalTargets) {
+    if (phases.includes("Unknown")) return "Unknown";
+    if (phases.includes("Failed")) return "Failed";
+    if (isTrue(cs, C.MetricsPushed)) return "Succeeded";
+  }
+  if (isFalse(cs, C.ValidationPassed)) return "Invalid";
+  return "Running";
+}
+
+/** Every member done, the deadline passed, or the global preRestore hook failed: time for the global postRestore hook and metrics. */
+export function restoreBatchCompleted(status: any, totalTargets: number): boolean {
+  const cs: Condition[] = status?.conditions ?? [];
+  if (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.GlobalPreRestoreHookSucceeded)) return true;
+  const members: any[] = status?.members ?? [];
+  return totalTargets > 0 && members.length >= totalTargets && members.every((m) => restoreTargetDone(restoreTargetPhase(m)));
 }
 
 /** Go-style duration, rounded to seconds: "1h2m3s", "45s", "0s". */

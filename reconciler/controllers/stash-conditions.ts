@@ -28,6 +28,8 @@ export const C = {
   GlobalPostBackupHookSucceeded: "GlobalPostBackupHookSucceeded",
   PreRestoreHookExecutionSucceeded: "PreRestoreHookExecutionSucceeded",
   PostRestoreHookExecutionSucceeded: "PostRestoreHookExecutionSucceeded",
+  GlobalPreRestoreHookSucceeded: "GlobalPreRestoreHookSucceeded",
+  GlobalPostRestoreHookSucceeded: "GlobalPostRestoreHookSucceeded",
 } as const;
 
 export const R = {
@@ -70,4 +72,12 @@ export const R = {
   FailedToCleanBackupHistory: "FailedToCleanBackupHistory",
   FailedToCompleteWithinDeadline: "FailedToCompleteWithinDeadline",
   FailedToCompleteDueToDisruption: "FailedToCompleteDueToDisruption",
+  GlobalPreBackupHookExecutedSuccessfully: "GlobalPreBackupHookExecutedSuccessfully",
+  GlobalPreBackupHookExecutionFailed: "GlobalPreBackupHookExecutionFailed",
+  GlobalPostBackupHookExecutedSuccessfully: "GlobalPostBackupHookExecutedSuccessfully",
+  GlobalPostBackupHookExecutionFailed: "GlobalPostBackupHookExecutionFailed",
+  GlobalPreRestoreHookExecutedSuccessfully: "GlobalPreRestoreHookExecutedSuccessfully",
+  GlobalPreRestoreHookExecutionFailed: "GlobalPreRestoreHookExecutionFailed",
+  GlobalPostRestoreHookExecutedSuccessfully: "GlobalPostRestoreHookExecutedSuccessfully",
+  GlobalPostRestoreHookExecutionFailed: "GlobalPostRestoreHookExecutionFailed",
 } as const;

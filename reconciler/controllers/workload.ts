@@ -17,8 +17,10 @@ import {
   ANN_LAST_APPLIED_BACKUP_INVOKER_KIND,
   ANN_LAST_APPLIED_RESTORE_INVOKER,
   ANN_LAST_APPLIED_RESTORE_INVOKER_KIND,
+  backupModel,
   sortKeys,
 } from "./stash-names.ts";
+import { targetsOf, type TargetInfo } from "./invoker-targets.ts";
 
 export interface TargetRef {
   apiVersion?: string;
@@ -49,67 +51,75 @@ async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, cha
   }
 }
 
-export function ensureSidecar(kube: Kube, bc: any, repo: any, opts: InjectOptions, current?: KubeObject): Promise<"changed" | "unchanged" | "absent"> {
-  const ref = bc.spec.target.ref as TargetRef;
+/** Puts the sidecar of `bc` (for its target `info`: a BackupBatch member) into the target workload. */
+export function ensureSidecar(kube: Kube, bc: any, repo: any, opts: InjectOptions, current?: KubeObject, info: TargetInfo = targetsOf(bc)[0]): Promise<"changed" | "unchanged" | "absent"> {
+  const ref = info.target.ref as TargetRef;
   return mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
     const spec = w.spec as any;
-    spec.template = injectSidecar(spec.template ?? {}, bc, repo, opts);
+    spec.template = injectSidecar(spec.template ?? {}, bc, repo, opts, info);
     w.metadata.annotations = sortKeys({ ...(w.metadata.annotations ?? {}), ...backupInvokerAnnotations(bc) });
     return w;
   }, current);
 }
 
-/** Removes the sidecar only if this invoker (by name) is the one recorded on the workload. */
-export function removeSidecarFor(kube: Kube, bc: any): Promise<"changed" | "unchanged" | "absent"> {
-  const ref = bc.spec?.target?.ref as TargetRef | undefined;
-  if (!ref?.name) return Promise.resolve("absent");
-  return mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
-    const recorded = w.metadata.annotations?.[ANN_LAST_APPLIED_BACKUP_INVOKER];
-    if (recorded) {
-      try {
-        if (JSON.parse(recorded)?.metadata?.name !== bc.metadata.name) return w;
-      } catch {
-        /* unreadable record: ours to clean */
-      }
-    }
-    const spec = w.spec as any;
-    spec.template = removeSidecar(spec.template ?? {});
-    const ann = { ...(w.metadata.annotations ?? {}) };
-    delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER];
-    delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER_KIND];
-    w.metadata.annotations = ann;
-    return w;
-  });
+/** Whether the workload's record (`last-applied-*-invoker` and its kind) names this invoker; an unreadable record is ours to clean. */
+function recordedIs(w: KubeObject, annotation: string, kindAnnotation: string, inv: any): boolean {
+  const recorded = w.metadata.annotations?.[annotation];
+  if (!recorded) return true;
+  const kind = w.metadata.annotations?.[kindAnnotation];
+  if (kind && inv.kind && kind !== inv.kind) return false;
+  try {
+    return JSON.parse(recorded)?.metadata?.name === inv.metadata.name;
+  } catch {
+    return true;
+  }
 }
 
-export function ensureInitContainer(kube: Kube, rs: any, repo: any, opts: InjectOptions): Promise<"changed" | "unchanged" | "absent"> {
-  const ref = rs.spec.target.ref as TargetRef;
+/** The workload targets of an invoker that carry its sidecar / init-container (no task: Stash's sidecar model). */
+const workloadTargets = (inv: any): TargetRef[] =>
+  targetsOf(inv)
+    .filter((t) => t.target?.ref?.name && backupModel(t.target.ref.kind, t.task?.name) === "sidecar")
+    .map((t) => t.target.ref as TargetRef);
+
+/** Removes the sidecar from every workload target of `bc` whose record names this invoker. */
+export async function removeSidecarFor(kube: Kube, bc: any): Promise<void> {
+  for (const ref of workloadTargets(bc)) {
+    await mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
+      if (!recordedIs(w, ANN_LAST_APPLIED_BACKUP_INVOKER, ANN_LAST_APPLIED_BACKUP_INVOKER_KIND, bc)) return w;
+      const spec = w.spec as any;
+      spec.template = removeSidecar(spec.template ?? {});
+      const ann = { ...(w.metadata.annotations ?? {}) };
+      delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER];
+      delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER_KIND];
+      w.metadata.annotations = ann;
+      return w;
+    });
+  }
+}
+
+/** Puts the init-container of `rs` (for its target `info`: a RestoreBatch member) into the target workload. */
+export function ensureInitContainer(kube: Kube, rs: any, repo: any, opts: InjectOptions, info: TargetInfo = targetsOf(rs)[0]): Promise<"changed" | "unchanged" | "absent"> {
+  const ref = info.target.ref as TargetRef;
   return mutateWorkload(kube, ref, ref.namespace ?? rs.metadata.namespace, (w) => {
     const spec = w.spec as any;
-    spec.template = injectInitContainer(spec.template ?? {}, rs, repo, opts);
+    spec.template = injectInitContainer(spec.template ?? {}, rs, repo, opts, info);
     w.metadata.annotations = sortKeys({ ...(w.metadata.annotations ?? {}), ...restoreInvokerAnnotations(rs) });
     return w;
   });
 }
 
-export function removeInitContainerFor(kube: Kube, rs: any): Promise<"changed" | "unchanged" | "absent"> {
-  const ref = rs.spec?.target?.ref as TargetRef | undefined;
-  if (!ref?.name) return Promise.resolve("absent");
-  return mutateWorkload(kube, ref, ref.namespace ?? rs.metadata.namespace, (w) => {
-    const recorded = w.metadata.annotations?.[ANN_LAST_APPLIED_RESTORE_INVOKER];
-    if (recorded) {
-      try {
-        if (JSON.parse(recorded)?.metadata?.name !== rs.metadata.name) return w;
-      } catch {
-        /* ours to clean */
-      }
-    }
-    const spec = w.spec as any;
-    spec.template = removeInitContainer(spec.template ?? {});
-    const ann = { ...(w.metadata.annotations ?? {}) };
-    delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER];
-    delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER_KIND];
-    w.metadata.annotations = ann;
-    return w;
-  });
+/** Removes the init-container from every workload target of `rs` whose record names this invoker. */
+export async function removeInitContainerFor(kube: Kube, rs: any): Promise<void> {
+  for (const ref of workloadTargets(rs)) {
+    await mutateWorkload(kube, ref, ref.namespace ?? rs.metadata.namespace, (w) => {
+      if (!recordedIs(w, ANN_LAST_APPLIED_RESTORE_INVOKER, ANN_LAST_APPLIED_RESTORE_INVOKER_KIND, rs)) return w;
+      const spec = w.spec as any;
+      spec.template = removeInitContainer(spec.template ?? {});
+      const ann = { ...(w.metadata.annotations ?? {}) };
+      delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER];
+      delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER_KIND];
+      w.metadata.annotations = ann;
+      return w;
+    });
+  }
 }

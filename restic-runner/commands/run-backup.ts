@@ -4,11 +4,16 @@
 // retention, verify integrity, then write the host stats, session conditions and Repository
 // statistics, and push host and repository metrics. A missing, empty or unreadable path, a wrong
 // password or a deleted Repository fail the host with a message naming what went wrong.
+// For a BackupBatch the runner backs up its own member's target (the one its flags name): a
+// member that does not initialise the repository waits until the first member has; the member
+// that applies retention waits until every other member is done (Stash's post-backup actions).
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { getCondition } from "../../lib/conditions.ts";
+import { getCondition, isFalse, isTrue, setCondition } from "../../lib/conditions.ts";
 import { WorkQueue, realClock } from "../../lib/workqueue.ts";
-import { goDuration } from "../../reconciler/controllers/phases.ts";
+import { backupTargetPhase, goDuration } from "../../reconciler/controllers/phases.ts";
+import { isBatch, memberView, targetFor } from "../../reconciler/controllers/invoker-targets.ts";
+import { readFileSync } from "node:fs";
 import { isFinalSessionPhase } from "../../reconciler/controllers/phases.ts";
 import { C } from "../../reconciler/controllers/stash-conditions.ts";
 import { LABEL_INVOKER_NAME, LABEL_INVOKER_TYPE, V1ALPHA1, V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
@@ -44,7 +49,11 @@ export interface RunnerMetrics {
   pushRestoreHost(session: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
 }
 
-export type HostResult = "skipped" | "locked" | "Succeeded" | "Failed";
+/** "waiting": not this host's turn yet (the repository is being initialised by the first target); try again shortly. */
+export type HostResult = "skipped" | "locked" | "waiting" | "Succeeded" | "Failed";
+
+/** How often a waiting host looks again (Stash: 5 s). */
+export const WAIT_MS = 5_000;
 
 const sameTarget = (ref: any, f: TargetFlags) => ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
 
@@ -55,7 +64,19 @@ export function shouldRun(session: any, f: TargetFlags, host: string): { run: bo
   const target = (st.targets ?? []).find((t: any) => sameTarget(t.ref, f));
   if (!target || target.totalHosts === undefined || getCondition(target.conditions, C.BackupExecutorEnsured)?.status !== "True") return { run: false, why: "target not initiated by the operator yet" };
   if ((target.stats ?? []).some((s: any) => s.hostname === host)) return { run: false, why: "host already reported" };
+  if (isFalse(st.conditions, C.GlobalPreBackupHookSucceeded)) return { run: false, why: "the global preBackup hook failed" };
   return { run: true, why: "" };
+}
+
+/** Stash: a target that does not initialise the repository waits until the one that does has (BackendRepositoryInitialized). */
+export function waitsForRepository(session: any, f: TargetFlags): boolean {
+  const target = (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+  return !(target?.preBackupActions ?? []).includes("InitializeBackendRepository") && !isTrue(session.status?.conditions, C.BackendRepositoryInitialized);
+}
+
+/** Whether every other target of the session is done (Succeeded or Failed): the last target's post-backup actions wait for that. */
+export function otherTargetsDone(session: any, f: TargetFlags): boolean {
+  return (session.status?.targets ?? []).every((t: any) => sameTarget(t.ref, f) || ["Succeeded", "Failed"].includes(backupTargetPhase(t)));
 }
 
 export function retentionArgs(policy: any): Record<string, string> {
@@ -157,19 +178,47 @@ function progressWriter(deps: RunnerDeps, f: TargetFlags, sessionName: string, h
   };
 }
 
-/** Runs one BackupSession for this host. Never throws for backup failures: they go to status. */
+/**
+ * Runs one BackupSession for this host, as a backup Job does: waits while it is not this host's
+ * turn yet. Never throws for backup failures: they go to status.
+ */
 export async function backupForSession(deps: RunnerDeps, f: TargetFlags, sessionName: string, metrics?: RunnerMetrics): Promise<HostResult> {
+  for (;;) {
+    const r = await backupOnce(deps, f, sessionName, metrics);
+    if (r !== "waiting") return r;
+    await new Promise((res) => setTimeout(res, WAIT_MS));
+  }
+}
+
+/** The invoker as this runner's target sees it (a BackupBatch: its member for the flags' target); null when it has none. */
+async function invokerFor(deps: RunnerDeps, f: TargetFlags): Promise<KubeObject | null> {
+  const invoker = await deps.kube.getOrNull<KubeObject>(V1BETA1, f.invokerKind, f.invokerName, f.targetNamespace);
+  if (!invoker || !isBatch(invoker.kind)) return invoker;
+  const info = targetFor(invoker, { kind: f.targetKind, name: f.targetName, namespace: f.targetNamespace });
+  if (!info) {
+    deps.log.warn("the invoker has no member for this target", { invoker: `${f.invokerKind} ${f.targetNamespace}/${f.invokerName}`, target: `${f.targetKind} ${f.targetNamespace}/${f.targetName}` });
+    return null;
+  }
+  return memberView(invoker, info);
+}
+
+/** One attempt at a BackupSession for this host. */
+async function backupOnce(deps: RunnerDeps, f: TargetFlags, sessionName: string, metrics?: RunnerMetrics): Promise<HostResult> {
   const ns = f.targetNamespace;
   const host = hostName(f.targetKind, undefined, deps.env.POD_NAME, deps.env.NODE_NAME);
   const session = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
   if (!session) return "skipped";
-  const invoker = await deps.kube.getOrNull<KubeObject>(V1BETA1, f.invokerKind, f.invokerName, ns);
+  const invoker = await invokerFor(deps, f);
   const alias = invoker?.spec?.target?.alias;
   const hostname = alias ? hostName(f.targetKind, alias, deps.env.POD_NAME, deps.env.NODE_NAME) : host;
   const gate = shouldRun(session, f, hostname);
   if (!gate.run) {
     deps.log.debug("not running session", { session: sessionName, why: gate.why });
     return "skipped";
+  }
+  if (waitsForRepository(session, f)) {
+    deps.log.info("waiting for the backend repository to be initialised by the first target", { session: sessionName });
+    return "waiting";
   }
   const log = deps.log.child({ session: `${ns}/${sessionName}`, host: hostname });
   // One pod of the workload at a time (Stash's backup Lease); the others retry after it expires.
@@ -220,10 +269,14 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     for (const p of paths) await checkBackupSource(p);
     const opened = await openRepo(deps, invoker, f.enableCache, secrets);
     repo = opened.repo;
-    if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) await initializeRepository(opened.restic, conditions, secrets);
+    if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) {
+      await initializeRepository(opened.restic, conditions, secrets);
+      // Other targets wait for this condition: record it now, not with this host's result.
+      await writeSessionConditions(deps, sessionName, ns, conditions.filter((c) => c.type === C.BackendRepositoryInitialized));
+    }
     // The runner runs one restic at a time per host, so a lock under this host's name is a killed
     // predecessor's (restart, SIGKILL, OOM); other hosts' locks are left to restic's own rules.
-    await clearStaleLocks(opened.restic, { isHolderAlive: (lock) => lock.hostname !== osHostname() });
+    await clearStaleLocks(opened.restic, { isHolderAlive: (lock) => lock.hostname !== osHostname() || resticRunning(lock.pid) });
     for (const p of paths) {
       log.info("backing up", { path: p });
       const r = await backup(opened.restic, {
@@ -238,6 +291,8 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
       numbers.push({ totalBytes: r.totalBytes, uploadedBytes: r.uploadedBytes, processingSeconds: r.processingSeconds, fileStats: r.snapshot.fileStats });
     }
     if ((target?.postBackupActions ?? []).length) {
+      // Retention and the check see the whole batch's snapshots: the other targets finish first.
+      await waitForOtherTargets(deps, f, sessionName, log);
       repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets);
       if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
         try {
@@ -287,6 +342,45 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
   return out.phase;
 }
 
+/** Sets session-level conditions (read-modify-write, as the operator may write the session too). */
+async function writeSessionConditions(deps: RunnerDeps, sessionName: string, namespace: string, conditions: OutputCondition[]): Promise<void> {
+  if (conditions.length === 0) return;
+  const now = new Date(deps.now());
+  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace }, (status, obj) => {
+    let cs = status.conditions ?? [];
+    for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation);
+    return { ...status, conditions: cs };
+  });
+}
+
+/** Waits (Stash: polls every 5 s, up to 30 min) until every other target of the session is done; throws when the session ends or the time is up. */
+async function waitForOtherTargets(deps: RunnerDeps, f: TargetFlags, sessionName: string, log: RunnerDeps["log"], limitMs = 30 * 60_000): Promise<void> {
+  const until = deps.now() + limitMs;
+  for (let logged = false; ; logged = true) {
+    const s = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, f.targetNamespace);
+    if (!s) throw new Error(`BackupSession ${f.targetNamespace}/${sessionName} was deleted while waiting for the other targets`);
+    if (otherTargetsDone(s, f)) return;
+    if (isFinalSessionPhase(s.status?.phase) || isTrue(s.status?.conditions, C.DeadlineExceeded)) throw new Error(`the session ended (${s.status?.phase ?? "deadline exceeded"}) before the other targets completed their backup`);
+    if (deps.now() > until) throw new Error(`the other targets did not complete their backup within ${limitMs / 60_000} minutes`);
+    if (!logged) log.info("waiting for all other targets to complete their backup before the post-backup actions");
+    // Shorter than Stash's 5 s: the status read is cheap and the host's result waits on it.
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * Whether `pid` is a restic running on this machine. One runner per pod runs one restic at a
+ * time, so a lock under this host's name is normally a killed predecessor's; but where several
+ * runners share a host name (processes outside pods) a live restic's lock must stay.
+ */
+function resticRunning(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => /(^|\/)restic$/.test(a));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The sidecar loop: an informer on this invoker's BackupSessions feeds a work queue that runs
  * one session at a time. Resolves when `signal` aborts.
@@ -298,8 +392,8 @@ export async function runBackupSidecar(deps: RunnerDeps, f: TargetFlags, signal:
     baseDelayMs: 1000,
     maxDelayMs: 60_000,
     handler: async (name) => {
-      const r = await backupForSession(deps, f, name, metrics);
-      return r === "locked" ? { requeueAfterMs: LEASE_SECONDS * 1000 } : undefined;
+      const r = await backupOnce(deps, f, name, metrics);
+      return r === "locked" ? { requeueAfterMs: LEASE_SECONDS * 1000 } : r === "waiting" ? { requeueAfterMs: WAIT_MS } : undefined;
     },
     onError: (name, e) => deps.log.error("session handling failed", { session: name, err: e as Error }),
   });

@@ -1,0 +1,69 @@
+// A BackupBatch's or RestoreBatch's global hooks (spec.hooks), which the operator itself runs
+// (stash-behaviour.md 7, S:pkg/controller/backup_session.go executeGlobal*): preBackup once before
+// any member starts, postBackup once every member is done (by its executionPolicy); the same for
+// preRestore / postRestore. Each outcome is one session-level condition with Stash's reason and
+// message. httpGet, httpPost and tcpSocket run from the operator; an exec hook has no pod to run
+// in here and fails with a message saying so.
+import { errorMessage } from "../../lib/errors.ts";
+import { executeHook, hookDecision, type Handler, type HookSummary, type HookType } from "../../restic-runner/hooks.ts";
+import { C, R } from "./stash-conditions.ts";
+
+export interface HookOutcome {
+  type: string;
+  status: boolean;
+  reason: string;
+  message: string;
+}
+
+const WORD: Record<HookType, string> = { preBackup: "PreBackup", postBackup: "PostBackup", preRestore: "PreRestore", postRestore: "PostRestore" };
+const TYPE: Record<HookType, string> = {
+  preBackup: C.GlobalPreBackupHookSucceeded,
+  postBackup: C.GlobalPostBackupHookSucceeded,
+  preRestore: C.GlobalPreRestoreHookSucceeded,
+  postRestore: C.GlobalPostRestoreHookSucceeded,
+};
+const OK: Record<HookType, string> = {
+  preBackup: R.GlobalPreBackupHookExecutedSuccessfully,
+  postBackup: R.GlobalPostBackupHookExecutedSuccessfully,
+  preRestore: R.GlobalPreRestoreHookExecutedSuccessfully,
+  postRestore: R.GlobalPostRestoreHookExecutedSuccessfully,
+};
+const FAILED: Record<HookType, string> = {
+  preBackup: R.GlobalPreBackupHookExecutionFailed,
+  postBackup: R.GlobalPostBackupHookExecutionFailed,
+  preRestore: R.GlobalPreRestoreHookExecutionFailed,
+  postRestore: R.GlobalPostRestoreHookExecutionFailed,
+};
+
+export const globalHookCondition = (hook: HookType) => TYPE[hook];
+
+/** The Summary a global hook sees: the session, the batch as invoker, no target (Stash passes an empty TargetRef). */
+export function globalHookSummary(session: { name: string; namespace: string }, invoker: any, phase: string, extra: { duration?: string; retryLeft?: number } = {}): HookSummary {
+  return {
+    Name: session.name,
+    Namespace: session.namespace,
+    Invoker: { APIGroup: "stash.appscode.com", Kind: invoker.kind, Name: invoker.metadata.name },
+    Target: { Kind: "", Name: "" },
+    Status: { Phase: phase, ...(extra.duration ? { Duration: extra.duration } : {}) },
+    RetryLeft: extra.retryLeft ?? 0,
+  };
+}
+
+/**
+ * Runs a global hook unless its executionPolicy says not to (post hooks, by `summary.Status.Phase`);
+ * returns the condition to record. Never throws: a failure is the condition's message.
+ */
+export async function runGlobalHook(hook: HookType, spec: any, summary: HookSummary): Promise<HookOutcome> {
+  // Post hooks carry {handler, executionPolicy}; pre hooks are the handler itself.
+  const post = hook === "postBackup" || hook === "postRestore";
+  const handler: Handler = post ? spec?.handler ?? spec : spec;
+  const base = { type: TYPE[hook], reason: OK[hook] };
+  try {
+    const decision = hookDecision(post ? spec?.executionPolicy : undefined, { hook, phase: summary.Status.Phase, retryLeft: summary.RetryLeft });
+    if (!decision.run) return { ...base, status: true, message: decision.message ?? `Skipping executing ${hook}.` };
+    await executeHook(handler, summary);
+    return { ...base, status: true, message: `Global ${WORD[hook]} hook has been executed successfully` };
+  } catch (e) {
+    return { type: TYPE[hook], status: false, reason: FAILED[hook], message: `Failed to execute global ${WORD[hook]} Hook. Reason: ${errorMessage(e)}.` };
+  }
+}
