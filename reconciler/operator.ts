@@ -8,6 +8,7 @@ import { reconcileBackupBatch, reconcileBackupConfiguration } from "./controller
 import { reconcileBackupSession } from "./controllers/backup-session.ts";
 import { reconcileRepository } from "./controllers/repository.ts";
 import { reconcileRestoreSession } from "./controllers/restore-session.ts";
+import { reconcileRestoreBatch } from "./controllers/restore-batch.ts";
 import type { ControllerContext, OperatorOptions } from "./controllers/options.ts";
 import { keyOf, splitKey } from "./controllers/owner.ts";
 import { targetsOf } from "./controllers/invoker-targets.ts";
@@ -31,7 +32,7 @@ export interface StartOperatorOptions extends OperatorOptions {
 }
 
 export interface Operator {
-  queues: Record<"BackupConfiguration" | "BackupBatch" | "BackupSession" | "RestoreSession" | "Repository", WorkQueue>;
+  queues: Record<"BackupConfiguration" | "BackupBatch" | "BackupSession" | "RestoreSession" | "RestoreBatch" | "Repository", WorkQueue>;
   /** Resolves once every informer has listed. */
   synced: Promise<void>;
   /** Resolves when all queues are empty and idle (delayed requeues excluded). */
@@ -90,6 +91,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     BackupBatch: mkQueue("BackupBatch", reconcileBackupBatch),
     BackupSession: mkQueue("BackupSession", reconcileBackupSession),
     RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession),
+    RestoreBatch: mkQueue("RestoreBatch", reconcileRestoreBatch),
     Repository: mkQueue("Repository", reconcileRepository),
   };
   const informers: { synced: Promise<void>; stop(): Promise<void> }[] = [];
@@ -129,15 +131,19 @@ export function startOperator(o: StartOperatorOptions): Operator {
   };
   const bcs = backupInvokers("backupconfigurations", queues.BackupConfiguration);
   const bbs = backupInvokers("backupbatches", queues.BackupBatch);
-  const rss = inform("stash.appscode.com", "v1beta1", "restoresessions", (rs) => {
-    queues.RestoreSession.add(keyOf(rs));
-    if (rs.spec?.repository?.name) queues.Repository.add(repoKeyOf(rs));
-  });
+  const restoreInvokers = (plural: string, queue: WorkQueue) =>
+    inform("stash.appscode.com", "v1beta1", plural, (rs) => {
+      queue.add(keyOf(rs));
+      if (rs.spec?.repository?.name) queues.Repository.add(repoKeyOf(rs));
+    });
+  const rss = restoreInvokers("restoresessions", queues.RestoreSession);
+  const rbs = restoreInvokers("restorebatches", queues.RestoreBatch);
   // Every invoker kind with the queue its events go to.
   const invokers: [{ cache: { list(): readonly any[] } }, WorkQueue][] = [
     [bcs, queues.BackupConfiguration],
     [bbs, queues.BackupBatch],
     [rss, queues.RestoreSession],
+    [rbs, queues.RestoreBatch],
   ];
   const eachInvoker = (fn: (inv: any, queue: WorkQueue) => void) => {
     for (const [inf, queue] of invokers) for (const inv of inf.cache.list()) fn(inv, queue);
@@ -171,6 +177,8 @@ export function startOperator(o: StartOperatorOptions): Operator {
     if (bs) queues.BackupSession.add(bs);
     const rs = ownerKey(job, "RestoreSession");
     if (rs) queues.RestoreSession.add(rs);
+    const rb = ownerKey(job, "RestoreBatch");
+    if (rb) queues.RestoreBatch.add(rb);
   }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
   watch("", "v1", "secrets", (secret, type) => {
     // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.

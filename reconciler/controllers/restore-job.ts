@@ -1,4 +1,5 @@
 // The restore Job for job-model targets (a PVC): runs the runner's `restore` for the session.
+// `rs` is a RestoreSession, or a RestoreBatch as one member sees it (invoker-targets.ts memberView).
 import { COMPONENT_RESTORE, SIDECAR_CONTAINER, V1BETA1, offshootLabels, restoreJobName } from "./stash-names.ts";
 import { controllerRef } from "./owner.ts";
 import { maxConnections } from "../../restic-runner/pod-template.ts";
@@ -18,7 +19,7 @@ export function desiredRestoreJob(rs: any, repo: any, index: number, opts: Opera
       name: restoreJobName(rs.metadata.name, index),
       namespace: rs.metadata.namespace,
       labels,
-      ownerReferences: [controllerRef({ apiVersion: rs.apiVersion ?? V1BETA1, kind: "RestoreSession", metadata: rs.metadata })],
+      ownerReferences: [controllerRef({ apiVersion: rs.apiVersion ?? V1BETA1, kind: rs.kind ?? "RestoreSession", metadata: rs.metadata })],
     },
     spec: {
       backoffLimit: 0,
@@ -35,7 +36,7 @@ export function desiredRestoreJob(rs: any, repo: any, index: number, opts: Opera
               args: [
                 "restore",
                 `--invoker-name=${rs.metadata.name}`,
-                `--invoker-kind=RestoreSession`,
+                `--invoker-kind=${rs.kind ?? "RestoreSession"}`,
                 `--target-name=${ref.name ?? ""}`,
                 `--target-namespace=${ref.namespace || rs.metadata.namespace}`,
                 `--target-kind=${ref.kind ?? ""}`,

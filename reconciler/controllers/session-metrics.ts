@@ -15,7 +15,10 @@ export function sessionMetricsPusher(url: string, now: () => number): NonNullabl
       await pushMetrics(url, jobName(c.invoker), backupSessionMetrics(c, { succeeded: session.status?.phase === "Succeeded", durationSeconds, targets, at: new Date(now()) }));
     } else {
       const st = session.status ?? {};
-      const targets = [{ target: targetLabels(session.spec?.target?.ref), succeeded: st.phase === "Succeeded", totalHosts: st.totalHosts ?? 0 }];
+      // A RestoreBatch reports each member; a RestoreSession its one target.
+      const targets = st.members
+        ? st.members.map((m: any) => ({ target: targetLabels(m.ref), succeeded: m.phase === "Succeeded", totalHosts: m.totalHosts ?? 0 }))
+        : [{ target: targetLabels(session.spec?.target?.ref), succeeded: st.phase === "Succeeded", totalHosts: st.totalHosts ?? 0 }];
       await pushMetrics(url, jobName(c.invoker), restoreSessionMetrics(c, { succeeded: st.phase === "Succeeded", durationSeconds, targets }));
     }
   };
