@@ -54,9 +54,9 @@ export function globalHookSummary(session: { name: string; namespace: string }, 
  * returns the condition to record. Never throws: a failure is the condition's message.
  */
 export async function runGlobalHook(hook: HookType, spec: any, summary: HookSummary): Promise<HookOutcome> {
-  // Post hooks carry {handler, executionPolicy}; pre hooks are the handler itself.
+  // A post hook is the handler with its executionPolicy beside it (Stash's inline PostHookSpec).
   const post = hook === "postBackup" || hook === "postRestore";
-  const handler: Handler = post ? spec?.handler ?? spec : spec;
+  const handler: Handler = spec;
   const base = { type: TYPE[hook], reason: OK[hook] };
   try {
     const decision = hookDecision(post ? spec?.executionPolicy : undefined, { hook, phase: summary.Status.Phase, retryLeft: summary.RetryLeft });

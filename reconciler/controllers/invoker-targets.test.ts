@@ -24,7 +24,7 @@ const batch = {
     retentionPolicy: { name: "keep", keepLast: 3, prune: true },
     members: [
       { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, paths: ["/data"], volumeMounts: [{ name: "data", mountPath: "/data" }] }, tempDir: { medium: "Memory" } },
-      { target: { alias: "db", ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "db-data", namespace: "prod" }, paths: ["/stash-data"] }, hooks: { postBackup: { handler: { tcpSocket: { port: 5432 } } } } },
+      { target: { alias: "db", ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "db-data", namespace: "prod" }, paths: ["/stash-data"] }, hooks: { postBackup: { tcpSocket: { port: 5432 } } } },
     ],
   },
 };
@@ -46,7 +46,7 @@ test("a member's view has the member's target, settings and hooks, and the batch
   assert.equal(v.kind, "BackupBatch");
   assert.equal(v.metadata.name, "app-batch");
   assert.equal(v.spec.target.alias, "db");
-  assert.deepEqual(v.spec.hooks, { postBackup: { handler: { tcpSocket: { port: 5432 } } } });
+  assert.deepEqual(v.spec.hooks, { postBackup: { tcpSocket: { port: 5432 } } });
   assert.equal(v.spec.runtimeSettings, undefined, "the batch's runtimeSettings are the CronJob's");
   assert.deepEqual(v.spec.retentionPolicy, batch.spec.retentionPolicy);
   assert.equal((v.spec as any).members, undefined);
