@@ -8,11 +8,14 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
 fi
 node_modules/.bin/node --version >/dev/null
 # Debian packages the tests use beyond the ones install-tools.sh handles: a Lua 5.1 interpreter (Argo CD
-# runs health checks in gopher-lua, Lua 5.1) with a JSON module, and git's daemon for git:// remotes.
+# runs health checks in gopher-lua, Lua 5.1) with a JSON module, git's daemon for git:// remotes, and
+# OpenSSH (a test sshd serves policy repositories to ssh:// PolicySources; ssh and ssh-keygen).
 missing=()
 command -v lua5.1 >/dev/null || missing+=(lua5.1)
 [ -f /usr/share/lua/5.1/dkjson.lua ] || missing+=(lua-dkjson)
 command -v git >/dev/null || missing+=(git)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

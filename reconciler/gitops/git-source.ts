@@ -1,7 +1,9 @@
 // The Git side of a PolicySource: one local clone per source, fetched with simple-git over
 // file://, git://, https (basic auth or bearer token from a Secret) or ssh (identity from a
-// Secret). Credentials go through the environment, never argv, and never reach a message.
-import { mkdir, writeFile, access } from "node:fs/promises";
+// Secret, as Flux has it: keys identity, known_hosts, optionally identity.pub). Credentials go
+// through the environment, never argv, and never reach a message. An ssh private key is on disk
+// (mode 0600) only while a git process talks to the remote, and removed after.
+import { mkdir, writeFile, access, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { redact, stalled, transient, type ReconcileError } from "../../lib/errors.ts";
@@ -21,7 +23,17 @@ export interface GitRepo {
   dir: string;
   url: string;
   secrets: string[];
+  /** Runs git commands that reach the remote: the ssh key exists on disk only meanwhile. */
+  remote<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/** ssh://… or scp-like user@host:path (not a local path, not another scheme). */
+export function isSshUrl(url: string): boolean {
+  return /^ssh:\/\//i.test(url) || /^[^/:@\s]+@[^/:\s]+:(?!\/\/)/.test(url);
+}
+
+/** A value for GIT_SSH_COMMAND, which git runs through a shell. */
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_KEY_1", "GIT_CONFIG_VALUE_1", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
 
@@ -67,13 +79,35 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
       env[`GIT_CONFIG_VALUE_${i}`] = v;
     });
   }
-  if (creds.identity) {
-    const key = join(dir, "..", "identity");
-    await writeFile(key, creds.identity.endsWith("\n") ? creds.identity : creds.identity + "\n", { mode: 0o600 });
-    const hosts = join(dir, "..", "known_hosts");
-    await writeFile(hosts, creds.knownHosts ?? "", { mode: 0o600 });
-    const strict = creds.knownHosts ? "yes" : "accept-new";
-    env.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${hosts} -o StrictHostKeyChecking=${strict} -o BatchMode=yes`;
+  let remote = <T>(fn: () => Promise<T>) => fn();
+  if (isSshUrl(url)) {
+    // Flux's rules: the Secret brings the key and the host's key; nothing is trusted on first use.
+    if (!creds.identity) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: spec.secretRef must name a Secret with the keys identity (private key) and known_hosts`);
+    if (!creds.knownHosts?.trim()) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: the Secret has an identity but no known_hosts (the server's host key, e.g. from ssh-keyscan)`);
+    const sshDir = join(dir, "..", "ssh");
+    await mkdir(sshDir, { recursive: true, mode: 0o700 });
+    await chmod(sshDir, 0o700);
+    const key = join(sshDir, "identity");
+    const hosts = join(sshDir, "known_hosts");
+    await writeFile(hosts, creds.knownHosts.endsWith("\n") ? creds.knownHosts : creds.knownHosts + "\n", { mode: 0o600 });
+    await rm(key, { force: true }); // left over by a crash
+    env.GIT_SSH_COMMAND = [
+      "ssh", "-F", "/dev/null", "-i", shellQuote(key), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${shellQuote(hosts)}`,
+      "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
+    ].join(" ");
+    const identity = creds.identity.endsWith("\n") ? creds.identity : creds.identity + "\n";
+    // Reference-counted: overlapping remote operations share the file; the last one removes it.
+    let users = 0;
+    let ready: Promise<void> | undefined;
+    remote = async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (users++ === 0) ready = writeFile(key, identity, { mode: 0o600, flag: "w" });
+      try {
+        await ready;
+        return await fn();
+      } finally {
+        if (--users === 0) await rm(key, { force: true });
+      }
+    };
     secrets.push(creds.identity);
   }
   const git = gitAt(dir, env);
@@ -87,7 +121,7 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     await git.init();
     await git.addRemote("origin", url);
   } else await git.raw(["remote", "set-url", "origin", url]);
-  return { git, dir, url, secrets };
+  return { git, dir, url, secrets, remote };
 }
 
 /** Turns a git failure into a typed error with a reason and a message fit for status. */
@@ -97,7 +131,9 @@ export function classifyGitError(e: unknown, repo: GitRepo, what: string, branch
   const url = displayUrl(repo.url);
   if (/couldn't find remote ref|Remote branch .* not found/i.test(raw))
     return stalled("BranchNotFound", `branch "${branch}" does not exist on ${url}`);
-  if (/Authentication failed|could not read Username|Permission denied \(publickey|403|401|access denied|Host key verification failed/i.test(raw))
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(raw))
+    return transient("HostKeyVerificationFailed", `${what} ${url}: the server's host key is not the one in the Secret's known_hosts; nothing was fetched (${msg})`);
+  if (/Authentication failed|could not read Username|Permission denied \(publickey|403|401|access denied/i.test(raw))
     return transient("AuthenticationFailed", `${what} ${url}: the remote rejected the credentials (${msg})`);
   if (/Could not resolve host|Connection refused|unable to connect|does not appear to be a git repository|not found|timed out|Could not read from remote/i.test(raw))
     return transient("RemoteUnreachable", `${what} ${url}: ${msg}`);
@@ -107,7 +143,7 @@ export function classifyGitError(e: unknown, repo: GitRepo, what: string, branch
 /** Fetches the branch; returns its head commit. */
 export async function fetchBranch(repo: GitRepo, branch: string): Promise<string> {
   try {
-    await repo.git.raw(["fetch", "--no-tags", "--prune", "origin", `+refs/heads/${branch}:refs/remotes/origin/${branch}`]);
+    await repo.remote(() => repo.git.raw(["fetch", "--no-tags", "--prune", "origin", `+refs/heads/${branch}:refs/remotes/origin/${branch}`]));
   } catch (e) {
     throw classifyGitError(e, repo, "fetching", branch);
   }

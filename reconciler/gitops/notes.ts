@@ -59,7 +59,7 @@ async function refExists(repo: GitRepo, ref: string): Promise<boolean> {
 /** Brings the remote's notes into the local ref (fetch + cat_sort_uniq merge). */
 export async function syncNotesFromRemote(repo: GitRepo): Promise<void> {
   try {
-    await repo.git.raw(["fetch", "--no-tags", "origin", `+${LOCAL}:${FETCHED}`]);
+    await repo.remote(() => repo.git.raw(["fetch", "--no-tags", "origin", `+${LOCAL}:${FETCHED}`]));
   } catch (e) {
     if (/couldn't find remote ref/i.test(String((e as Error).message))) return; // no notes pushed yet
     throw classifyGitError(e, repo, "fetching notes from");
@@ -96,7 +96,7 @@ export async function writeNote(repo: GitRepo, sha: string, records: NoteRecord[
       }
     }
     try {
-      await repo.git.raw(["push", "--quiet", "origin", `${LOCAL}:${LOCAL}`]);
+      await repo.remote(() => repo.git.raw(["push", "--quiet", "origin", `${LOCAL}:${LOCAL}`]));
       return;
     } catch (e) {
       const msg = String((e as Error).message);
