@@ -42,7 +42,7 @@ test("a BackupConfiguration has one target; a BackupBatch one per member, namesp
 });
 
 test("a member's view has the member's target, settings and hooks, and the batch's kind, repository and retention; the global hooks are not in it", () => {
-  const v = memberView(batch, targetsOf(batch)[1]);
+  const v: any = memberView(batch, targetsOf(batch)[1]);
   assert.equal(v.kind, "BackupBatch");
   assert.equal(v.metadata.name, "app-batch");
   assert.equal(v.spec.target.alias, "db");

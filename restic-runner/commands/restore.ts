@@ -6,14 +6,14 @@ import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { goDuration } from "../../reconciler/controllers/phases.ts";
 import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
-import { V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
+import { hostName } from "../../reconciler/controllers/stash-names.ts";
 import { restore } from "../restic/restore.ts";
 import { snapshots } from "../restic/snapshots.ts";
 import { SnapshotNotFoundError } from "../restic/errors.ts";
 import type { StepOutput } from "../tasks/step-output.ts";
 import { restoreStatusWith } from "../tasks/update-status.ts";
 import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";
+import { readRestoreInvoker, updateRestoreStatus } from "./restore-invoker.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 
 const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
@@ -21,8 +21,8 @@ const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
 /** Restores this host's part of a RestoreSession. Returns the host phase ("skipped" if not its turn). */
 export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metrics?: RunnerMetrics): Promise<"skipped" | "Succeeded" | "Failed"> {
   const ns = f.targetNamespace;
-  const rs = await deps.kube.getOrNull<KubeObject>(V1BETA1, "RestoreSession", f.invokerName, ns);
-  if (!rs) throw new Error(`RestoreSession ${ns}/${f.invokerName} not found (flag --invoker-name)`);
+  // A RestoreSession, or a RestoreBatch as this target's member sees it (restore-invoker.ts).
+  const rs = await readRestoreInvoker(deps.kube, f);
   const alias = rs.spec?.target?.alias;
   const hostname = hostName(f.targetKind, alias, deps.env.POD_NAME, deps.env.NODE_NAME);
   if (FINAL.includes(rs.status?.phase) || (rs.status?.stats ?? []).some((s: any) => s.hostname === hostname)) return "skipped";
@@ -73,6 +73,6 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
       log.warn("could not push restore metrics", { error: redact(errorMessage(e), secrets) });
     }
   }
-  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: f.invokerName, namespace: ns }, (status) => restoreStatusWith(status, out));
+  await updateRestoreStatus(deps.kube, f, (status) => restoreStatusWith(status, out));
   return out.phase;
 }
