@@ -1,7 +1,7 @@
 // RestoreSession reconcile (stash-behaviour.md 1.5, 2.5, 2.6): validate the rules, find the
 // Repository, Secret and target, ensure the executor (init-container for workloads, Job for
 // PVCs), set totalHosts and the deadline; once every host reported, push metrics and finish.
-import { getCondition, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
+import { getCondition, isFalse, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
 import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Result } from "../../lib/workqueue.ts";
@@ -42,7 +42,7 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
       setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rs.spec?.timeOut}.`);
     }
     status.conditions = st.conditions;
-    if (restoreCompleted(status)) {
+    if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) {
       await finish(ctx, rs, status, st);
       return {};
     }
@@ -91,7 +91,7 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
     }
     if (status.sessionDeadline) result = { requeueAfterMs: Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000) };
     status.conditions = st.conditions;
-    if (restoreCompleted(status)) await finish(ctx, rs, status, st);
+    if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) await finish(ctx, rs, status, st);
   } catch (e) {
     failure = e;
   } finally {
@@ -115,6 +115,19 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
   }
   if (failure && errorKind(failure) !== "Stalled") throw failure;
   return result;
+}
+
+/**
+ * Stash waits for the target's postRestore hook before finishing (a Task pod's post-task-hook
+ * runs after update-status wrote the host results), unless preRestore failed. restash does not
+ * wait either when a host failed or the deadline passed: a real Job stops at the failed
+ * update-status, so its post-task-hook never runs.
+ */
+export function waitingForPostRestoreHook(rs: KubeObject, status: any): boolean {
+  const cs = status?.conditions ?? [];
+  if (!rs.spec?.hooks?.postRestore || getCondition(cs, C.PostRestoreHookExecutionSucceeded)) return false;
+  if (isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.RestoreExecutorEnsured) || isTrue(cs, C.DeadlineExceeded)) return false;
+  return (status?.stats ?? []).every((s: any) => s.phase === "Succeeded");
 }
 
 function restoreFailure(status: any): string {

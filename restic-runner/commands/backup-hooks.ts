@@ -2,7 +2,8 @@
 // runs them: a failed preBackup fails the host and skips the backup (and the postBackup hook); a
 // postBackup runs by its executionPolicy and a failure fails the host. Each outcome is the
 // target-level condition Stash records (PreBackupHookExecutionSucceeded / PostBackupHook...),
-// which the operator's phase rules read.
+// which the operator's phase rules read. The executor pod is the runner's own (POD_NAME): exec
+// hooks run in it through the API server's pods/exec (pod-exec.ts).
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { setCondition } from "../../lib/conditions.ts";
@@ -10,6 +11,7 @@ import { C } from "../../reconciler/controllers/stash-conditions.ts";
 import { updateStatus } from "../../reconciler/controllers/status.ts";
 import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
 import { executeHook, hookDecision, type HookSummary } from "../hooks.ts";
+import { executorOptions } from "../pod-exec.ts";
 import type { OutputCondition } from "../tasks/step-output.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 
@@ -35,7 +37,7 @@ export async function runPreBackupHook(deps: RunnerDeps, session: KubeObject, in
   const handler = invoker.spec?.hooks?.preBackup;
   if (!handler) return undefined;
   try {
-    await executeHook(handler, hookSummary(session, invoker, target, "Running"), { defaultHost: deps.env.POD_IP || "127.0.0.1" });
+    await executeHook(handler, hookSummary(session, invoker, target, "Running"), await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env));
     return { type: C.PreBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPreBackupHook", message: "Successfully executed preBackup hook." };
   } catch (e) {
     return { type: C.PreBackupHookExecutionSucceeded, status: "False", reason: "FailedToExecutePreBackupHook", message: `Failed to execute preBackup hook. Reason: ${redact(errorMessage(e), secrets)}` };
@@ -51,7 +53,7 @@ export async function runPostBackupHook(deps: RunnerDeps, session: KubeObject, i
     return { type: C.PostBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPostBackupHook", message: decision.message ?? `Skipping executing postBackup. Reason: executionPolicy is "${handler.executionPolicy}" but phase is "${phase}".` };
   }
   try {
-    await executeHook(handler, hookSummary(session, invoker, target, phase, error), { defaultHost: deps.env.POD_IP || "127.0.0.1" });
+    await executeHook(handler, hookSummary(session, invoker, target, phase, error), await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env));
     return { type: C.PostBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPostBackupHook", message: "Successfully executed postBackup hook." };
   } catch (e) {
     return { type: C.PostBackupHookExecutionSucceeded, status: "False", reason: "FailedToExecutePostBackupHook", message: `Failed to execute postBackup hook. Reason: ${redact(errorMessage(e), secrets)}` };

@@ -1,12 +1,16 @@
-// `restore`: the init-container (workloads) or restore Job (PVCs) of a RestoreSession. Finds the
-// rule for this host, restores each path (newest snapshot of the source host holding it) or each
-// named snapshot into the target, and records the host's result in the RestoreSession.
+// `restore`: the init-container (workloads) or restore Job (PVCs) of a RestoreSession. Runs the
+// preRestore hook, finds the rule for this host, restores each path (newest snapshot of the
+// source host holding it) or each named snapshot into the target, runs the postRestore hook, and
+// records the hooks' conditions and then the host's result in the RestoreSession.
 // The restored files land at the pod path, mapped to a host directory by RESTASH_PATH_MAP.
+// A failed preRestore fails the host before the repository is even opened (no data is touched);
+// postRestore runs after the restore whatever its outcome, by its executionPolicy (Stash runs it
+// in a defer, so also after a failed preRestore).
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { goDuration } from "../../reconciler/controllers/phases.ts";
 import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
-import { hostName } from "../../reconciler/controllers/stash-names.ts";
+import { V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
 import { restore } from "../restic/restore.ts";
 import { snapshots } from "../restic/snapshots.ts";
 import { SnapshotNotFoundError } from "../restic/errors.ts";
@@ -14,6 +18,7 @@ import type { StepOutput } from "../tasks/step-output.ts";
 import { restoreStatusWith } from "../tasks/update-status.ts";
 import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";
 import { readRestoreInvoker, updateRestoreStatus } from "./restore-invoker.ts";
+import { restoreTargetState, runRestoreHook, writeRestoreConditions } from "./restore-hooks.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 
 const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
@@ -31,7 +36,16 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   const secrets: string[] = [];
   let repo: KubeObject | undefined;
   let out: StepOutput;
+  const hooks = { kube: deps.kube, env: deps.env, now: deps.now };
+  const executor = { namespace: ns, name: deps.env.POD_NAME };
+  const rsRef = { namespace: ns, name: f.invokerName };
   try {
+    const pre = await runRestoreHook(hooks, rs, "preRestore", { phase: "Running" }, executor, secrets);
+    if (pre) {
+      // Recorded at once: whoever watches the session sees the hook's outcome before the data moves.
+      await writeRestoreConditions(hooks, rsRef, [pre]);
+      if (pre.status === "False") throw new Error(pre.message);
+    }
     const opened = await openRepo(deps, rs, f.enableCache, secrets);
     repo = opened.repo;
     const rule = ruleForHost(rulesOf(rs), hostname);
@@ -65,6 +79,14 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
     const error = redact(errorMessage(e), secrets);
     log.error("restore failed", { error });
     out = { kind: "restore", command: "restore", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error };
+  }
+  // postRestore sees this host's outcome with the session's; its condition is in before the host's
+  // result, so the operator never finishes the session without it.
+  const fresh = rs.spec?.hooks?.postRestore ? ((await deps.kube.getOrNull<KubeObject>(V1BETA1, "RestoreSession", f.invokerName, ns)) ?? rs) : rs;
+  const post = await runRestoreHook(hooks, fresh, "postRestore", restoreTargetState(fresh.status, out), executor, secrets);
+  if (post) {
+    await writeRestoreConditions(hooks, rsRef, [post]);
+    if (post.status === "False") log.error("postRestore hook failed", { error: post.message });
   }
   if (metrics && repo) {
     try {
