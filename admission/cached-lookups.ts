@@ -1,7 +1,9 @@
-// AdmissionLookups from informer caches, for the request rates a busy cluster sends: a hit costs no
-// API call. A miss falls back to a direct read (the object may be a moment old and not cached
-// yet), and `fresh` gives the workload mutator direct lists to confirm that nothing targets a
-// workload before it removes or skips the sidecar.
+// AdmissionLookups from informer caches, for the request rates a busy cluster sends: an answer costs
+// no API call. A GET that misses falls back to a direct read (the object may be a moment old and
+// not cached yet; a GET is a cheap etcd read). Lists are answered from the cache once it has
+// synced, including "nothing targets this workload": see docs/decisions/webhook-lookups.md for
+// why that is trusted rather than confirmed with a fresh LIST. Before the first sync, lists are
+// direct and coalesced per namespace.
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import type { Logger } from "../lib/logger.ts";
 import { realClock } from "../lib/workqueue.ts";
@@ -91,7 +93,6 @@ export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
     getFunction: (name) => get(informers.functions, name, undefined, () => direct.getFunction(name)),
     listBackupConfigurations: (ns) => list(informers.backupconfigurations, ns, () => direct.listBackupConfigurations(ns)),
     listRestoreSessions: (ns) => list(informers.restoresessions, ns, () => direct.listRestoreSessions(ns)),
-    fresh: direct,
     async stop() {
       await Promise.all(Object.values(informers).map((i) => i.stop()));
     },

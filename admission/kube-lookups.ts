@@ -1,6 +1,6 @@
-// AdmissionLookups read straight from the API server. A webhook decision must see objects created a
-// moment ago (a BackupConfiguration applied just before its Deployment), which an informer cache
-// may not have yet; one GET or LIST per decision keeps p99 well under the timeout (bench/webhook-latency.ts).
+// AdmissionLookups read straight from the API server: the operator server answers from informer
+// caches (admission/cached-lookups.ts) and uses these for a GET the cache misses and for lists
+// before the caches have synced.
 import { ApiError, isNotFound, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import type { AdmissionLookups } from "./types.ts";
 

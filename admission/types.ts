@@ -17,12 +17,6 @@ export interface AdmissionLookups {
   getFunction(name: string): Promise<KubeObject | null>;
   listBackupConfigurations(namespace: string): Promise<KubeObject[]>;
   listRestoreSessions(namespace: string): Promise<KubeObject[]>;
-  /**
-   * Uncached reads, when these lookups answer from a cache: a negative answer that matters (no
-   * BackupConfiguration targets this workload) is confirmed here, so an object created a moment
-   * ago is never missed.
-   */
-  fresh?: AdmissionLookups;
 }
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";

@@ -105,13 +105,17 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
       if (obj.metadata.deletionTimestamp || !isWorkloadKind(obj.kind)) return obj;
       const namespace = obj.metadata.namespace ?? ctx.namespace;
       const workload = { ...obj, metadata: { ...obj.metadata, namespace } };
-      const invokers = async (l: typeof ctx.lookups) => {
-        const [configs, sessions] = await Promise.all([l.listBackupConfigurations(namespace), l.listRestoreSessions(namespace)]);
-        return { backup: backupInvokerFor(workload, configs), restore: restoreInvokerFor(workload, sessions) };
-      };
-      let { backup, restore } = await invokers(ctx.lookups);
-      // A cache may not have seen an invoker created a moment ago: confirm "none" with a fresh read.
-      if (!backup && !restore && ctx.lookups.fresh) ({ backup, restore } = await invokers(ctx.lookups.fresh));
+      // The lookups are informer caches once synced (admission/cached-lookups.ts), and "no invoker"
+      // is trusted like any other answer, as Stash's webhook trusts its listers. An invoker created
+      // a few milliseconds before its workload may not be cached yet: the workload is then stored
+      // without the sidecar and the BackupConfiguration/RestoreSession controller injects it when
+      // it reconciles (it watches both kinds), with the same pod-template functions. Confirming
+      // "none" with a fresh LIST instead costs up to ~100 ms per request: the API server answers a
+      // consistent LIST from its watch cache only after etcd's next progress notification, which it
+      // requests every 100 ms (docs/decisions/webhook-lookups.md).
+      const [configs, sessions] = await Promise.all([ctx.lookups.listBackupConfigurations(namespace), ctx.lookups.listRestoreSessions(namespace)]);
+      const backup = backupInvokerFor(workload, configs);
+      const restore = restoreInvokerFor(workload, sessions);
       const [backupRepository, restoreRepository] = await Promise.all([repositoryOf(backup, ctx), repositoryOf(restore, ctx)]);
       const out = desiredWorkload(workload, { backup, backupRepository, restore, restoreRepository }, opts);
       // The namespace is filled in for matching only; never patch it in.

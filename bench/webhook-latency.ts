@@ -15,14 +15,18 @@ import { startOperatorServer } from "../server/operator-server.ts";
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 
-function call(agent: Agent, port: number, path: string, body?: string): Promise<number> {
+/**
+ * One request; the latency counts from the first attempt. A keep-alive socket the server closed
+ * while idle (its keepAliveTimeout) resets when reused: that request is sent again on a new
+ * socket, as Node's documentation advises, instead of aborting the run.
+ */
+function call(agent: Agent, port: number, path: string, body?: string, t = performance.now()): Promise<number> {
   return new Promise((resolve, reject) => {
-    const t = performance.now();
     const req = request({ host: "127.0.0.1", port, path, method: body ? "POST" : "GET", agent, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
       res.resume();
       res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
     });
-    req.on("error", reject);
+    req.on("error", (e: NodeJS.ErrnoException) => (req.reusedSocket && e.code === "ECONNRESET" ? call(agent, port, path, body, t).then(resolve, reject) : reject(e)));
     req.end(body);
   });
 }
@@ -100,20 +104,37 @@ async function main() {
 
     // Warm up connections and the JIT, then measure.
     await openLoop(rps, 1, (i) => call(agent, server.port, "/admission/mutate", deploymentReview(i)));
-    const ref = await openLoop(rps, seconds, () => call(agent, server.port, "/healthz"));
-    const hooks = await openLoop(rps, seconds, (i) =>
-      i % 2 === 0 ? call(agent, server.port, "/admission/mutate", deploymentReview(i)) : call(agent, server.port, "/admission/validate", bcReview(i)),
-    );
-    // Untargeted workloads: the cache finds no invoker, so "none" is confirmed with direct lists.
-    const untargeted = await openLoop(rps, seconds, (i) =>
-      call(agent, server.port, "/admission/mutate", deploymentReview(i).replace('"name":"app"', `"name":"other-${i}"`)),
-    );
+    // The series alternate in one-second blocks, each at the full rate, so a burst of load from
+    // other processes on the machine falls on all of them alike rather than on whichever ran then.
+    const ref: number[] = [];
+    const hooks: number[] = [];
+    const untargeted: number[] = [];
+    for (let s = 0; s < seconds; s++) {
+      const base = s * rps;
+      ref.push(...(await openLoop(rps, 1, () => call(agent, server.port, "/healthz"))));
+      hooks.push(
+        ...(await openLoop(rps, 1, (i) =>
+          (base + i) % 2 === 0 ? call(agent, server.port, "/admission/mutate", deploymentReview(base + i)) : call(agent, server.port, "/admission/validate", bcReview(base + i)),
+        )),
+      );
+      // Untargeted workloads: no invoker targets them (the common case: every workload in the cluster).
+      untargeted.push(
+        ...(await openLoop(rps, 1, (i) => call(agent, server.port, "/admission/mutate", deploymentReview(base + i).replace('"name":"app"', `"name":"other-${base + i}"`)))),
+      );
+    }
+    const targeted = hooks.filter((_, i) => i % 2 === 0);
+    const validated = hooks.filter((_, i) => i % 2 === 1);
     const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p90 ${pct(xs, 90).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms (n=${xs.length})`;
-    console.log(`rate: ${rps} requests/s for ${seconds} s, open loop`);
-    console.log(`reference /healthz:      ${fmt(ref)}`);
-    console.log(`webhooks (mutate+validate): ${fmt(hooks)}`);
-    console.log(`untargeted Deployments (confirmed by direct lists): ${fmt(untargeted)}`);
-    console.log(`ratio webhook/reference: p50 ${(pct(hooks, 50) / pct(ref, 50)).toFixed(1)}x, p99 ${(pct(hooks, 99) / pct(ref, 99)).toFixed(1)}x; goal p99 < 10 ms: ${pct(hooks, 99) < 10 ? "met" : "NOT met"}`);
+    const worstP99 = Math.max(pct(hooks, 99), pct(untargeted, 99));
+    console.log(`rate: ${rps} requests/s, open loop; ${seconds} s per series in alternating 1 s blocks`);
+    console.log(`reference /healthz:              ${fmt(ref)}`);
+    console.log(`mutate+validate mix:             ${fmt(hooks)}`);
+    console.log(`  targeted Deployment (mutate):  ${fmt(targeted)}`);
+    console.log(`  BackupConfiguration (validate): ${fmt(validated)}`);
+    console.log(`untargeted Deployment (mutate):  ${fmt(untargeted)}`);
+    console.log(
+      `ratio to reference p99: mix ${(pct(hooks, 99) / pct(ref, 99)).toFixed(1)}x, untargeted ${(pct(untargeted, 99) / pct(ref, 99)).toFixed(1)}x; goal p99 < 10 ms for every series: ${worstP99 < 10 ? "met" : "NOT met"}`,
+    );
     agent.destroy();
     await server.stop();
   } finally {
