@@ -2,7 +2,7 @@
 // restash: one entrypoint for everything the image runs and people type.
 //   restash operator ...                       the operator (reconciler/main.ts)
 //   restash validate|render|plan ...           policy review (cli/restash.ts)
-//   restash create-backupsession|run-backup|restore|<task step> ...   the runner (restic-runner/main.ts)
+//   restash create-backupsession|run-backup|restore|run-hook|<task step> ...   the runner (restic-runner/main.ts)
 import { runOperator } from "../reconciler/main.ts";
 import { runCli } from "../cli/restash.ts";
 import { main as runRunner } from "../restic-runner/main.ts";
@@ -19,8 +19,8 @@ export async function restash(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   if (!command || command === "help" || command === "--help") {
     process.stdout.write(
       "usage: restash <command>\n  operator                      run the operator\n  validate|render|plan <dir>    review a policy directory\n" +
-        "  create-backupsession | run-backup | restore | backup-pvc | restore-pvc | backup-postgres | restore-postgres | update-status\n" +
-        "                                the runner (CronJob, sidecar, Jobs, init-container, Task steps)\n",
+        "  create-backupsession | run-backup | restore | run-hook | backup-pvc | restore-pvc | backup-postgres | restore-postgres | update-status\n" +
+        "                                the runner (CronJob, sidecar, Jobs, init-container, Task steps and their hook containers)\n",
     );
     return command ? 0 : 2;
   }

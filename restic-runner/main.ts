@@ -1,6 +1,7 @@
 // The restash runner: one program, `node restic-runner/main.ts <command> [--flag=value ...]`.
 // Commands: create-backupsession (the trigger CronJob), run-backup (the sidecar, or a backup Job
-// with --backupsession), restore (the init-container or restore Job), and the Task steps
+// with --backupsession), restore (the init-container or restore Job), run-hook (the hook
+// containers of a Task pod), and the Task steps
 // (backup-pvc, restore-pvc, backup-postgres, restore-postgres, update-status).
 // Talks to the API server through KUBECONFIG, or the in-cluster config in a pod.
 //
@@ -16,6 +17,7 @@ import { TASK_COMMANDS } from "./tasks/commands.ts";
 import { createBackupSession } from "./commands/create-backupsession.ts";
 import { backupForSession, runBackupSidecar, type RunnerMetrics, type TargetFlags } from "./commands/run-backup.ts";
 import { restoreForSession } from "./commands/restore.ts";
+import { runHookCommand } from "./commands/run-hook.ts";
 import { runnerMetrics } from "./commands/runner-metrics.ts";
 import { parsePathMap, runnerNamespace, type RunnerDeps } from "./commands/runner-deps.ts";
 
@@ -23,6 +25,7 @@ const USAGE = `usage: restic-runner <command> [flags]
   create-backupsession --invoker-name=N --invoker-kind=BackupConfiguration
   run-backup --invoker-name --invoker-kind --target-name --target-namespace --target-kind [--backupsession=S] [--enable-cache] [--pushgateway-url]
   restore --invoker-name --invoker-kind=RestoreSession --target-name --target-namespace --target-kind
+  run-hook --hook-type=preBackup|postBackup|preRestore|postRestore --backupsession=S|--restoresession=R --target-kind --target-name [--target-namespace] [--hostname] [--output-dir]
   ${Object.keys(TASK_COMMANDS).join(" | ")}  (Task steps)`;
 
 function saNamespace(): string | undefined {
@@ -104,6 +107,9 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
       const r = await restoreForSession(deps, { ...flags, invokerKind: flags.invokerKind || "RestoreSession" }, metrics);
       return r === "Failed" ? 1 : 0;
     }
+    case "run-hook":
+      // Stash's hook executor in a Task pod (pre-task-hook / post-task-hook containers).
+      return runHookCommand(deps, rest);
     default:
       process.stderr.write(`unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
       return 2;

@@ -80,16 +80,18 @@ export async function runRestoreHook(h: HookEnv, rs: KubeObject, hook: RestoreHo
   }
 }
 
+/** `status` with `conditions` set, or undefined when nothing changes (pure). */
+export function statusWithConditions(status: Record<string, any>, conditions: OutputCondition[], now: Date, generation?: number): Record<string, any> | undefined {
+  let cs = status.conditions ?? [];
+  const before = JSON.stringify(cs);
+  for (const c of conditions) cs = setCondition(cs, c, now, generation);
+  if (JSON.stringify(cs) === before) return undefined;
+  return { ...status, conditions: cs };
+}
+
 /** Records conditions on the RestoreSession (Stash keeps its one target's conditions there). */
 export async function writeRestoreConditions(h: HookEnv, rs: { namespace: string; name: string }, conditions: OutputCondition[]): Promise<void> {
   if (conditions.length === 0) return;
   const now = new Date(h.now());
-  await updateStatus<KubeObject>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) => {
-    let cs = status.conditions ?? [];
-    const before = JSON.stringify(cs);
-    for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation);
-    if (JSON.stringify(cs) === before) return undefined;
-    status.conditions = cs;
-    return status;
-  });
+  await updateStatus<KubeObject>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) => statusWithConditions(status, conditions, now, obj.metadata.generation));
 }

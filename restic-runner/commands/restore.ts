@@ -10,7 +10,7 @@ import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { goDuration } from "../../reconciler/controllers/phases.ts";
 import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
-import { V1BETA1, hostName } from "../../reconciler/controllers/stash-names.ts";
+import { hostName } from "../../reconciler/controllers/stash-names.ts";
 import { restore } from "../restic/restore.ts";
 import { snapshots } from "../restic/snapshots.ts";
 import { SnapshotNotFoundError } from "../restic/errors.ts";
@@ -18,7 +18,8 @@ import type { StepOutput } from "../tasks/step-output.ts";
 import { restoreStatusWith } from "../tasks/update-status.ts";
 import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";
 import { readRestoreInvoker, updateRestoreStatus } from "./restore-invoker.ts";
-import { restoreTargetState, runRestoreHook, writeRestoreConditions } from "./restore-hooks.ts";
+import { restoreTargetState, runRestoreHook, statusWithConditions } from "./restore-hooks.ts";
+import type { OutputCondition } from "../tasks/step-output.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 
 const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
@@ -38,12 +39,13 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   let out: StepOutput;
   const hooks = { kube: deps.kube, env: deps.env, now: deps.now };
   const executor = { namespace: ns, name: deps.env.POD_NAME };
-  const rsRef = { namespace: ns, name: f.invokerName };
+  // A RestoreBatch member's hook conditions go to its entry in status.members (restore-invoker.ts).
+  const record = (c: OutputCondition) => updateRestoreStatus(deps.kube, f, (status) => statusWithConditions(status, [c], new Date(deps.now()), rs.metadata.generation));
   try {
     const pre = await runRestoreHook(hooks, rs, "preRestore", { phase: "Running" }, executor, secrets);
     if (pre) {
       // Recorded at once: whoever watches the session sees the hook's outcome before the data moves.
-      await writeRestoreConditions(hooks, rsRef, [pre]);
+      await record(pre);
       if (pre.status === "False") throw new Error(pre.message);
     }
     const opened = await openRepo(deps, rs, f.enableCache, secrets);
@@ -82,10 +84,10 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   }
   // postRestore sees this host's outcome with the session's; its condition is in before the host's
   // result, so the operator never finishes the session without it.
-  const fresh = rs.spec?.hooks?.postRestore ? ((await deps.kube.getOrNull<KubeObject>(V1BETA1, "RestoreSession", f.invokerName, ns)) ?? rs) : rs;
+  const fresh = rs.spec?.hooks?.postRestore ? await readRestoreInvoker(deps.kube, f) : rs;
   const post = await runRestoreHook(hooks, fresh, "postRestore", restoreTargetState(fresh.status, out), executor, secrets);
   if (post) {
-    await writeRestoreConditions(hooks, rsRef, [post]);
+    await record(post);
     if (post.status === "False") log.error("postRestore hook failed", { error: post.message });
   }
   if (metrics && repo) {

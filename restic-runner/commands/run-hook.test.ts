@@ -1,0 +1,103 @@
+// `run-hook` (Stash's hook executor in a Task pod) dispatched by the image's entrypoint
+// bin/restash.ts: a Task-based backup Job's pre-task-hook and post-task-hook containers run the
+// BackupConfiguration's preBackup/postBackup against a real HTTP server, around a real restic
+// backup, and record the target conditions Stash records.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { startOperator } from "../../reconciler/operator.ts";
+import { eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
+import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
+import { backupJobName } from "../../reconciler/controllers/stash-names.ts";
+import { installCatalog } from "../tasks/catalog.ts";
+import { runPodLocally } from "../tasks/local-pod.ts";
+import { runRunner } from "./test-support.ts";
+import { PASSWORD, V1B, cond, resticSnapshots, world } from "./e2e-steps.ts";
+
+const RESTASH = resolve(import.meta.dirname, "../../bin/restash.ts");
+
+test("a Task-based backup Job runs preBackup and postBackup through `restash run-hook` around the backup, and records the target conditions", async (t) => {
+  const w = await world("run-hook", t);
+  const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
+  t.after(() => op.stop());
+  await installCatalog(w.kube);
+  const calls: string[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""}`);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+
+  const src = join(w.dir, "pvc-data");
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, "a.txt"), "backed up\n");
+  const repoDir = join(w.dir, "repo");
+  await w.kube.apply(secret(w.namespace, "repo-secret", { RESTIC_PASSWORD: PASSWORD }));
+  await w.kube.apply(repository(w.namespace, "repo", { local: { mountPath: repoDir, hostPath: { path: repoDir } } }));
+  await w.kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: w.namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await w.kube.apply({
+    apiVersion: V1B,
+    kind: "BackupConfiguration",
+    metadata: { name: "pvc-backup", namespace: w.namespace },
+    spec: {
+      task: { name: "pvc-backup" },
+      schedule: "*/5 * * * *",
+      repository: { name: "repo" },
+      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" }, volumeMounts: [{ name: "target-volume", mountPath: src }] },
+      retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
+      hooks: {
+        preBackup: { httpGet: { host: "127.0.0.1", port, path: "/pre" } },
+        postBackup: { httpPost: { host: "127.0.0.1", port, path: "/post", body: "{{ .Invoker.Kind }}/{{ .Invoker.Name }} {{ .Status.Phase }}" }, executionPolicy: "OnSuccess" },
+      },
+    },
+  });
+  const bc = await eventually("BackupConfiguration Ready", async () => {
+    const o = await w.kube.get<any>(V1B, "BackupConfiguration", "pvc-backup", w.namespace);
+    return o.status?.phase === "Ready" && o;
+  });
+  const bs = newBackupSession(bc, 1_700_000_000);
+  await w.kube.create(bs);
+  const job = await eventually("backup Job", () => w.kube.getOrNull<any>("batch/v1", "Job", backupJobName(bs.metadata.name, 0), w.namespace).then((j) => j ?? undefined));
+  const spec = job.spec.template.spec;
+  // The Job's pod as the kubelet would run it, every container through the image's entrypoint.
+  const run = await runPodLocally(
+    { initContainers: spec.initContainers ?? [], containers: spec.containers, volumes: spec.volumes, restartPolicy: "Never", securityContext: spec.securityContext ?? {} },
+    { entrypoint: [process.execPath, RESTASH], volumeDirs: { "target-volume": src }, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: w.kubeconfig } },
+  );
+  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 0], ["pvc-backup-0", 0], ["update-status-1", 0], ["post-task-hook", 0]], run.containers.map((c) => c.stderr).join("\n"));
+  assert.deepEqual(calls, ["GET /pre", "POST /post BackupConfiguration/pvc-backup Succeeded"]);
+  const s = await eventually("postBackup recorded", async () => {
+    const o = await w.kube.get<any>(V1B, "BackupSession", bs.metadata.name, w.namespace);
+    return ["Succeeded", "Failed"].includes(o.status?.phase) && cond(o.status.targets?.[0]?.conditions, "PostBackupHookExecutionSucceeded") && o;
+  });
+  assert.equal(s.status.phase, "Succeeded", JSON.stringify(s.status));
+  const tc = s.status.targets[0].conditions;
+  assert.equal(cond(tc, "PreBackupHookExecutionSucceeded")?.reason, "SuccessfullyExecutedPreBackupHook");
+  assert.equal(cond(tc, "PostBackupHookExecutionSucceeded")?.reason, "SuccessfullyExecutedPostBackupHook");
+  assert.equal(resticSnapshots(repoDir, PASSWORD).length, 1);
+
+  // Run again (a restarted container): the recorded outcome stands, the hook is not called twice.
+  const pre = spec.initContainers.find((c: any) => c.name === "pre-task-hook");
+  const again = await runRunner(pre.args.map((a: string) => a.replace("/stash-tmp", join(w.dir, "tmp"))), w.env());
+  assert.equal(again.code, 0, again.output);
+  assert.deepEqual(calls, ["GET /pre", "POST /post BackupConfiguration/pvc-backup Succeeded"]);
+});
+
+test("run-hook names what is wrong with its flags", async (t) => {
+  const w = await world("run-hook-flags", t);
+  const bad = await runRunner(["run-hook", "--hook-type=preSomething", "--target-kind=PersistentVolumeClaim", "--target-name=x"], w.env());
+  assert.equal(bad.code, 1);
+  assert.match(bad.output, /flag --hook-type must be one of preBackup, postBackup, preRestore, postRestore \(got \\"preSomething\\"\)/);
+  const noSession = await runRunner(["run-hook", "--hook-type=preRestore", "--target-kind=PersistentVolumeClaim", "--target-name=x", `--target-namespace=${w.namespace}`, "--restoresession=nope"], w.env());
+  assert.equal(noSession.code, 1);
+  assert.match(noSession.output, new RegExp(`RestoreSession ${w.namespace}/nope not found`));
+});
