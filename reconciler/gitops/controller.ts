@@ -109,8 +109,8 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
     watchers.set(key, { path: want, watcher });
   };
 
-  // Every change of a PolicySource queues its key, except our own status writes: only generation
-  // (spec) and annotation changes (manual trigger, accepted rewrite) count.
+  // Every change of a PolicySource queues its key, except our own status and finalizer writes: only
+  // generation (spec), deletion and annotation changes (manual trigger, accepted rewrite) count.
   const nsPath = (plural: string, group: string) => (opts.namespace ? `/apis/${group}/namespaces/${opts.namespace}/${plural}` : `/apis/${group}/${plural}`);
   const seen = new Map<string, string>();
   const sources = listWatch({
@@ -120,7 +120,7 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
     path: nsPath("policysources", "restash.dev/v1alpha1"),
     onItem: (phase, obj) => {
       const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
-      const fp = `${obj.metadata.generation}|${JSON.stringify(obj.metadata.annotations ?? {})}`;
+      const fp = `${obj.metadata.generation}|${obj.metadata.deletionTimestamp ?? ""}|${JSON.stringify(obj.metadata.annotations ?? {})}`;
       if (phase === "DELETED") seen.delete(key);
       else if (phase !== "LISTED" && seen.get(key) === fp) return;
       else seen.set(key, fp);
@@ -179,6 +179,8 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
       await Promise.all([...watchers.values()].map((w) => w.watcher.close()));
       watchers.clear();
       await Promise.all([...locks.values()]);
+      for (const c of deps.memory.actAs.values()) c.kube.close();
+      deps.memory.actAs.clear();
     },
     async recordBackupResult(r) {
       const source = trackedBy(r.backupConfiguration);

@@ -6,6 +6,8 @@ export const POLICY_SOURCE_API = "restash.dev/v1alpha1";
 export const POLICY_SOURCE_KIND = "PolicySource";
 /** Set to the new head's sha to accept a force-pushed (rewritten) history once. */
 export const ACCEPT_REWRITE_ANNOTATION = "restash.dev/accept-history-rewrite";
+/** Held by every PolicySource until its objects are pruned (prune: true) or orphaned (prune: false). */
+export const POLICY_SOURCE_FINALIZER = "restash.dev/finalizer";
 /** Any new value triggers a reconcile at once (Flux's requestedAt). */
 export const REQUESTED_AT_ANNOTATION = "restash.dev/reconcile-requested-at";
 
@@ -47,7 +49,7 @@ export interface PolicySourceStatus {
 export interface PolicySource {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; generation?: number; annotations?: Record<string, string>; uid?: string };
+  metadata: { name: string; namespace: string; generation?: number; annotations?: Record<string, string>; uid?: string; resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: string };
   spec: PolicySourceSpec;
   status?: PolicySourceStatus;
 }

@@ -18,6 +18,7 @@ import { staleEntries, type InventoryEntry } from "./inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, displayUrl, type GitCredentials, type GitRepo } from "./git-source.ts";
 import { writeNote, type NoteRecord } from "./notes.ts";
+import { addFinalizer, finalizeSource, forgetSource } from "./finalize.ts";
 import {
   ACCEPT_REWRITE_ANNOTATION,
   POLICY_SOURCE_API,
@@ -53,10 +54,12 @@ export interface SyncMemory {
   checkedOut: Map<string, string>;
   /** Per-file parse results of each source's last build. */
   files: Map<string, FileCache>;
+  /** The client acting as each source's service account: one connection pool kept across syncs. */
+  actAs: Map<string, { user: string; kube: Kube }>;
 }
 
 export function newSyncMemory(): SyncMemory {
-  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map(), files: new Map() };
+  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map(), files: new Map(), actAs: new Map() };
 }
 
 interface Run {
@@ -87,15 +90,22 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
   try {
     source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
   } catch (e) {
-    if (isNotFound(e)) return {};
+    if (isNotFound(e)) {
+      await forgetSource(deps, key);
+      return {};
+    }
     throw e;
   }
+  const actAs = () => serviceAccountClient(deps, key, source.spec.serviceAccountName);
+  if (source.metadata.deletionTimestamp) return finalizeSource(deps, key, source, actAs);
+  // Before anything is applied, so a deletion can never miss what this source applies.
+  await addFinalizer(deps.kube, source);
   if (source.spec.suspend) return {};
   const interval = parseDuration(source.spec.interval);
   const run: Run = {
     source,
     key,
-    actAs: deps.kube.impersonate(`system:serviceaccount:${key.namespace}:${source.spec.serviceAccountName}`, ["system:serviceaccounts", `system:serviceaccounts:${key.namespace}`, "system:authenticated"]),
+    actAs: actAs(),
     status: structuredClone(source.status ?? {}),
     summary: { applied: 0, unchanged: 0, pruned: 0, failed: 0, driftCorrected: 0 },
     health: { health: "Reconciling", reason: "Progressing", message: "reconciliation in progress" },
@@ -120,7 +130,7 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
     await step("check", () => checkStep(deps, run));
     await step("plan", () => planStep(deps, run));
     await step("apply", () => applyStep(deps, run));
-    await step("prune", () => pruneStep(run));
+    await step("prune", () => pruneStep(deps, run));
     recordInventory(run);
     run.health = {
       health: "Ready",
@@ -140,6 +150,18 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
   await step("note", () => noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) })));
   log.debug("reconciled", { revision: run.revision, health: run.health.health, ms: timings });
   return { requeueAfterMs };
+}
+
+/** The source's service account, impersonated; the client (and its connections) is kept while the account stays the same. */
+function serviceAccountClient(deps: SyncDeps, key: SourceKey, serviceAccountName: string): Kube {
+  const user = `system:serviceaccount:${key.namespace}:${serviceAccountName}`;
+  const k = keyString(key);
+  const have = deps.memory.actAs.get(k);
+  if (have?.user === user) return have.kube;
+  have?.kube.close();
+  const kube = deps.kube.impersonate(user, ["system:serviceaccounts", `system:serviceaccounts:${key.namespace}`, "system:authenticated"]);
+  deps.memory.actAs.set(k, { user, kube });
+  return kube;
 }
 
 async function readCredentials(deps: SyncDeps, run: Run): Promise<GitCredentials> {
@@ -331,14 +353,14 @@ const toEntry = (p: PlannedObject): InventoryEntry => ({
 });
 const byId = (a: InventoryEntry, b: InventoryEntry) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-async function pruneStep(run: Run): Promise<void> {
+async function pruneStep(deps: SyncDeps, run: Run): Promise<void> {
   const next = run.plan!.map(toEntry);
   if (run.source.spec.prune === false) {
     run.pruned = [];
     return;
   }
   const previous = (run.status.inventory?.entries ?? []).map((e) => ({ ...e, prunable: e.prunable !== false }));
-  run.pruned = await pruneStale(run.actAs, staleEntries(previous, next), run.key);
+  run.pruned = await pruneStale(run.actAs, staleEntries(previous, next), run.key, { parallelism: deps.parallelism });
   run.summary.pruned = run.pruned.filter((p) => p.action === "deleted").length;
   const failed = run.pruned.filter((p) => p.action === "failed");
   if (failed.length) {
