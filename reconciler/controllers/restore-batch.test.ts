@@ -12,6 +12,7 @@ import { updateRestoreStatus } from "../../restic-runner/commands/restore-invoke
 import { restoreStatusWith } from "../../restic-runner/tasks/update-status.ts";
 import { argoHealth } from "../../deploy/argocd/argo-health.ts";
 import type { Kube } from "../../lib/kube/client.ts";
+import { ManualClock } from "../../lib/workqueue.ts";
 
 after(() => stopControlPlane());
 
@@ -139,4 +140,27 @@ test("a PVC member gets a restore Job owned by the batch; an invalid member's ru
   assert.equal(cond(bad.status.conditions, "ValidationPassed").message, "spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule");
   assert.equal(cond(bad.status.conditions, "Stalled").message, `RestoreBatch ${namespace}/bad, field spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule`);
   assert.deepEqual(await argoHealth(bad), { status: "Degraded", message: cond(bad.status.conditions, "Stalled").message });
+});
+
+test("a RestoreBatch past its timeOut fails with DeadlineExceeded (clock advanced, no sleeping)", async (t) => {
+  const { kube, namespace } = await testNamespace("rb-deadline");
+  const clock = new ManualClock(Date.now());
+  const op = startOperator({ kube, namespace, image: "restash:test", clock });
+  t.after(() => op.stop());
+  await repo(kube, namespace);
+  await kube.apply(deployment(namespace, "web"));
+  await kube.apply({ apiVersion: V1B, kind: "RestoreBatch", metadata: { name: "slow", namespace }, spec: { repository: { name: "repo" }, timeOut: "30m", members: [member("Deployment", "web")] } });
+  const running = await eventually("Running with a deadline", async () => {
+    const o = await getRB(kube, namespace, "slow");
+    return o?.status?.phase === "Running" && o.status.sessionDeadline && o;
+  });
+  assert.equal(Date.parse(running.status.sessionDeadline), Date.parse(running.metadata.creationTimestamp) + 30 * 60_000);
+  clock.advance(31 * 60_000);
+  const failed = await eventually("Failed", async () => {
+    const o = await getRB(kube, namespace, "slow");
+    return o?.status?.phase === "Failed" && o;
+  });
+  assert.equal(cond(failed.status.conditions, "DeadlineExceeded").message, "Failed to complete restore within 30m.");
+  assert.equal(cond(failed.status.conditions, "MetricsPushed").status, "True");
+  assert.deepEqual(await argoHealth(failed), { status: "Degraded", message: "Failed to complete restore within 30m." });
 });

@@ -16,7 +16,7 @@ local function firstError()
     end
   end
   for _, c in ipairs((obj.status and obj.status.conditions) or {}) do
-    if c.status == "False" and c.message ~= nil and c.type ~= "Ready" then return c.message end
+    if c.status == "False" and c.message ~= nil and c.type ~= "Ready" and c.type ~= "Reconciling" and c.type ~= "Stalled" then return c.message end
     if c.type == "DeadlineExceeded" and c.status == "True" then return c.message end
   end
   return nil
