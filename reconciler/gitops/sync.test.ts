@@ -361,3 +361,47 @@ test("a source polls its remote on its interval, and a suspended source applies 
     await remote.cleanup();
   }
 });
+
+test("sync outcomes are Events on the PolicySource with the Ready condition's reason; a resync that changes nothing adds none", async () => {
+  const { kube, namespace } = await testNamespace("gitops-events");
+  const remote = await createRemote();
+  const ctl = await startController(kube, namespace);
+  const events = async () =>
+    (await kube.list<KubeObject>("v1", "Event", namespace)).items
+      .filter((e: any) => e.involvedObject?.kind === "PolicySource" && e.involvedObject?.name === "p")
+      .map((e: any) => ({ type: e.type, reason: e.reason, message: e.message, component: e.source?.component }));
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const c1 = await work.commitAndPush("web");
+    await applySource(kube, namespace, "p", { url: remote.url });
+    await syncNow(ctl, namespace, "p");
+    let seen = await events();
+    assert.deepEqual(seen, [{ type: "Normal", reason: "ReconciliationSucceeded", message: `Applied revision: main@sha1:${c1} (2 changed, 0 unchanged, 0 pruned)`, component: "restash-gitops" }]);
+
+    await syncNow(ctl, namespace, "p");
+    assert.equal((await events()).length, 1, "an unchanged resync is quiet");
+
+    await work.write({ "web.yaml": policyYaml("web", '  schedule: "75 * * * *"\n') });
+    await work.commitAndPush("broken");
+    await syncNow(ctl, namespace, "p");
+    await syncNow(ctl, namespace, "p");
+    seen = await events();
+    const warnings = seen.filter((e) => e.type === "Warning");
+    assert.equal(warnings.length, 1, "the same failure twice is one Event");
+    assert.equal(warnings[0].reason, "ValidationFailed");
+    assert.equal(warnings[0].reason, readyCondition(await getSource(kube, namespace, "p"))?.reason);
+    assert.match(warnings[0].message, /web\.yaml:8: .*spec\.schedule/);
+
+    await work.write({ "web.yaml": policyYaml("web", '  schedule: "5 * * * *"\n') });
+    const fixed = await work.commitAndPush("fixed");
+    await syncNow(ctl, namespace, "p");
+    seen = await events();
+    assert.equal(seen.length, 3);
+    assert.ok(seen.some((e) => e.type === "Normal" && e.message.startsWith(`Applied revision: main@sha1:${fixed}`)), JSON.stringify(seen));
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+  }
+});

@@ -19,6 +19,7 @@ import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, displayUrl, type GitCredentials, type GitRepo } from "./git-source.ts";
 import { writeNote, type NoteRecord } from "./notes.ts";
 import { addFinalizer, finalizeSource, forgetSource } from "./finalize.ts";
+import { sourceEvent } from "./source-events.ts";
 import {
   ACCEPT_REWRITE_ANNOTATION,
   POLICY_SOURCE_API,
@@ -80,6 +81,8 @@ interface Run {
   pruned?: PruneOutcome[];
   drift: string[];
   secrets: string[];
+  /** The status as written at the end of the run. */
+  written?: PolicySourceStatus;
 }
 
 const keyString = (k: SourceKey) => `${k.namespace}/${k.name}`;
@@ -147,6 +150,7 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
   } finally {
     await step("status", () => writeStatus(deps, run));
   }
+  await step("events", () => eventStep(deps, run));
   await step("note", () => noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) })));
   log.debug("reconciled", { revision: run.revision, health: run.health.health, ms: timings });
   return { requeueAfterMs };
@@ -387,9 +391,25 @@ async function writeStatus(deps: SyncDeps, run: Run): Promise<void> {
   };
   const requested = run.source.metadata.annotations?.[REQUESTED_AT_ANNOTATION];
   if (requested) status.lastHandledReconcileAt = requested;
+  run.written = status;
   // An identical status is not written again (a no-op resync of a large inventory stays cheap).
   if (canonicalJson(status) === canonicalJson(run.source.status ?? {})) return;
   await deps.kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: run.key.name, namespace: run.key.namespace }, status } as any, { fieldManager: "restash-gitops" });
+}
+
+/**
+ * One Event per outcome worth telling, reason = the Ready condition's reason (as Flux does): a new
+ * revision applied, objects changed or pruned, drift restored, a new failure, a recovery. A resync
+ * that ends as the last one did (same revision, reason and message, nothing changed) stays quiet.
+ */
+async function eventStep(deps: SyncDeps, run: Run): Promise<void> {
+  const ready = run.written?.conditions?.find((c) => c.type === "Ready");
+  if (!ready) return;
+  const before = run.source.status?.conditions?.find((c) => c.type === "Ready");
+  const changedSomething = run.summary.applied > 0 || run.summary.pruned > 0 || run.summary.driftCorrected > 0 || run.written?.lastAppliedRevision !== run.source.status?.lastAppliedRevision;
+  const sameOutcome = before && before.status === ready.status && before.reason === ready.reason && (ready.status === "True" || before.message === ready.message);
+  if (sameOutcome && !changedSomething) return;
+  await sourceEvent(deps.kube, run.source, { type: ready.status === "True" ? "Normal" : "Warning", reason: ready.reason ?? run.health.reason, message: ready.message ?? "" }, deps.now());
 }
 
 async function noteStep(deps: SyncDeps, run: Run): Promise<void> {
