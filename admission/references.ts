@@ -1,6 +1,6 @@
-// Checks shared by the invoker kinds (BackupConfiguration, RestoreSession): the Repository they
-// use must allow their namespace, the Task they name must exist, and a target in another
-// namespace is only allowed where Stash allows it.
+// Checks shared by the invoker kinds (BackupConfiguration, RestoreSession, and per member the
+// batches): the Repository they use must allow their namespace, the Task they name must exist,
+// and a target in another namespace is only allowed where Stash allows it.
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { AdmissionContext, Violation } from "./types.ts";
 import { usageAllowed, usageDeniedMessage } from "./usage-policy.ts";
@@ -28,20 +28,26 @@ export async function repositoryReferenceViolations(obj: KubeObject, ctx: Admiss
 
 /** A named Task must exist (Tasks are cluster-scoped). */
 export async function taskReferenceViolations(obj: KubeObject, ctx: AdmissionContext): Promise<Violation[]> {
-  const name = obj.spec?.task?.name;
-  if (!name) return [];
+  return taskNameViolations(obj.spec?.task?.name, "spec.task.name", ctx);
+}
+
+export async function taskNameViolations(name: unknown, field: string, ctx: AdmissionContext): Promise<Violation[]> {
+  if (typeof name !== "string" || !name) return [];
   if (await ctx.lookups.getTask(name)) return [];
-  return [{ field: "spec.task.name", message: `Task ${JSON.stringify(name)} not found` }];
+  return [{ field, message: `Task ${JSON.stringify(name)} not found` }];
 }
 
 /** A target in another namespace: allowed for kubedump tasks, refused for PVCs and the sidecar model. */
 export function crossNamespaceTargetViolations(obj: KubeObject): Violation[] {
-  const ref = obj.spec?.target?.ref;
-  const namespace = obj.metadata.namespace;
+  return targetNamespaceViolations(obj.spec?.target?.ref, obj.spec?.task?.name, obj.metadata.namespace, "spec.target.ref.namespace");
+}
+
+/** The same rule for one target (`ref` and its `taskName`) of an invoker in `namespace`. */
+export function targetNamespaceViolations(ref: any, taskName: unknown, namespace: string | undefined, field: string): Violation[] {
   if (!ref?.namespace || ref.namespace === namespace) return [];
-  if (String(obj.spec?.task?.name ?? "").startsWith("kubedump")) return [];
-  if (ref.kind === "PersistentVolumeClaim" || isSidecarModel(obj)) {
-    return [{ field: "spec.target.ref.namespace", message: `cross-namespace target reference is not allowed for ${JSON.stringify(`${ref.kind}/${ref.name}`)}` }];
+  if (String(taskName ?? "").startsWith("kubedump")) return [];
+  if (ref.kind === "PersistentVolumeClaim" || backupModel(ref.kind, taskName as string | undefined) === "sidecar") {
+    return [{ field, message: `cross-namespace target reference is not allowed for ${JSON.stringify(`${ref.kind}/${ref.name}`)}` }];
   }
   return [];
 }

@@ -6,6 +6,7 @@ import { STASH_GROUP } from "./types.ts";
 import { repositoryAdmission } from "./repository.ts";
 import { backupConfigurationAdmission } from "./backup-configuration.ts";
 import { restoreSessionAdmission } from "./restore-session.ts";
+import { backupBatchAdmission, restoreBatchAdmission } from "./batches.ts";
 import { taskAdmission } from "./task.ts";
 import { workloadAdmission } from "./workload.ts";
 
@@ -14,6 +15,8 @@ export function admissionRegistry(inject: InjectOptions): AdmissionRegistry {
     [registryKey(STASH_GROUP, "Repository"), repositoryAdmission],
     [registryKey(STASH_GROUP, "BackupConfiguration"), backupConfigurationAdmission],
     [registryKey(STASH_GROUP, "RestoreSession"), restoreSessionAdmission],
+    [registryKey(STASH_GROUP, "BackupBatch"), backupBatchAdmission],
+    [registryKey(STASH_GROUP, "RestoreBatch"), restoreBatchAdmission],
     [registryKey(STASH_GROUP, "Task"), taskAdmission],
   ]);
   const workloads = workloadAdmission(inject);

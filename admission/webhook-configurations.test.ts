@@ -18,7 +18,7 @@ test("the validating configuration points at /admission/validate and fails close
       namespaceSelector: { matchExpressions: [SYSTEM] },
       rules: [
         { apiGroups: ["stash.appscode.com"], apiVersions: ["v1alpha1"], resources: ["repositories"], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
-        { apiGroups: ["stash.appscode.com"], apiVersions: ["v1beta1"], resources: ["backupconfigurations", "restoresessions"], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
+        { apiGroups: ["stash.appscode.com"], apiVersions: ["v1beta1"], resources: ["backupconfigurations", "restoresessions", "backupbatches", "restorebatches"], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
       ],
     },
     {

@@ -99,7 +99,7 @@ export function validatingWebhookConfiguration(o: WebhookConfigOptions): KubeObj
         namespaceSelector: namespaceSelector(o.scope),
         rules: [
           rule(["stash.appscode.com"], ["v1alpha1"], ["repositories"], "Namespaced"),
-          rule(["stash.appscode.com"], ["v1beta1"], ["backupconfigurations", "restoresessions"], "Namespaced"),
+          rule(["stash.appscode.com"], ["v1beta1"], ["backupconfigurations", "restoresessions", "backupbatches", "restorebatches"], "Namespaced"),
         ],
       },
       {

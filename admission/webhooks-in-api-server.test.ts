@@ -157,6 +157,32 @@ test("an invalid BackupConfiguration is refused with the webhook's message", asy
   assert.match(mount, /spec\.backend\.local\.mountPath: invalid mountPath "\/stash\/data"/);
 });
 
+test("BackupBatch and RestoreBatch are validated: a cross-namespace workload member and invalid restore rules are refused, a RestoreBatch spec is immutable", async () => {
+  const { kube, namespace } = await testOperator();
+  const ns = await namespace("wh-batch");
+  const member = (name: string, extra: Record<string, unknown> = {}, refNamespace?: string) => ({
+    target: { alias: name, ref: { apiVersion: "apps/v1", kind: "Deployment", name, ...(refNamespace ? { namespace: refNamespace } : {}) }, volumeMounts: [{ name: "data", mountPath: "/data" }], ...extra },
+  });
+  const backupBatch = (members: unknown[]): KubeObject => ({
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "BackupBatch",
+    metadata: { name: "apps", namespace: ns },
+    spec: { repository: { name: "repo" }, schedule: "*/5 * * * *", members, retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true } },
+  });
+  const crossNs = await denied(kube.create(backupBatch([member("web", { paths: ["/data"] }), member("api", { paths: ["/data"] }, "elsewhere")])));
+  assert.match(crossNs, /admission webhook "stash-kinds\.validators\.restash\.dev" denied the request/);
+  assert.match(crossNs, new RegExp(`BackupBatch ${ns}/apps: spec\\.members\\[1\\]\\.target\\.ref\\.namespace: cross-namespace target reference is not allowed for "Deployment/api"`));
+  assert.ok(await kube.create(backupBatch([member("web", { paths: ["/data"] }), member("api", { paths: ["/data"] })])));
+
+  const restoreBatch = (members: unknown[]): KubeObject => ({ apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreBatch", metadata: { name: "restore", namespace: ns }, spec: { repository: { name: "repo" }, members } });
+  const rules = await denied(kube.create(restoreBatch([member("web", { rules: [{ paths: ["/data"], snapshots: ["latest"] }] })])));
+  assert.match(rules, new RegExp(`RestoreBatch ${ns}/restore: spec\\.members\\[0\\]\\.target\\.rules\\[0\\]: snapshots and paths cannot both be set in one rule`));
+  const rb = await kube.create(restoreBatch([member("web", { rules: [{ paths: ["/data"] }] })]));
+  const immutable = await denied(kube.mergePatch(rb, { spec: { repository: { name: "elsewhere" } } }));
+  assert.match(immutable, new RegExp(`RestoreBatch ${ns}/restore: spec: RestoreBatch spec is immutable`));
+  assert.equal((await kube.mergePatch(rb, { metadata: { labels: { team: "web" } } })).metadata.labels?.team, "web");
+});
+
 test("the target of a Ready BackupConfiguration cannot be changed", async () => {
   const { kube, namespace } = await testOperator();
   const ns = await namespace("wh-ready");
