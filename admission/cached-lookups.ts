@@ -21,6 +21,8 @@ const PATHS = {
   repositories: "/apis/stash.appscode.com/v1alpha1/repositories",
   backupconfigurations: "/apis/stash.appscode.com/v1beta1/backupconfigurations",
   restoresessions: "/apis/stash.appscode.com/v1beta1/restoresessions",
+  backupbatches: "/apis/stash.appscode.com/v1beta1/backupbatches",
+  restorebatches: "/apis/stash.appscode.com/v1beta1/restorebatches",
   tasks: "/apis/stash.appscode.com/v1beta1/tasks",
   functions: "/apis/stash.appscode.com/v1beta1/functions",
   namespaces: "/api/v1/namespaces",
@@ -72,6 +74,8 @@ export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
     ...uncached,
     listBackupConfigurations: coalescedByNamespace((ns) => uncached.listBackupConfigurations(ns)),
     listRestoreSessions: coalescedByNamespace((ns) => uncached.listRestoreSessions(ns)),
+    listBackupBatches: coalescedByNamespace((ns) => uncached.listBackupBatches(ns)),
+    listRestoreBatches: coalescedByNamespace((ns) => uncached.listRestoreBatches(ns)),
   };
   const informers = Object.fromEntries(
     Object.entries(PATHS).map(([k, path]) => [k, startInformer(kube, { path, onEvent: () => {} }, log, realClock)]),
@@ -93,6 +97,8 @@ export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
     getFunction: (name) => get(informers.functions, name, undefined, () => direct.getFunction(name)),
     listBackupConfigurations: (ns) => list(informers.backupconfigurations, ns, () => direct.listBackupConfigurations(ns)),
     listRestoreSessions: (ns) => list(informers.restoresessions, ns, () => direct.listRestoreSessions(ns)),
+    listBackupBatches: (ns) => list(informers.backupbatches, ns, () => direct.listBackupBatches(ns)),
+    listRestoreBatches: (ns) => list(informers.restorebatches, ns, () => direct.listRestoreBatches(ns)),
     async stop() {
       await Promise.all(Object.values(informers).map((i) => i.stop()));
     },

@@ -48,5 +48,7 @@ export function kubeLookups(kube: Kube): AdmissionLookups {
     getFunction: (name) => getOrNull(kube, V1BETA1, "Function", name),
     listBackupConfigurations: (ns) => listOrEmpty(kube, V1BETA1, "BackupConfiguration", ns),
     listRestoreSessions: (ns) => listOrEmpty(kube, V1BETA1, "RestoreSession", ns),
+    listBackupBatches: (ns) => listOrEmpty(kube, V1BETA1, "BackupBatch", ns),
+    listRestoreBatches: (ns) => listOrEmpty(kube, V1BETA1, "RestoreBatch", ns),
   };
 }

@@ -13,5 +13,7 @@ export function lookupsOf(objects: KubeObject[]): AdmissionLookups {
     getFunction: async (name) => find("Function", name),
     listBackupConfigurations: async (ns) => objects.filter((o) => o.kind === "BackupConfiguration" && o.metadata.namespace === ns),
     listRestoreSessions: async (ns) => objects.filter((o) => o.kind === "RestoreSession" && o.metadata.namespace === ns),
+    listBackupBatches: async (ns) => objects.filter((o) => o.kind === "BackupBatch" && o.metadata.namespace === ns),
+    listRestoreBatches: async (ns) => objects.filter((o) => o.kind === "RestoreBatch" && o.metadata.namespace === ns),
   };
 }

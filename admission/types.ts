@@ -17,6 +17,9 @@ export interface AdmissionLookups {
   getFunction(name: string): Promise<KubeObject | null>;
   listBackupConfigurations(namespace: string): Promise<KubeObject[]>;
   listRestoreSessions(namespace: string): Promise<KubeObject[]>;
+  /** BackupBatches and RestoreBatches: their workload members get the sidecar / init-container too. */
+  listBackupBatches(namespace: string): Promise<KubeObject[]>;
+  listRestoreBatches(namespace: string): Promise<KubeObject[]>;
 }
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";

@@ -24,32 +24,38 @@ import {
   SIDECAR_CONTAINER,
   WORKLOAD_KINDS,
 } from "../reconciler/controllers/stash-names.ts";
-import { isSidecarModel } from "./references.ts";
+import { targetsOf, type TargetInfo } from "../reconciler/controllers/invoker-targets.ts";
+import { backupModel } from "../reconciler/controllers/stash-names.ts";
 
 export function isWorkloadKind(kind: string): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(kind);
 }
 
-function targets(invoker: KubeObject, workload: KubeObject): boolean {
-  const ref = invoker.spec?.target?.ref;
-  if (!ref || ref.kind !== workload.kind || ref.name !== workload.metadata.name) return false;
-  if (ref.namespace && ref.namespace !== workload.metadata.namespace) return false;
-  if (invoker.metadata.deletionTimestamp) return false;
-  if ((invoker.spec?.driver ?? "Restic") !== "Restic") return false;
-  return isSidecarModel(invoker);
+/** The invoker's target that is this workload in Stash's sidecar model (a batch: one of its members), if any. */
+export function workloadTarget(invoker: KubeObject, workload: KubeObject): TargetInfo | undefined {
+  if (invoker.metadata.deletionTimestamp) return undefined;
+  if ((invoker.spec?.driver ?? "Restic") !== "Restic") return undefined;
+  return targetsOf(invoker).find(({ target, task }) => {
+    const ref = target?.ref;
+    if (!ref || ref.kind !== workload.kind || ref.name !== workload.metadata.name) return false;
+    if (ref.namespace && ref.namespace !== workload.metadata.namespace) return false;
+    return backupModel(ref.kind, task?.name) === "sidecar";
+  });
 }
+
+const targets = (invoker: KubeObject, workload: KubeObject) => workloadTarget(invoker, workload) !== undefined;
 
 const created = (o: KubeObject) => Date.parse(String(o.metadata.creationTimestamp ?? "")) || Number.MAX_SAFE_INTEGER;
 const newestFirst = (a: KubeObject, b: KubeObject) => created(b) - created(a) || String(a.metadata.name).localeCompare(String(b.metadata.name));
 
-/** The BackupConfiguration that should drive the workload's sidecar: the newest one targeting it. */
+/** The BackupConfiguration or BackupBatch that should drive the workload's sidecar: the newest one targeting it. */
 export function backupInvokerFor(workload: KubeObject, configs: KubeObject[]): KubeObject | undefined {
   return configs.filter((bc) => targets(bc, workload)).sort(newestFirst)[0];
 }
 
 const RESTORE_RANK: Record<string, number> = { Running: 0, Pending: 1, "": 1, Failed: 2 };
 
-/** The RestoreSession for the init-container: Running before Pending before Failed before finished, then newest. */
+/** The RestoreSession or RestoreBatch for the init-container: Running before Pending before Failed before finished, then newest. */
 export function restoreInvokerFor(workload: KubeObject, sessions: KubeObject[]): KubeObject | undefined {
   const rank = (rs: KubeObject) => RESTORE_RANK[String(rs.status?.phase ?? "")] ?? 3;
   return sessions.filter((rs) => targets(rs, workload)).sort((a, b) => rank(a) - rank(b) || newestFirst(a, b))[0];
@@ -74,14 +80,14 @@ export function desiredWorkload(workload: KubeObject, inv: WorkloadInvokers, opt
   const hasInit = (template.spec?.initContainers ?? []).some((c) => c?.name === INIT_CONTAINER);
 
   if (inv.backup) {
-    template = injectSidecar(template, inv.backup, inv.backupRepository ?? undefined, opts);
+    template = injectSidecar(template, inv.backup, inv.backupRepository ?? undefined, opts, workloadTarget(inv.backup, workload));
     annotations = { ...annotations, ...backupInvokerAnnotations(inv.backup) };
   } else if (hasSidecar || annotations[ANN_LAST_APPLIED_BACKUP_INVOKER]) {
     template = removeSidecar(template);
     annotations = withoutKeys(annotations, [ANN_LAST_APPLIED_BACKUP_INVOKER, ANN_LAST_APPLIED_BACKUP_INVOKER_KIND]);
   }
   if (inv.restore) {
-    template = injectInitContainer(template, inv.restore, inv.restoreRepository ?? undefined, opts);
+    template = injectInitContainer(template, inv.restore, inv.restoreRepository ?? undefined, opts, workloadTarget(inv.restore, workload));
     annotations = { ...annotations, ...restoreInvokerAnnotations(inv.restore) };
   } else if (hasInit || annotations[ANN_LAST_APPLIED_RESTORE_INVOKER]) {
     template = removeInitContainer(template);
@@ -113,9 +119,10 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
       // "none" with a fresh LIST instead costs up to ~100 ms per request: the API server answers a
       // consistent LIST from its watch cache only after etcd's next progress notification, which it
       // requests every 100 ms (docs/decisions/webhook-lookups.md).
-      const [configs, sessions] = await Promise.all([ctx.lookups.listBackupConfigurations(namespace), ctx.lookups.listRestoreSessions(namespace)]);
-      const backup = backupInvokerFor(workload, configs);
-      const restore = restoreInvokerFor(workload, sessions);
+      const l = ctx.lookups;
+      const [configs, sessions, backupBatches, restoreBatches] = await Promise.all([l.listBackupConfigurations(namespace), l.listRestoreSessions(namespace), l.listBackupBatches(namespace), l.listRestoreBatches(namespace)]);
+      const backup = backupInvokerFor(workload, [...configs, ...backupBatches]);
+      const restore = restoreInvokerFor(workload, [...sessions, ...restoreBatches]);
       const [backupRepository, restoreRepository] = await Promise.all([repositoryOf(backup, ctx), repositoryOf(restore, ctx)]);
       const out = desiredWorkload(workload, { backup, backupRepository, restore, restoreRepository }, opts);
       // The namespace is filled in for matching only; never patch it in.
