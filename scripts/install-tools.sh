@@ -2,6 +2,8 @@
 # Builds or installs the real services restash's tests and demo run against, into a cache outside
 # the repo keyed by version, and prints the directory. Idempotent: a tool already built is reused.
 #   restic, restic's rest-server, the Prometheus pushgateway   - from their Go modules
+#   promtool (checks and unit-tests deploy/monitoring's alert rules) - from the Prometheus module;
+#     Prometheus 3.x modules are tagged v0.3xx.y (v0.316.0 is Prometheus 3.16.0)
 #   an S3-compatible server (MinIO)                             - from its Go module (MinIO tags no
 #     semver module versions, so a pseudo-version pins one commit; override RESTASH_MINIO_VERSION)
 #   PostgreSQL, git                                              - Debian packages (apt-get)
@@ -19,6 +21,7 @@ log() { echo "[tools] $*" >&2; }
 RESTIC_VERSION=v0.18.1
 REST_SERVER_VERSION=v0.14.0
 PUSHGATEWAY_VERSION=v1.11.1
+PROMETHEUS_VERSION=v0.316.0
 MINIO_VERSION="${RESTASH_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 
 # build_go_tool NAME MODULE VERSION PACKAGE [LDFLAGS]
@@ -59,6 +62,9 @@ build_go_tool restic github.com/restic/restic "$RESTIC_VERSION" github.com/resti
 if [ "$only" = restic ]; then echo "$OUT"; exit 0; fi
 build_go_tool rest-server github.com/restic/rest-server "$REST_SERVER_VERSION" github.com/restic/rest-server/cmd/rest-server
 build_go_tool pushgateway github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway
+if [ "${RESTASH_SKIP_PROMTOOL:-}" != 1 ]; then
+  build_go_tool promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool
+fi
 if [ "${RESTASH_SKIP_S3:-}" != 1 ]; then
   build_go_tool minio github.com/minio/minio "$MINIO_VERSION" github.com/minio/minio
 fi
