@@ -3,7 +3,7 @@
 // Secret, as Flux has it: keys identity, known_hosts, optionally identity.pub). Credentials go
 // through the environment, never argv, and never reach a message. An ssh private key is on disk
 // (mode 0600) only while a git process talks to the remote, and removed after.
-import { mkdir, writeFile, access, rm, chmod } from "node:fs/promises";
+import { mkdir, writeFile, readFile, access, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { redact, stalled, transient, type ReconcileError } from "../../lib/errors.ts";
@@ -147,7 +147,9 @@ export async function fetchBranch(repo: GitRepo, branch: string): Promise<string
   } catch (e) {
     throw classifyGitError(e, repo, "fetching", branch);
   }
-  return repo.git.revparse([`refs/remotes/origin/${branch}`]);
+  // The fetched head is in FETCH_HEAD: reading it saves a git process on every resync.
+  const head = /^([0-9a-f]{40})\t/.exec(await readFile(join(repo.dir, ".git", "FETCH_HEAD"), "utf8").catch(() => ""));
+  return head ? head[1] : repo.git.revparse([`refs/remotes/origin/${branch}`]);
 }
 
 /** Whether `older` is an ancestor of `newer` in the fetched history (false if `older` is unknown). */

@@ -277,31 +277,43 @@ async function buildStep(deps: SyncDeps, run: Run): Promise<void> {
   run.errors = [...built.errors];
 }
 
-async function checkStep(deps: SyncDeps, run: Run): Promise<void> {
-  const built = run.built!;
+/** Per built revision: what it references outside itself, and the last check's answer (a resync re-checks nothing it has checked). */
+const checkMemo = new WeakMap<BuildResult, { repositories: string[]; tasks: string[]; last?: { found: string; errors: SourceError[] } }>();
+
+function externalReferences(built: BuildResult): { repositories: string[]; tasks: string[] } {
   const inSet = new Set(built.objects.filter((o) => o.object.kind === "Repository").map((o) => `${o.object.metadata.namespace}/${o.object.metadata.name}`));
   const taskSet = new Set(built.objects.filter((o) => o.object.kind === "Task").map((o) => o.object.metadata.name!));
-  const externalRepositories = new Set<string>();
-  const externalTasks = new Set<string>();
-  const lookups: Promise<void>[] = [];
+  const repositories = new Set<string>();
+  const tasks = new Set<string>();
   for (const o of built.objects) {
     const spec = o.object.spec ?? {};
     if (o.object.kind === "BackupConfiguration" && spec.repository?.name) {
       const k = `${spec.repository.namespace ?? o.object.metadata.namespace}/${spec.repository.name}`;
-      if (!inSet.has(k) && !externalRepositories.has(k)) {
-        externalRepositories.add(k); // tentatively; removed below if absent
-        const [ns, name] = k.split("/");
-        lookups.push(deps.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", name, ns).then((r) => void (r || externalRepositories.delete(k)), () => void externalRepositories.delete(k)));
-      }
+      if (!inSet.has(k)) repositories.add(k);
     }
     const task = spec.task?.name;
-    if (task && !taskSet.has(task) && !externalTasks.has(task)) {
-      externalTasks.add(task);
-      lookups.push(deps.kube.getOrNull("stash.appscode.com/v1beta1", "Task", task).then((t) => void (t || externalTasks.delete(task)), () => void externalTasks.delete(task)));
-    }
+    if (task && !taskSet.has(task)) tasks.add(task);
   }
-  await Promise.all(lookups);
-  run.errors = checkRevision(built, { externalRepositories, externalTasks });
+  return { repositories: [...repositories], tasks: [...tasks] };
+}
+
+async function checkStep(deps: SyncDeps, run: Run): Promise<void> {
+  const built = run.built!;
+  let memo = checkMemo.get(built);
+  if (!memo) checkMemo.set(built, (memo = externalReferences(built)));
+  // Which of the references exist in the cluster is asked every time.
+  const externalRepositories = new Set<string>();
+  const externalTasks = new Set<string>();
+  await Promise.all([
+    ...memo.repositories.map((k) => {
+      const [ns, name] = k.split("/");
+      return deps.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", name, ns).then((r) => void (r && externalRepositories.add(k)), () => undefined);
+    }),
+    ...memo.tasks.map((t) => deps.kube.getOrNull("stash.appscode.com/v1beta1", "Task", t).then((r) => void (r && externalTasks.add(t)), () => undefined)),
+  ]);
+  const found = JSON.stringify([[...externalRepositories].sort(), [...externalTasks].sort()]);
+  if (memo.last?.found !== found) memo.last = { found, errors: checkRevision(built, { externalRepositories, externalTasks }) };
+  run.errors = [...memo.last.errors];
   if (run.errors.length) {
     const shown = run.errors.slice(0, 5).map(formatSourceError);
     run.summary.errors = run.errors.slice(0, 20).map(formatSourceError);
