@@ -9,6 +9,7 @@ import { desiredCronJob } from "./cronjob.ts";
 import { desiredRestoreJob } from "./restore-job.ts";
 import { backupSessionCompleted, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase } from "./phases.ts";
 import { injectInitContainer, injectSidecar } from "../../restic-runner/pod-template.ts";
+import { restoreSummary } from "../../restic-runner/commands/restore-hooks.ts";
 
 const c = (type: string, status: "True" | "False" | "Unknown") => ({ type, status });
 
@@ -112,6 +113,9 @@ test("a RestoreBatch member gets the init-container, or a restore Job owned by t
   const args = job.spec.template.spec.containers[0].args;
   assert.ok(args.includes("--invoker-kind=RestoreBatch") && args.includes("--target-name=db-data") && args.includes("--target-kind=PersistentVolumeClaim"), args.join(" "));
   assert.deepEqual(job.spec.template.spec.volumes.find((v: any) => v.name === "stash-target"), { name: "stash-target", persistentVolumeClaim: { claimName: "db-data" } });
+  // A member's restore hooks see the batch as invoker and the member as target.
+  const summary = restoreSummary(memberView(rb, db) as any, { phase: "Running" }, Date.now());
+  assert.deepEqual([summary.Invoker, summary.Target], [{ APIGroup: "stash.appscode.com", Kind: "RestoreBatch", Name: "rb" }, { APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "db-data", Namespace: "prod" }]);
 });
 
 test("a BackupSession of a batch completes only once every member's target is done", () => {

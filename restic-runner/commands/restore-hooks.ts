@@ -47,7 +47,7 @@ export function restoreSummary(rs: KubeObject, state: { phase: string; error?: s
   return {
     Name: rs.metadata.name!,
     Namespace: rs.metadata.namespace!,
-    Invoker: { APIGroup: "stash.appscode.com", Kind: "RestoreSession", Name: rs.metadata.name! },
+    Invoker: { APIGroup: "stash.appscode.com", Kind: rs.kind ?? "RestoreSession", Name: rs.metadata.name! },
     Target: { APIVersion: ref.apiVersion, Kind: ref.kind, Name: ref.name, Namespace: ref.namespace || rs.metadata.namespace },
     Status: { Phase: state.phase, ...(Number.isFinite(created) ? { Duration: goDuration(now - created) } : {}), ...(state.error ? { Error: state.error } : {}) },
     RetryLeft: 0,
