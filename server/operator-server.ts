@@ -15,6 +15,8 @@ import { admissionRouter } from "../admission/router.ts";
 import { admissionRegistry } from "../admission/registry.ts";
 import { cachedLookups } from "../admission/cached-lookups.ts";
 import { silentLogger } from "../lib/logger.ts";
+import { realClock } from "../lib/workqueue.ts";
+import { startWatcher } from "../reconciler/controllers/watch.ts";
 import type { AdmissionLookups } from "../admission/types.ts";
 import {
   ADMISSION_PREFIX,
@@ -55,6 +57,8 @@ export interface OperatorServerOptions {
   localPath?: (local: LocalSpec) => string;
   /** Snapshot index: reload period and retry pause after a failed listing. */
   index?: { maxAgeMs?: number; errorRetryMs?: number };
+  /** Watch Secrets so a changed storage Secret reloads its Repositories' listings (default true). */
+  watchSecrets?: boolean;
   /** Reads the webhooks make; default informer caches with direct reads on a miss (admission/cached-lookups.ts). */
   lookups?: AdmissionLookups;
   /** Let the process exit while the server is still open (tests share one server per process). */
@@ -108,7 +112,15 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
   const ownsScratch = !opts.scratchDir;
   const scratchDir = opts.scratchDir ?? mkdtempSync(join(tmpdir(), "restash-operator-"));
   const source =
-    opts.snapshotSource ?? resticSource({ kube, scratchDir, resticBin: opts.resticBin, localPath: opts.localPath, baseEnv: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    opts.snapshotSource ??
+    resticSource({
+      kube,
+      scratchDir,
+      resticBin: opts.resticBin,
+      localPath: opts.localPath,
+      baseEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+      onSecretRead: (ns, name, rv) => index.secretRead(ns, name, rv),
+    });
   const index = new SnapshotIndex({
     load: (repo) => source.list(repo),
     maxAgeMs: opts.index?.maxAgeMs,
@@ -116,6 +128,23 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
     onError: (repo, e) => log?.warn("snapshot listing failed", { repository: repo, error: e instanceof Error ? e.message : String(e) }),
   });
   index.start();
+  // A storage Secret that changes (rotated password, new credentials or CA) reloads the listings of
+  // the Repositories using it. Events only, no cache: the Secrets are never held.
+  const secretWatch =
+    opts.watchSecrets === false
+      ? undefined
+      : startWatcher(
+          kube,
+          {
+            path: "/api/v1/secrets",
+            onEvent: (secret, type) => {
+              const marked = index.secretChanged(secret.metadata.namespace, secret.metadata.name, type === "delete" ? undefined : secret.metadata.resourceVersion);
+              if (marked.length > 0) log?.info("storage Secret changed; reloading snapshot listings", { secret: `${secret.metadata.namespace}/${secret.metadata.name}`, repositories: marked });
+            },
+          },
+          log ?? silentLogger(),
+          realClock,
+        );
 
   const cached = opts.lookups ? undefined : cachedLookups(kube, log ?? silentLogger());
   const lookups = opts.lookups ?? cached!;
@@ -215,6 +244,7 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       stopped = true;
       await unregister();
       index.stop();
+      await secretWatch?.stop();
       await cached?.stop();
       unsubscribe();
       if (renewTimer) clearTimeout(renewTimer);

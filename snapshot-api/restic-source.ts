@@ -41,6 +41,8 @@ export interface ResticSourceOptions {
   maxBackendRetries?: number;
   /** A listing or forget that takes longer is stopped (SIGINT) and reported as a failure. Default 60 s. */
   timeoutMs?: number;
+  /** Told the resourceVersion of each storage Secret read (the index compares it with Secret watch events). */
+  onSecretRead?: (namespace: string, name: string, resourceVersion: string | undefined) => void;
 }
 
 /** restic did not finish in time (usually a backend that accepts connections but does not answer). */
@@ -63,6 +65,7 @@ export function resticSource(opts: ResticSourceOptions): SnapshotSource {
       if (isNotFound(e)) throw new BackendSecretMissingError(repo, secretName);
       throw e;
     }
+    opts.onSecretRead?.(ns, secretName, secret.metadata.resourceVersion);
     const backend = resticBackend(repo as any, secretDataOf(secret as any), {
       scratchDir: join(opts.scratchDir, ns, repo.metadata.name!),
       enableCache: true,

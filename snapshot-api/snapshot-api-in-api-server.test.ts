@@ -11,6 +11,7 @@ import { load } from "js-yaml";
 import { ApiError, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import { testOperator, stopTestOperator, type TestOperator } from "../server/test-operator.ts";
 import { stopControlPlane } from "../testing/cluster.ts";
+import { eventually } from "../testing/eventually.ts";
 import { freshBucket, sharedRestServer, stopSharedServices } from "../testing/services.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -40,14 +41,14 @@ async function restic(repoDir: string, args: string[], extraEnv: Record<string, 
   return out.stdout;
 }
 
-async function backup(repoDir: string, host: string, content: string): Promise<void> {
+async function backup(repoDir: string, host: string, content: string, env: Record<string, string> = {}): Promise<void> {
   const data = join(work, `data-${host}`);
   mkdirSync(data, { recursive: true });
   writeFileSync(join(data, "file.txt"), content);
-  await restic(repoDir, ["backup", "--host", host, "--no-cache", "--quiet", data]);
+  await restic(repoDir, ["backup", "--host", host, "--no-cache", "--quiet", data], env);
 }
 
-const resticSnapshots = async (repoDir: string) => JSON.parse(await restic(repoDir, ["snapshots", "--json", "--no-lock", "--no-cache"])) as any[];
+const resticSnapshots = async (repoDir: string, env: Record<string, string> = {}) => JSON.parse(await restic(repoDir, ["snapshots", "--json", "--no-lock", "--no-cache"], env)) as any[];
 
 async function localRepository(kube: Kube, ns: string, name: string, labels: Record<string, string> = {}): Promise<string> {
   const dir = join(work, `${ns}-${name}`);
@@ -80,7 +81,7 @@ before(async () => {
   await backup(repoB, "host-0", "four");
 });
 
-const expectedNames = async (repo: string, dir: string) => (await resticSnapshots(dir)).map((s) => `${repo}-${s.id.slice(0, 8)}`);
+const expectedNames = async (repo: string, dir: string, env: Record<string, string> = {}) => (await resticSnapshots(dir, env)).map((s) => `${repo}-${s.id.slice(0, 8)}`);
 
 test("kubectl lists exactly the snapshots restic has, named <repository>-<short id>", async () => {
   const r = await kubectl(op.cp.kubeconfig, ["get", "snapshots", "-n", ns, "-o", "json"]);
@@ -161,6 +162,39 @@ test("kubectl delete snapshot forgets it in restic, and a new backup shows up af
   await backup(repoA, "host-2", "five");
   op.server.invalidate(ns, "repo-a");
   assert.deepEqual(await listed(), [...(await expectedNames("repo-a", repoA))].sort(), "the new snapshot is listed");
+});
+
+test("a rotated storage Secret reaches the index without invalidate: the new password's snapshots show, a wrong one is a 503", async () => {
+  const rotated = await op.namespace("snap-rotate");
+  const dir = await localRepository(op.kube, rotated, "repo");
+  await backup(dir, "host-0", "before rotation");
+  const listed = async () => ((await op.kube.request(`${BASE}/namespaces/${rotated}/snapshots`)).items as KubeObject[]).map((i) => i.metadata.name).sort();
+  assert.deepEqual(await listed(), (await expectedNames("repo", dir)).sort(), "the index holds the listing made with the old password");
+
+  // The password is rotated in restic (the old one stops working) and a backup is made with the
+  // new one; nothing on the Repository changes, so only the Secret can tell the index.
+  const NEW = "a rotated password";
+  const newPasswordFile = join(work, "new-password");
+  writeFileSync(newPasswordFile, NEW);
+  await restic(dir, ["key", "passwd", "--new-password-file", newPasswordFile, "--no-cache"]);
+  await backup(dir, "host-1", "after rotation", { RESTIC_PASSWORD: NEW });
+  const want = (await expectedNames("repo", dir, { RESTIC_PASSWORD: NEW })).sort();
+  assert.equal(want.length, 2);
+  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "repo-secret", namespace: rotated }, stringData: { RESTIC_PASSWORD: NEW } });
+  assert.deepEqual(await eventually("the listing made with the rotated password", async () => {
+    const names = await listed();
+    return names.length === 2 && names;
+  }), want);
+
+  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "repo-secret", namespace: rotated }, stringData: { RESTIC_PASSWORD: "not-the-password" } });
+  const failure = await eventually("a 503 for the wrong password", () =>
+    op.kube.request(`${BASE}/namespaces/${rotated}/snapshots`).then(
+      () => undefined,
+      (e: unknown) => (e instanceof ApiError && e.code === 503 ? e : undefined),
+    ),
+  );
+  assert.match(failure.body.message, new RegExp(`Repository ${rotated}/repo: .*wrong password`));
+  assert.doesNotMatch(failure.body.message, /not-the-password|a rotated password/);
 });
 
 test("RBAC on snapshots holds: no role is refused, a reader may list but not delete", async () => {
@@ -274,7 +308,8 @@ test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, a
   assert.deepEqual(listed.map((i) => i.metadata.name).sort(), want);
   assert.deepEqual((await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length, 1);
 
-  // The password changes in the Secret: the index notices on its next reload; invalidate forces it.
+  // The password changes in the Secret: the Secret watch reloads the listing; invalidate makes the
+  // next read wait for that reload rather than poll for it.
   await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3", namespace: remote }, stringData: { RESTIC_PASSWORD: "not-the-password", ...s3Env } });
   op.server.invalidate(remote, "minio");
   await assert.rejects(op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=minio" } }), (e: unknown) => {

@@ -72,3 +72,35 @@ test("an old listing is answered at once and refreshed behind", async () => {
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(await idx.snapshotsOf(repo()), [snap("z")], "then the refreshed one");
 });
+
+test("a changed storage Secret reloads the listings of the Repositories using it, and only a real change does", async () => {
+  const src = source();
+  const idx = new SnapshotIndex({ load: src.load });
+  const other: KubeObject = { ...repo(), metadata: { name: "other", namespace: "ns", uid: "o" }, spec: { backend: { storageSecretName: "other-secret", local: { mountPath: "/y" } } } };
+  const mine: KubeObject = { ...repo(), spec: { backend: { storageSecretName: "s", local: { mountPath: "/x" } } } };
+  await idx.snapshotsOf(mine);
+  await idx.snapshotsOf(other);
+  idx.secretRead("ns", "s", "10"); // what the listing source reports when it reads the Secret
+  assert.equal(src.state.calls, 2);
+
+  // A watch re-listing the version the listing used, a Secret of another namespace or name: nothing.
+  assert.deepEqual(idx.secretChanged("ns", "s", "10"), []);
+  assert.deepEqual(idx.secretChanged("elsewhere", "s", "11"), []);
+  assert.deepEqual(idx.secretChanged("ns", "unused", "12"), []);
+  assert.equal(src.state.calls, 2);
+
+  // A new version: the next read waits for a fresh listing.
+  src.state.data.push(snap("rotated"));
+  assert.deepEqual(idx.secretChanged("ns", "s", "13"), ["ns/r"]);
+  assert.deepEqual(await idx.snapshotsOf(mine), [snap("a"), snap("rotated")]);
+  assert.equal(src.state.calls, 3);
+
+  // Deleted: reloaded too (the listing then fails with the missing Secret).
+  src.state.fail = new Error("storage Secret ns/s of Repository ns/r not found");
+  assert.deepEqual(idx.secretChanged("ns", "s", undefined), ["ns/r"]);
+  await assert.rejects(idx.snapshotsOf(mine), /storage Secret ns\/s .* not found/);
+  // Created again: a listing that never read it (it failed) is reloaded whatever the version.
+  src.state.fail = undefined;
+  assert.deepEqual(idx.secretChanged("ns", "s", "14"), ["ns/r"]);
+  assert.deepEqual(await idx.snapshotsOf(mine), [snap("a"), snap("rotated")]);
+});

@@ -1,8 +1,10 @@
 // The per-repository snapshot index behind list and get: one restic listing per repository, reused
 // until something says it changed. It reloads when the Repository's spec or backup status changes
-// (the backup path writes lastBackupTime after every backup), when invalidate() is called (after a
-// backup or a forget), and on a timer; a listing that failed is retried after a short pause so an
-// unreachable backend is not hammered. Concurrent readers of a stale entry share one reload.
+// (the backup path writes lastBackupTime after every backup), when its storage Secret changes
+// (a rotated password, new credentials or CA: secretChanged(), fed by a watch), when invalidate()
+// is called (after a backup or a forget), and on a timer; a listing that failed is retried after a
+// short pause so an unreachable backend is not hammered. Concurrent readers of a stale entry share
+// one reload.
 import type { KubeObject } from "../lib/kube/client.ts";
 import { stableJson } from "../reconciler/controllers/stash-names.ts";
 import type { ResticSnapshotJson } from "./snapshot-object.ts";
@@ -30,6 +32,7 @@ interface Entry {
 }
 
 const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+const secretKeyOf = (repo: KubeObject) => keyOf(repo.metadata.namespace!, String(repo.spec?.backend?.storageSecretName ?? ""));
 
 /** What, in a Repository, means its snapshots may have changed. */
 export function repositoryFingerprint(repo: KubeObject): string {
@@ -45,6 +48,8 @@ export function repositoryFingerprint(repo: KubeObject): string {
 
 export class SnapshotIndex {
   private readonly entries = new Map<string, Entry>();
+  /** The resourceVersion of each storage Secret as the listings last read it (see secretRead). */
+  private readonly secretVersions = new Map<string, string>();
   private readonly opts: Required<Omit<SnapshotIndexOptions, "onError">> & Pick<SnapshotIndexOptions, "onError">;
   private timer?: NodeJS.Timeout;
   private running = 0;
@@ -133,6 +138,36 @@ export class SnapshotIndex {
     if (!e) return;
     e.stale = true;
     this.reload(e).catch(() => {});
+  }
+
+  /**
+   * The listing source read a storage Secret at this resourceVersion (it reads the Secret for every
+   * listing). With it, secretChanged() can tell a real change from a watch re-listing what it saw.
+   */
+  secretRead(namespace: string, name: string, resourceVersion: string | undefined): void {
+    if (resourceVersion) this.secretVersions.set(keyOf(namespace, name), resourceVersion);
+  }
+
+  /**
+   * A storage Secret was created, changed (resourceVersion) or deleted (undefined). Every Repository
+   * using it whose listing was made with another version, or before it existed, is marked stale
+   * and reloaded in the background, like invalidate(); a version the listings already used changes
+   * nothing. Returns the Repositories marked.
+   */
+  secretChanged(namespace: string, name: string, resourceVersion: string | undefined): string[] {
+    const key = keyOf(namespace, name);
+    const users = [...this.entries.entries()].filter(([, e]) => secretKeyOf(e.repo) === key);
+    if (users.length === 0) {
+      this.secretVersions.delete(key);
+      return [];
+    }
+    if (resourceVersion !== undefined && this.secretVersions.get(key) === resourceVersion) return [];
+    this.secretVersions.delete(key);
+    for (const [, e] of users) {
+      e.stale = true;
+      this.reload(e).catch(() => {});
+    }
+    return users.map(([k]) => k);
   }
 
   /** Drops a Repository (it was deleted). */
