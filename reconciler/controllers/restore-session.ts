@@ -1,6 +1,7 @@
 // RestoreSession reconcile (stash-behaviour.md 1.5, 2.5, 2.6): validate the rules, find the
 // Repository, Secret and target, ensure the executor (init-container for workloads, Job for
-// PVCs), set totalHosts and the deadline; once every host reported, push metrics and finish.
+// PVCs; restore-executor.ts, shared with RestoreBatch members), set totalHosts and the deadline;
+// once every host reported, push metrics and finish.
 import { getCondition, isFalse, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
 import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
@@ -8,13 +9,13 @@ import type { Result } from "../../lib/workqueue.ts";
 import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "./dependencies.ts";
 import { now, type ControllerContext } from "./options.ts";
 import { goDuration, parseGoDuration, restoreCompleted, restoreSessionPhase } from "./phases.ts";
-import { desiredRestoreJob } from "./restore-job.ts";
 import { rulesOf, validateRules } from "./restore-rules.ts";
 import { C, R } from "./stash-conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "./stash-names.ts";
 import { writeStatus } from "./status.ts";
-import { invokerTaskPod } from "../../restic-runner/tasks/run-task-locally.ts";
-import { ensureInitContainer, removeInitContainerFor } from "./workload.ts";
+import { removeInitContainerFor } from "./workload.ts";
+import { ensureRestoreExecutor, restoreTotalHosts } from "./restore-executor.ts";
+import { targetsOf } from "./invoker-targets.ts";
 
 const KIND = "RestoreSession";
 const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
@@ -62,29 +63,10 @@ export async function reconcileRestoreSession(ctx: ControllerContext, namespace:
     setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
     const target = await findTarget(kube, st, rs, C.RestoreTargetFound, "Restore");
 
-    if (!getCondition(st.conditions, C.RestoreExecutorEnsured)) {
-      const sidecar = backupModel(rs.spec.target.ref.kind, rs.spec?.task?.name) === "sidecar";
-      try {
-        if (sidecar) {
-          await ensureInitContainer(kube, rs, repo, ctx.opts);
-          setCond(st, C.StashInitContainerInjected, true, R.InitContainerInjectionSucceeded, `Successfully injected stash init-container into ${rs.spec.target.ref.kind} ${target?.metadata.namespace}/${target?.metadata.name}.`);
-        } else {
-          const taskPod = rs.spec?.task?.name ? await invokerTaskPod({ kube, invoker: rs, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl }) : undefined;
-          await kube.apply(desiredRestoreJob(rs, repo, 0, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
-          setCond(st, C.RestoreJobCreated, true, R.RestoreJobCreationSucceeded, "Successfully created restore job.");
-        }
-        setCond(st, C.RestoreExecutorEnsured, true, R.SuccessfullyEnsuredRestoreExecutor, "Successfully ensured restore executor.");
-      } catch (e) {
-        if (sidecar) setCond(st, C.StashInitContainerInjected, false, R.InitContainerInjectionFailed, `Failed to inject stash init-container. Reason: ${errorMessage(e)}`);
-        else setCond(st, C.RestoreJobCreated, false, R.RestoreJobCreationFailed, `Failed to create restore job. Reason: ${errorMessage(e)}`);
-        setCond(st, C.RestoreExecutorEnsured, false, R.FailedToEnsureRestoreExecutor, `Failed to ensure restore executor. Reason: ${errorMessage(e)}`);
-        throw e;
-      }
-    }
-    if (status.totalHosts === undefined && target) {
-      const k = rs.spec.target.ref.kind;
-      status.totalHosts = k === "StatefulSet" ? (rs.spec.target.replicas ?? target.spec?.replicas ?? 1) : k === "DaemonSet" ? Math.max(1, target.status?.desiredNumberScheduled ?? 1) : 1;
-    }
+    // The one target, through the same executor and host count a RestoreBatch member gets.
+    const info = targetsOf(rs)[0];
+    if (!getCondition(st.conditions, C.RestoreExecutorEnsured)) await ensureRestoreExecutor(ctx, st, rs, repo, info);
+    if (status.totalHosts === undefined && target) status.totalHosts = restoreTotalHosts(info, target);
     if (rs.spec?.timeOut && !status.sessionDeadline) {
       const ms = parseGoDuration(rs.spec.timeOut);
       if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rs.metadata.creationTimestamp)) + ms));
