@@ -13,7 +13,6 @@ import { rfc3339 } from "../../lib/conditions.ts";
 import { syncPolicySource, newSyncMemory, appendSourceNote, type SyncDeps } from "./sync.ts";
 import { receiverRouter } from "./receiver.ts";
 import { listWatch } from "./list-watch.ts";
-import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
 import { REVISION_ANNOTATION, trackedBy } from "./tracking.ts";
 import { shaOf } from "./git-source.ts";
 
@@ -82,16 +81,14 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
     handler: async (key) => {
       const [namespace, name] = key.split("/");
       const res = await syncPolicySource(deps, { namespace, name });
-      await ensureWatcher(key);
-      return res;
+      await ensureWatcher(key, res.watchPath);
+      return { requeueAfterMs: res.requeueAfterMs };
     },
     onError: (key, e) => log.error("reconcile failed", { policySource: key, error: errorMessage(e) }),
   });
 
-  const ensureWatcher = async (key: string) => {
-    const [namespace, name] = key.split("/");
-    const src = await opts.kube.getOrNull<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, name, namespace).catch(() => null) as PolicySource | null;
-    const want = src && !src.spec.suspend ? src.spec.localPath : undefined;
+  /** Watches `want` for saves (the sync says which directory, if any, the source reads). */
+  const ensureWatcher = async (key: string, want: string | undefined) => {
     const have = watchers.get(key);
     if (have && have.path === want) return;
     if (have) {

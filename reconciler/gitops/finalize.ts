@@ -16,6 +16,7 @@ import { errorMessage } from "../../lib/errors.ts";
 import { staleEntries } from "./inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { sourceEvent } from "./source-events.ts";
+import { writeSourceStatus } from "./status-write.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
 import type { SourceKey } from "./tracking.ts";
 import type { SyncDeps } from "./sync.ts";
@@ -100,11 +101,9 @@ export async function finalizeSource(deps: SyncDeps, key: SourceKey, source: Pol
         if (!ns?.metadata.deletionTimestamp) {
           log.warn("pruning a deleted source failed; retrying", { failed: failed.length });
           await sourceEvent(deps.kube, source, { type: "Warning", reason: "PruneFailed", message }, now);
-          // The whole status: applying only conditions would drop the inventory the retry needs.
+          // The inventory stays: the retry needs it.
           const conditions = setHealth(source.status?.conditions, { health: "Reconciling", reason: "PruneFailed", message }, now, source.metadata.generation);
-          await deps.kube
-            .applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: key.name, namespace: key.namespace }, status: { ...source.status, conditions } } as any, { fieldManager: "restash-gitops" })
-            .catch((e) => log.warn("writing status failed", { error: errorMessage(e) }));
+          await writeSourceStatus(deps.kube, source, { ...source.status, conditions }).catch((e) => log.warn("writing status failed", { error: errorMessage(e) }));
           return { requeueAfterMs: RETRY_MS };
         }
         event = { type: "Warning", reason: "PruneFailed", message: `${message}; the namespace is being deleted, so they are left to it` };

@@ -20,6 +20,7 @@ import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, dis
 import { writeNote, type NoteRecord } from "./notes.ts";
 import { addFinalizer, finalizeSource, forgetSource } from "./finalize.ts";
 import { sourceEvent } from "./source-events.ts";
+import { writeSourceStatus } from "./status-write.ts";
 import {
   ACCEPT_REWRITE_ANNOTATION,
   POLICY_SOURCE_API,
@@ -30,7 +31,7 @@ import {
   type PolicySourceStatus,
   type SyncSummary,
 } from "./policy-source.ts";
-import { canonicalJson, contentHash, type SourceKey } from "./tracking.ts";
+import { contentHash, type SourceKey } from "./tracking.ts";
 
 export interface SyncDeps {
   kube: Kube;
@@ -88,7 +89,13 @@ interface Run {
 const keyString = (k: SourceKey) => `${k.namespace}/${k.name}`;
 const TRANSIENT_RETRY_MS = 15_000;
 
-export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<{ requeueAfterMs?: number }> {
+export interface SyncResult {
+  requeueAfterMs?: number;
+  /** The directory to watch for saves (a local-directory source that is neither suspended nor deleted). */
+  watchPath?: string;
+}
+
+export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<SyncResult> {
   let source: PolicySource;
   try {
     source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
@@ -153,7 +160,7 @@ export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<
   await step("events", () => eventStep(deps, run));
   await step("note", () => noteStep(deps, run).catch((e) => log.warn("writing the git note failed", { error: redact(errorMessage(e), run.secrets) })));
   log.debug("reconciled", { revision: run.revision, health: run.health.health, ms: timings });
-  return { requeueAfterMs };
+  return { requeueAfterMs, watchPath: source.spec.localPath };
 }
 
 /** The source's service account, impersonated; the client (and its connections) is kept while the account stays the same. */
@@ -364,7 +371,6 @@ const toEntry = (p: PlannedObject): InventoryEntry => ({
   id: p.id,
   v: p.object.apiVersion.includes("/") ? p.object.apiVersion.split("/")[1] : p.object.apiVersion,
   file: p.file,
-  hash: p.hash,
   ...(p.prunable ? {} : { prunable: false }),
 });
 const byId = (a: InventoryEntry, b: InventoryEntry) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -404,9 +410,9 @@ async function writeStatus(deps: SyncDeps, run: Run): Promise<void> {
   const requested = run.source.metadata.annotations?.[REQUESTED_AT_ANNOTATION];
   if (requested) status.lastHandledReconcileAt = requested;
   run.written = status;
-  // An identical status is not written again (a no-op resync of a large inventory stays cheap).
-  if (canonicalJson(status) === canonicalJson(run.source.status ?? {})) return;
-  await deps.kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: run.key.name, namespace: run.key.namespace }, status } as any, { fieldManager: "restash-gitops" });
+  // Each part (inventory, the rest) is written only when it changed: a no-op resync of a large
+  // inventory writes a small status or none.
+  await writeSourceStatus(deps.kube, run.source, status);
 }
 
 /**
