@@ -1,19 +1,33 @@
-// One thin layer over @kubernetes/client-node: server-side apply with one field manager, status
-// patches, and raw requests for what the generated clients do not cover (subresources, discovery).
+// One thin layer over the API server: server-side apply with one field manager, status patches,
+// raw requests, watches and discovery over node:https. @kubernetes/client-node is loaded only when
+// its own objects are asked for (`kc`, the generated API clients) or the kubeconfig needs it
+// (exec plugins, auth-providers, proxies): see config.ts.
 import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
-import {
+import { createRequire } from "node:module";
+// Types only: the package itself is loaded on first use of `kc` or a generated API client (see
+// config.ts for why the operator does not load it otherwise).
+import type {
   KubeConfig,
   KubernetesObjectApi,
-  PatchStrategy,
   CoreV1Api,
   AppsV1Api,
   BatchV1Api,
   CoordinationV1Api,
   RbacAuthorizationV1Api,
   AuthorizationV1Api,
-  type KubernetesObject,
-  type KubernetesListObject,
+  KubernetesObject,
+  KubernetesListObject,
 } from "@kubernetes/client-node";
+import { liteFromDefault, liteFromFile, type KubeAccess, type LiteAccess } from "./config.ts";
+import { streamWatch, type WatchCallback, type WatchDone } from "./watch.ts";
+
+type ClientNode = typeof import("@kubernetes/client-node");
+/** @kubernetes/client-node, loaded synchronously on first use (require of an ES module). */
+export function clientNode(): ClientNode {
+  return createRequire(import.meta.url)("@kubernetes/client-node") as ClientNode;
+}
+
+const SERVER_SIDE_APPLY = "application/apply-patch+yaml";
 
 export const FIELD_MANAGER = "restash";
 
@@ -44,15 +58,12 @@ export class ApiError extends Error {
 export const isNotFound = (e: unknown) => e instanceof ApiError && e.code === 404;
 export const isConflict = (e: unknown) => e instanceof ApiError && e.code === 409;
 
-class ObjectPaths extends KubernetesObjectApi {
-  static forConfig(kc: KubeConfig): ObjectPaths {
-    const client = kc.makeApiClient(ObjectPaths);
-    client.setDefaultNamespace(kc);
-    return client;
-  }
-  path(spec: KubernetesObject, action: "create" | "read" | "patch" | "delete" | "list" | "replace"): Promise<string> {
-    return this.specUriPath(spec, action as any);
-  }
+const isKubeConfig = (c: KubeConfig | LiteAccess): c is KubeConfig => typeof (c as KubeConfig).loadFromFile === "function";
+
+interface ApiResource {
+  name: string;
+  kind: string;
+  namespaced: boolean;
 }
 
 export interface ApplyOptions {
@@ -70,64 +81,111 @@ export interface RequestInitLite {
 }
 
 export class Kube {
-  readonly kc: KubeConfig;
-  readonly objects: KubernetesObjectApi;
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly batch: BatchV1Api;
-  readonly coordination: CoordinationV1Api;
-  readonly rbac: RbacAuthorizationV1Api;
-  readonly authz: AuthorizationV1Api;
-  private readonly paths: ObjectPaths;
+  private readonly access: KubeAccess;
+  private readonly source: KubeConfig | LiteAccess;
+  private clientNodeConfig?: KubeConfig;
+  private readonly apiClients = new Map<unknown, unknown>();
+  /** Discovery per API version (apiVersion -> resources), as client-node's KubernetesObjectApi caches it. */
+  private readonly discovery = new Map<string, ApiResource[]>();
+  private readonly discoveryInflight = new Map<string, Promise<{ resources?: ApiResource[] }>>();
 
   readonly impersonation?: { user: string; groups: string[] };
   /** One keep-alive connection pool per client: client-node hands out a fresh agent per request,
    *  which costs a TLS handshake per call and dominates the operator at a thousand objects. */
   private agent?: Agent;
+  /** Watches hold their connection for minutes: their own pool, so they never wait for a request slot. */
+  private watchAgent?: Agent;
 
-  constructor(kc: KubeConfig, impersonation?: { user: string; groups: string[] }) {
-    this.kc = kc;
+  constructor(kc: KubeConfig | LiteAccess, impersonation?: { user: string; groups: string[] }) {
+    this.source = kc;
+    this.access = kc;
+    if (isKubeConfig(kc)) this.clientNodeConfig = kc;
     this.impersonation = impersonation;
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
-    this.paths = ObjectPaths.forConfig(kc);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
-    this.batch = kc.makeApiClient(BatchV1Api);
-    this.coordination = kc.makeApiClient(CoordinationV1Api);
-    this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-    this.authz = kc.makeApiClient(AuthorizationV1Api);
+  }
+
+  /** client-node's KubeConfig for this configuration (loads @kubernetes/client-node on first use). */
+  get kc(): KubeConfig {
+    if (!this.clientNodeConfig) {
+      const lite = this.source as LiteAccess;
+      const kc = new (clientNode().KubeConfig)();
+      if ("file" in lite.source) kc.loadFromFile(lite.source.file);
+      else kc.loadFromDefault();
+      this.clientNodeConfig = kc;
+    }
+    return this.clientNodeConfig;
+  }
+
+  private apiClient<T>(type: new (...args: any[]) => T): T {
+    let c = this.apiClients.get(type) as T | undefined;
+    if (!c) {
+      c = this.kc.makeApiClient(type as any) as T;
+      this.apiClients.set(type, c);
+    }
+    return c;
+  }
+  get objects(): KubernetesObjectApi {
+    let c = this.apiClients.get("objects") as KubernetesObjectApi | undefined;
+    if (!c) {
+      c = clientNode().KubernetesObjectApi.makeApiClient(this.kc);
+      this.apiClients.set("objects", c);
+    }
+    return c;
+  }
+  get core(): CoreV1Api {
+    return this.apiClient(clientNode().CoreV1Api);
+  }
+  get apps(): AppsV1Api {
+    return this.apiClient(clientNode().AppsV1Api);
+  }
+  get batch(): BatchV1Api {
+    return this.apiClient(clientNode().BatchV1Api);
+  }
+  get coordination(): CoordinationV1Api {
+    return this.apiClient(clientNode().CoordinationV1Api);
+  }
+  get rbac(): RbacAuthorizationV1Api {
+    return this.apiClient(clientNode().RbacAuthorizationV1Api);
+  }
+  get authz(): AuthorizationV1Api {
+    return this.apiClient(clientNode().AuthorizationV1Api);
   }
 
   static fromFile(path: string): Kube {
-    const kc = new KubeConfig();
+    const lite = liteFromFile(path);
+    if (lite) return new Kube(lite);
+    const kc = new (clientNode().KubeConfig)();
     kc.loadFromFile(path);
     return new Kube(kc);
   }
 
   static fromDefault(): Kube {
-    const kc = new KubeConfig();
+    const lite = liteFromDefault();
+    if (lite) return new Kube(lite);
+    const kc = new (clientNode().KubeConfig)();
     kc.loadFromDefault();
     return new Kube(kc);
   }
 
   /** The same API server, acting as another user through impersonation headers. */
   impersonate(user: string, groups: string[] = []): Kube {
-    return new Kube(this.kc, { user, groups });
+    return new Kube(this.source, { user, groups });
   }
 
   /** Closes pooled connections (a process that ends its work should not wait on idle sockets). */
   close(): void {
     this.agent?.destroy();
     this.agent = undefined;
+    this.watchAgent?.destroy();
+    this.watchAgent = undefined;
   }
 
   async request<T = any>(path: string, init: RequestInitLite = {}): Promise<T> {
-    const cluster = this.kc.getCurrentCluster();
+    const cluster = this.access.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const opts: RequestOptions = { method: init.method ?? "GET", headers: { Accept: "application/json", ...(init.headers ?? {}) } };
-    await this.kc.applyToHTTPSOptions(opts);
+    await this.access.applyToHTTPSOptions(opts);
     const fresh = opts.agent as Agent | undefined;
     if (fresh) {
       this.agent ??= new Agent({ ...(fresh as any).options, keepAlive: true, maxSockets: 32, maxFreeSockets: 32, scheduling: "lifo" });
@@ -169,9 +227,86 @@ export class Kube {
     });
   }
 
+  /**
+   * Watch a collection: `callback(type, object)` per event, `done` once when the stream ends or
+   * fails (client-node's Watch.watch contract). `headers.Accept` may ask for metadata only
+   * (watch.ts METADATA_ONLY.watch).
+   */
+  async watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: WatchCallback, done: WatchDone, headers: Record<string, string> = {}): Promise<AbortController> {
+    const cluster = this.access.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    url.searchParams.set("watch", "true");
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const opts: RequestOptions = { headers: { Accept: "application/json", ...headers } };
+    await this.access.applyToHTTPSOptions(opts);
+    const fresh = opts.agent as Agent | undefined;
+    if (fresh) {
+      this.watchAgent ??= new Agent({ ...(fresh as any).options, keepAlive: true });
+      opts.agent = this.watchAgent;
+    }
+    const imp = this.impersonation;
+    if (imp) {
+      (opts.headers as Record<string, string | string[]>)["Impersonate-User"] = imp.user;
+      if (imp.groups.length) (opts.headers as Record<string, string | string[]>)["Impersonate-Group"] = imp.groups;
+    }
+    return streamWatch(url, opts, callback, done);
+  }
+
+  /** The namespace the kubeconfig's current context names, if any. */
+  contextNamespace(): string | undefined {
+    if (!isKubeConfig(this.source)) return this.source.contextNamespace;
+    const kc = this.source;
+    return kc.getContextObject(kc.getCurrentContext())?.namespace;
+  }
+
+  private get defaultNamespace(): string {
+    if (!isKubeConfig(this.source)) return this.source.namespace;
+    const kc = this.source;
+    return (kc.currentContext && kc.getContextObject(kc.currentContext)?.namespace) || "default";
+  }
+
+  /** The resource of a kind in an API version, from discovery (cached; refetched when the kind is not in it). */
+  private async resource(apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+    const cached = this.discovery.get(apiVersion)?.find((r) => r.kind === kind);
+    if (cached) return cached;
+    let list: { resources?: ApiResource[] };
+    try {
+      // Concurrent first uses of an API version share one discovery read.
+      let inflight = this.discoveryInflight.get(apiVersion);
+      if (!inflight) {
+        inflight = this.request(apiVersionPath(apiVersion)).finally(() => this.discoveryInflight.delete(apiVersion));
+        this.discoveryInflight.set(apiVersion, inflight);
+      }
+      list = await inflight;
+    } catch (e) {
+      // Not an ApiError on purpose: a missing API version is not a missing object (isNotFound).
+      const err = new Error(`Failed to fetch resource metadata for ${apiVersion}/${kind}: ${(e as Error).message}`) as Error & { code?: number };
+      if (e instanceof ApiError) err.code = e.code;
+      throw err;
+    }
+    const resources = (list?.resources ?? []).map((r) => ({ name: r.name, kind: r.kind, namespaced: r.namespaced }));
+    this.discovery.set(apiVersion, resources);
+    return resources.find((r) => r.kind === kind);
+  }
+
+  /** The URL path of an object or collection, as client-node's KubernetesObjectApi builds it. */
   async pathOf(obj: KubernetesObject, action: "create" | "read" | "patch" | "delete" | "list" = "read"): Promise<string> {
-    const path = await this.paths.path(obj, action);
-    return path.startsWith("/") ? path : new URL(path).pathname;
+    const spec = obj as KubernetesObject & { metadata: NonNullable<KubernetesObject["metadata"]> };
+    if (!spec.kind) throw new Error("Required spec property kind is not set");
+    if (!spec.apiVersion) spec.apiVersion = "v1";
+    if (!spec.metadata) spec.metadata = {};
+    const resource = await this.resource(spec.apiVersion, spec.kind);
+    if (!resource) throw new Error(`Unrecognized API version and kind: ${spec.apiVersion} ${spec.kind}`);
+    if (resource.namespaced && !spec.metadata.namespace && action !== "list") spec.metadata.namespace = this.defaultNamespace;
+    const parts = [apiVersionPath(spec.apiVersion)];
+    if (resource.namespaced && spec.metadata.namespace) parts.push("namespaces", encodeURIComponent(String(spec.metadata.namespace)));
+    parts.push(resource.name);
+    if (action !== "create" && action !== "list") {
+      if (!spec.metadata.name) throw new Error("Required spec property name is not set");
+      parts.push(encodeURIComponent(String(spec.metadata.name)));
+    }
+    return parts.join("/").toLowerCase();
   }
 
   /** Server-side apply with restash's field manager. Conflicts are errors unless `force`. */
@@ -180,7 +315,7 @@ export class Kube {
     return this.request<T>(path, {
       method: "PATCH",
       body: obj,
-      contentType: PatchStrategy.ServerSideApply,
+      contentType: SERVER_SIDE_APPLY,
       query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ? true : undefined, dryRun: opts.dryRun ? "All" : undefined },
     });
   }
@@ -191,7 +326,7 @@ export class Kube {
     return this.request<T>(path, {
       method: "PATCH",
       body: obj,
-      contentType: PatchStrategy.ServerSideApply,
+      contentType: SERVER_SIDE_APPLY,
       query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ?? true },
     });
   }
@@ -239,8 +374,10 @@ export class Kube {
   }
 }
 
+const apiVersionPath = (apiVersion: string) => "/" + [apiVersion.includes("/") ? "apis" : "api", apiVersion].join("/");
+
 export function parseKubeconfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (clientNode().KubeConfig)();
   kc.loadFromFile(path);
   return kc;
 }
