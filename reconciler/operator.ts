@@ -13,7 +13,7 @@ import type { ControllerContext, OperatorOptions } from "./controllers/options.t
 import { keyOf, splitKey } from "./controllers/owner.ts";
 import { targetsOf } from "./controllers/invoker-targets.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./controllers/stash-names.ts";
-import { collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
+import { cachedGets, collectionPath, startInformer, startWatcher } from "./controllers/watch.ts";
 import { sessionMetricsPusher } from "./controllers/session-metrics.ts";
 import { wipeOutWith } from "./controllers/wipe-out.ts";
 
@@ -66,13 +66,17 @@ export function startOperator(o: StartOperatorOptions): Operator {
     pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
     wipeOut: o.wipeOut ?? wipeOutWith(kube),
   };
-  const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>) =>
+  // The invokers' reconcilers read Repositories from the informer cache (watch.ts cachedGets); set
+  // once the informers exist, below. The Repository and BackupSession reconcilers read directly.
+  let invokerCtx = ctx;
+  const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>, invoker = false) =>
     new WorkQueue({
       clock,
       concurrency: o.concurrency ?? 16,
       handler: (key) => {
         const { namespace, name } = splitKey(key);
-        return o.metrics ? o.metrics.observe(kind, () => fn(ctx, namespace, name)) : fn(ctx, namespace, name);
+        const c = invoker ? invokerCtx : ctx;
+        return o.metrics ? o.metrics.observe(kind, () => fn(c, namespace, name)) : fn(c, namespace, name);
       },
       shouldRetry: (e) => {
         const kind = errorKind(e);
@@ -87,11 +91,11 @@ export function startOperator(o: StartOperatorOptions): Operator {
       },
     });
   const queues = {
-    BackupConfiguration: mkQueue("BackupConfiguration", reconcileBackupConfiguration),
-    BackupBatch: mkQueue("BackupBatch", reconcileBackupBatch),
+    BackupConfiguration: mkQueue("BackupConfiguration", reconcileBackupConfiguration, true),
+    BackupBatch: mkQueue("BackupBatch", reconcileBackupBatch, true),
     BackupSession: mkQueue("BackupSession", reconcileBackupSession),
-    RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession),
-    RestoreBatch: mkQueue("RestoreBatch", reconcileRestoreBatch),
+    RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession, true),
+    RestoreBatch: mkQueue("RestoreBatch", reconcileRestoreBatch, true),
     Repository: mkQueue("Repository", reconcileRepository),
   };
   const informers: { synced: Promise<void>; stop(): Promise<void> }[] = [];
@@ -103,9 +107,12 @@ export function startOperator(o: StartOperatorOptions): Operator {
     return inf;
   };
   /** Events only, no cache: kinds that merely map to an owner's key. */
-  const watch = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => {
-    informers.push(startWatcher(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, onEvent }, log, clock));
+  const watch = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string, metadataOnly = false) => {
+    informers.push(startWatcher(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, metadataOnly, onEvent }, log, clock));
   };
+  /** Events of kinds whose handler reads metadata only: the API server sends PartialObjectMetadata
+   *  (no spec, status or data: a Repository with a thousand references or a large Secret is a few hundred bytes). */
+  const watchMetadata = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => watch(group, version, plural, onEvent, labelSelector, true);
   const ownerKey = (obj: any, kind: string) => {
     const ref = (obj.metadata?.ownerReferences ?? []).find((r: any) => r.controller && r.kind === kind);
     return ref ? `${obj.metadata.namespace}/${ref.name}` : undefined;
@@ -152,11 +159,11 @@ export function startOperator(o: StartOperatorOptions): Operator {
     invokers.flatMap(([inf]) => inf.cache.list() as any[])
       .filter((inv) => !inv.metadata.deletionTimestamp && inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace)
       .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name }));
-  watch("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
+  watchMetadata("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
   // What of a Repository its users depend on: existence, spec (generation) and deletion. Status
   // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.
   const repoSeen = new Map<string, string>();
-  watch("stash.appscode.com", "v1alpha1", "repositories", (repo, type) => {
+  const repos = inform("stash.appscode.com", "v1alpha1", "repositories", (repo, type) => {
     const key = keyOf(repo);
     queues.Repository.add(key);
     const mark = type === "delete" ? "" : `${repo.metadata.generation}/${repo.metadata.deletionTimestamp ?? ""}`;
@@ -166,13 +173,13 @@ export function startOperator(o: StartOperatorOptions): Operator {
     const uses = (inv: any) => inv.spec?.repository?.name === repo.metadata.name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === repo.metadata.namespace;
     eachInvoker((inv, queue) => uses(inv) && queue.add(keyOf(inv)));
   });
-  watch("batch", "v1", "cronjobs", (cj) => {
+  watchMetadata("batch", "v1", "cronjobs", (cj) => {
     const k = ownerKey(cj, "BackupConfiguration");
     if (k) queues.BackupConfiguration.add(k);
     const b = ownerKey(cj, "BackupBatch");
     if (b) queues.BackupBatch.add(b);
   }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
-  watch("batch", "v1", "jobs", (job) => {
+  watchMetadata("batch", "v1", "jobs", (job) => {
     const bs = ownerKey(job, "BackupSession");
     if (bs) queues.BackupSession.add(bs);
     const rs = ownerKey(job, "RestoreSession");
@@ -180,7 +187,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     const rb = ownerKey(job, "RestoreBatch");
     if (rb) queues.RestoreBatch.add(rb);
   }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
-  watch("", "v1", "secrets", (secret, type) => {
+  watchMetadata("", "v1", "secrets", (secret, type) => {
     // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.
     if (type === "update") return;
     eachInvoker((inv, queue) => (inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace) && queue.add(keyOf(inv)));
@@ -195,6 +202,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
       eachInvoker((inv, queue) => targets(inv) && queue.add(keyOf(inv)));
     });
   }
+  invokerCtx = { ...ctx, kube: cachedGets(kube, [{ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", informer: repos }]) };
   const all = Object.values(queues);
   return {
     queues,
