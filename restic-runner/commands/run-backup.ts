@@ -22,12 +22,11 @@ import { collectionPath, startInformer } from "../../reconciler/controllers/watc
 import { resticBackend, secretDataOf, writeBackendFiles } from "../backend.ts";
 import type { ResticContext } from "../restic/run.ts";
 import { backup, checkBackupSource, type BackupProgress } from "../restic/backup.ts";
-import { initializeRepository, postBackupActions } from "../tasks/post-backup.ts";
+import { openRepositoryClearingLocks, postBackupActions } from "../tasks/post-backup.ts";
 import type { OutputCondition, StepOutput } from "../tasks/step-output.ts";
 import { backupStatusWith, repositoryStatusWith } from "../tasks/update-status.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import type { SnapshotNumbers } from "../metrics.ts";
-import { clearStaleLocks } from "../restic/locks.ts";
 import { LEASE_SECONDS, acquireLease, backupLeaseName } from "./backup-lease.ts";
 import { hostname as osHostname } from "node:os";
 import { runPostBackupHook, runPreBackupHook, writeTargetConditions } from "./backup-hooks.ts";
@@ -269,14 +268,13 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     for (const p of paths) await checkBackupSource(p);
     const opened = await openRepo(deps, invoker, f.enableCache, secrets);
     repo = opened.repo;
-    if ((target?.preBackupActions ?? []).includes("InitializeBackendRepository")) {
-      await initializeRepository(opened.restic, conditions, secrets);
-      // Other targets wait for this condition: record it now, not with this host's result.
-      await writeSessionConditions(deps, sessionName, ns, conditions.filter((c) => c.type === C.BackendRepositoryInitialized));
-    }
-    // The runner runs one restic at a time per host, so a lock under this host's name is a killed
-    // predecessor's (restart, SIGKILL, OOM); other hosts' locks are left to restic's own rules.
-    await clearStaleLocks(opened.restic, { isHolderAlive: (lock) => lock.hostname !== osHostname() || resticRunning(lock.pid) });
+    const init = (target?.preBackupActions ?? []).includes("InitializeBackendRepository");
+    // One restic call opens the repository (creating it for InitializeBackendRepository) and lists
+    // its locks. The runner runs one restic at a time per host, so a lock under this host's name is
+    // a killed predecessor's (restart, SIGKILL, OOM); other hosts' locks are left to restic's rules.
+    await openRepositoryClearingLocks(opened.restic, { init, conditions, secrets, isHolderAlive: (lock) => lock.hostname !== osHostname() || resticRunning(lock.pid) });
+    // Other targets wait for this condition: record it now, not with this host's result.
+    if (init) await writeSessionConditions(deps, sessionName, ns, conditions.filter((c) => c.type === C.BackendRepositoryInitialized));
     for (const p of paths) {
       log.info("backing up", { path: p });
       const r = await backup(opened.restic, {
@@ -293,7 +291,7 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     if ((target?.postBackupActions ?? []).length) {
       // Retention and the check see the whole batch's snapshots: the other targets finish first.
       await waitForOtherTargets(deps, f, sessionName, log);
-      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets);
+      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets, target.postBackupActions);
       if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
         try {
           await metrics.pushRepository(invoker, repo, repository ?? {});

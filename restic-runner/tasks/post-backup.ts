@@ -7,7 +7,8 @@ import { check } from "../restic/check.ts";
 import { forget, retentionArgs, type RetentionPolicy } from "../restic/forget.ts";
 import { ensureRepository } from "../restic/init.ts";
 import type { ResticContext } from "../restic/run.ts";
-import { snapshots } from "../restic/snapshots.ts";
+import { clearStaleLocks, type LockInfo } from "../restic/locks.ts";
+import { RepositoryNotFoundError } from "../restic/errors.ts";
 import { stats } from "../restic/stats.ts";
 import { boolArg, intArg, listArg, type StepArgs } from "./step-args.ts";
 import type { OutputCondition, StepOutput } from "./step-output.ts";
@@ -40,12 +41,36 @@ export async function initializeRepository(restic: ResticContext, conditions: Ou
   }
 }
 
-/** Retention, integrity check and statistics; each failure is a False condition, not a thrown error. */
-export async function postBackupActions(restic: ResticContext, args: StepArgs, conditions: OutputCondition[], secrets: string[]): Promise<StepOutput["repository"]> {
+/**
+ * The runner's pre-backup restic work in one restic call where there is a repository: `list locks`
+ * opens it (so it also answers InitializeBackendRepository's "is there one?") and the stale locks
+ * are cleared; only a missing repository costs more (it is created when `init`).
+ */
+export async function openRepositoryClearingLocks(restic: ResticContext, o: { init: boolean; conditions: OutputCondition[]; secrets: string[]; isHolderAlive: (lock: LockInfo) => boolean | Promise<boolean> }): Promise<void> {
+  try {
+    await clearStaleLocks(restic, { isHolderAlive: o.isHolderAlive });
+  } catch (e) {
+    if (!o.init) throw e;
+    // A new repository has no locks; anything else (wrong password, unreachable) is recorded as Stash does.
+    if (e instanceof RepositoryNotFoundError) return initializeRepository(restic, o.conditions, o.secrets);
+    o.conditions.push({ type: "BackendRepositoryInitialized", status: "False", reason: "FailedToInitializeBackendRepository", message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), o.secrets)}` });
+    throw e;
+  }
+  if (o.init) o.conditions.push({ type: "BackendRepositoryInitialized", status: "True", reason: "BackendRepositoryFound", message: "Repository exist in the backend." });
+}
+
+/**
+ * Retention, integrity check and statistics; each failure is a False condition, not a thrown error.
+ * `actions` (a BackupSession target's postBackupActions) limits them: retention only with
+ * ApplyRetentionPolicy, the check only with VerifyRepositoryIntegrity. The statistics run beside
+ * the check (`stats --no-lock` reads what check's lock leaves untouched), after retention.
+ */
+export async function postBackupActions(restic: ResticContext, args: StepArgs, conditions: OutputCondition[], secrets: string[], actions?: readonly string[]): Promise<StepOutput["repository"]> {
   const repository: NonNullable<StepOutput["repository"]> = {};
   const why = (e: unknown) => redact(errorMessage(e), secrets);
   const policy = retentionPolicyOf(args);
-  if (retentionArgs(policy).some((f) => f.startsWith("--keep-"))) {
+  const asked = (a: string) => !actions || actions.includes(a);
+  if (asked("ApplyRetentionPolicy") && retentionArgs(policy).some((f) => f.startsWith("--keep-"))) {
     try {
       const r = await forget(restic, policy);
       repository.snapshotsRemovedOnLastCleanup = r.removed;
@@ -56,24 +81,31 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, c
       conditions.push({ type: "RetentionPolicyApplied", status: "False", reason: "FailedToApplyRetentionPolicy", message: `Failed to apply retention policy. Reason: ${why(e)}` });
     }
   }
-  try {
-    repository.integrity = (await check(restic)).integrity;
-    conditions.push(
-      repository.integrity
-        ? { type: "RepositoryIntegrityVerified", status: "True", reason: "SuccessfullyVerifiedRepositoryIntegrity", message: "Repository integrity verification succeeded." }
-        : { type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: "Repository integrity verification failed: restic check found errors." },
-    );
-  } catch (e) {
-    conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
-  }
-  try {
-    const st = await stats(restic);
-    repository.totalSize = st.totalSizeText;
-    repository.sizeBytes = st.totalSize;
-    repository.snapshotCount ??= (await snapshots(restic)).length;
-  } catch {
-    // Statistics are informative; the backup itself stands.
-  }
+  const verify = async () => {
+    if (!asked("VerifyRepositoryIntegrity")) return;
+    try {
+      repository.integrity = (await check(restic)).integrity;
+      conditions.push(
+        repository.integrity
+          ? { type: "RepositoryIntegrityVerified", status: "True", reason: "SuccessfullyVerifiedRepositoryIntegrity", message: "Repository integrity verification succeeded." }
+          : { type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: "Repository integrity verification failed: restic check found errors." },
+      );
+    } catch (e) {
+      conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
+    }
+  };
+  const measure = async () => {
+    try {
+      const st = await stats(restic);
+      repository.totalSize = st.totalSizeText;
+      repository.sizeBytes = st.totalSize;
+      // stats counts the snapshots too: no `snapshots` listing when retention did not count them.
+      repository.snapshotCount ??= st.snapshotsCount;
+    } catch {
+      // Statistics are informative; the backup itself stands.
+    }
+  };
+  await Promise.all([verify(), measure()]);
   return repository;
 }
 
