@@ -6,7 +6,6 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Kube } from "../lib/kube/client.ts";
 import { createLogger, type Level, type Logger } from "../lib/logger.ts";
 import { startOperator, type Operator } from "./operator.ts";
@@ -167,14 +166,13 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     process.stderr.write(`restash operator: --register must be cluster, local or none (got ${JSON.stringify(register)})\n`);
     return 2;
   }
-  const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(String(values.kubeconfig));
-  else kc.loadFromDefault();
+  // Kube reads the kubeconfig (or the in-cluster service account) without @kubernetes/client-node.
+  const kube = values.kubeconfig ? Kube.fromFile(String(values.kubeconfig)) : Kube.fromDefault();
   const log = createLogger({ level: values["log-level"] as Level, fields: { component: "operator" } });
   const svcName = values["service-name"] as string | undefined;
   const svcNs = values["service-namespace"] as string | undefined;
   const running = await startOperatorProcess({
-    kube: new Kube(kc),
+    kube,
     log,
     image: String(values.image),
     pushgatewayUrl: String(values["pushgateway-url"]) || undefined,

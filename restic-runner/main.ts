@@ -9,7 +9,6 @@
 // (default /stash-tmp); RESTASH_PATH_MAP "podPath=hostDir,..." (where a pod path is on this
 // machine when the runner is not in a pod); RESTIC_BIN (default restic on PATH).
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Kube } from "../lib/kube/client.ts";
 import { createLogger, type Level } from "../lib/logger.ts";
 import { parseStepArgs } from "./tasks/step-args.ts";
@@ -51,9 +50,8 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
     process.stderr.write(USAGE + "\n");
     return command ? 0 : 2;
   }
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  const kube = new Kube(kc);
+  // Without @kubernetes/client-node (lib/kube/config.ts): every sidecar and Job saves its ~80 MiB.
+  const kube = Kube.fromDefault();
   const step = TASK_COMMANDS[command];
   if (step) return step(rest, { kube, log, resticBin: env.RESTIC_BIN, baseEnv: { PATH: env.PATH, HOME: env.HOME } });
 
@@ -68,7 +66,7 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
     mapPath: parsePathMap(a["path-map"] ?? env.RESTASH_PATH_MAP),
     progressIntervalMs: env.RESTASH_PROGRESS_INTERVAL_MS ? Number(env.RESTASH_PROGRESS_INTERVAL_MS) : undefined,
   };
-  const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  const ctxNs = kube.contextNamespace();
   const flags: TargetFlags = {
     invokerName: a["invoker-name"] ?? "",
     invokerKind: a["invoker-kind"] ?? "",

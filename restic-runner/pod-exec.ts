@@ -6,8 +6,9 @@
 //   executorOptions(kube, handler, pod, env) -> ExecuteOptions   reads the Pod only when the hook needs it
 //   podExec(kube, req, timeoutMs?) -> { exitCode, stdout, stderr }
 import { Writable } from "node:stream";
-import { Exec, type V1Status } from "@kubernetes/client-node";
-import { ApiError, type Kube, type KubeObject } from "../lib/kube/client.ts";
+// Types only: client-node (~80 MiB RSS) is loaded when an exec hook runs, not by every runner.
+import type { Exec, V1Status } from "@kubernetes/client-node";
+import { ApiError, clientNode, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import { stalled, transient } from "../lib/errors.ts";
 import type { ExecRequest, ExecuteOptions, Handler } from "./hooks.ts";
 
@@ -58,7 +59,7 @@ export async function podExec(kube: Kube, req: ExecRequest, timeoutMs = 5 * 60_0
   let status: V1Status | undefined;
   let ws: Awaited<ReturnType<Exec["exec"]>>;
   try {
-    ws = await new Exec(kube.kc).exec(req.namespace, req.pod, req.container, req.command, out.stream, err.stream, null, false, (s) => (status = s));
+    ws = await new (clientNode().Exec)(kube.kc).exec(req.namespace, req.pod, req.container, req.command, out.stream, err.stream, null, false, (s) => (status = s));
   } catch (e) {
     throw await handshakeError(kube, req, e);
   }

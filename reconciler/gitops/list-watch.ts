@@ -1,6 +1,5 @@
 // A minimal list-watch: list, hand every item to `onItem`, watch from the list's resourceVersion,
 // and relist after the watch ends or a list fails. Handlers should only queue keys.
-import { Watch } from "@kubernetes/client-node";
 import type { Kube } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { Clock } from "../../lib/workqueue.ts";
@@ -30,7 +29,7 @@ export function listWatch(opts: ListWatchOptions): ListWatch {
       const list = await opts.kube.request<any>(opts.path);
       for (const item of list.items ?? []) opts.onItem("LISTED", item);
       if (stopped) return;
-      abort = await new Watch(opts.kube.kc).watch(
+      abort = await opts.kube.watch(
         opts.path,
         { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
         (phase, obj) => {
