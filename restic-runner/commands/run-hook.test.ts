@@ -15,6 +15,7 @@ import { backupJobName } from "../../reconciler/controllers/stash-names.ts";
 import { installCatalog } from "../tasks/catalog.ts";
 import { runPodLocally } from "../tasks/local-pod.ts";
 import { runRunner } from "./test-support.ts";
+import { appBindingPod } from "../pod-exec.ts";
 import { PASSWORD, V1B, cond, resticSnapshots, world } from "./e2e-steps.ts";
 
 const RESTASH = resolve(import.meta.dirname, "../../bin/restash.ts");
@@ -100,4 +101,20 @@ test("run-hook names what is wrong with its flags", async (t) => {
   const noSession = await runRunner(["run-hook", "--hook-type=preRestore", "--target-kind=PersistentVolumeClaim", "--target-name=x", `--target-namespace=${w.namespace}`, "--restoresession=nope"], w.env());
   assert.equal(noSession.code, 1);
   assert.match(noSession.output, new RegExp(`RestoreSession ${w.namespace}/nope not found`));
+});
+
+test("an AppBinding target's hooks run from the app's pod: the Running pod behind the AppBinding's Service", async (t) => {
+  const w = await world("run-hook-ab", t);
+  const ns = w.namespace;
+  await w.kube.apply({ apiVersion: "v1", kind: "Service", metadata: { name: "pg", namespace: ns }, spec: { selector: { app: "pg" }, ports: [{ port: 5432 }] } });
+  await w.kube.apply({ apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", metadata: { name: "pg", namespace: ns }, spec: { type: "postgres", clientConfig: { service: { name: "pg", port: 5432 } } } });
+  await assert.rejects(appBindingPod(w.kube, ns, "pg"), /no pod behind Service .*\/pg \(AppBinding .*\/pg\)/);
+  for (const [name, phase] of [["pg-0", "Pending"], ["pg-1", "Running"]]) {
+    await w.kube.apply({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: ns, labels: { app: "pg" } }, spec: { containers: [{ name: "postgres", image: "postgres" }] } });
+    const pod = await w.kube.get<any>("v1", "Pod", name, ns);
+    await w.kube.mergePatch(pod, { status: { phase } }, "status");
+  }
+  await w.kube.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "other", namespace: ns, labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx" }] } });
+  assert.equal(await appBindingPod(w.kube, ns, "pg"), "pg-1");
+  await assert.rejects(appBindingPod(w.kube, ns, "nope"), /AppBinding .*\/nope not found/);
 });
