@@ -1,8 +1,8 @@
 // The Git side of a PolicySource: one local clone per source, fetched with simple-git over
 // file://, git://, https (basic auth or bearer token from a Secret) or ssh (identity from a
-// Secret, as Flux has it: keys identity, known_hosts, optionally identity.pub). Credentials go
-// through the environment, never argv, and never reach a message. An ssh private key is on disk
-// (mode 0600) only while a git process talks to the remote, and removed after.
+// Secret, as Flux has it: keys identity, known_hosts, optionally identity.pub and password, the
+// key's passphrase). Credentials go through the environment, never argv, and never reach a
+// message. An ssh private key is on disk (mode 0600) only while git talks to the remote.
 import { mkdir, writeFile, readFile, access, rm, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
@@ -35,12 +35,12 @@ export function isSshUrl(url: string): boolean {
 /** A value for GIT_SSH_COMMAND, which git runs through a shell. */
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_KEY_1", "GIT_CONFIG_VALUE_1", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
+const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_KEY_1", "GIT_CONFIG_VALUE_1", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "RESTASH_SSH_PASSPHRASE", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
 
 /** simple-git in `dir` with exactly this environment (git's own variables must be allowed by name). */
 export function gitAt(dir: string, env: Record<string, string> = {}): SimpleGit {
   const full = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env };
-  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true } } as any).env(full);
+  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true, allowUnsafeAskPass: true } } as any).env(full);
 }
 
 /** A URL safe to print: user info dropped. */
@@ -61,7 +61,8 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
   };
   const secrets: string[] = [];
   const config: [string, string][] = [];
-  if (creds.bearerToken || (creds.username && creds.password)) {
+  const ssh = isSshUrl(url);
+  if (!ssh && (creds.bearerToken || (creds.username && creds.password))) {
     const token = creds.bearerToken ? `Bearer ${creds.bearerToken}` : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
     config.push(["http.extraHeader", `Authorization: ${token}`]);
     secrets.push(token, ...[creds.bearerToken, creds.password].filter((s): s is string => !!s));
@@ -80,7 +81,7 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     });
   }
   let remote = <T>(fn: () => Promise<T>) => fn();
-  if (isSshUrl(url)) {
+  if (ssh) {
     // Flux's rules: the Secret brings the key and the host's key; nothing is trusted on first use.
     if (!creds.identity) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: spec.secretRef must name a Secret with the keys identity (private key) and known_hosts`);
     if (!creds.knownHosts?.trim()) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: the Secret has an identity but no known_hosts (the server's host key, e.g. from ssh-keyscan)`);
@@ -91,10 +92,19 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     const hosts = join(sshDir, "known_hosts");
     await writeFile(hosts, creds.knownHosts.endsWith("\n") ? creds.knownHosts : creds.knownHosts + "\n", { mode: 0o600 });
     await rm(key, { force: true }); // left over by a crash
-    env.GIT_SSH_COMMAND = [
-      "ssh", "-F", "/dev/null", "-i", shellQuote(key), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${shellQuote(hosts)}`,
-      "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
-    ].join(" ");
+    const options = ["IdentitiesOnly=yes", `UserKnownHostsFile=${shellQuote(hosts)}`, "GlobalKnownHostsFile=/dev/null", "StrictHostKeyChecking=yes", "ConnectTimeout=30"];
+    if (creds.password) {
+      // Flux's `password`: the key's passphrase, handed to ssh by an askpass program that reads it
+      // from the environment (never argv, never a file); no other prompt is allowed.
+      const askpass = join(sshDir, "askpass");
+      await writeFile(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$RESTASH_SSH_PASSPHRASE"\n', { mode: 0o700 });
+      env.SSH_ASKPASS = askpass;
+      env.SSH_ASKPASS_REQUIRE = "force";
+      env.RESTASH_SSH_PASSPHRASE = creds.password;
+      options.push("BatchMode=no", "PasswordAuthentication=no", "KbdInteractiveAuthentication=no", "NumberOfPasswordPrompts=1");
+      secrets.push(creds.password);
+    } else options.push("BatchMode=yes");
+    env.GIT_SSH_COMMAND = ["ssh", "-F", "/dev/null", "-i", shellQuote(key), ...options.flatMap((o) => ["-o", o])].join(" ");
     const identity = creds.identity.endsWith("\n") ? creds.identity : creds.identity + "\n";
     // Reference-counted: overlapping remote operations share the file; the last one removes it.
     let users = 0;

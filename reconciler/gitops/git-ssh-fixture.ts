@@ -24,6 +24,8 @@ export interface SshGitServer {
   urlOf(path: string): string;
   /** The key authorized_keys accepts. */
   clientKey: SshKeyPair;
+  /** Accepts one more public key. */
+  authorize(publicKey: string): Promise<void>;
   /** A known_hosts line for this server's host key. */
   knownHosts: string;
   /** Everything sshd logged (for failure messages). */
@@ -31,9 +33,9 @@ export interface SshGitServer {
   close(): Promise<void>;
 }
 
-export async function newKeyPair(dir: string, name: string): Promise<SshKeyPair> {
+export async function newKeyPair(dir: string, name: string, passphrase = ""): Promise<SshKeyPair> {
   const path = join(dir, name);
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path]);
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", path]);
   return { privateKey: await readFile(path, "utf8"), publicKey: (await readFile(`${path}.pub`, "utf8")).trim() };
 }
 
@@ -80,7 +82,8 @@ export async function startSshGitServer(): Promise<SshGitServer> {
   // As root, sshd separates privileges into a chroot it expects to exist; as a user it does not.
   if (process.getuid?.() === 0) await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   // git-shell refuses anything but git's own commands; `restrict` turns off forwarding and ptys.
-  await writeFile(join(dir, "authorized_keys"), `restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" ${clientKey.publicKey}\n`, { mode: 0o600 });
+  const authorizedLine = (publicKey: string) => `restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" ${publicKey.trim()}\n`;
+  await writeFile(join(dir, "authorized_keys"), authorizedLine(clientKey.publicKey), { mode: 0o600 });
   const port = await freePort();
   const config = [
     `Port ${port}`,
@@ -120,6 +123,7 @@ export async function startSshGitServer(): Promise<SshGitServer> {
     user,
     urlOf: (path: string) => `ssh://${user}@127.0.0.1:${port}${path}`,
     clientKey,
+    authorize: (publicKey: string) => writeFile(join(dir, "authorized_keys"), authorizedLine(publicKey), { flag: "a" }),
     knownHosts: `[127.0.0.1]:${port} ${host.publicKey.split(" ").slice(0, 2).join(" ")}\n`,
     log,
     async close() {

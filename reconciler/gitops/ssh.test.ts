@@ -146,3 +146,47 @@ test("ssh: a wrong key fails authentication, an unknown host key is refused, a S
     await rm(keys, { recursive: true, force: true });
   }
 });
+
+test("ssh: a passphrase-protected key works with the Secret's password (Flux's key), a wrong passphrase is an authentication failure; neither leaks", async () => {
+  const { kube, namespace } = await testNamespace("gitops-ssh-pass");
+  const remote = await createRemote();
+  const logs: string[] = [];
+  const { ctl, workDir } = await controller(kube, namespace, logs);
+  const keys = await mkdtemp(join(tmpdir(), "restash-ssh-keys-"));
+  try {
+    await grantStash(kube, namespace, "policy-sync");
+    const work = await remote.clone();
+    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
+    const head = await work.commitAndPush("web");
+    const passphrase = "correct horse battery staple";
+    const locked = await newKeyPair(keys, "locked", passphrase);
+    assert.match(locked.privateKey, /BEGIN OPENSSH PRIVATE KEY/);
+    await server.authorize(locked.publicKey);
+    const url = server.urlOf(remote.bare);
+
+    await sshSecret(kube, namespace, "wrong-pass", { identity: locked.privateKey, password: "not it", known_hosts: server.knownHosts });
+    await applySource(kube, namespace, "wrong-pass", { url, secretRef: { name: "wrong-pass" } });
+    await syncNow(ctl, namespace, "wrong-pass");
+    const ready = readyCondition(await getSource(kube, namespace, "wrong-pass"))!;
+    assert.equal(ready.reason, "AuthenticationFailed", ready.message);
+    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
+
+    await sshSecret(kube, namespace, "locked", { identity: locked.privateKey, password: passphrase, known_hosts: server.knownHosts });
+    await applySource(kube, namespace, "locked", { url, secretRef: { name: "locked" } });
+    await syncNow(ctl, namespace, "locked");
+    const src = await getSource(kube, namespace, "locked");
+    assert.equal(readyCondition(src)?.status, "True", `${readyCondition(src)?.message}\nsshd: ${server.log()}`);
+    assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
+    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+
+    await assertNoKeyAnywhere(locked.privateKey, { workDir, logs, kube, namespace, names: ["locked", "wrong-pass"], remote });
+    for (const f of await filesUnder(workDir)) assert.ok(!(await readFile(f, "utf8")).includes(passphrase), `the passphrase is on disk in ${f}`);
+    assert.ok(!logs.join("\n").includes(passphrase), "the passphrase is in the logs");
+    for (const n of ["locked", "wrong-pass"]) assert.ok(!JSON.stringify((await getSource(kube, namespace, n)).status).includes(passphrase));
+  } finally {
+    await ctl.stop();
+    await remote.cleanup();
+    await rm(workDir, { recursive: true, force: true });
+    await rm(keys, { recursive: true, force: true });
+  }
+});
