@@ -5,6 +5,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
+import type { Condition } from "../../lib/conditions.ts";
 import { applySource, getSource } from "./sync-fixtures.ts";
 import { INVENTORY_MANAGER, STATUS_MANAGER, writeSourceStatus } from "./status-write.ts";
 import { POLICY_SOURCE_API } from "./policy-source.ts";
@@ -24,7 +25,7 @@ test("the inventory moves to its own field manager without being lost, and uncha
   };
   assert.deepEqual(await owners(), [STATUS_MANAGER]);
 
-  const conditions = [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" }];
+  const conditions: Condition[] = [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" }];
   let src = await getSource(kube, namespace, "p");
   assert.equal(await writeSourceStatus(kube, src, { inventory: { entries: [a, b] }, lastAppliedRevision: "main@sha1:1", conditions }), true);
   src = await getSource(kube, namespace, "p");
