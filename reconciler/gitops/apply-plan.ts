@@ -166,6 +166,14 @@ export async function planApply(kube: Kube, rendered: RenderedObject[], opts: Pl
 
 export const planFailed = (plan: PlannedObject[]) => plan.filter((p) => p.action === "failed" || p.action === "conflict");
 
+/**
+ * Whether a failed dry-run may pass on its own (server or network trouble) rather than needing a
+ * change. The API server answers a field its schema does not know with a 500 ("failed to create
+ * typed patch object … field not declared in schema"): that is a refusal, like a 4xx.
+ */
+export const mayPassLater = (p: PlannedObject) =>
+  p.action === "failed" && (p.code === undefined || p.code === 429 || (p.code >= 500 && !/failed to create typed patch object|not declared in schema/.test(p.message ?? "")));
+
 /** Applies every planned change for real. Returns the objects whose apply failed (with messages set). */
 export async function executePlan(kube: Kube, plan: PlannedObject[], parallelism = 16): Promise<PlannedObject[]> {
   const todo = plan.filter((p) => p.action === "create" || p.action === "update" || p.action === "drift");

@@ -13,7 +13,7 @@ import type { BuildResult, SourceError } from "./model.ts";
 import { formatSourceError } from "./model.ts";
 import { loadTree } from "./load-tree.ts";
 import { buildRevision, checkRevision, type FileCache } from "./build.ts";
-import { planApply, executePlan, planFailed, type PlannedObject } from "./apply-plan.ts";
+import { planApply, executePlan, planFailed, mayPassLater, type PlannedObject } from "./apply-plan.ts";
 import { staleEntries, type InventoryEntry } from "./inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, displayUrl, type GitCredentials, type GitRepo } from "./git-source.ts";
@@ -342,7 +342,7 @@ async function planStep(deps: SyncDeps, run: Run): Promise<void> {
     run.summary.errors = bad.map((p) => `${p.file}:${p.line}: ${p.message}`).slice(0, 20);
     const what = conflicts.length === bad.length ? "Conflict" : "ApplyFailed";
     // Refusals (RBAC, admission, invalid) need a change; server or network failures may pass.
-    const passing = bad.some((p) => p.action === "failed" && (p.code === undefined || p.code >= 500 || p.code === 429));
+    const passing = bad.some(mayPassLater);
     throw (passing ? transient : stalled)(what, `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`);
   }
 }
