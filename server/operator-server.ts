@@ -129,7 +129,7 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
   });
   index.start();
   // A storage Secret that changes (rotated password, new credentials or CA) reloads the listings of
-  // the Repositories using it. Events only, no cache: the Secrets are never held.
+  // the Repositories using it. Metadata-only events, no cache: the Secrets are never held.
   const secretWatch =
     opts.watchSecrets === false
       ? undefined
@@ -137,6 +137,8 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
           kube,
           {
             path: "/api/v1/secrets",
+            // Name and resourceVersion are all it needs: the Secrets' data never reaches this process.
+            metadataOnly: true,
             onEvent: (secret, type) => {
               const marked = index.secretChanged(secret.metadata.namespace, secret.metadata.name, type === "delete" ? undefined : secret.metadata.resourceVersion);
               if (marked.length > 0) log?.info("storage Secret changed; reloading snapshot listings", { secret: `${secret.metadata.namespace}/${secret.metadata.name}`, repositories: marked });
