@@ -177,8 +177,10 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
   });
 
   const informers: RunningInformer[] = [];
+  // Every mapping below reads names, labels and annotations only (a reconcile reads the object
+  // itself): metadata-only caches, so every workload of the cluster costs a few hundred bytes.
   const watch = (path: string, onEvent: (obj: any) => void, labelSelector?: string) => {
-    const inf = startInformer(kube, { path, labelSelector, onEvent }, log, clock);
+    const inf = startInformer(kube, { path, labelSelector, metadataOnly: true, onEvent }, log, clock);
     informers.push(inf);
     return inf;
   };
