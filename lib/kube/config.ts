@@ -9,7 +9,7 @@ import { Agent, type AgentOptions, type RequestOptions } from "node:https";
 import { isIPv6 } from "node:net";
 import { createSecureContext } from "node:tls";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
-import { load } from "js-yaml";
+import { createRequire } from "node:module";
 
 /** What lib/kube/client.ts needs of a kubeconfig: client-node's KubeConfig has the same two members. */
 export interface KubeAccess {
@@ -106,6 +106,8 @@ const named = (list: unknown, name: unknown, key: string): any => {
 export function parseKubeconfigText(text: string, dir: string, source: KubeSource): LiteAccess | null {
   let doc: any;
   try {
+    // Loaded here: in a pod (the service account) no YAML is read, and the parser costs ~4 MiB.
+    const { load } = createRequire(import.meta.url)("js-yaml") as typeof import("js-yaml");
     doc = load(text);
   } catch {
     return null;
