@@ -33,6 +33,24 @@ import { executionOrder, isBatch, memberView, nextInOrder, sameRef, targetsOf, t
 import { globalHookSummary, runGlobalHook } from "./global-hooks.ts";
 import { REQUEUE_MS } from "./stash-names.ts";
 
+/**
+ * Stash waits for each target's postBackup hook before finishing the session (a Task pod's
+ * post-task-hook runs after update-status wrote the host results), unless its preBackup failed.
+ * restash does not wait either for a target whose hosts failed or past the deadline: a real Job
+ * stops at the failed update-status, so its post-task-hook never runs.
+ */
+export function waitingForPostBackupHooks(invoker: KubeObject | null, status: any): boolean {
+  if (!invoker || isTrue(status?.conditions, C.DeadlineExceeded)) return false;
+  const ns = invoker.metadata.namespace;
+  return targetsOf(invoker).some((info) => {
+    if (!info.hooks?.postBackup) return false;
+    const t = (status?.targets ?? []).find((x: any) => sameRef(x.ref, info.target?.ref, ns));
+    const cs = t?.conditions ?? [];
+    if (!t || getCondition(cs, C.PostBackupHookExecutionSucceeded) || isFalse(cs, C.PreBackupHookExecutionSucceeded) || isFalse(cs, C.BackupExecutorEnsured)) return false;
+    return (t.stats ?? []).length > 0 && t.stats.every((s: any) => s.phase === "Succeeded");
+  });
+}
+
 export async function reconcileBackupSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
   const { kube } = ctx;
   const bs = await kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", name, namespace);
@@ -54,7 +72,7 @@ export async function reconcileBackupSession(ctx: ControllerContext, namespace: 
     }
     status.conditions = st.conditions;
     const total = invoker ? targetsOf(invoker).length : undefined;
-    if (backupSessionCompleted(status, total) || isTrue(st.conditions, C.BackupSkipped)) {
+    if ((backupSessionCompleted(status, total) && !waitingForPostBackupHooks(invoker, status)) || isTrue(st.conditions, C.BackupSkipped)) {
       await finish(ctx, bs, invoker, status, st);
       return result;
     }

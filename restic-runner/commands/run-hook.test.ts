@@ -12,6 +12,7 @@ import { startOperator } from "../../reconciler/operator.ts";
 import { eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
 import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
 import { backupJobName } from "../../reconciler/controllers/stash-names.ts";
+import { waitingForPostBackupHooks } from "../../reconciler/controllers/backup-session.ts";
 import { installCatalog } from "../tasks/catalog.ts";
 import { runPodLocally } from "../tasks/local-pod.ts";
 import { runRunner } from "./test-support.ts";
@@ -31,6 +32,7 @@ test("a Task-based backup Job runs preBackup and postBackup through `restash run
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""}`);
+      res.statusCode = req.url === "/fail" ? 500 : 200;
       res.end();
     });
   });
@@ -91,6 +93,29 @@ test("a Task-based backup Job runs preBackup and postBackup through `restash run
   const again = await runRunner(pre.args.map((a: string) => a.replace("/stash-tmp", join(w.dir, "tmp"))), w.env());
   assert.equal(again.code, 0, again.output);
   assert.deepEqual(calls, ["GET /pre", "POST /post BackupConfiguration/pvc-backup Succeeded"]);
+
+  // A failing postBackup fails the next session: the operator waits for its condition.
+  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "pvc-backup", namespace: w.namespace } }, { spec: { hooks: { postBackup: { httpPost: { host: "127.0.0.1", port, path: "/fail" }, executionPolicy: "Always" } } } });
+  const bc2 = await eventually("BackupConfiguration with the new hook", async () => {
+    const o = await w.kube.get<any>(V1B, "BackupConfiguration", "pvc-backup", w.namespace);
+    return o.spec.hooks.postBackup.httpPost?.path === "/fail" && o.status?.phase === "Ready" && o;
+  });
+  const bs2 = newBackupSession(bc2, 1_700_000_600);
+  await w.kube.create(bs2);
+  const job2 = await eventually("second backup Job", () => w.kube.getOrNull<any>("batch/v1", "Job", backupJobName(bs2.metadata.name, 0), w.namespace).then((j) => j ?? undefined));
+  const spec2 = job2.spec.template.spec;
+  const run2 = await runPodLocally(
+    { initContainers: spec2.initContainers ?? [], containers: spec2.containers, volumes: spec2.volumes, restartPolicy: "Never", securityContext: spec2.securityContext ?? {} },
+    { entrypoint: [process.execPath, RESTASH], volumeDirs: { "target-volume": src }, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: w.kubeconfig } },
+  );
+  assert.deepEqual(run2.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 0], ["pvc-backup-0", 0], ["update-status-1", 0], ["post-task-hook", 1]]);
+  const s2 = await eventually("second session final", async () => {
+    const o = await w.kube.get<any>(V1B, "BackupSession", bs2.metadata.name, w.namespace);
+    return ["Succeeded", "Failed"].includes(o.status?.phase) && o;
+  });
+  assert.equal(s2.status.phase, "Failed", JSON.stringify(s2.status));
+  assert.equal(s2.status.targets[0].stats[0].phase, "Succeeded", "the snapshot was made");
+  assert.equal(cond(s2.status.targets[0].conditions, "PostBackupHookExecutionSucceeded")?.reason, "FailedToExecutePostBackupHook");
 });
 
 test("run-hook names what is wrong with its flags", async (t) => {
@@ -117,4 +142,17 @@ test("an AppBinding target's hooks run from the app's pod: the Running pod behin
   await w.kube.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "other", namespace: ns, labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx" }] } });
   assert.equal(await appBindingPod(w.kube, ns, "pg"), "pg-1");
   await assert.rejects(appBindingPod(w.kube, ns, "nope"), /AppBinding .*\/nope not found/);
+});
+
+test("the operator finishes a BackupSession only once each target's postBackup condition is in (unless its preBackup failed, a host failed or the deadline passed)", () => {
+  const bc = (hooks?: unknown) => ({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "bc", namespace: "ns" }, spec: { target: { ref: { kind: "PersistentVolumeClaim", name: "data" } }, hooks } }) as any;
+  const post = { postBackup: { httpGet: { port: 1 } } };
+  const target = (conditions: unknown[], phase = "Succeeded") => ({ targets: [{ ref: { kind: "PersistentVolumeClaim", name: "data", namespace: "ns" }, totalHosts: 1, stats: [{ hostname: "host-0", phase }], conditions }] });
+  const c = (type: string, status: string) => ({ type, status });
+  assert.equal(waitingForPostBackupHooks(bc(post), target([])), true);
+  assert.equal(waitingForPostBackupHooks(bc(), target([])), false);
+  assert.equal(waitingForPostBackupHooks(bc(post), target([c("PostBackupHookExecutionSucceeded", "True")])), false);
+  assert.equal(waitingForPostBackupHooks(bc(post), target([c("PreBackupHookExecutionSucceeded", "False")])), false);
+  assert.equal(waitingForPostBackupHooks(bc(post), target([], "Failed")), false);
+  assert.equal(waitingForPostBackupHooks(bc(post), { ...target([]), conditions: [c("DeadlineExceeded", "True")] }), false);
 });
