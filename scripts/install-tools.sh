@@ -24,12 +24,12 @@ PUSHGATEWAY_VERSION=v1.11.1
 PROMETHEUS_VERSION=v0.316.0
 MINIO_VERSION="${RESTASH_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 
-# build_go_tool NAME MODULE VERSION PACKAGE [LDFLAGS]
+# build_go_tool NAME MODULE VERSION PACKAGE [LDFLAGS] [TAGS]
 # A wrapper main module requires MODULE@VERSION and builds PACKAGE, which works whether or not the
 # module's own go.mod has replace directives (go install refuses those).
 # A cached binary is reused only if it runs (a half-written file from a killed build is rebuilt).
 build_go_tool() {
-  local name=$1 module=$2 version=$3 pkg=$4 ldflags=${5:-}
+  local name=$1 module=$2 version=$3 pkg=$4 ldflags=${5:-} tags=${6:-}
   local bin="$OUT/$name-$version"
   if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1 || { [ -x "$bin" ] && "$bin" version >/dev/null 2>&1; }; then
     ln -sf "$bin" "$OUT/$name"
@@ -46,7 +46,7 @@ build_go_tool() {
     go mod init "restash.local/build-$name" >/dev/null 2>&1
     go get -tool "$pkg@$version" >&2
     go mod tidy >&2
-    go build -trimpath -ldflags "-s -w $ldflags" -o "$bin.tmp" "$pkg"
+    go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$bin.tmp" "$pkg"
   )
   rm -rf "$work"
   "$bin.tmp" --version >/dev/null 2>&1 || "$bin.tmp" version >/dev/null 2>&1 || { log "$name $version was built but does not run"; exit 1; }
@@ -63,7 +63,8 @@ if [ "$only" = restic ]; then echo "$OUT"; exit 0; fi
 build_go_tool rest-server github.com/restic/rest-server "$REST_SERVER_VERSION" github.com/restic/rest-server/cmd/rest-server
 build_go_tool pushgateway github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway
 if [ "${RESTASH_SKIP_PROMTOOL:-}" != 1 ]; then
-  build_go_tool promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool
+  # Rule checks and rule unit tests need no service discovery: remove_all_sd leaves the cloud SDKs out.
+  build_go_tool promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool "" remove_all_sd
 fi
 if [ "${RESTASH_SKIP_S3:-}" != 1 ]; then
   build_go_tool minio github.com/minio/minio "$MINIO_VERSION" github.com/minio/minio
