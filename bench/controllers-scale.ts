@@ -7,24 +7,23 @@
 // informers of the same objects (BackupConfigurations, Deployments, CronJobs): what a conventional
 // informer-cached operator pays before any controller logic.
 //
-// V8 heap sizing: Node sizes V8's heap from the container's memory limit (the cgroup limit; old
-// generation a quarter of it times two on 64-bit, and a young generation of a few MiB for such a
-// heap). deploy/operator.yaml limits the operator to 512Mi; this machine has no limit, so V8 would
-// size for all of its RAM (semi-spaces of 64 MiB, a young generation alone of ~190 MiB). Both
-// children therefore run with the heap size the Deployment's limit gives (--max-heap-size, read
-// from deploy/operator.yaml and printed); RESTASH_BENCH_NODE_FLAGS replaces it ("" = unconstrained).
+// V8 heap sizing: the operator container sets NODE_OPTIONS (deploy/operator.yaml: old generation
+// at most 256 MB, 1 MiB semi-spaces); without them V8 sizes its heap from this machine's RAM
+// (semi-spaces of up to 64 MiB) and RSS grows by ~60 MiB for no throughput. Both children run with the Deployment's
+// NODE_OPTIONS, read from deploy/operator.yaml and printed; RESTASH_BENCH_NODE_FLAGS replaces them
+// ("" = unconstrained).
 //
 //   node bench/controllers-scale.ts [--count=1000] [--concurrency=16]
-//   RESTASH_BENCH_NODE_FLAGS="..."      V8/Node flags for both children instead of the Deployment's sizing.
+//   RESTASH_BENCH_NODE_FLAGS="..."      V8/Node flags for both children instead of the Deployment's NODE_OPTIONS.
 //   RESTASH_BENCH_HEAPSNAPSHOT=DIR      operator heap snapshots mid-run and when Ready.
 //   RESTASH_BENCH_ALLOC_PROFILE=FILE    sampled allocations (collected ones too) of the whole run.
 //   RESTASH_BENCH_DIAG=1                heap spaces, largest mappings and response bytes per request kind.
 //   RESTASH_BENCH_PROF=1                CPU profile to /tmp/restash-prof.
 //
 // Measured on the 2-core shared machine (other suites running; times vary 2x run to run), 1,000 BCs:
-//   before (client-node, full objects, a Repository GET per reconcile): peak RSS 194 MiB with the
-//     Deployment's sizing (298 MiB unconstrained), steady heapUsed 43 MiB, all Ready in 47-68 s.
-//   now: peak RSS 138 MiB with the Deployment's sizing (~195 MiB unconstrained), peak heapUsed
+//   before (client-node, full objects, a Repository GET per reconcile): peak RSS 194 MiB with a
+//     256 MB heap (298 MiB unconstrained), steady heapUsed 43 MiB, all Ready in 47-68 s.
+//   now: peak RSS 137 MiB with the Deployment's NODE_OPTIONS (~195 MiB unconstrained), peak heapUsed
 //     29-32 MiB, steady heapUsed 20 MiB, all Ready in ~25-40 s (30-40 reconciles/s); the bare
 //     client-node reference holding the same objects: ~160 MiB (~220 MiB unconstrained).
 import { fork, type ChildProcess } from "node:child_process";
@@ -39,24 +38,15 @@ import type { Kube } from "../lib/kube/client.ts";
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 const MiB = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
-/** Bytes of a Kubernetes memory quantity (512Mi, 1Gi, 500M). */
-function quantityBytes(q: string): number {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q.trim());
-  if (!m) throw new Error(`deploy/operator.yaml: memory limit ${JSON.stringify(q)} is not a quantity this bench reads`);
-  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ""] ?? 1;
-  return Number(m[1]) * unit;
-}
-
-/** The V8 heap size (MB) Node configures for the operator container's memory limit in deploy/operator.yaml. */
-async function deploymentHeapFlags(): Promise<{ flags: string[]; limit: string }> {
+/** The Node options the operator container runs with: NODE_OPTIONS of its container in deploy/operator.yaml. */
+async function deploymentNodeOptions(): Promise<{ flags: string[]; limit: string }> {
   const { loadAll } = await import("js-yaml");
   const docs = loadAll(readFileSync(join(import.meta.dirname, "../deploy/operator.yaml"), "utf8")) as any[];
   const dep = docs.find((d) => d?.kind === "Deployment");
-  const limit = dep?.spec?.template?.spec?.containers?.find((c: any) => c.name === "operator")?.resources?.limits?.memory;
-  if (!limit) throw new Error("deploy/operator.yaml: the operator container has no resources.limits.memory");
-  // Heap::HeapSizeFromPhysicalMemory: old generation = limit / 4 * 2 (64-bit); V8 splits the young
-  // generation off --max-heap-size by the same rule it applies to that old generation.
-  return { flags: [`--max-heap-size=${Math.round(quantityBytes(String(limit)) / 2 / 2 ** 20)}`], limit: String(limit) };
+  const container = dep?.spec?.template?.spec?.containers?.find((c: any) => c.name === "operator");
+  const options = container?.env?.find((e: any) => e.name === "NODE_OPTIONS")?.value;
+  if (typeof options !== "string") throw new Error("deploy/operator.yaml: the operator container sets no NODE_OPTIONS");
+  return { flags: options.split(/\s+/).filter(Boolean), limit: String(container?.resources?.limits?.memory ?? "none") };
 }
 
 /** Peaks of process.memoryUsage() fields, sampled every 50 ms, and a steady reading after a full GC. */
@@ -250,7 +240,7 @@ async function main() {
     await kube.apply(repository(ns, "repo", { s3: { endpoint: "http://127.0.0.1:1", bucket: "bench" } }));
     await pool([...Array(count).keys()], 16, (i) => kube.apply(deployment(ns, `app-${i}`)));
 
-    const sizing = process.env.RESTASH_BENCH_NODE_FLAGS !== undefined ? { flags: process.env.RESTASH_BENCH_NODE_FLAGS.split(" ").filter(Boolean), limit: "" } : await deploymentHeapFlags();
+    const sizing = process.env.RESTASH_BENCH_NODE_FLAGS !== undefined ? { flags: process.env.RESTASH_BENCH_NODE_FLAGS.split(" ").filter(Boolean), limit: "" } : await deploymentNodeOptions();
     const execArgv = [...sizing.flags, ...(process.env.RESTASH_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/restash-prof"] : [])];
     const child = fork(import.meta.filename, ["--operator", cp.kubeconfig, ns, String(concurrency)], { stdio: "inherit", execArgv });
     await message(child, "ready");
@@ -300,7 +290,7 @@ async function main() {
 
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const total = Object.values(op.reconciles).reduce((a, b) => a + b, 0);
-    const how = sizing.limit ? `V8 heap sized for the Deployment's ${sizing.limit} limit (${sizing.flags.join(" ")})` : sizing.flags.length ? `node flags ${sizing.flags.join(" ")}` : "V8 heap unconstrained (sized for this machine's RAM)";
+    const how = sizing.limit ? `the Deployment's NODE_OPTIONS ${sizing.flags.join(" ")} (memory limit ${sizing.limit})` : sizing.flags.length ? `node flags ${sizing.flags.join(" ")}` : "V8 heap unconstrained (sized for this machine's RAM)";
     console.log(`controllers-scale: ${count} BackupConfigurations, operator concurrency ${concurrency} per kind; ${how}`);
     console.log(`  created (client, 16 at a time):        ${s(createdMs)}`);
     console.log(`  all ${cronJobs} CronJobs exist:            ${s(allCronJobsMs)}`);
