@@ -2,10 +2,14 @@
 // (stash-behaviour.md 7, S:pkg/controller/backup_session.go executeGlobal*): preBackup once before
 // any member starts, postBackup once every member is done (by its executionPolicy); the same for
 // preRestore / postRestore. Each outcome is one session-level condition with Stash's reason and
-// message. httpGet, httpPost and tcpSocket run from the operator; an exec hook has no pod to run
-// in here and fails with a message saying so.
+// message. httpGet, httpPost and tcpSocket run from the operator; an exec hook runs in the
+// operator's own pod (POD_NAME/POD_NAMESPACE from the downward API) through pods/exec, as Stash
+// execs into its operator pod. An operator that runs outside a pod (local mode) has none: the hook
+// fails with a message saying POD_NAME is not set.
 import { errorMessage } from "../../lib/errors.ts";
-import { executeHook, hookDecision, type Handler, type HookSummary, type HookType } from "../../restic-runner/hooks.ts";
+import type { Kube } from "../../lib/kube/client.ts";
+import { executeHook, hookDecision, type ExecuteOptions, type Handler, type HookSummary, type HookType } from "../../restic-runner/hooks.ts";
+import { executorOptions, type ExecutorPod } from "../../restic-runner/pod-exec.ts";
 import { C, R } from "./stash-conditions.ts";
 
 export interface HookOutcome {
@@ -49,11 +53,23 @@ export function globalHookSummary(session: { name: string; namespace: string }, 
   };
 }
 
+/** Where global hooks run: the operator's pod. */
+export interface GlobalHookExecutor {
+  kube: Kube;
+  pod: ExecutorPod;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The operator's own pod, from the downward API (POD_NAME, POD_NAMESPACE, POD_IP). */
+export function operatorExecutor(kube: Kube, env: Readonly<Record<string, string | undefined>> = process.env): GlobalHookExecutor {
+  return { kube, pod: { namespace: env.POD_NAMESPACE ?? "", name: env.POD_NAME || undefined }, env };
+}
+
 /**
  * Runs a global hook unless its executionPolicy says not to (post hooks, by `summary.Status.Phase`);
  * returns the condition to record. Never throws: a failure is the condition's message.
  */
-export async function runGlobalHook(hook: HookType, spec: any, summary: HookSummary): Promise<HookOutcome> {
+export async function runGlobalHook(hook: HookType, spec: any, summary: HookSummary, executor?: GlobalHookExecutor): Promise<HookOutcome> {
   // A post hook is the handler with its executionPolicy beside it (Stash's inline PostHookSpec).
   const post = hook === "postBackup" || hook === "postRestore";
   const handler: Handler = spec;
@@ -61,7 +77,8 @@ export async function runGlobalHook(hook: HookType, spec: any, summary: HookSumm
   try {
     const decision = hookDecision(post ? spec?.executionPolicy : undefined, { hook, phase: summary.Status.Phase, retryLeft: summary.RetryLeft });
     if (!decision.run) return { ...base, status: true, message: decision.message ?? `Skipping executing ${hook}.` };
-    await executeHook(handler, summary);
+    const opts: ExecuteOptions = executor ? await executorOptions(executor.kube, handler, executor.pod, executor.env) : {};
+    await executeHook(handler, summary, opts);
     return { ...base, status: true, message: `Global ${WORD[hook]} hook has been executed successfully` };
   } catch (e) {
     return { type: TYPE[hook], status: false, reason: FAILED[hook], message: `Failed to execute global ${WORD[hook]} Hook. Reason: ${errorMessage(e)}.` };

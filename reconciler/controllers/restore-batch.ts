@@ -10,7 +10,7 @@ import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/erro
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "./dependencies.ts";
-import { globalHookSummary, runGlobalHook } from "./global-hooks.ts";
+import { globalHookSummary, operatorExecutor, runGlobalHook } from "./global-hooks.ts";
 import { RESTORE_BATCH, executionOrder, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "./invoker-targets.ts";
 import { now, type ControllerContext } from "./options.ts";
 import { goDuration, parseGoDuration, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase } from "./phases.ts";
@@ -93,7 +93,7 @@ export async function reconcileRestoreBatch(ctx: ControllerContext, namespace: s
     // The global preRestore hook: once, before any member is restored; a failure ends the batch.
     const globalPre = rb.spec?.hooks?.preRestore;
     if (globalPre && !getCondition(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
-      const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"));
+      const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"), operatorExecutor(ctx.kube));
       setCond(st, o.type, o.status, o.reason, o.message);
       if (!o.status) {
         status.conditions = st.conditions;
@@ -185,7 +185,7 @@ async function finish(ctx: ControllerContext, rb: KubeObject, status: Record<str
   const globalPost = rb.spec?.hooks?.postRestore;
   if (globalPost && !getCondition(st.conditions, C.GlobalPostRestoreHookSucceeded) && !isFalse(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
     status.conditions = st.conditions;
-    const o = await runGlobalHook("postRestore", globalPost, globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)));
+    const o = await runGlobalHook("postRestore", globalPost, globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)), operatorExecutor(ctx.kube));
     setCond(st, o.type, o.status, o.reason, o.message);
   }
   if (getCondition(st.conditions, C.MetricsPushed)) return;
