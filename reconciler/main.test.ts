@@ -127,6 +127,17 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
 
   const bad = await backup("bad", "other");
   assert.equal(bad.status.phase, "Failed");
+  // A RestoreSession that nothing runs (no kubelet starts its init-container) fails at its deadline.
+  await kube.apply({
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "RestoreSession",
+    metadata: { name: "late", namespace },
+    spec: { repository: { name: "repo" }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "other" }, rules: [{ paths: [empty] }] }, timeOut: "2s" },
+  });
+  const late = await eventually("RestoreSession late Failed at its deadline", async () => {
+    const o = await kube.get("stash.appscode.com/v1beta1", "RestoreSession", "late", namespace);
+    return o.status?.phase === "Failed" ? o : undefined;
+  }, 30_000);
   const verdict = await argoHealth(bad);
   assert.equal(verdict.status, "Degraded");
   assert.match(verdict.message, /^host-0: nothing to back up at .*empty/);
@@ -160,6 +171,12 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   const lastGood = value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m"));
   assert.equal(lastGood, Date.parse(String(good.metadata.creationTimestamp)) / 1000);
   assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="bad"\\} (\\d+)`, "m")), 0);
+  // The latest backup of "bad" failed (its failure is newer than its success, 0); "good" never failed.
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="bad"\\} (\\d+)`, "m")), Date.parse(String(bad.metadata.creationTimestamp)) / 1000);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m")), 0);
   assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m")), 300);
   assert.equal(value(new RegExp(`^restash_policysource_ready\\{namespace="${namespace}",name="gone"\\} (\\d+)`, "m")), 0);
+  // The failed RestoreSession, at the time it failed: not before it was created, not after now.
+  const failedAt = value(new RegExp(`^restash_restoresession_failed_timestamp_seconds\\{namespace="${namespace}",name="late"\\} (\\d+)`, "m"));
+  assert.ok(failedAt >= Date.parse(String(late.metadata.creationTimestamp)) / 1000 && failedAt <= Date.now() / 1000, `${failedAt}`);
 });

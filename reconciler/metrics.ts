@@ -31,26 +31,29 @@ export interface BackupFreshness {
   namespace: string;
   name: string;
   lastSuccess: number; // unix seconds, 0 = never
+  lastFailure: number; // unix seconds, 0 = never
   created: number;
   interval?: number;
   paused: boolean;
 }
 
-/** Pure: the last successful BackupSession per BackupConfiguration. */
+/** Pure: the last successful and the last failed BackupSession (by creation) per BackupConfiguration. */
 export function backupFreshness(configs: KubeObject[], sessions: KubeObject[]): BackupFreshness[] {
-  const last = new Map<string, number>();
+  const last = { Succeeded: new Map<string, number>(), Failed: new Map<string, number>() };
   for (const s of sessions) {
-    if (s.status?.phase !== "Succeeded") continue;
+    const phase: unknown = s.status?.phase;
+    if (phase !== "Succeeded" && phase !== "Failed") continue;
     const invoker = s.spec?.invoker;
     if (invoker?.kind !== "BackupConfiguration") continue;
     const key = `${s.metadata.namespace}/${invoker.name}`;
     const t = Date.parse(s.metadata.creationTimestamp as unknown as string) / 1000;
-    if (!Number.isNaN(t) && t > (last.get(key) ?? 0)) last.set(key, t);
+    if (!Number.isNaN(t) && t > (last[phase].get(key) ?? 0)) last[phase].set(key, t);
   }
   return configs.map((c) => ({
     namespace: c.metadata.namespace!,
     name: c.metadata.name!,
-    lastSuccess: last.get(`${c.metadata.namespace}/${c.metadata.name}`) ?? 0,
+    lastSuccess: last.Succeeded.get(`${c.metadata.namespace}/${c.metadata.name}`) ?? 0,
+    lastFailure: last.Failed.get(`${c.metadata.namespace}/${c.metadata.name}`) ?? 0,
     created: Date.parse(c.metadata.creationTimestamp as unknown as string) / 1000 || 0,
     interval: scheduleIntervalSeconds(c.spec?.schedule),
     paused: c.spec?.paused === true,
@@ -113,6 +116,7 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
       },
     });
   bcGauge("restash_backupconfiguration_last_success_timestamp_seconds", "Creation time of the newest Succeeded BackupSession (0: never).", (f) => f.lastSuccess);
+  bcGauge("restash_backupconfiguration_last_failure_timestamp_seconds", "Creation time of the newest Failed BackupSession (0: never); above the last success while the latest backup failed.", (f) => f.lastFailure);
   bcGauge("restash_backupconfiguration_schedule_interval_seconds", "Seconds between two runs of the configuration's schedule.", (f) => f.interval);
   bcGauge("restash_backupconfiguration_paused", "1 while spec.paused is true.", (f) => (f.paused ? 1 : 0));
   bcGauge("restash_backupconfiguration_created_timestamp_seconds", "Creation time of the BackupConfiguration.", (f) => f.created);
@@ -132,10 +136,24 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
         }
       },
     });
-  // Gauges over the sessions still in the API server (history is bounded by backupHistoryLimit);
-  // named _total so increase() over them behaves as a counter while they only grow.
+  // Gauges over the sessions still in the API server, for dashboards (history is bounded by
+  // backupHistoryLimit, so they drop when old sessions go: alerts use the timestamps instead).
   sessionCounter("restash_backupsessions_completed_total", "Completed BackupSessions present in the cluster, by phase.", (s) => s.sessions, (o) => o.spec?.invoker?.name ?? "");
   sessionCounter("restash_restoresessions_completed_total", "Completed RestoreSessions present in the cluster, by phase.", (s) => s.restores, (o) => o.metadata.name!);
+  new Gauge({
+    name: "restash_restoresession_failed_timestamp_seconds",
+    help: "When a RestoreSession failed (its newest condition transition, else its creation), per Failed RestoreSession.",
+    labelNames: ["namespace", "name"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const o of (await state()).restores) {
+        if (o.status?.phase !== "Failed") continue;
+        const times = [String(o.metadata.creationTimestamp), ...(o.status?.conditions ?? []).map((c: any) => String(c.lastTransitionTime))].map((t) => Date.parse(t) / 1000).filter((t) => !Number.isNaN(t));
+        if (times.length) this.set({ namespace: o.metadata.namespace!, name: o.metadata.name! }, Math.max(...times));
+      }
+    },
+  });
 
   const sourceGauge = (name: string, help: string, pick: (o: KubeObject) => number | undefined, extra: string[] = []) =>
     new Gauge({
