@@ -5,8 +5,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { createRemote } from "./git-fixture.ts";
-import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCondition, startController, syncNow } from "./sync-fixtures.ts";
+import { getSource, grantStash, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "./sync-fixtures.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER } from "./policy-source.ts";
 import { SOURCE_NAME_LABEL } from "./tracking.ts";
 
@@ -18,11 +17,6 @@ const HOLD = "test.restash.dev/hold";
 
 async function deleteSource(kube: Kube, namespace: string, name: string): Promise<void> {
   await kube.delete({ apiVersion: POLICY_SOURCE_API, kind: "PolicySource", metadata: { name, namespace } });
-}
-
-async function eventsOf(kube: Kube, namespace: string, name: string): Promise<KubeObject[]> {
-  const list = await kube.list<KubeObject>("v1", "Event", namespace);
-  return list.items.filter((e) => (e as any).involvedObject?.kind === "PolicySource" && (e as any).involvedObject?.name === name);
 }
 
 const prunableRepositoryYaml = (name: string) => `apiVersion: stash.appscode.com/v1alpha1
@@ -37,17 +31,9 @@ spec:
 `;
 
 test("deleting a PolicySource with prune: true deletes what it applied; kept Repositories are released and nothing is wiped", async () => {
-  const { kube, namespace } = await testNamespace("gitops-delete");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web"), "db.yaml": policyYaml("db"), "scratch.yaml": prunableRepositoryYaml("scratch") });
-    await work.commitAndPush("three");
-    await applySource(kube, namespace, "p", { url: remote.url });
-    await syncNow(ctl, namespace, "p");
-    let src = await getSource(kube, namespace, "p");
+  await withGitops(await testNamespace("gitops-delete"), async ({ kube, namespace, ctl, push, sync }) => {
+    await push({ ...webPolicy(), "db.yaml": policyYaml("db"), "scratch.yaml": prunableRepositoryYaml("scratch") }, "three");
+    const src = await sync("p");
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.deepEqual((src.metadata as any).finalizers, [POLICY_SOURCE_FINALIZER], "the finalizer is on before anything is applied");
     assert.equal(src.status?.inventory?.entries.length, 5);
@@ -76,29 +62,18 @@ test("deleting a PolicySource with prune: true deletes what it applied; kept Rep
     assert.equal(scratch.spec.wipeOut, false, "and wipeOut was turned off first");
     await kube.mergePatch(scratch, { metadata: { finalizers: null } });
 
-    const events = await eventsOf(kube, namespace, "p");
+    const events = await sourceEvents(kube, namespace, "p");
     const pruned = events.find((e) => (e as any).reason === "Pruned");
     assert.ok(pruned, `a Pruned event (have: ${events.map((e) => (e as any).reason).join(", ")})`);
     assert.equal((pruned as any).type, "Normal");
     assert.match((pruned as any).message, /prune: true: 2 deleted, 2 Repository\(ies\) kept and released, 0 already gone, 1 no longer this source's/);
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("deleting a PolicySource with prune: false orphans its objects with their labels; a suspended one too; a new source of the same name adopts them", async () => {
-  const { kube, namespace } = await testNamespace("gitops-orphan");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: remote.url, prune: false });
-    await syncNow(ctl, namespace, "p");
-    assert.equal(readyCondition(await getSource(kube, namespace, "p"))?.status, "True");
+  await withGitops(await testNamespace("gitops-orphan"), async ({ kube, namespace, ctl, push, sync }) => {
+    await push(webPolicy(), "web");
+    assert.equal(readyCondition(await sync("p", { prune: false }))?.status, "True");
 
     await deleteSource(kube, namespace, "p");
     await syncNow(ctl, namespace, "p");
@@ -106,45 +81,31 @@ test("deleting a PolicySource with prune: false orphans its objects with their l
     const web = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
     assert.equal(web.metadata.deletionTimestamp, undefined, "orphaned, not deleted");
     assert.equal(web.metadata.labels?.[SOURCE_NAME_LABEL], "p", "tracking labels stay (Flux leaves them)");
-    const orphaned = (await eventsOf(kube, namespace, "p")).find((e) => (e as any).reason === "Orphaned");
+    const orphaned = (await sourceEvents(kube, namespace, "p")).find((e) => (e as any).reason === "Orphaned");
     assert.match((orphaned as any)?.message ?? "", /prune: false: its 2 object\(s\) are left in place/);
 
     // Re-created with the same name (prune on, suspended): it adopts them without a conflict...
-    await applySource(kube, namespace, "p", { url: remote.url });
-    await syncNow(ctl, namespace, "p");
-    const again = await getSource(kube, namespace, "p");
+    const again = await sync("p");
     assert.equal(readyCondition(again)?.status, "True", readyCondition(again)?.message);
     assert.equal(again.status?.lastSyncSummary?.unchanged, 2);
     // ...and deleted while suspended, it prunes nothing.
-    await applySource(kube, namespace, "p", { url: remote.url, suspend: true });
-    await syncNow(ctl, namespace, "p");
+    await sync("p", { suspend: true });
     await deleteSource(kube, namespace, "p");
     await syncNow(ctl, namespace, "p");
     assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), "a suspended source's deletion deletes nothing");
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("a failed delete keeps the finalizer and is retried; a deleted service account lets the source go with a Warning", async () => {
-  const { kube, namespace } = await testNamespace("gitops-delete-retry");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: remote.url });
-    await syncNow(ctl, namespace, "p");
+  await withGitops(await testNamespace("gitops-delete-retry"), async ({ kube, namespace, ctl, push, sync, resync }) => {
+    await push(webPolicy(), "web");
+    await sync("p");
 
     // The service account loses the right to delete: the source stays, saying why.
     await grantStash(kube, namespace, "policy-sync", ["tasks"]);
     await deleteSource(kube, namespace, "p");
-    await syncNow(ctl, namespace, "p");
-    const held = await getSource(kube, namespace, "p");
+    const held = await resync("p");
     assert.ok(held.metadata.deletionTimestamp, "still there, terminating");
     assert.equal(readyCondition(held)?.reason, "PruneFailed");
     assert.match(readyCondition(held)!.message!, /2 failed .*BackupConfiguration .*\/web: .*403/);
@@ -156,11 +117,8 @@ test("a failed delete keeps the finalizer and is retried; a deleted service acco
     await syncNow(ctl, namespace, "p");
     assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
-    const skipped = (await eventsOf(kube, namespace, "p")).find((e) => (e as any).reason === "PruneSkipped");
+    const skipped = (await sourceEvents(kube, namespace, "p")).find((e) => (e as any).reason === "PruneSkipped");
     assert.equal((skipped as any)?.type, "Warning");
     assert.match((skipped as any)?.message ?? "", /service account .*policy-sync no longer exists.*2 object\(s\) left in place/);
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });

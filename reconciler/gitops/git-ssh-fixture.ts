@@ -3,10 +3,11 @@
 // one client key run only git-shell (git-upload-pack/git-receive-pack) on the repositories.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../local/control-plane.ts";
 
 const run = promisify(execFile);
 
@@ -37,17 +38,6 @@ export async function newKeyPair(dir: string, name: string, passphrase = ""): Pr
   const path = join(dir, name);
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", path]);
   return { privateKey: await readFile(path, "utf8"), publicKey: (await readFile(`${path}.pub`, "utf8")).trim() };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as any).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until the port answers with an SSH banner. */

@@ -4,15 +4,15 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer, connect } from "node:net";
-import { mkdtemp, writeFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { connect } from "node:net";
+import { writeFile, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import express from "express";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
+import { eventually } from "../../testing/eventually.ts";
+import { freePort } from "../../local/control-plane.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { createRemote } from "./git-fixture.ts";
-import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCondition, startController, syncNow } from "./sync-fixtures.ts";
+import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, startController, syncNow, webPolicy, withGitops } from "./sync-fixtures.ts";
 import { gitAt, openRepo } from "./git-source.ts";
 import { NOTES_REF, writeNote } from "./notes.ts";
 import { signBody } from "./receiver.ts";
@@ -23,76 +23,33 @@ after(() => stopControlPlane());
 const BC = "stash.appscode.com/v1beta1";
 const REPO = "stash.appscode.com/v1alpha1";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as any).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function noteLines(bare: string, sha: string): Promise<any[]> {
-  const text = await gitAt(bare).raw(["notes", `--ref=${NOTES_REF}`, "show", sha]).catch(() => "");
-  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-}
-
 test("a git:// remote served by git daemon is synced, and notes are pushed back over git://", async () => {
-  const { kube, namespace } = await testNamespace("gitops-daemon");
-  const remote = await createRemote();
-  const port = await freePort();
-  await gitAt(remote.bare).raw(["config", "daemon.receivepack", "true"]);
-  const daemon = spawn("git", ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${remote.root}`, "--listen=127.0.0.1", `--port=${port}`, remote.root], { stdio: "ignore" });
-  const ctl = await startController(kube, namespace);
-  try {
-    await waitFor("git daemon", () => new Promise<boolean>((r) => connect(port, "127.0.0.1").once("connect", function (this: any) { this.end(); r(true); }).once("error", () => r(false))));
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    const head = await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: `git://127.0.0.1:${port}/remote.git` });
-    await syncNow(ctl, namespace, "p");
-    const src = await getSource(kube, namespace, "p");
+  await withGitops(await testNamespace("gitops-daemon"), async ({ kube, namespace, remote, push, sync, defer }) => {
+    const port = await freePort();
+    await gitAt(remote.bare).raw(["config", "daemon.receivepack", "true"]);
+    const daemon = spawn("git", ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${remote.root}`, "--listen=127.0.0.1", `--port=${port}`, remote.root], { stdio: "ignore" });
+    defer(() => daemon.kill());
+    await eventually("git daemon", () => new Promise<boolean>((r) => connect(port, "127.0.0.1").once("connect", function (this: any) { this.end(); r(true); }).once("error", () => r(false))), 30_000);
+    const { head } = await push(webPolicy(), "web");
+    const src = await sync("p", { url: `git://127.0.0.1:${port}/remote.git` });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
     assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied");
-  } finally {
-    await ctl.stop();
-    daemon.kill();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("a signed push webhook syncs at once; a bad signature or a notes push is not acted on", async () => {
-  const { kube, namespace } = await testNamespace("gitops-hook");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  const app = express();
-  app.use(ctl.receiver);
-  const server = app.listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  const url = `http://127.0.0.1:${(server.address() as any).port}/hooks/${namespace}/p`;
-  try {
-    await grantStash(kube, namespace, "policy-sync");
+  await withGitops(await testNamespace("gitops-hook"), async ({ kube, namespace, ctl, push, sync, defer }) => {
+    const app = express();
+    app.use(ctl.receiver);
+    const server = app.listen(0, "127.0.0.1");
+    defer(() => server.close());
+    await new Promise((r) => server.once("listening", r));
+    const url = `http://127.0.0.1:${(server.address() as any).port}/hooks/${namespace}/p`;
     await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "hook", namespace }, stringData: { webhookSecret: "s3cret-hook-key" } } as any);
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: remote.url, secretRef: { name: "hook" } });
-    await syncNow(ctl, namespace, "p");
+    const { work } = await push(webPolicy(), "web");
+    await sync("p", { secretRef: { name: "hook" } });
 
     await work.write({ "db.yaml": policyYaml("db") });
     const head = await work.commitAndPush("db");
@@ -108,57 +65,36 @@ test("a signed push webhook syncs at once; a bad signature or a notes push is no
 
     const ok = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, "s3cret-hook-key") } });
     assert.equal(ok.status, 202);
-    await waitFor("the pushed revision", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${head}`);
+    await eventually("the pushed revision", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${head}`, 30_000);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
-  } finally {
-    server.close();
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("a local directory source applies on file save, and a symlink leaving it or an oversized file stops the revision", async () => {
-  const { kube, namespace } = await testNamespace("gitops-local");
-  const dir = await mkdtemp(join(tmpdir(), "restash-local-"));
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
+  await withGitops(await testNamespace("gitops-local"), async ({ kube, namespace, sync, resync, tempDir }) => {
+    const dir = await tempDir("restash-local-");
     await writeFile(join(dir, "defaults.yaml"), defaultsYaml());
     await writeFile(join(dir, "web.yaml"), policyYaml("web"));
-    await applySource(kube, namespace, "local", { localPath: dir, maxFileSize: 4096 });
-    await syncNow(ctl, namespace, "local");
-    const first = await getSource(kube, namespace, "local");
+    const first = await sync("local", { localPath: dir, maxFileSize: 4096 });
     assert.equal(readyCondition(first)?.status, "True", readyCondition(first)?.message);
     assert.match(first.status!.lastAppliedRevision!, /^dir@sha256:[0-9a-f]{40}$/);
 
     await writeFile(join(dir, "web.yaml"), policyYaml("web", '  schedule: "7 7 * * *"\n'));
-    await waitFor("the saved file applied", async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *");
+    await eventually("the saved file applied", async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *", 30_000);
 
-    const { symlink } = await import("node:fs/promises");
     await symlink("/etc/hostname", join(dir, "escape.yaml"));
     await writeFile(join(dir, "big.yaml"), "# " + "x".repeat(5000) + "\n");
-    await syncNow(ctl, namespace, "local");
-    const src = await getSource(kube, namespace, "local");
+    const src = await resync("local");
     assert.equal(readyCondition(src)?.reason, "ValidationFailed");
     assert.match(readyCondition(src)!.message!, /big\.yaml:1: file is 5003 bytes, over the 4096-byte limit/);
     assert.match(readyCondition(src)!.message!, /escape\.yaml:1: symlink leaves the repository; refused/);
-  } finally {
-    await ctl.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("concurrent note writers are merged, not lost, and backup results land on the revision that configured them", async () => {
-  const { kube, namespace } = await testNamespace("gitops-notes");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web", "  repository: { prunable: true }\n") });
-    const head = await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: remote.url });
-    await syncNow(ctl, namespace, "p");
+  await withGitops(await testNamespace("gitops-notes"), async ({ kube, namespace, remote, ctl, push, sync }) => {
+    const { work, head } = await push(webPolicy("  repository: { prunable: true }\n"), "web");
+    await sync("p");
 
     // Four writers in four clones race on the same commit's note.
     const writers = await Promise.all([1, 2, 3, 4].map(async (i) => openRepo(join(remote.root, `writer-${i}`), remote.url)));
@@ -195,62 +131,40 @@ test("concurrent note writers are merged, not lost, and backup results land on t
     await kube.mergePatch(held, { metadata: { finalizers: null } });
     assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("an https remote with basic credentials from a Secret is synced; wrong credentials are reported, never shown", async () => {
-  const { kube, namespace } = await testNamespace("gitops-https");
-  const remote = await createRemote();
-  const server = await startGitHttpServer(remote.root, { username: "sync-bot", password: "correct-horse-battery" });
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    const head = await work.commitAndPush("web");
+  await withGitops(await testNamespace("gitops-https"), async ({ kube, namespace, remote, push, sync, resync, defer }) => {
+    const server = await startGitHttpServer(remote.root, { username: "sync-bot", password: "correct-horse-battery" });
+    defer(() => server.close());
+    const { head } = await push(webPolicy(), "web");
     await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "correct-horse-battery", "ca.crt": server.caPem } } as any);
-    await applySource(kube, namespace, "p", { url: `${server.url}/remote.git`, secretRef: { name: "git" } });
-    await syncNow(ctl, namespace, "p");
-    let src = await getSource(kube, namespace, "p");
+    let src = await sync("p", { url: `${server.url}/remote.git`, secretRef: { name: "git" } });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
     assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied", "notes pushed over https with the same credentials");
 
     await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "wrong-password-123", "ca.crt": server.caPem } } as any);
-    await syncNow(ctl, namespace, "p");
-    src = await getSource(kube, namespace, "p");
+    src = await resync("p");
     assert.equal(readyCondition(src)?.reason, "AuthenticationFailed");
     assert.match(readyCondition(src)!.message!, new RegExp(`fetching ${server.url.replace(/\./g, "\\.")}/remote\\.git: the remote rejected the credentials`));
     assert.ok(!JSON.stringify(src.status).includes("wrong-password-123") && !JSON.stringify(src.status).includes("correct-horse"), "no credential in status");
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
-  } finally {
-    await ctl.stop();
-    await server.close();
-    await remote.cleanup();
-  }
+  });
 });
 
 test("a finished BackupSession of a BackupConfiguration from Git is written into the note of the revision that configured it", async () => {
-  const { kube, namespace } = await testNamespace("gitops-session");
-  const remote = await createRemote();
-  const ctl = await startController(kube, namespace);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    const head = await work.commitAndPush("web");
-    await applySource(kube, namespace, "p", { url: remote.url });
-    await syncNow(ctl, namespace, "p");
+  await withGitops(await testNamespace("gitops-session"), async ({ kube, namespace, remote, ctl, push, sync }) => {
+    const { head } = await push(webPolicy(), "web");
+    await sync("p");
 
     const bs = await kube.create<KubeObject>({ apiVersion: BC, kind: "BackupSession", metadata: { name: "web-1700000900", namespace }, spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "web" } } } as KubeObject);
     await kube.mergePatch(bs, { status: { phase: "Running" } }, "status");
     await ctl.idle();
     assert.equal((await noteLines(remote.bare, head)).filter((l) => l.kind === "backup").length, 0, "a running session is not recorded");
     await kube.mergePatch(bs, { status: { phase: "Succeeded", targets: [{ ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, phase: "Succeeded", stats: [{ hostname: "host-0", phase: "Succeeded", snapshots: [{ name: "4f2a9c1e", path: "/data" }] }] }] } }, "status");
-    const line = await waitFor("the backup result note", async () => (await noteLines(remote.bare, head)).find((l) => l.kind === "backup"));
+    const line = await eventually("the backup result note", async () => (await noteLines(remote.bare, head)).find((l) => l.kind === "backup"), 30_000);
     assert.deepEqual(line, {
       time: bs.metadata.creationTimestamp,
       kind: "backup",
@@ -261,8 +175,5 @@ test("a finished BackupSession of a BackupConfiguration from Git is written into
       phase: "Succeeded",
       snapshots: ["4f2a9c1e"],
     });
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-  }
+  });
 });

@@ -4,16 +4,12 @@
 // only while git talks to the remote and never reaches logs, status or notes.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { createLogger } from "../../lib/logger.ts";
-import { startPolicySourceController, type PolicySourceController } from "./controller.ts";
-import { createRemote, type GitRemote } from "./git-fixture.ts";
+import type { KubeObject } from "../../lib/kube/client.ts";
 import { newKeyPair, startSshGitServer, type SshGitServer } from "./git-ssh-fixture.ts";
-import { applySource, defaultsYaml, getSource, grantStash, policyYaml, readyCondition, syncNow } from "./sync-fixtures.ts";
+import { getSource, policyYaml, readyCondition, webPolicy, withGitops, type GitopsEnv } from "./sync-fixtures.ts";
 import { gitAt } from "./git-source.ts";
 import { NOTES_REF } from "./notes.ts";
 
@@ -38,42 +34,31 @@ async function filesUnder(dir: string): Promise<string[]> {
 /** The body of a private key (what must never leak): its longest base64 line. */
 const keyBody = (pem: string) => pem.split("\n").filter((l) => !l.startsWith("-----")).sort((a, b) => b.length - a.length)[0];
 
-async function controller(kube: Kube, namespace: string, logs: string[]): Promise<{ ctl: PolicySourceController; workDir: string }> {
-  const workDir = await mkdtemp(join(tmpdir(), "restash-ssh-sync-"));
-  const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
-  return { ctl: await startPolicySourceController({ kube, log, workDir, namespace }), workDir };
+/** Secret `name` with `data` (Flux's format), then PolicySource `name` over ssh with it, synced; returns the source. */
+async function syncWithSecret(env: GitopsEnv, name: string, data: Record<string, string>) {
+  await env.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: env.namespace }, stringData: data } as any);
+  return env.sync(name, { url: server.urlOf(env.remote.bare), secretRef: { name } });
 }
 
-async function sshSecret(kube: Kube, namespace: string, name: string, data: Record<string, string>): Promise<void> {
-  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, stringData: data } as any);
-}
-
-async function assertNoKeyAnywhere(privateKey: string, where: { workDir: string; logs: string[]; kube: Kube; namespace: string; names: string[]; remote: GitRemote }) {
+/** `privateKey` is nowhere: not on disk under the controller's workDir, not in `logs`, not in the status of sources `names`, not in the notes. */
+async function assertNoKeyAnywhere(privateKey: string, env: GitopsEnv, logs: string[], names: string[]) {
   const body = keyBody(privateKey);
-  for (const f of await filesUnder(where.workDir)) {
+  for (const f of await filesUnder(env.workDir)) {
     assert.ok(!(await readFile(f, "utf8")).includes(body), `the private key is still on disk in ${f}`);
   }
-  assert.ok(!(await filesUnder(where.workDir)).some((f) => f.endsWith("/ssh/identity")), "the key file is removed after git is done");
-  assert.ok(!where.logs.join("\n").includes(body), "the private key is in the logs");
-  for (const n of where.names) assert.ok(!JSON.stringify((await getSource(where.kube, where.namespace, n)).status ?? {}).includes(body), "the private key is in status");
-  const notes = await gitAt(where.remote.bare).raw(["log", `--notes=${NOTES_REF}`, "--all", "--format=%N"]).catch(() => "");
+  assert.ok(!(await filesUnder(env.workDir)).some((f) => f.endsWith("/ssh/identity")), "the key file is removed after git is done");
+  assert.ok(!logs.join("\n").includes(body), "the private key is in the logs");
+  for (const n of names) assert.ok(!JSON.stringify((await getSource(env.kube, env.namespace, n)).status ?? {}).includes(body), "the private key is in status");
+  const notes = await gitAt(env.remote.bare).raw(["log", `--notes=${NOTES_REF}`, "--all", "--format=%N"]).catch(() => "");
   assert.ok(!notes.includes(body), "the private key is in the notes");
 }
 
 test("an ssh remote with a Flux-format Secret syncs, follows pushes and pushes notes back over ssh", async () => {
-  const { kube, namespace } = await testNamespace("gitops-ssh");
-  const remote = await createRemote();
   const logs: string[] = [];
-  const { ctl, workDir } = await controller(kube, namespace, logs);
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    const c1 = await work.commitAndPush("web");
-    await sshSecret(kube, namespace, "git-ssh", { identity: server.clientKey.privateKey, "identity.pub": server.clientKey.publicKey + "\n", known_hosts: server.knownHosts });
-    await applySource(kube, namespace, "p", { url: server.urlOf(remote.bare), secretRef: { name: "git-ssh" } });
-    await syncNow(ctl, namespace, "p");
-    let src = await getSource(kube, namespace, "p");
+  await withGitops(await testNamespace("gitops-ssh"), async (env) => {
+    const { kube, namespace, remote } = env;
+    const { work, head: c1 } = await env.push(webPolicy(), "web");
+    let src = await syncWithSecret(env, "p", { identity: server.clientKey.privateKey, "identity.pub": server.clientKey.publicKey + "\n", known_hosts: server.knownHosts });
     assert.equal(readyCondition(src)?.status, "True", `${readyCondition(src)?.message}\nsshd: ${server.log()}`);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c1}`);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
@@ -82,54 +67,34 @@ test("an ssh remote with a Flux-format Secret syncs, follows pushes and pushes n
 
     await work.write({ "web.yaml": policyYaml("web", '  schedule: "9 9 * * *"\n') });
     const c2 = await work.commitAndPush("change web");
-    await syncNow(ctl, namespace, "p");
-    src = await getSource(kube, namespace, "p");
+    src = await env.resync("p");
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c2}`, readyCondition(src)?.message);
     assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "9 9 * * *");
     assert.match(server.log(), /Accepted publickey for/, "sshd authenticated the client key");
-    await assertNoKeyAnywhere(server.clientKey.privateKey, { workDir, logs, kube, namespace, names: ["p"], remote });
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-    await rm(workDir, { recursive: true, force: true });
-  }
+    await assertNoKeyAnywhere(server.clientKey.privateKey, env, logs, ["p"]);
+  }, { logs });
 });
 
 test("ssh: a wrong key fails authentication, an unknown host key is refused, a Secret without known_hosts is invalid; nothing is applied", async () => {
-  const { kube, namespace } = await testNamespace("gitops-ssh-bad");
-  const remote = await createRemote();
   const logs: string[] = [];
-  const { ctl, workDir } = await controller(kube, namespace, logs);
-  const keys = await mkdtemp(join(tmpdir(), "restash-ssh-keys-"));
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    await work.commitAndPush("web");
-    const url = server.urlOf(remote.bare);
+  await withGitops(await testNamespace("gitops-ssh-bad"), async (env) => {
+    const { kube, namespace } = env;
+    const keys = await env.tempDir("restash-ssh-keys-");
+    await env.push(webPolicy(), "web");
     const stranger = await newKeyPair(keys, "stranger");
     const otherHost = await newKeyPair(keys, "other-host");
 
-    await sshSecret(kube, namespace, "wrong-key", { identity: stranger.privateKey, known_hosts: server.knownHosts });
-    await applySource(kube, namespace, "wrong-key", { url, secretRef: { name: "wrong-key" } });
-    await syncNow(ctl, namespace, "wrong-key");
-    let ready = readyCondition(await getSource(kube, namespace, "wrong-key"))!;
+    let ready = readyCondition(await syncWithSecret(env, "wrong-key", { identity: stranger.privateKey, known_hosts: server.knownHosts }))!;
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "AuthenticationFailed", ready.message);
     assert.match(ready.message!, new RegExp(`fetching ssh://127\\.0\\.0\\.1:${server.port}/.*: the remote rejected the credentials .*Permission denied \\(publickey\\)`));
 
-    await sshSecret(kube, namespace, "unknown-host", { identity: server.clientKey.privateKey, known_hosts: `[127.0.0.1]:${server.port} ${otherHost.publicKey.split(" ").slice(0, 2).join(" ")}\n` });
-    await applySource(kube, namespace, "unknown-host", { url, secretRef: { name: "unknown-host" } });
-    await syncNow(ctl, namespace, "unknown-host");
-    ready = readyCondition(await getSource(kube, namespace, "unknown-host"))!;
+    ready = readyCondition(await syncWithSecret(env, "unknown-host", { identity: server.clientKey.privateKey, known_hosts: `[127.0.0.1]:${server.port} ${otherHost.publicKey.split(" ").slice(0, 2).join(" ")}\n` }))!;
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "HostKeyVerificationFailed", ready.message);
     assert.match(ready.message!, /the server's host key is not the one in the Secret's known_hosts; nothing was fetched/);
 
-    await sshSecret(kube, namespace, "no-hosts", { identity: server.clientKey.privateKey });
-    await applySource(kube, namespace, "no-hosts", { url, secretRef: { name: "no-hosts" } });
-    await syncNow(ctl, namespace, "no-hosts");
-    const noHosts = await getSource(kube, namespace, "no-hosts");
+    const noHosts = await syncWithSecret(env, "no-hosts", { identity: server.clientKey.privateKey });
     ready = readyCondition(noHosts)!;
     assert.equal(ready.reason, "SecretInvalid", ready.message);
     assert.match(ready.message!, /the Secret has an identity but no known_hosts/);
@@ -137,56 +102,34 @@ test("ssh: a wrong key fails authentication, an unknown host key is refused, a S
 
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "nothing applied");
     for (const n of ["wrong-key", "unknown-host", "no-hosts"]) assert.equal((await getSource(kube, namespace, n)).status?.lastAppliedRevision, undefined);
-    await assertNoKeyAnywhere(stranger.privateKey, { workDir, logs, kube, namespace, names: ["wrong-key"], remote });
-    await assertNoKeyAnywhere(server.clientKey.privateKey, { workDir, logs, kube, namespace, names: ["unknown-host", "no-hosts"], remote });
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-    await rm(workDir, { recursive: true, force: true });
-    await rm(keys, { recursive: true, force: true });
-  }
+    await assertNoKeyAnywhere(stranger.privateKey, env, logs, ["wrong-key"]);
+    await assertNoKeyAnywhere(server.clientKey.privateKey, env, logs, ["unknown-host", "no-hosts"]);
+  }, { logs });
 });
 
 test("ssh: a passphrase-protected key works with the Secret's password (Flux's key), a wrong passphrase is an authentication failure; neither leaks", async () => {
-  const { kube, namespace } = await testNamespace("gitops-ssh-pass");
-  const remote = await createRemote();
   const logs: string[] = [];
-  const { ctl, workDir } = await controller(kube, namespace, logs);
-  const keys = await mkdtemp(join(tmpdir(), "restash-ssh-keys-"));
-  try {
-    await grantStash(kube, namespace, "policy-sync");
-    const work = await remote.clone();
-    await work.write({ "defaults.yaml": defaultsYaml(), "web.yaml": policyYaml("web") });
-    const head = await work.commitAndPush("web");
+  await withGitops(await testNamespace("gitops-ssh-pass"), async (env) => {
+    const { kube, namespace, workDir } = env;
+    const keys = await env.tempDir("restash-ssh-keys-");
+    const { head } = await env.push(webPolicy(), "web");
     const passphrase = "correct horse battery staple";
     const locked = await newKeyPair(keys, "locked", passphrase);
     assert.match(locked.privateKey, /BEGIN OPENSSH PRIVATE KEY/);
     await server.authorize(locked.publicKey);
-    const url = server.urlOf(remote.bare);
 
-    await sshSecret(kube, namespace, "wrong-pass", { identity: locked.privateKey, password: "not it", known_hosts: server.knownHosts });
-    await applySource(kube, namespace, "wrong-pass", { url, secretRef: { name: "wrong-pass" } });
-    await syncNow(ctl, namespace, "wrong-pass");
-    const ready = readyCondition(await getSource(kube, namespace, "wrong-pass"))!;
+    const ready = readyCondition(await syncWithSecret(env, "wrong-pass", { identity: locked.privateKey, password: "not it", known_hosts: server.knownHosts }))!;
     assert.equal(ready.reason, "AuthenticationFailed", ready.message);
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
 
-    await sshSecret(kube, namespace, "locked", { identity: locked.privateKey, password: passphrase, known_hosts: server.knownHosts });
-    await applySource(kube, namespace, "locked", { url, secretRef: { name: "locked" } });
-    await syncNow(ctl, namespace, "locked");
-    const src = await getSource(kube, namespace, "locked");
+    const src = await syncWithSecret(env, "locked", { identity: locked.privateKey, password: passphrase, known_hosts: server.knownHosts });
     assert.equal(readyCondition(src)?.status, "True", `${readyCondition(src)?.message}\nsshd: ${server.log()}`);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
 
-    await assertNoKeyAnywhere(locked.privateKey, { workDir, logs, kube, namespace, names: ["locked", "wrong-pass"], remote });
+    await assertNoKeyAnywhere(locked.privateKey, env, logs, ["locked", "wrong-pass"]);
     for (const f of await filesUnder(workDir)) assert.ok(!(await readFile(f, "utf8")).includes(passphrase), `the passphrase is on disk in ${f}`);
     assert.ok(!logs.join("\n").includes(passphrase), "the passphrase is in the logs");
     for (const n of ["locked", "wrong-pass"]) assert.ok(!JSON.stringify((await getSource(kube, namespace, n)).status).includes(passphrase));
-  } finally {
-    await ctl.stop();
-    await remote.cleanup();
-    await rm(workDir, { recursive: true, force: true });
-    await rm(keys, { recursive: true, force: true });
-  }
+  }, { logs });
 });
