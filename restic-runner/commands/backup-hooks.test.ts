@@ -2,29 +2,12 @@
 // server: order, templated body, executionPolicy, and a failing preBackup that backs up nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startOperator } from "../../reconciler/operator.ts";
-import { runRunner } from "./test-support.ts";
+import { eventually } from "../../testing/eventually.ts";
+import { hookServer, runRunner } from "./test-support.ts";
 import { PASSWORD, V1B, cond, finalSession, resticSnapshots, setupBackup, trigger, world } from "./e2e-steps.ts";
-
-async function hookServer(t: any) {
-  const calls: string[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""}`);
-      res.statusCode = req.url === "/fail" ? 500 : 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => server.close());
-  const port = (server.address() as any).port as number;
-  return { calls, port };
-}
 
 async function runSession(w: any, sessionName: string, srcPathMap: string) {
   const dep = await w.kube.get("apps/v1", "Deployment", "app", w.namespace);
@@ -100,11 +83,5 @@ function smallTree(dir: string) {
 }
 
 async function waitInitiated(w: any, name: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const s = await w.kube.get(V1B, "BackupSession", name, w.namespace);
-    if (s.status?.targets?.[0]?.totalHosts) return;
-    if (Date.now() > deadline) throw new Error(`BackupSession ${name} was never initiated`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(`BackupSession ${name} initiated`, async () => (await w.kube.get(V1B, "BackupSession", name, w.namespace)).status?.targets?.[0]?.totalHosts, 30_000, 100);
 }

@@ -7,15 +7,30 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stopControlPlane } from "../../testing/cluster.ts";
 import { startOperator } from "../../reconciler/operator.ts";
-import { backupConfiguration, deployment, eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
+import { deployment, eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
 import { runRunner, treeHash } from "./test-support.ts";
 import { freshBucket, sharedPushgateway } from "../../testing/services.ts";
 import { generateFixtureTree } from "../../fixtures/data/generate.ts";
 import { treeHash as hashTree } from "../tree-hash.ts";
 import { Watch } from "@kubernetes/client-node";
-import { PASSWORD, V1B, cond, finalSession, resticSnapshots, setupBackup, startSidecar, trigger, world } from "./e2e-steps.ts";
+import { PASSWORD, V1B, applyBackupConfiguration, cond, finalSession, injected, resticSnapshots, setupBackup, startSidecar, trigger, world, type World } from "./e2e-steps.ts";
 
 after(() => stopControlPlane());
+
+/**
+ * A Deployment "restored" mounting `src` as the source Deployment does, and RestoreSession `name`
+ * restoring `rule` from Repository `repo` into it; returns the stash-init container injected into it.
+ */
+async function restoreIntoNewDeployment(w: World, name: string, repo: string, src: string, rule: Record<string, unknown>): Promise<any> {
+  await w.kube.apply(deployment(w.namespace, "restored", src));
+  await w.kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreSession",
+    metadata: { name, namespace: w.namespace },
+    spec: { repository: { name: repo }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [rule] } },
+  });
+  return injected(w, "restored", "stash-init");
+}
 
 test("a Deployment's data is backed up by its sidecar to a local repository, restored into another Deployment byte for byte, and retention keeps what the policy says", async (t) => {
   const w = await world("e2e-local", t);
@@ -88,20 +103,7 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
 
   // Restore into another Deployment, via a RestoreSession and its init-container.
   const dst = join(w.dir, "restored-data");
-  await w.kube.apply(deployment(w.namespace, "restored", src));
-  await w.kube.apply({
-    apiVersion: V1B,
-    kind: "RestoreSession",
-    metadata: { name: "restore", namespace: w.namespace },
-    spec: {
-      repository: { name: "repo" },
-      target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [{ paths: [src] }] },
-    },
-  });
-  const init = await eventually("stash-init injected", async () => {
-    const d = await w.kube.get<any>("apps/v1", "Deployment", "restored", w.namespace);
-    return (d.spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
-  });
+  const init = await restoreIntoNewDeployment(w, "restore", "repo", src, { paths: [src] });
   const rsBefore = await eventually("RestoreSession Running", async () => {
     const r = await w.kube.get<any>(V1B, "RestoreSession", "restore", w.namespace);
     return r.status?.phase === "Running" && r;
@@ -149,14 +151,8 @@ test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment b
   await w.kube.apply(secret(w.namespace, "s3-secret", { RESTIC_PASSWORD: PASSWORD, AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }));
   await w.kube.apply({ ...repository(w.namespace, "s3-repo", { s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } }), spec: { backend: { storageSecretName: "s3-secret", s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } } } });
   await w.kube.apply(deployment(w.namespace, "app", src));
-  const bc = backupConfiguration(w.namespace, "s3-backup", { kind: "Deployment", name: "app" }, "s3-repo", { retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true } });
-  bc.spec.target.volumeMounts = [{ name: "source-data", mountPath: src }];
-  bc.spec.target.paths = [src];
-  await w.kube.apply(bc);
-  await eventually("Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", "s3-backup", w.namespace))?.status?.phase === "Ready");
-  await eventually("sidecar injected", async () => ((await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace)).spec.template.spec.containers as any[]).some((c) => c.name === "stash"));
-  const dep = await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace);
-  assert.ok(dep.spec.template.spec.containers.find((c: any) => c.name === "stash").args.includes(`--pushgateway-url=${pgw.url}`));
+  const stash = await applyBackupConfiguration(w, "s3-backup", "app", "s3-repo", src, { retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true } });
+  assert.ok(stash.args.includes(`--pushgateway-url=${pgw.url}`));
   const sidecar = await startSidecar(w, "app");
   t.after(() => sidecar.stop());
 
@@ -189,17 +185,7 @@ test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment b
 
   // Restore into another Deployment.
   const dst = join(w.dir, "restored");
-  await w.kube.apply(deployment(w.namespace, "restored", src));
-  await w.kube.apply({
-    apiVersion: V1B,
-    kind: "RestoreSession",
-    metadata: { name: "s3-restore", namespace: w.namespace },
-    spec: { repository: { name: "s3-repo" }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [{ sourceHost: "host-0", paths: [src] }] } },
-  });
-  const init = await eventually("stash-init injected", async () => {
-    const d = await w.kube.get<any>("apps/v1", "Deployment", "restored", w.namespace);
-    return (d.spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
-  });
+  const init = await restoreIntoNewDeployment(w, "s3-restore", "s3-repo", src, { sourceHost: "host-0", paths: [src] });
   await eventually("RestoreSession Running", async () => (await w.kube.get<any>(V1B, "RestoreSession", "s3-restore", w.namespace)).status?.phase === "Running");
   const r = await runRunner(init.args, w.env({ POD_NAME: "restored-5f6d-q1w2e", RESTASH_PATH_MAP: `${src}=${dst}` }));
   assert.equal(r.code, 0, r.output);

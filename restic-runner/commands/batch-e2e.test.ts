@@ -13,7 +13,7 @@ import { startOperator } from "../../reconciler/operator.ts";
 import { deployment, eventually, repository, secret } from "../../reconciler/controllers/test-fixtures.ts";
 import { argoHealth } from "../../deploy/argocd/argo-health.ts";
 import { makeFixtureTree, runRunner, treeHash } from "./test-support.ts";
-import { PASSWORD, V1B, cond, finalSession, resticSnapshots, startSidecar, trigger, world } from "./e2e-steps.ts";
+import { PASSWORD, V1B, cond, finalSession, injected, resticSnapshots, startSidecar, trigger, world } from "./e2e-steps.ts";
 
 after(() => stopControlPlane());
 
@@ -109,14 +109,7 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
       members: MEMBERS.map((m) => ({ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${m}-copy` }, volumeMounts: [{ name: "source-data", mountPath: src[m] }], rules: [{ paths: [src[m]] }] } })),
     },
   });
-  const inits = await Promise.all(
-    MEMBERS.map((m) =>
-      eventually(`stash-init injected into ${m}-copy`, async () => {
-        const d = await w.kube.get<any>("apps/v1", "Deployment", `${m}-copy`, w.namespace);
-        return (d.spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
-      }),
-    ),
-  );
+  const inits = await Promise.all(MEMBERS.map((m) => injected(w, `${m}-copy`, "stash-init")));
   const running = await eventually("RestoreBatch Running", async () => {
     const r = await w.kube.get<any>(V1B, "RestoreBatch", "apps-restore", w.namespace);
     return r.status?.phase === "Running" && r;

@@ -81,14 +81,29 @@ export async function setupBackup(w: World, opts: { srcFill?: (src: string) => v
   const repoDir = join(w.dir, "repo");
   await w.kube.apply(secret(w.namespace, "repo-secret", { RESTIC_PASSWORD: opts.password ?? PASSWORD }));
   await w.kube.apply(repository(w.namespace, "repo", { local: { mountPath: "/safe/repo", hostPath: { path: "/var/lib/backups" } } }));
-  const dep = deployment(w.namespace, "app", src);
-  await w.kube.apply(dep);
-  const bc = backupConfiguration(w.namespace, "app-backup", { kind: "Deployment", name: "app" }, "repo", opts.bcExtra ?? {});
+  await w.kube.apply(deployment(w.namespace, "app", src));
+  await applyBackupConfiguration(w, "app-backup", "app", "repo", src, opts.bcExtra);
+  return { src, repoDir, pathMap: `/safe/repo=${repoDir}` };
+}
+
+/**
+ * Applies BackupConfiguration `name` backing up `src` of Deployment `app` into Repository `repo`,
+ * waits until it is Ready and the sidecar is injected, and returns the injected `stash` container.
+ */
+export async function applyBackupConfiguration(w: World, name: string, app: string, repo: string, src: string, extra: Record<string, unknown> = {}): Promise<any> {
+  const bc = backupConfiguration(w.namespace, name, { kind: "Deployment", name: app }, repo, extra);
   bc.spec.target.volumeMounts = [{ name: "source-data", mountPath: src }];
   bc.spec.target.paths = [src];
   await w.kube.apply(bc);
-  await eventually("BackupConfiguration Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", "app-backup", w.namespace))?.status?.phase === "Ready");
-  await eventually("sidecar injected", async () => ((await w.kube.get<any>("apps/v1", "Deployment", "app", w.namespace)).spec.template.spec.containers as any[]).some((c) => c.name === "stash"));
-  return { src, repoDir, pathMap: `/safe/repo=${repoDir}` };
+  await eventually("BackupConfiguration Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", name, w.namespace))?.status?.phase === "Ready");
+  return injected(w, app, "stash");
+}
+
+/** Waits until the operator has injected its `stash` sidecar or `stash-init` init-container into Deployment `name`; returns the container. */
+export async function injected(w: World, name: string, container: "stash" | "stash-init"): Promise<any> {
+  return eventually(`${container} injected into ${name}`, async () => {
+    const spec = (await w.kube.get<any>("apps/v1", "Deployment", name, w.namespace)).spec.template.spec;
+    return ((container === "stash" ? spec.containers : spec.initContainers) ?? []).find((c: any) => c.name === container);
+  });
 }
 

@@ -5,7 +5,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,26 +18,11 @@ import { execPath } from "../pod-exec.ts";
 import { installCatalog } from "../tasks/catalog.ts";
 import { runJobLocally } from "../tasks/run-task-locally.ts";
 import { restoreSummary } from "./restore-hooks.ts";
-import { runRunner } from "./test-support.ts";
+import { hookServer, runRunner } from "./test-support.ts";
 import { PASSWORD, V1B, cond, world, type World } from "./e2e-steps.ts";
 
-/** An HTTP server that records each call, and whether the restored file existed at that moment. */
-async function hookServer(t: any, restoredFile: () => string) {
-  const calls: string[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      const seen = existsSync(restoredFile()) ? "data" : "no-data";
-      calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""} [${seen}]`);
-      res.statusCode = req.url?.startsWith("/fail") ? 500 : 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => server.close());
-  return { calls, port: (server.address() as AddressInfo).port };
-}
+/** A hook server (test-support.ts) that also records whether the restored file existed at each call. */
+const restoreHookServer = (t: any, restoredFile: () => string) => hookServer(t, () => (existsSync(restoredFile()) ? "data" : "no-data"));
 
 interface RestoreWorld {
   w: World;
@@ -100,7 +84,7 @@ const conds = (rs: any) => rs.status.conditions as any[];
 test("preRestore (httpGet) runs before the data is restored and postRestore (httpPost, Always) after it, with the session's name and phase in its templated body", async (t) => {
   const r = await restoreWorld("rhooks-ok", t);
   const dst = join(r.w.dir, "restored-app");
-  const srv = await hookServer(t, () => join(dst, "a.txt"));
+  const srv = await restoreHookServer(t, () => join(dst, "a.txt"));
   const hooks = {
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/pre", httpHeaders: [{ name: "X-Token", value: "hook-token-value" }] } },
     postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Name }} {{ .Invoker.Kind }} {{ .Target.Kind }}/{{ .Target.Name }} {{ .Status.Phase }}" }, executionPolicy: "Always" },
@@ -123,7 +107,7 @@ test("a failing preRestore fails the restore without touching the data; an OnFai
   // The destination already holds data: a failed preRestore must leave it exactly as it is.
   mkdirSync(dst, { recursive: true });
   writeFileSync(join(dst, "a.txt"), "old content\n");
-  const srv = await hookServer(t, () => join(dst, "d", "b.bin"));
+  const srv = await restoreHookServer(t, () => join(dst, "d", "b.bin"));
   const hooks = {
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/fail-pre" } },
     postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Status.Phase }}: {{ .Status.Error }}" }, executionPolicy: "OnFailure" },
@@ -146,7 +130,7 @@ test("a failing preRestore fails the restore without touching the data; an OnFai
 
 test("postRestore executionPolicy: OnSuccess runs after a success and is skipped after a failure, OnFailure the reverse; skips are recorded True with Stash's message; tcpSocket hooks check a real port", async (t) => {
   const r = await restoreWorld("rhooks-policy", t);
-  const srv = await hookServer(t, () => "/nonexistent");
+  const srv = await restoreHookServer(t, () => "/nonexistent");
   const tcp = createTcpServer((s) => s.end());
   await new Promise<void>((res) => tcp.listen(0, "127.0.0.1", res));
   t.after(() => tcp.close());
@@ -214,7 +198,7 @@ test("the restore Job of a PVC runs preRestore and postRestore around its restor
   const r = await restoreWorld("rhooks-job", t);
   const { w, src } = r;
   const dst = join(w.dir, "restored-pvc");
-  const srv = await hookServer(t, () => join(dst, "a.txt"));
+  const srv = await restoreHookServer(t, () => join(dst, "a.txt"));
   await w.kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data-copy", namespace: w.namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
   await w.kube.apply({
     apiVersion: V1B,
@@ -246,7 +230,7 @@ test("a Task-based restore runs its hooks in the pre-task-hook and post-task-hoo
   const { w, src } = r;
   await installCatalog(w.kube);
   let dst = "";
-  const srv = await hookServer(t, () => join(dst, "a.txt"));
+  const srv = await restoreHookServer(t, () => join(dst, "a.txt"));
   // The Task's volume is the PVC; the repository is a local one at the same path on this machine.
   await w.kube.apply(repository(w.namespace, "task-repo", { local: { mountPath: r.repoDir, hostPath: { path: r.repoDir } } }, {}));
   await w.kube.apply(secret(w.namespace, "task-repo-secret", { RESTIC_PASSWORD: PASSWORD }));

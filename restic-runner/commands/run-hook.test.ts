@@ -4,8 +4,6 @@
 // backup, and record the target conditions Stash records.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startOperator } from "../../reconciler/operator.ts";
@@ -15,30 +13,34 @@ import { backupJobName } from "../../reconciler/controllers/stash-names.ts";
 import { waitingForPostBackupHooks } from "../../reconciler/controllers/backup-session.ts";
 import { installCatalog } from "../tasks/catalog.ts";
 import { runPodLocally } from "../tasks/local-pod.ts";
-import { runRunner } from "./test-support.ts";
+import { hookServer, runRunner } from "./test-support.ts";
 import { appBindingPod } from "../pod-exec.ts";
-import { PASSWORD, V1B, cond, resticSnapshots, world } from "./e2e-steps.ts";
+import { PASSWORD, V1B, cond, resticSnapshots, world, type World } from "./e2e-steps.ts";
 
 const RESTASH = resolve(import.meta.dirname, "../../bin/restash.ts");
+
+/**
+ * A new BackupSession of `bc` at `unixTime`; its backup Job's pod run as the kubelet would, every
+ * container through the image's entrypoint, with `src` as the target volume.
+ */
+async function runBackupJob(w: World, bc: any, unixTime: number, src: string) {
+  const bs = newBackupSession(bc, unixTime);
+  await w.kube.create(bs);
+  const job = await eventually(`backup Job of ${bs.metadata.name}`, () => w.kube.getOrNull<any>("batch/v1", "Job", backupJobName(bs.metadata.name, 0), w.namespace).then((j) => j ?? undefined));
+  const spec = job.spec.template.spec;
+  const run = await runPodLocally(
+    { initContainers: spec.initContainers ?? [], containers: spec.containers, volumes: spec.volumes, restartPolicy: "Never", securityContext: spec.securityContext ?? {} },
+    { entrypoint: [process.execPath, RESTASH], volumeDirs: { "target-volume": src }, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: w.kubeconfig } },
+  );
+  return { bs, spec, run };
+}
 
 test("a Task-based backup Job runs preBackup and postBackup through `restash run-hook` around the backup, and records the target conditions", async (t) => {
   const w = await world("run-hook", t);
   const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
   t.after(() => op.stop());
   await installCatalog(w.kube);
-  const calls: string[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""}`);
-      res.statusCode = req.url === "/fail" ? 500 : 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => server.close());
-  const port = (server.address() as AddressInfo).port;
+  const { calls, port } = await hookServer(t);
 
   const src = join(w.dir, "pvc-data");
   mkdirSync(src, { recursive: true });
@@ -67,15 +69,7 @@ test("a Task-based backup Job runs preBackup and postBackup through `restash run
     const o = await w.kube.get<any>(V1B, "BackupConfiguration", "pvc-backup", w.namespace);
     return o.status?.phase === "Ready" && o;
   });
-  const bs = newBackupSession(bc, 1_700_000_000);
-  await w.kube.create(bs);
-  const job = await eventually("backup Job", () => w.kube.getOrNull<any>("batch/v1", "Job", backupJobName(bs.metadata.name, 0), w.namespace).then((j) => j ?? undefined));
-  const spec = job.spec.template.spec;
-  // The Job's pod as the kubelet would run it, every container through the image's entrypoint.
-  const run = await runPodLocally(
-    { initContainers: spec.initContainers ?? [], containers: spec.containers, volumes: spec.volumes, restartPolicy: "Never", securityContext: spec.securityContext ?? {} },
-    { entrypoint: [process.execPath, RESTASH], volumeDirs: { "target-volume": src }, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: w.kubeconfig } },
-  );
+  const { bs, spec, run } = await runBackupJob(w, bc, 1_700_000_000, src);
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 0], ["pvc-backup-0", 0], ["update-status-1", 0], ["post-task-hook", 0]], run.containers.map((c) => c.stderr).join("\n"));
   assert.deepEqual(calls, ["GET /pre", "POST /post BackupConfiguration/pvc-backup Succeeded"]);
   const s = await eventually("postBackup recorded", async () => {
@@ -100,14 +94,7 @@ test("a Task-based backup Job runs preBackup and postBackup through `restash run
     const o = await w.kube.get<any>(V1B, "BackupConfiguration", "pvc-backup", w.namespace);
     return o.spec.hooks.postBackup.httpPost?.path === "/fail" && o.status?.phase === "Ready" && o;
   });
-  const bs2 = newBackupSession(bc2, 1_700_000_600);
-  await w.kube.create(bs2);
-  const job2 = await eventually("second backup Job", () => w.kube.getOrNull<any>("batch/v1", "Job", backupJobName(bs2.metadata.name, 0), w.namespace).then((j) => j ?? undefined));
-  const spec2 = job2.spec.template.spec;
-  const run2 = await runPodLocally(
-    { initContainers: spec2.initContainers ?? [], containers: spec2.containers, volumes: spec2.volumes, restartPolicy: "Never", securityContext: spec2.securityContext ?? {} },
-    { entrypoint: [process.execPath, RESTASH], volumeDirs: { "target-volume": src }, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: w.kubeconfig } },
-  );
+  const { bs: bs2, run: run2 } = await runBackupJob(w, bc2, 1_700_000_600, src);
   assert.deepEqual(run2.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 0], ["pvc-backup-0", 0], ["update-status-1", 0], ["post-task-hook", 1]]);
   const s2 = await eventually("second session final", async () => {
     const o = await w.kube.get<any>(V1B, "BackupSession", bs2.metadata.name, w.namespace);

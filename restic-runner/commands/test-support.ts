@@ -4,7 +4,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import type { TestContext } from "node:test";
 
 export const MAIN = resolve(import.meta.dirname, "../main.ts");
 
@@ -50,6 +53,27 @@ export async function runRunner(args: string[], env: Record<string, string | und
   const r = startRunner(args, env);
   const code = await r.exited;
   return { code, output: r.output() };
+}
+
+/**
+ * A real HTTP server for Stash's httpGet/httpPost hooks, closed after the test: it records each call
+ * as "METHOD /path body" (with ` [note()]` when `note` is given, e.g. what the hook saw on disk) and
+ * answers 500 to paths under /fail, 200 to the rest.
+ */
+export async function hookServer(t: Pick<TestContext, "after">, note?: () => string): Promise<{ calls: string[]; port: number }> {
+  const calls: string[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      calls.push(`${req.method} ${req.url}${body ? ` ${body}` : ""}${note ? ` [${note()}]` : ""}`);
+      res.statusCode = req.url?.startsWith("/fail") ? 500 : 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  return { calls, port: (server.address() as AddressInfo).port };
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so fixture content is reproducible. */
