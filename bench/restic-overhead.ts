@@ -7,8 +7,9 @@
 //    so neither side always gets the warmer page cache), each on a fresh repository, for several
 //    rounds. Per round the ratio restash/plain is taken; the median and the min of those ratios
 //    are printed, for wall time and for CPU time (restic's user+sys, read by a bash `times`
-//    wrapper, plus this Node process's own CPU). On a shared, noisy machine the min and the CPU
-//    ratios are the stable ones.
+//    wrapper, plus this Node process's own CPU). Then restash's own CPU per call (this process,
+//    restash run minus plain run): what restash adds around the same restic process, free of the
+//    filesystem's noise (a restore of 20,000 small files varies by tens of percent run to run).
 // 2. The fixed extra cost of one host's backup as the runner does it (run-backup.ts): the restic
 //    calls restash makes beside `backup` (one `list locks` that is also the repository probe,
 //    retention, the integrity check with the statistics beside it), each timed, against a plain
@@ -105,6 +106,8 @@ const min = (xs: number[]) => Math.min(...xs);
 interface Sample {
   wallMs: number;
   cpuMs: number;
+  /** This process's own CPU: for a restash call, what restash adds around the same restic process. */
+  ownMs: number;
 }
 
 /** Wall and CPU of `fn`; CPU is restic's (the wrapper's `times`, summed over its calls) plus this process's. */
@@ -114,7 +117,8 @@ async function time(fn: () => Promise<unknown>): Promise<Sample> {
   const c = process.cpuUsage();
   await fn();
   const own = process.cpuUsage(c);
-  return { wallMs: performance.now() - t, cpuMs: resticCpu() * 1000 + (own.user + own.system) / 1000 };
+  const ownMs = (own.user + own.system) / 1000;
+  return { wallMs: performance.now() - t, cpuMs: resticCpu() * 1000 + ownMs, ownMs };
 }
 
 /** Times named steps one after the other. */
@@ -169,6 +173,14 @@ function printPairs(rows: Pair[]): void {
         min(cpu).toFixed(3).padStart(7) +
         (min(row.restash.map((x) => x.cpuMs)) / min(row.plain.map((x) => x.cpuMs))).toFixed(3).padStart(7),
     );
+  }
+  // Both sides run the same restic process; what restash itself adds is this process's CPU around
+  // it (spawning, reading restic's JSON, redaction). The wall and restic-CPU ratios above also carry
+  // the machine's noise (a restore of many small files varies by tens of percent run to run).
+  console.log("\nrestash's own CPU per call (this process, restash run minus plain run; median), against the plain run's wall time:");
+  for (const row of rows) {
+    const extra = median(row.restash.map((x) => x.ownMs)) - median(row.plain.map((x) => x.ownMs));
+    console.log(`  ${row.name.padEnd(44)} ${extra.toFixed(1).padStart(7)} ms  = ${((extra / median(row.plain.map((x) => x.wallMs))) * 100).toFixed(2)} %`);
   }
 }
 
