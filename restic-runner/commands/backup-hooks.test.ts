@@ -65,7 +65,11 @@ test("a failing preBackup hook fails the target, backs up nothing and skips post
   await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, {
     spec: { hooks: { preBackup: null, postBackup: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/post" }, executionPolicy: "OnFailure" } } },
   });
-  await new Promise((r) => setTimeout(r, 500));
+  // The operator has seen the new hooks before the next session starts.
+  await eventually("the BackupConfiguration's new generation observed", async () => {
+    const bc = await w.kube.get(V1B, "BackupConfiguration", "app-backup", w.namespace);
+    return bc.status?.observedGeneration === bc.metadata.generation;
+  }, 30_000, 100);
   const second = await trigger(w, "app-backup");
   await waitInitiated(w, second);
   await runSession(w, second, pathMap);
