@@ -1,6 +1,6 @@
 // startOperator: wires the Stash-kind controllers. Informers only enqueue keys; owned objects
 // (CronJobs, Jobs, workloads) map to their owner's key; one work queue per root kind.
-import type { Kube } from "../lib/kube/client.ts";
+import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import { errorKind, type ReconcileError } from "../lib/errors.ts";
 import { silentLogger, type Logger } from "../lib/logger.ts";
 import { WorkQueue, realClock, type Clock, type Result } from "../lib/workqueue.ts";
@@ -159,6 +159,10 @@ export function startOperator(o: StartOperatorOptions): Operator {
     invokers.flatMap(([inf]) => inf.cache.list() as any[])
       .filter((inv) => !inv.metadata.deletionTimestamp && inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace)
       .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name }));
+  ctx.backupInvokersTargeting = (ref) =>
+    [...bcs.cache.list(), ...bbs.cache.list()].filter(
+      (inv: any) => !inv.metadata.deletionTimestamp && targetsOf(inv).some(({ target }) => target?.ref?.kind === ref.kind && target.ref.name === ref.name && target.ref.namespace === ref.namespace),
+    ) as KubeObject[];
   watchMetadata("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
   // What of a Repository its users depend on: existence, spec (generation) and deletion. Status
   // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.

@@ -106,3 +106,40 @@ test("an invalid schedule makes the BackupConfiguration Invalid and Stalled, nam
   assert.equal(cond(bc, "Stalled").status, "True");
   assert.equal(await kube.getOrNull("batch/v1", "CronJob", "stash-trigger-bad", namespace), null);
 });
+
+test("two BackupConfigurations on one Deployment: the newest has the sidecar, the other injects none and names it; when the newest goes, the other takes over", async (t) => {
+  const { kube, namespace } = await testNamespace("bc-rivals");
+  const op = startOperator({ kube, namespace, image: "restash:test", pushgatewayUrl: "http://pgw:9091" });
+  t.after(() => op.stop());
+  await kube.apply(secret(namespace, "repo-secret", { RESTIC_PASSWORD: "not-a-real-password" }));
+  await kube.apply(repository(namespace, "repo", { local: { mountPath: "/safe/data", hostPath: { path: "/tmp/x" } } }));
+  await kube.apply(deployment(namespace, "app"));
+  // The workload records the invoker whose sidecar it carries (Stash's annotation: the invoker as JSON).
+  const invokerOf = async () => {
+    const recorded = (await kube.get<any>("apps/v1", "Deployment", "app", namespace)).metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker"];
+    return recorded ? JSON.parse(recorded).metadata.name : undefined;
+  };
+  await kube.apply(backupConfiguration(namespace, "older", { kind: "Deployment", name: "app" }, "repo"));
+  await eventually("older Ready", async () => (await getBC(kube, namespace, "older"))?.status?.phase === "Ready");
+  assert.equal(await invokerOf(), "older");
+  // creationTimestamp has second resolution: the rival is created in a later second.
+  const since = Math.floor(Date.now() / 1000);
+  await eventually("a new second", async () => Math.floor(Date.now() / 1000) > since);
+  await kube.apply(backupConfiguration(namespace, "newer", { kind: "Deployment", name: "app" }, "repo"));
+  await eventually("newer Ready with its sidecar", async () => (await getBC(kube, namespace, "newer"))?.status?.phase === "Ready" && (await invokerOf()) === "newer");
+
+  // The older one's next reconcile (a spec change) leaves the sidecar alone and says why.
+  await kube.mergePatch({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "older", namespace } }, { spec: { schedule: "0 * * * *" } });
+  const older = await eventually("older says the newer one has the sidecar", async () => {
+    const o = await getBC(kube, namespace, "older");
+    return o?.status?.observedGeneration === o?.metadata.generation && cond(o, "StashSidecarInjected")?.status === "False" && o;
+  });
+  assert.match(cond(older, "StashSidecarInjected").message, new RegExp(`^Deployment ${namespace}/app is backed up by BackupConfiguration ${namespace}/newer, the newest invoker that targets it`));
+  assert.equal(cond(older, "Stalled")?.status, "True");
+  assert.equal(await invokerOf(), "newer");
+
+  // The newer one deleted: its sidecar goes with it and the older one injects its own.
+  await kube.delete({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "newer", namespace } });
+  await eventually("older has the sidecar and is Ready", async () => (await invokerOf()) === "older" && (await getBC(kube, namespace, "older"))?.status?.phase === "Ready", 30_000);
+  assert.equal(cond(await getBC(kube, namespace, "older"), "StashSidecarInjected")?.status, "True");
+});

@@ -17,6 +17,7 @@ import { FINALIZER, V1BETA1, backupModel } from "./stash-names.ts";
 import { writeStatus } from "./status.ts";
 import { BACKUP_BATCH, isBatch, sameRef, targetsOf } from "./invoker-targets.ts";
 import { ensureSidecar, removeSidecarFor } from "./workload.ts";
+import { backupInvokerFor } from "../../admission/workload.ts";
 
 const BC = "BackupConfiguration";
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
@@ -125,6 +126,16 @@ async function reconcileBackupInvoker(ctx: ControllerContext, kind: string, name
     for (const t of targets) {
       if (driver !== "Restic" || !t.target?.ref || backupModel(t.target.ref.kind, t.task?.name) !== "sidecar") continue;
       const ref = t.target.ref;
+      // One sidecar per workload: when several invokers target it, the newest one's (the rule the
+      // mutating webhook applies); the others inject nothing and say which one has it, instead of
+      // taking turns rewriting the pod template (a rollout each time).
+      const rivals = ctx.backupInvokersTargeting?.({ kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name }) ?? [];
+      const owner = backupInvokerFor(found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } }, rivals.some((r) => r.metadata.uid === inv!.metadata.uid) ? rivals : [...rivals, inv]);
+      if (owner && owner.metadata.uid !== inv.metadata.uid) {
+        const msg = `${ref.kind} ${ref.namespace ?? namespace}/${ref.name} is backed up by ${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}, the newest invoker that targets it; a workload has one backup sidecar, so this ${kind} injects none. Remove one of them or point it at another target`;
+        setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, msg);
+        throw stalled(R.SidecarInjectionFailed, msg, { object: { kind, namespace, name }, field: t.field ?? "spec.target" });
+      }
       try {
         await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
         setCond(memberSt[t.index], C.StashSidecarInjected, true, R.SidecarInjectionSucceeded, `Successfully injected stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}`);

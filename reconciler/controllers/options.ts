@@ -1,6 +1,6 @@
 // What every controller receives: clients, clock, logger and the operator's settings. Built once
 // by startOperator and passed down (no module state).
-import type { Kube } from "../../lib/kube/client.ts";
+import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { Clock } from "../../lib/workqueue.ts";
 
@@ -23,6 +23,8 @@ export interface ControllerContext {
   wipeOut?: (repository: any) => Promise<void>;
   /** Invokers (BackupConfigurations, RestoreSessions) that use a Repository, from the operator's caches. */
   invokersOf?: (namespace: string, name: string) => { kind: string; namespace: string; name: string }[];
+  /** BackupConfigurations and BackupBatches (not being deleted) with a target of this kind, namespace and name, from the operator's caches. */
+  backupInvokersTargeting?: (ref: { kind: string; namespace: string; name: string }) => KubeObject[];
 }
 
 export const now = (ctx: { clock: Clock }) => new Date(ctx.clock.now());
