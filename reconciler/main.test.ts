@@ -77,6 +77,14 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   };
   await kube.apply(bc("good", "app", data));
   await kube.apply(bc("bad", "other", empty));
+  // A BackupBatch: its backups are watched by the same freshness gauges, with kind="BackupBatch".
+  await kube.apply(deployment(namespace, "members"));
+  await kube.apply({
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "BackupBatch",
+    metadata: { name: "nightly", namespace },
+    spec: { repository: { name: "repo" }, schedule: "0 * * * *", retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true }, members: [{ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "members" }, paths: [data] } }] },
+  });
 
   const ready = await eventually("BackupConfiguration good Ready", async () => {
     const o = await kube.get("stash.appscode.com/v1beta1", "BackupConfiguration", "good", namespace);
@@ -168,13 +176,15 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   const value = (re: RegExp) => Number(metrics.match(re)?.[1] ?? NaN);
   assert.ok(value(/^restash_reconcile_duration_seconds_count\{kind="BackupConfiguration"\} (\d+)/m) >= 2, metrics);
   assert.match(metrics, /^restash_workqueue_depth\{kind="BackupSession"\} \d+/m);
-  const lastGood = value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m"));
+  const lastGood = value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m"));
   assert.equal(lastGood, Date.parse(String(good.metadata.creationTimestamp)) / 1000);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="bad"\\} (\\d+)`, "m")), 0);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m")), 0);
   // The latest backup of "bad" failed (its failure is newer than its success, 0); "good" never failed.
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="bad"\\} (\\d+)`, "m")), Date.parse(String(bad.metadata.creationTimestamp)) / 1000);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m")), 0);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="good"\\} (\\d+)`, "m")), 300);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m")), Date.parse(String(bad.metadata.creationTimestamp)) / 1000);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m")), 0);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m")), 300);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m")), 3600);
+  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m")), 0);
   assert.equal(value(new RegExp(`^restash_policysource_ready\\{namespace="${namespace}",name="gone"\\} (\\d+)`, "m")), 0);
   // The failed RestoreSession, at the time it failed: not before it was created, not after now.
   const failedAt = value(new RegExp(`^restash_restoresession_failed_timestamp_seconds\\{namespace="${namespace}",name="late"\\} (\\d+)`, "m"));

@@ -28,6 +28,8 @@ export function scheduleIntervalSeconds(schedule: string | undefined, from = new
 }
 
 export interface BackupFreshness {
+  /** BackupConfiguration or BackupBatch. */
+  kind: string;
   namespace: string;
   name: string;
   lastSuccess: number; // unix seconds, 0 = never
@@ -37,23 +39,24 @@ export interface BackupFreshness {
   paused: boolean;
 }
 
-/** Pure: the last successful and the last failed BackupSession (by creation) per BackupConfiguration. */
+/** Pure: the last successful and the last failed BackupSession (by creation) per BackupConfiguration or BackupBatch. */
 export function backupFreshness(configs: KubeObject[], sessions: KubeObject[]): BackupFreshness[] {
   const last = { Succeeded: new Map<string, number>(), Failed: new Map<string, number>() };
   for (const s of sessions) {
     const phase: unknown = s.status?.phase;
     if (phase !== "Succeeded" && phase !== "Failed") continue;
     const invoker = s.spec?.invoker;
-    if (invoker?.kind !== "BackupConfiguration") continue;
-    const key = `${s.metadata.namespace}/${invoker.name}`;
+    if (invoker?.kind !== "BackupConfiguration" && invoker?.kind !== "BackupBatch") continue;
+    const key = `${s.metadata.namespace}/${invoker.kind}/${invoker.name}`;
     const t = Date.parse(s.metadata.creationTimestamp as unknown as string) / 1000;
     if (!Number.isNaN(t) && t > (last[phase].get(key) ?? 0)) last[phase].set(key, t);
   }
   return configs.map((c) => ({
+    kind: c.kind ?? "BackupConfiguration",
     namespace: c.metadata.namespace!,
     name: c.metadata.name!,
-    lastSuccess: last.Succeeded.get(`${c.metadata.namespace}/${c.metadata.name}`) ?? 0,
-    lastFailure: last.Failed.get(`${c.metadata.namespace}/${c.metadata.name}`) ?? 0,
+    lastSuccess: last.Succeeded.get(`${c.metadata.namespace}/${c.kind ?? "BackupConfiguration"}/${c.metadata.name}`) ?? 0,
+    lastFailure: last.Failed.get(`${c.metadata.namespace}/${c.kind ?? "BackupConfiguration"}/${c.metadata.name}`) ?? 0,
     created: Date.parse(c.metadata.creationTimestamp as unknown as string) / 1000 || 0,
     interval: scheduleIntervalSeconds(c.spec?.schedule),
     paused: c.spec?.paused === true,
@@ -89,13 +92,16 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     if (!cache || now() - cache.at > (opts.cacheMs ?? 15_000)) {
       const data = (async () => {
         const list = (apiVersion: string, kind: string) => kube.list(apiVersion, kind).then((l) => l.items as KubeObject[], () => [] as KubeObject[]);
-        const [configs, sessions, sources, restores] = await Promise.all([
+        const [configs, batches, sessions, sources, restores] = await Promise.all([
           list("stash.appscode.com/v1beta1", "BackupConfiguration"),
+          list("stash.appscode.com/v1beta1", "BackupBatch"),
           list("stash.appscode.com/v1beta1", "BackupSession"),
           list("restash.dev/v1alpha1", "PolicySource"),
           list("stash.appscode.com/v1beta1", "RestoreSession"),
         ]);
-        return { fresh: backupFreshness(configs, sessions), sources, sessions, restores };
+        // Listed items carry no kind: it is set from the list asked for.
+        const invokers = [...configs.map((c) => ({ ...c, kind: "BackupConfiguration" })), ...batches.map((b) => ({ ...b, kind: "BackupBatch" }))];
+        return { fresh: backupFreshness(invokers, sessions), sources, sessions, restores };
       })();
       cache = { at: now(), data };
     }
@@ -105,13 +111,13 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     new Gauge({
       name,
       help,
-      labelNames: ["namespace", "name"],
+      labelNames: ["namespace", "name", "kind"],
       registers: [registry],
       async collect() {
         this.reset();
         for (const f of (await state()).fresh) {
           const v = pick(f);
-          if (v !== undefined) this.set({ namespace: f.namespace, name: f.name }, v);
+          if (v !== undefined) this.set({ namespace: f.namespace, name: f.name, kind: f.kind }, v);
         }
       },
     });
