@@ -8,6 +8,7 @@ import { join } from "node:path";
 import express from "express";
 import { Kube } from "../lib/kube/client.ts";
 import { createLogger, type Level, type Logger } from "../lib/logger.ts";
+import type { OperatorOptions } from "./controllers/options.ts";
 import { startOperator, type Operator } from "./operator.ts";
 import { startPolicySourceController, type PolicySourceController } from "./gitops/controller.ts";
 import { startBlueprintController, type BlueprintController } from "./blueprints/controller.ts";
@@ -20,6 +21,8 @@ export interface OperatorConfig {
   /** The runner image for CronJobs, sidecars, init-containers and Jobs. */
   image: string;
   pushgatewayUrl?: string;
+  /** The operator's own pod (POD_NAMESPACE, POD_NAME, POD_IP): where a batch's global exec hooks run. */
+  ownPod?: OperatorOptions["ownPod"];
   /** HTTPS port of the webhooks and the Snapshot API (0: a free port). */
   securePort: number;
   secureHost: string;
@@ -54,7 +57,7 @@ export interface RunningOperator {
 export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOperator> {
   const { kube, log } = c;
   const metrics = createOperatorMetrics(kube);
-  const operator = startOperator({ kube, log: log.child({ component: "controllers" }), image: c.image, pushgatewayUrl: c.pushgatewayUrl, namespace: c.namespace, metrics });
+  const operator = startOperator({ kube, log: log.child({ component: "controllers" }), image: c.image, pushgatewayUrl: c.pushgatewayUrl, ownPod: c.ownPod, namespace: c.namespace, metrics });
   const policies = await startPolicySourceController({ kube, log: log.child({ component: "policysource" }), workDir: c.workDir, namespace: c.namespace });
   const blueprints = startBlueprintController({ kube, log: log.child({ component: "blueprints" }), namespace: c.namespace });
   const server = await startOperatorServer({
@@ -183,6 +186,7 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     workDir: String(values["work-dir"]),
     namespace: values.namespace as string | undefined,
     service: svcName && svcNs ? { name: svcName, namespace: svcNs } : undefined,
+    ownPod: env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE, name: env.POD_NAME || undefined, ip: env.POD_IP || undefined } : undefined,
     register: register as OperatorConfig["register"],
     webhookConfigName: String(values["webhook-configuration"]),
   });

@@ -62,7 +62,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     kube,
     clock,
     log,
-    opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl },
+    opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl, ownPod: o.ownPod },
     pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
     wipeOut: o.wipeOut ?? wipeOutWith(kube),
   };

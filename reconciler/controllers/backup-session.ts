@@ -90,7 +90,7 @@ export async function reconcileBackupSession(ctx: ControllerContext, namespace: 
     // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
     const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
     if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
-      const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }), operatorExecutor(ctx.kube));
+      const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }), operatorExecutor(ctx.kube, ctx.opts.ownPod));
       setCond(st, o.type, o.status, o.reason, o.message);
       status.conditions = st.conditions;
       if (!o.status) {
@@ -246,7 +246,7 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
     status.conditions = st.conditions;
     for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
     const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, previewPhase(status, st), { retryLeft: bs.spec?.retryLeft });
-    const o = await runGlobalHook("postBackup", globalPost, summary, operatorExecutor(ctx.kube));
+    const o = await runGlobalHook("postBackup", globalPost, summary, operatorExecutor(ctx.kube, ctx.opts.ownPod));
     setCond(st, o.type, o.status, o.reason, o.message);
   }
   if (!getCondition(st.conditions, C.BackupHistoryCleaned) && invoker) {

@@ -22,16 +22,16 @@ test("a global exec hook is a pods/exec request for the operator's own pod; outs
   const summary = globalHookSummary({ name: "nightly-1700000000", namespace }, batch(namespace), "Running");
   const hook = { exec: { command: ["/bin/sh", "-c", "echo {{ .Invoker.Name }} > /tmp/marker"] } };
 
-  const inPod = await runGlobalHook("preBackup", hook, summary, operatorExecutor(kube, { POD_NAME: pod, POD_NAMESPACE: namespace }));
+  const inPod = await runGlobalHook("preBackup", hook, summary, operatorExecutor(kube, { name: pod, namespace }));
   assert.equal(inPod.type, "GlobalPreBackupHookSucceeded");
   assert.equal(inPod.status, false);
   assert.equal(inPod.reason, "GlobalPreBackupHookExecutionFailed");
   assert.match(inPod.message, new RegExp(`^Failed to execute global PreBackup Hook\\. Reason: exec in ${namespace}/${pod} container operator was refused by the API server: .*pod ${pod} does not have a host assigned`));
 
-  const named = await runGlobalHook("preBackup", { containerName: "sidecar", exec: { command: ["true"] } }, summary, operatorExecutor(kube, { POD_NAME: pod, POD_NAMESPACE: namespace }));
+  const named = await runGlobalHook("preBackup", { containerName: "sidecar", exec: { command: ["true"] } }, summary, operatorExecutor(kube, { name: pod, namespace }));
   assert.match(named.message, /has no container sidecar \(has operator, pushgateway\)/);
 
-  const local = await runGlobalHook("preBackup", hook, summary, operatorExecutor(kube, {}));
+  const local = await runGlobalHook("preBackup", hook, summary, operatorExecutor(kube, undefined));
   assert.equal(local.status, false);
   assert.match(local.message, /exec hooks run in the executor pod, but POD_NAME is not set/);
 });
@@ -47,7 +47,7 @@ test("a global httpGet without a host goes to the operator pod's own address (PO
   defer(() => new Promise((r) => server.close(r)));
   const port = (server.address() as AddressInfo).port;
   const summary = globalHookSummary({ name: "nightly-1700000000", namespace }, batch(namespace), "Succeeded");
-  const o = await runGlobalHook("postBackup", { executionPolicy: "OnSuccess", httpGet: { port, path: "/done" } }, summary, operatorExecutor(kube, { POD_IP: "127.0.0.2", POD_NAMESPACE: namespace }));
+  const o = await runGlobalHook("postBackup", { executionPolicy: "OnSuccess", httpGet: { port, path: "/done" } }, summary, operatorExecutor(kube, { ip: "127.0.0.2", namespace }));
   assert.deepEqual([o.status, o.reason, o.message], [true, "GlobalPostBackupHookExecutedSuccessfully", "Global PostBackup hook has been executed successfully"]);
   assert.deepEqual(seen, ["/done"]);
 });

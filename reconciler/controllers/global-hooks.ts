@@ -60,9 +60,9 @@ export interface GlobalHookExecutor {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** The operator's own pod, from the downward API (POD_NAME, POD_NAMESPACE, POD_IP). */
-export function operatorExecutor(kube: Kube, env: Readonly<Record<string, string | undefined>> = process.env): GlobalHookExecutor {
-  return { kube, pod: { namespace: env.POD_NAMESPACE ?? "", name: env.POD_NAME || undefined }, env };
+/** The operator's own pod (OperatorOptions.ownPod, from the downward API); none outside a pod. */
+export function operatorExecutor(kube: Kube, pod: { namespace: string; name?: string; ip?: string } | undefined): GlobalHookExecutor {
+  return { kube, pod: { namespace: pod?.namespace ?? "", name: pod?.name }, env: { POD_IP: pod?.ip } };
 }
 
 /**

@@ -10,6 +10,8 @@ export interface OperatorOptions {
   imagePullPolicy?: string;
   /** Pushgateway URL given to executors and used for session metrics; empty disables metrics. */
   pushgatewayUrl?: string;
+  /** The operator's own pod (downward API), where a batch's global exec hooks run; absent outside a pod. */
+  ownPod?: { namespace: string; name?: string; ip?: string };
 }
 
 export interface ControllerContext {

@@ -93,7 +93,7 @@ export async function reconcileRestoreBatch(ctx: ControllerContext, namespace: s
     // The global preRestore hook: once, before any member is restored; a failure ends the batch.
     const globalPre = rb.spec?.hooks?.preRestore;
     if (globalPre && !getCondition(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
-      const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"), operatorExecutor(ctx.kube));
+      const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"), operatorExecutor(ctx.kube, ctx.opts.ownPod));
       setCond(st, o.type, o.status, o.reason, o.message);
       if (!o.status) {
         status.conditions = st.conditions;
@@ -185,7 +185,7 @@ async function finish(ctx: ControllerContext, rb: KubeObject, status: Record<str
   const globalPost = rb.spec?.hooks?.postRestore;
   if (globalPost && !getCondition(st.conditions, C.GlobalPostRestoreHookSucceeded) && !isFalse(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
     status.conditions = st.conditions;
-    const o = await runGlobalHook("postRestore", globalPost, globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)), operatorExecutor(ctx.kube));
+    const o = await runGlobalHook("postRestore", globalPost, globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)), operatorExecutor(ctx.kube, ctx.opts.ownPod));
     setCond(st, o.type, o.status, o.reason, o.message);
   }
   if (getCondition(st.conditions, C.MetricsPushed)) return;

@@ -81,20 +81,28 @@ const workloadTargets = (inv: any): TargetRef[] =>
     .filter((t) => t.target?.ref?.name && backupModel(t.target.ref.kind, t.task?.name) === "sidecar")
     .map((t) => t.target.ref as TargetRef);
 
-/** Removes the sidecar from every workload target of `bc` whose record names this invoker. */
-export async function removeSidecarFor(kube: Kube, bc: any): Promise<void> {
-  for (const ref of workloadTargets(bc)) {
-    await mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
-      if (!recordedIs(w, ANN_LAST_APPLIED_BACKUP_INVOKER, ANN_LAST_APPLIED_BACKUP_INVOKER_KIND, bc)) return w;
+/**
+ * Takes what `inv` put into each of its workload targets out again (`remove` on the pod template),
+ * with the record annotations, but only where the record still names `inv`.
+ */
+async function removeRecordedParts(kube: Kube, inv: any, annotation: string, kindAnnotation: string, remove: (template: any) => any): Promise<void> {
+  for (const ref of workloadTargets(inv)) {
+    await mutateWorkload(kube, ref, ref.namespace ?? inv.metadata.namespace, (w) => {
+      if (!recordedIs(w, annotation, kindAnnotation, inv)) return w;
       const spec = w.spec as any;
-      spec.template = removeSidecar(spec.template ?? {});
+      spec.template = remove(spec.template ?? {});
       const ann = { ...(w.metadata.annotations ?? {}) };
-      delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER];
-      delete ann[ANN_LAST_APPLIED_BACKUP_INVOKER_KIND];
+      delete ann[annotation];
+      delete ann[kindAnnotation];
       w.metadata.annotations = ann;
       return w;
     });
   }
+}
+
+/** Removes the sidecar from every workload target of `bc` whose record names this invoker. */
+export function removeSidecarFor(kube: Kube, bc: any): Promise<void> {
+  return removeRecordedParts(kube, bc, ANN_LAST_APPLIED_BACKUP_INVOKER, ANN_LAST_APPLIED_BACKUP_INVOKER_KIND, removeSidecar);
 }
 
 /** Puts the init-container of `rs` (for its target `info`: a RestoreBatch member) into the target workload. */
@@ -109,17 +117,6 @@ export function ensureInitContainer(kube: Kube, rs: any, repo: any, opts: Inject
 }
 
 /** Removes the init-container from every workload target of `rs` whose record names this invoker. */
-export async function removeInitContainerFor(kube: Kube, rs: any): Promise<void> {
-  for (const ref of workloadTargets(rs)) {
-    await mutateWorkload(kube, ref, ref.namespace ?? rs.metadata.namespace, (w) => {
-      if (!recordedIs(w, ANN_LAST_APPLIED_RESTORE_INVOKER, ANN_LAST_APPLIED_RESTORE_INVOKER_KIND, rs)) return w;
-      const spec = w.spec as any;
-      spec.template = removeInitContainer(spec.template ?? {});
-      const ann = { ...(w.metadata.annotations ?? {}) };
-      delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER];
-      delete ann[ANN_LAST_APPLIED_RESTORE_INVOKER_KIND];
-      w.metadata.annotations = ann;
-      return w;
-    });
-  }
+export function removeInitContainerFor(kube: Kube, rs: any): Promise<void> {
+  return removeRecordedParts(kube, rs, ANN_LAST_APPLIED_RESTORE_INVOKER, ANN_LAST_APPLIED_RESTORE_INVOKER_KIND, removeInitContainer);
 }
