@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import type { KubeObject } from "../lib/kube/client.ts";
 import { parseYaml } from "../schema/parse-yaml.ts";
 import { backupBatchAdmission, restoreBatchAdmission } from "./batches.ts";
-import { lookupsOf } from "./test-lookups.ts";
+import { lookupsOf } from "../testing/admission-lookups.ts";
 import type { AdmissionContext, Operation } from "./types.ts";
 
 const ctx = (objects: KubeObject[] = [], operation: Operation = "CREATE"): AdmissionContext => ({ operation, namespace: "demo", lookups: lookupsOf(objects) });

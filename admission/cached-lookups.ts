@@ -7,7 +7,7 @@
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import type { Logger } from "../lib/logger.ts";
 import { realClock } from "../lib/workqueue.ts";
-import { startInformer, type RunningInformer } from "../reconciler/controllers/watch.ts";
+import { startInformer, type RunningInformer } from "../lib/kube/informer.ts";
 import type { AdmissionLookups } from "./types.ts";
 import { kubeLookups } from "./kube-lookups.ts";
 

@@ -4,7 +4,7 @@
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { AdmissionContext, Violation } from "./types.ts";
 import { usageAllowed, usageDeniedMessage } from "./usage-policy.ts";
-import { backupModel } from "../reconciler/controllers/stash-names.ts";
+import { backupModel } from "../stash/names.ts";
 
 /** Stash's sidecar model: no task and a workload target (the controllers' own rule). */
 export function isSidecarModel(obj: KubeObject): boolean {

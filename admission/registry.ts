@@ -1,6 +1,6 @@
 // Which admission function answers for which kind.
-import type { InjectOptions } from "../restic-runner/pod-template.ts";
-import { WORKLOAD_KINDS } from "../reconciler/controllers/stash-names.ts";
+import type { InjectOptions } from "../stash/pod-template.ts";
+import { WORKLOAD_KINDS } from "../stash/names.ts";
 import { registryKey, type AdmissionRegistry } from "./review.ts";
 import { STASH_GROUP } from "./types.ts";
 import { repositoryAdmission } from "./repository.ts";

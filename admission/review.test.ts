@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { review, malformedReason, registryKey, type AdmissionRegistry } from "./review.ts";
-import { lookupsOf } from "./test-lookups.ts";
+import { lookupsOf } from "../testing/admission-lookups.ts";
 import { repositoryAdmission } from "./repository.ts";
 import { restoreSessionAdmission } from "./restore-session.ts";
 import { applyPatch } from "./json-patch.ts";

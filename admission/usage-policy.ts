@@ -2,7 +2,7 @@
 // policy at all means only the Repository's own namespace; a policy without `from` allows nobody
 // else; `All` allows every namespace; `Selector` matches the referring namespace's labels.
 import type { KubeObject } from "../lib/kube/client.ts";
-import { fromLabelSelector, matches } from "../server/label-selector.ts";
+import { fromLabelSelector, matches } from "../lib/kube/label-selector.ts";
 
 export type UsageDecision = { allowed: true } | { allowed: false; reason: string };
 

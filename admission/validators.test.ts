@@ -5,7 +5,7 @@ import { repositoryAdmission } from "./repository.ts";
 import { backupConfigurationAdmission } from "./backup-configuration.ts";
 import { restoreSessionAdmission, migrateRestoreSession, ruleViolations } from "./restore-session.ts";
 import { taskAdmission } from "./task.ts";
-import { lookupsOf } from "./test-lookups.ts";
+import { lookupsOf } from "../testing/admission-lookups.ts";
 import type { AdmissionContext, Operation } from "./types.ts";
 
 const ctx = (objects: KubeObject[] = [], operation: Operation = "CREATE", namespace = "demo"): AdmissionContext => ({ operation, namespace, lookups: lookupsOf(objects) });

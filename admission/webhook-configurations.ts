@@ -2,7 +2,7 @@
 // the API server at the operator server. Choices (failurePolicy, timeouts, scope) are explained in
 // docs/decisions/webhooks.md.
 import type { KubeObject } from "../lib/kube/client.ts";
-import { WORKLOAD_KINDS } from "../reconciler/controllers/stash-names.ts";
+import { WORKLOAD_KINDS } from "../stash/names.ts";
 import { MUTATE_PATH, VALIDATE_PATH } from "./router.ts";
 
 export const ADMISSION_PREFIX = "/admission";

@@ -4,10 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../lib/kube/client.ts";
-import { workloadAdmission, workloadTarget } from "./workload.ts";
-import { backupInvokerAnnotations, injectInitContainer, injectSidecar } from "../restic-runner/pod-template.ts";
-import { targetsOf } from "../reconciler/controllers/invoker-targets.ts";
-import { lookupsOf } from "./test-lookups.ts";
+import { workloadAdmission } from "./workload.ts";
+import { workloadTarget } from "../stash/workload.ts";
+import { backupInvokerAnnotations, injectInitContainer, injectSidecar } from "../stash/pod-template.ts";
+import { targetsOf } from "../stash/invoker-targets.ts";
+import { lookupsOf } from "../testing/admission-lookups.ts";
 
 const inject = { image: "restash/runner:test" };
 const deployment = (name: string): KubeObject => ({

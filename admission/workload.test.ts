@@ -1,9 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../lib/kube/client.ts";
-import { backupInvokerFor, desiredWorkload, restoreInvokerFor, workloadAdmission } from "./workload.ts";
-import { injectSidecar, backupInvokerAnnotations, removeSidecar } from "../restic-runner/pod-template.ts";
-import { lookupsOf } from "./test-lookups.ts";
+import { workloadAdmission } from "./workload.ts";
+import { desiredWorkload } from "../stash/workload.ts";
+import { restoreInvokerFor } from "../stash/workload.ts";
+import { backupInvokerFor } from "../stash/workload.ts";
+import { injectSidecar, backupInvokerAnnotations, removeSidecar } from "../stash/pod-template.ts";
+import { lookupsOf } from "../testing/admission-lookups.ts";
 
 const inject = { image: "restash/runner:test" };
 const deployment = (extra: Partial<KubeObject["metadata"]> = {}, containers: any[] = [{ name: "app", image: "busybox" }]): KubeObject => ({

@@ -216,8 +216,8 @@ async function main() {
   const { startControlPlane } = await import("../local/control-plane.ts");
   const { installCRDs } = await import("../schema/install.ts");
   const { Kube } = await import("../lib/kube/client.ts");
-  const { desiredCronJob } = await import("../reconciler/controllers/cronjob.ts");
-  const { backupConfiguration, deployment, repository, secret } = await import("../reconciler/controllers/test-fixtures.ts");
+  const { desiredCronJob } = await import("../reconciler/backup-configuration/cronjob.ts");
+  const { backupConfiguration, deployment, repository, secret } = await import("../testing/stash-objects.ts");
   const cp = await startControlPlane();
   try {
     const kube = Kube.fromFile(cp.kubeconfig);

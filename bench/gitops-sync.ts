@@ -19,10 +19,10 @@ import { installCRDs } from "../schema/install.ts";
 import { Kube, type KubeObject } from "../lib/kube/client.ts";
 import { createLogger } from "../lib/logger.ts";
 import { startPolicySourceController } from "../reconciler/gitops/controller.ts";
-import { loadTree } from "../reconciler/gitops/load-tree.ts";
-import { buildAndCheck } from "../reconciler/gitops/build.ts";
-import { createRemote } from "../reconciler/gitops/git-fixture.ts";
-import { applySource, defaultsYaml, grantStash, policyYaml } from "../reconciler/gitops/sync-fixtures.ts";
+import { loadTree } from "../policies/load-tree.ts";
+import { buildAndCheck } from "../policies/build.ts";
+import { createRemote } from "../testing/git-fixture.ts";
+import { applySource, defaultsYaml, grantStash, policyYaml } from "../testing/gitops-fixture.ts";
 import { signBody } from "../reconciler/gitops/receiver.ts";
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // restash: one entrypoint for everything the image runs and people type.
-//   restash operator ...                       the operator (reconciler/main.ts)
+//   restash operator ...                       the operator (bin/operator.ts)
 //   restash validate|render|plan ...           policy review (cli/restash.ts)
 //   restash create-backupsession|run-backup|restore|run-hook|<task step> ...   the runner (restic-runner/main.ts)
-import { runOperator } from "../reconciler/main.ts";
+import { runOperator } from "./operator.ts";
 import { runCli } from "../cli/restash.ts";
 import { main as runRunner } from "../restic-runner/main.ts";
-import { metricsForPushgateway } from "../restic-runner/runner-metrics.ts";
+import { metricsForPushgateway } from "../restic-runner/commands/runner-metrics.ts";
 
 const CLI = new Set(["validate", "render", "plan"]);
 

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { load } from "js-yaml";
 import { runCli } from "./restash.ts";
 import { stopControlPlane, testNamespace } from "../testing/cluster.ts";
-import { createRemote } from "../reconciler/gitops/git-fixture.ts";
-import { applySource, defaultsYaml, grantStash, policyYaml, startController, syncNow } from "../reconciler/gitops/sync-fixtures.ts";
+import { createRemote } from "../testing/git-fixture.ts";
+import { applySource, defaultsYaml, grantStash, policyYaml, startController, syncNow } from "../testing/gitops-fixture.ts";
 
 after(() => stopControlPlane());
 

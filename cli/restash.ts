@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { dump } from "js-yaml";
 import { Kube } from "../lib/kube/client.ts";
-import { loadTree } from "../reconciler/gitops/load-tree.ts";
-import { buildAndCheck } from "../reconciler/gitops/build.ts";
-import { formatSourceError, type BuildResult } from "../reconciler/gitops/model.ts";
-import { planAgainstCluster, planAgainstObjects } from "../reconciler/gitops/plan.ts";
-import { formatPlanMarkdown, formatPlanText, hasChanges } from "../reconciler/gitops/plan-diff.ts";
+import { loadTree } from "../policies/load-tree.ts";
+import { buildAndCheck } from "../policies/build.ts";
+import { formatSourceError, type BuildResult } from "../policies/model.ts";
+import { planAgainstCluster, planAgainstObjects } from "../policies/plan.ts";
+import { formatPlanMarkdown, formatPlanText, hasChanges } from "../policies/plan-diff.ts";
 
 const USAGE = `usage:
   restash validate <dir> [--namespace NS] [--task NAME]... [--repository NS/NAME]...

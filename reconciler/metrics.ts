@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CronExpressionParser } from "cron-parser";
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
-import { parseDuration } from "./gitops/policy-source.ts";
+import { parseDuration } from "../policies/policy-source.ts";
 
 export interface OperatorMetrics {
   registry: Registry;

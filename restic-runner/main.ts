@@ -37,7 +37,7 @@ function saNamespace(): string | undefined {
 
 export interface MainOptions {
   env?: Record<string, string | undefined>;
-  /** Builds the metrics pusher for a pushgateway URL (restic-runner/metrics.ts). */
+  /** Builds the metrics pusher for a pushgateway URL (stash/metrics.ts). */
   metricsFor?: (pushgatewayUrl: string) => RunnerMetrics;
   signal?: AbortSignal;
 }

@@ -12,10 +12,10 @@ import { startControlPlane, type ControlPlane } from "../local/control-plane.ts"
 import { installCRDs } from "../schema/install.ts";
 import { Kube, type KubeObject } from "../lib/kube/client.ts";
 import { createLogger } from "../lib/logger.ts";
-import { startOperatorProcess, type RunningOperator } from "../reconciler/main.ts";
+import { startOperatorProcess, type RunningOperator } from "../bin/operator.ts";
 import { startMinio, startPushgateway, toolsDir, type Minio, type Pushgateway } from "../testing/services.ts";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
-import { treeHash } from "../restic-runner/tree-hash.ts";
+import { treeHash } from "../lib/tree-hash.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const NS = "demo";

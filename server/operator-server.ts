@@ -9,14 +9,14 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import type { Kube } from "../lib/kube/client.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { InjectOptions } from "../restic-runner/pod-template.ts";
-import type { LocalSpec } from "../restic-runner/backend.ts";
+import type { InjectOptions } from "../stash/pod-template.ts";
+import type { LocalSpec } from "../restic/backend.ts";
 import { admissionRouter } from "../admission/router.ts";
 import { admissionRegistry } from "../admission/registry.ts";
 import { cachedLookups } from "../admission/cached-lookups.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { realClock } from "../lib/workqueue.ts";
-import { startWatcher } from "../reconciler/controllers/watch.ts";
+import { startWatcher } from "../lib/kube/informer.ts";
 import type { AdmissionLookups } from "../admission/types.ts";
 import {
   ADMISSION_PREFIX,

@@ -1,6 +1,6 @@
 // Snapshot names as Stash forms them: `<repository>-<first 8 hex of the restic id>`, the repository
 // part shortened so the whole fits 63 characters; and the reverse, for get and delete.
-import { nameWithSuffix } from "../reconciler/controllers/stash-names.ts";
+import { nameWithSuffix } from "../stash/names.ts";
 
 export const SHORT_ID_LENGTH = 8;
 

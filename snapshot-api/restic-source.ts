@@ -1,12 +1,13 @@
 // Where the Snapshot API's data comes from: the Repository's Secret, mapped to restic's URL and
-// environment by restic-runner/backend.ts, and restic itself through restic-runner/restic/run.ts
+// environment by restic/backend.ts, and restic itself through restic/run.ts
 // (secrets in the environment only, output redacted, typed errors).
 import { join } from "node:path";
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import { isNotFound } from "../lib/kube/client.ts";
-import { resticBackend, secretDataOf, writeBackendFiles, type LocalSpec } from "../restic-runner/backend.ts";
-import { runRestic } from "../restic-runner/restic/run.ts";
-import { RepositoryNotFoundError } from "../restic-runner/restic/errors.ts";
+import { resticBackend, writeBackendFiles, type LocalSpec } from "../restic/backend.ts";
+import { secretDataOf } from "../lib/kube/secret-data.ts";
+import { runRestic } from "../restic/run.ts";
+import { RepositoryNotFoundError } from "../restic/errors.ts";
 import type { ResticSnapshotJson } from "./snapshot-object.ts";
 
 export interface SnapshotSource {

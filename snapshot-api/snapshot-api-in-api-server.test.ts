@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { request } from "node:https";
 import { load } from "js-yaml";
 import { ApiError, type Kube, type KubeObject } from "../lib/kube/client.ts";
-import { testOperator, stopTestOperator, type TestOperator } from "../server/test-operator.ts";
+import { testOperator, stopTestOperator, type TestOperator } from "../testing/operator-server.ts";
 import { stopControlPlane } from "../testing/cluster.ts";
 import { eventually } from "../testing/eventually.ts";
 import { freshBucket, sharedRestServer, stopSharedServices } from "../testing/services.ts";

@@ -6,7 +6,7 @@
 // short pause so an unreachable backend is not hammered. Concurrent readers of a stale entry share
 // one reload.
 import type { KubeObject } from "../lib/kube/client.ts";
-import { stableJson } from "../reconciler/controllers/stash-names.ts";
+import { stableJson } from "../stash/names.ts";
 import type { ResticSnapshotJson } from "./snapshot-object.ts";
 
 export interface SnapshotIndexOptions {

@@ -5,8 +5,8 @@
 // involve `hostname` are checked on the Repository first, so unselected repositories are never listed.
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import { isNotFound } from "../lib/kube/client.ts";
-import { parseSelector, matches, SelectorError, type Requirement } from "../server/label-selector.ts";
-import { ResticError } from "../restic-runner/restic/errors.ts";
+import { parseSelector, matches, SelectorError, type Requirement } from "../lib/kube/label-selector.ts";
+import { ResticError } from "../restic/errors.ts";
 import type { SnapshotIndex } from "./snapshot-index.ts";
 import type { SnapshotSource } from "./restic-source.ts";
 import { BackendSecretMissingError } from "./restic-source.ts";

@@ -10,8 +10,8 @@ import { errorKind, errorMessage, stalled, waiting, type ObjectRef } from "../..
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { silentLogger, type Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock, type Result } from "../../lib/workqueue.ts";
-import { collectionPath, startInformer, type RunningInformer } from "../controllers/watch.ts";
-import { LABEL_TARGET_KIND, LABEL_TARGET_NAME, LABEL_TARGET_NAMESPACE, V1BETA1 } from "../controllers/stash-names.ts";
+import { collectionPath, startInformer, type RunningInformer } from "../../lib/kube/informer.ts";
+import { LABEL_TARGET_KIND, LABEL_TARGET_NAME, LABEL_TARGET_NAMESPACE, V1BETA1 } from "../../stash/names.ts";
 import { KEY_BACKUP_BLUEPRINT, autoBackupRequest } from "./annotations.ts";
 import { renderedObjectErrors } from "./checks.ts";
 import { LABEL_BLUEPRINT, renderAutoBackup, type AutoBackupTarget } from "./render.ts";

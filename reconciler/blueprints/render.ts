@@ -4,8 +4,8 @@
 // to another backupNamespace, suffixed with the blueprint when several are named; `${TARGET_*}`
 // variables filled in everywhere in the blueprint (others are left for the Task resolver).
 // Pure: exact-equality tests.
-import { substJson } from "../../restic-runner/tasks/envsubst.ts";
-import { LABEL_MANAGED_BY, LABEL_TARGET_KIND, LABEL_TARGET_NAME, LABEL_TARGET_NAMESPACE, MANAGED_BY, V1ALPHA1, V1BETA1, sortKeys } from "../controllers/stash-names.ts";
+import { substJson } from "../../stash/tasks/envsubst.ts";
+import { LABEL_MANAGED_BY, LABEL_TARGET_KIND, LABEL_TARGET_NAME, LABEL_TARGET_NAMESPACE, MANAGED_BY, V1ALPHA1, V1BETA1, sortKeys } from "../../stash/names.ts";
 import { KEY_BACKUP_BLUEPRINT, type AutoBackupRequest } from "./annotations.ts";
 
 /** The label naming the blueprint an object was generated from (the annotation key, as a label). */

@@ -10,10 +10,11 @@ import type { Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock } from "../../lib/workqueue.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import { rfc3339 } from "../../lib/conditions.ts";
-import { syncPolicySource, newSyncMemory, appendSourceNote, type SyncDeps } from "./sync.ts";
+import { syncPolicySource, appendSourceNote } from "./sync.ts";
+import { newSyncMemory, type SyncDeps } from "./sync-deps.ts";
 import { receiverRouter } from "./receiver.ts";
-import { listWatch } from "./list-watch.ts";
-import { REVISION_ANNOTATION, trackedBy } from "./tracking.ts";
+import { listWatch } from "../../lib/kube/list-watch.ts";
+import { REVISION_ANNOTATION, trackedBy } from "../../policies/tracking.ts";
 import { shaOf } from "./git-source.ts";
 
 export interface PolicySourceControllerOptions {

@@ -13,13 +13,13 @@ import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { isNotFound } from "../../lib/kube/client.ts";
 import { setHealth } from "../../lib/conditions.ts";
 import { errorMessage } from "../../lib/errors.ts";
-import { staleEntries } from "./inventory.ts";
+import { staleEntries } from "../../policies/inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { sourceEvent } from "./source-events.ts";
 import { writeSourceStatus } from "./status-write.ts";
-import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
-import type { SourceKey } from "./tracking.ts";
-import type { SyncDeps } from "./sync.ts";
+import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER, POLICY_SOURCE_KIND, type PolicySource } from "../../policies/policy-source.ts";
+import type { SourceKey } from "../../policies/tracking.ts";
+import type { SyncDeps } from "./sync-deps.ts";
 
 const RETRY_MS = 15_000;
 

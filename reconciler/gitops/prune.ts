@@ -3,9 +3,9 @@
 // prunable, and a pruned Repository never wipes its data (wipeOut is turned off first).
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { errorMessage } from "../../lib/errors.ts";
-import { pool } from "./apply-plan.ts";
-import { apiVersionOf, parseInventoryId, type InventoryEntry } from "./inventory.ts";
-import { SOURCE_NAMESPACE_LABEL, SOURCE_NAME_LABEL, trackedBy, type SourceKey } from "./tracking.ts";
+import { pool } from "../../policies/apply-plan.ts";
+import { apiVersionOf, parseInventoryId, type InventoryEntry } from "../../policies/inventory.ts";
+import { SOURCE_NAMESPACE_LABEL, SOURCE_NAME_LABEL, trackedBy, type SourceKey } from "../../policies/tracking.ts";
 
 export type PruneAction = "deleted" | "gone" | "kept" | "skipped" | "failed";
 

@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import express, { type Router } from "express";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
-import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
+import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "../../policies/policy-source.ts";
 
 export const WEBHOOK_SECRET_KEY = "webhookSecret";
 

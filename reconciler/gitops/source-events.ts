@@ -4,7 +4,7 @@
 // summaries, which never carry secrets.
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { conditionEvent } from "../../lib/events.ts";
-import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "./policy-source.ts";
+import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource } from "../../policies/policy-source.ts";
 
 export const EVENT_COMPONENT = "restash-gitops";
 

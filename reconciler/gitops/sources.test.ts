@@ -12,11 +12,11 @@ import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import { eventually } from "../../testing/eventually.ts";
 import { freePort } from "../../local/control-plane.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, startController, syncNow, webPolicy, withGitops } from "./sync-fixtures.ts";
+import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, startController, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
 import { gitAt, openRepo } from "./git-source.ts";
 import { NOTES_REF, writeNote } from "./notes.ts";
 import { signBody } from "./receiver.ts";
-import { startGitHttpServer } from "./git-http-fixture.ts";
+import { startGitHttpServer } from "../../testing/git-http-fixture.ts";
 
 after(() => stopControlPlane());
 

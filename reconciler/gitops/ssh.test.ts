@@ -1,4 +1,4 @@
-// ssh remotes against a real sshd (reconciler/gitops/git-ssh-fixture.ts) and the real API server:
+// ssh remotes against a real sshd (testing/git-ssh-fixture.ts) and the real API server:
 // a Secret in Flux's format (identity, identity.pub, known_hosts) syncs and pushes notes back over
 // ssh; a wrong key or an unknown host key applies nothing and says why; the private key is on disk
 // only while git talks to the remote and never reaches logs, status or notes.
@@ -8,8 +8,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { newKeyPair, startSshGitServer, type SshGitServer } from "./git-ssh-fixture.ts";
-import { getSource, policyYaml, readyCondition, webPolicy, withGitops, type GitopsEnv } from "./sync-fixtures.ts";
+import { newKeyPair, startSshGitServer, type SshGitServer } from "../../testing/git-ssh-fixture.ts";
+import { getSource, policyYaml, readyCondition, webPolicy, withGitops, type GitopsEnv } from "../../testing/gitops-fixture.ts";
 import { gitAt } from "./git-source.ts";
 import { NOTES_REF } from "./notes.ts";
 

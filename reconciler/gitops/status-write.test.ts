@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { Condition } from "../../lib/conditions.ts";
-import { applySource, getSource } from "./sync-fixtures.ts";
+import { applySource, getSource } from "../../testing/gitops-fixture.ts";
 import { INVENTORY_MANAGER, STATUS_MANAGER, writeSourceStatus } from "./status-write.ts";
-import { POLICY_SOURCE_API } from "./policy-source.ts";
+import { POLICY_SOURCE_API } from "../../policies/policy-source.ts";
 
 after(() => stopControlPlane());
 

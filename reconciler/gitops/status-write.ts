@@ -7,8 +7,8 @@
 // Applying the status without it would drop it, so the inventory is first applied under its own
 // manager (now co-owned), after which the status manager can leave it out.
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource, type PolicySourceStatus } from "./policy-source.ts";
-import { canonicalJson } from "./tracking.ts";
+import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource, type PolicySourceStatus } from "../../policies/policy-source.ts";
+import { canonicalJson } from "../../policies/tracking.ts";
 
 export const STATUS_MANAGER = "restash-gitops";
 export const INVENTORY_MANAGER = "restash-gitops-inventory";

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { eventually } from "../../testing/eventually.ts";
-import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "./sync-fixtures.ts";
+import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
 import { NOTES_REF } from "./notes.ts";
 import { gitAt } from "./git-source.ts";
-import { REVISION_ANNOTATION, SOURCE_NAME_LABEL } from "./tracking.ts";
+import { REVISION_ANNOTATION, SOURCE_NAME_LABEL } from "../../policies/tracking.ts";
 
 after(() => stopControlPlane());
 

@@ -9,12 +9,12 @@ import { isNotFound } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { setHealth, rfc3339, type HealthInput } from "../../lib/conditions.ts";
 import { ReconcileError, errorMessage, redact, stalled, transient } from "../../lib/errors.ts";
-import type { BuildResult, SourceError } from "./model.ts";
-import { formatSourceError } from "./model.ts";
-import { loadTree } from "./load-tree.ts";
-import { buildRevision, checkRevision, type FileCache } from "./build.ts";
-import { planApply, executePlan, planFailed, mayPassLater, type PlannedObject } from "./apply-plan.ts";
-import { staleEntries, type InventoryEntry } from "./inventory.ts";
+import type { BuildResult, SourceError } from "../../policies/model.ts";
+import { formatSourceError } from "../../policies/model.ts";
+import { loadTree } from "../../policies/load-tree.ts";
+import { buildRevision, checkRevision, type FileCache } from "../../policies/build.ts";
+import { planApply, executePlan, planFailed, mayPassLater, type PlannedObject } from "../../policies/apply-plan.ts";
+import { staleEntries, type InventoryEntry } from "../../policies/inventory.ts";
 import { pruneStale, type PruneOutcome } from "./prune.ts";
 import { openRepo, fetchBranch, isAncestor, checkout, shaOf, revisionString, displayUrl, type GitCredentials, type GitRepo } from "./git-source.ts";
 import { writeNote, type NoteRecord } from "./notes.ts";
@@ -30,39 +30,9 @@ import {
   type PolicySource,
   type PolicySourceStatus,
   type SyncSummary,
-} from "./policy-source.ts";
-import { contentHash, type SourceKey } from "./tracking.ts";
-
-export interface SyncDeps {
-  kube: Kube;
-  log: Logger;
-  now: () => Date;
-  /** Where clones live: <workDir>/<namespace>/<name>/repo. */
-  workDir: string;
-  parallelism?: number;
-  /** Per-controller memory: built revisions and the last note written, by source key. */
-  memory: SyncMemory;
-  /** Serialises work on one source's clone (reconcile vs recordBackupResult). */
-  withRepoLock: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
-}
-
-export interface SyncMemory {
-  builds: Map<string, { fingerprint: string; built: BuildResult }>;
-  notes: Map<string, string>;
-  repos: Map<string, GitRepo>;
-  /** Fingerprint (URL + credentials) each clone was opened with. */
-  repoKeys: Map<string, string>;
-  /** The commit each clone's work tree holds. */
-  checkedOut: Map<string, string>;
-  /** Per-file parse results of each source's last build. */
-  files: Map<string, FileCache>;
-  /** The client acting as each source's service account: one connection pool kept across syncs. */
-  actAs: Map<string, { user: string; kube: Kube }>;
-}
-
-export function newSyncMemory(): SyncMemory {
-  return { builds: new Map(), notes: new Map(), repos: new Map(), repoKeys: new Map(), checkedOut: new Map(), files: new Map(), actAs: new Map() };
-}
+} from "../../policies/policy-source.ts";
+import { contentHash, type SourceKey } from "../../policies/tracking.ts";
+import type { SyncDeps } from "./sync-deps.ts";
 
 interface Run {
   source: PolicySource;

@@ -7,11 +7,11 @@
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { setCondition } from "../../lib/conditions.ts";
-import { C } from "../../reconciler/controllers/stash-conditions.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
-import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
-import { executeHook, hookDecision, type HookSummary } from "../hooks.ts";
-import { executorOptions } from "../pod-exec.ts";
+import { C } from "../../stash/conditions.ts";
+import { updateStatus } from "../../lib/status.ts";
+import { V1BETA1 } from "../../stash/names.ts";
+import { executeHook, hookDecision, type HookSummary } from "../../stash/hooks.ts";
+import { executorOptions } from "../../stash/pod-exec.ts";
 import type { OutputCondition } from "../tasks/step-output.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 

@@ -1,7 +1,7 @@
 // `create-backupsession --invoker-name --invoker-kind`: what the trigger CronJob runs. Creates
 // `<invoker>-<unix seconds>` with Stash's labels; a name taken in the same second moves to the next.
-import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
-import { newBackupSession } from "../../reconciler/controllers/new-backup-session.ts";
+import { V1BETA1 } from "../../stash/names.ts";
+import { newBackupSession } from "../../stash/new-backup-session.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 

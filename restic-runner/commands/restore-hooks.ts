@@ -10,12 +10,12 @@
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { getCondition, setCondition } from "../../lib/conditions.ts";
-import { goDuration } from "../../reconciler/controllers/phases.ts";
-import { C } from "../../reconciler/controllers/stash-conditions.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
-import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
-import { executeHook, hookDecision, type ExecuteOptions, type ExecutionPolicy, type Handler, type HookSummary } from "../hooks.ts";
-import { executorOptions, type ExecutorPod } from "../pod-exec.ts";
+import { goDuration } from "../../stash/phases.ts";
+import { C } from "../../stash/conditions.ts";
+import { updateStatus } from "../../lib/status.ts";
+import { V1BETA1 } from "../../stash/names.ts";
+import { executeHook, hookDecision, type ExecuteOptions, type ExecutionPolicy, type Handler, type HookSummary } from "../../stash/hooks.ts";
+import { executorOptions, type ExecutorPod } from "../../stash/pod-exec.ts";
 import type { OutputCondition } from "../tasks/step-output.ts";
 
 export type RestoreHookType = "preRestore" | "postRestore";

@@ -4,9 +4,9 @@
 // in status.members (conditions, totalHosts, stats) stands for the status, with the batch's phase
 // and deadline. Reads and writes go through here, so the restore code is the same for both.
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { RESTORE_BATCH, memberView, sameRef, targetFor } from "../../reconciler/controllers/invoker-targets.ts";
-import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
+import { RESTORE_BATCH, memberView, sameRef, targetFor } from "../../stash/invoker-targets.ts";
+import { V1BETA1 } from "../../stash/names.ts";
+import { updateStatus } from "../../lib/status.ts";
 import type { TargetFlags } from "./run-backup.ts";
 
 const kindOf = (f: TargetFlags) => f.invokerKind || "RestoreSession";

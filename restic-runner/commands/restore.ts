@@ -8,12 +8,12 @@
 // in a defer, so also after a failed preRestore).
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { goDuration } from "../../reconciler/controllers/phases.ts";
-import { ruleForHost, rulesOf } from "../../reconciler/controllers/restore-rules.ts";
-import { hostName } from "../../reconciler/controllers/stash-names.ts";
-import { restore } from "../restic/restore.ts";
-import { snapshots } from "../restic/snapshots.ts";
-import { SnapshotNotFoundError } from "../restic/errors.ts";
+import { goDuration } from "../../stash/phases.ts";
+import { ruleForHost, rulesOf } from "../../stash/restore-rules.ts";
+import { hostName } from "../../stash/names.ts";
+import { restore } from "../../restic/restore.ts";
+import { snapshots } from "../../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../../restic/errors.ts";
 import type { StepOutput } from "../tasks/step-output.ts";
 import { restoreStatusWith } from "../tasks/update-status.ts";
 import { openRepo, type RunnerMetrics, type TargetFlags } from "./run-backup.ts";

@@ -17,12 +17,12 @@
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { getCondition } from "../../lib/conditions.ts";
-import { backupTargetPhase } from "../../reconciler/controllers/phases.ts";
-import { C } from "../../reconciler/controllers/stash-conditions.ts";
-import { V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
-import type { HookType } from "../hooks.ts";
-import { appBindingPod, type ExecutorPod } from "../pod-exec.ts";
+import { backupTargetPhase } from "../../stash/phases.ts";
+import { C } from "../../stash/conditions.ts";
+import { V1BETA1 } from "../../stash/names.ts";
+import { updateStatus } from "../../lib/status.ts";
+import type { HookType } from "../../stash/hooks.ts";
+import { appBindingPod, type ExecutorPod } from "../../stash/pod-exec.ts";
 import { parseStepArgs, type StepArgs } from "../tasks/step-args.ts";
 import { DEFAULT_OUTPUT_DIR } from "../tasks/step-context.ts";
 import { writeStepOutput, type OutputCondition, type StepOutput } from "../tasks/step-output.ts";

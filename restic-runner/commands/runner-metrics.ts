@@ -1,33 +1,10 @@
-// The runner's metrics (host, repository, restore host) through restic-runner/metrics.ts, pushed
+// The runner's metrics (host, repository, restore host) through stash/metrics.ts, pushed
 // to the invoker's job as Stash does.
-import type { KubeObject } from "../../lib/kube/client.ts";
-import { backupHostMetrics, jobName, lastSuccessMetric, mergeRegistries, pushMetrics, repositoryMetrics, restoreHostMetrics, type MetricsCommon, type SnapshotNumbers, type TargetLabels } from "../metrics.ts";
-import { providerOf } from "../backend.ts";
-import { parseGoDuration } from "../../reconciler/controllers/phases.ts";
+import { backupHostMetrics, commonOf, jobName, lastSuccessMetric, mergeRegistries, parseSize, pushMetrics, repositoryMetrics, restoreHostMetrics, targetLabels, type SnapshotNumbers } from "../../stash/metrics.ts";
+import { providerOf } from "../../restic/backend.ts";
+import { parseGoDuration } from "../../stash/phases.ts";
 import type { StepOutput } from "../tasks/step-output.ts";
 import type { RunnerMetrics } from "./run-backup.ts";
-
-/** Stash's target labels: kind, API group ("" for core) and name. */
-export function targetLabels(ref: { apiVersion?: string; kind?: string; name?: string } | undefined): TargetLabels {
-  const apiVersion = ref?.apiVersion ?? (ref?.kind === "PersistentVolumeClaim" ? "v1" : "apps/v1");
-  return { kind: ref?.kind ?? "", group: apiVersion.includes("/") ? apiVersion.split("/")[0] : "", name: ref?.name ?? "" };
-}
-
-export function commonOf(invoker: KubeObject): MetricsCommon {
-  return {
-    invoker: { kind: invoker.kind, name: invoker.metadata.name!, namespace: invoker.metadata.namespace! },
-    repository: invoker.spec?.repository?.name,
-    driver: invoker.spec?.driver ?? "Restic",
-  };
-}
-
-/** "2.567 KiB" → bytes (restic's formatting, 3 decimals). */
-export function parseSize(text: string | undefined): number {
-  const m = /^([\d.]+)\s*(B|KiB|MiB|GiB|TiB)$/.exec(text ?? "");
-  if (!m) return 0;
-  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
-  return Math.round(Number(m[1]) * mult[m[2]]);
-}
 
 export function runnerMetrics(url: string, now: () => number = Date.now): RunnerMetrics {
   return {

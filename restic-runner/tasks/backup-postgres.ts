@@ -4,7 +4,7 @@
 import { splitDriverArgs } from "./backup-pvc.ts";
 import { initializeRepository, postBackupActions, snapshotNumbers } from "./post-backup.ts";
 import { libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
-import { backupStdin } from "../restic/stdin-backup.ts";
+import { backupStdin } from "../../restic/stdin-backup.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import type { OutputCondition } from "./step-output.ts";
 import { applyStepOutput } from "./update-status.ts";

@@ -1,7 +1,7 @@
 // `backup-pvc`: the data step of the pvc-backup Task. Backs up each path of the mounted PVC as
 // its own snapshot, then applies retention and checks the repository. An absent, empty or
 // unreadable path fails the step: a backup of nothing is never reported as a success.
-import { backup, checkBackupSource } from "../restic/backup.ts";
+import { backup, checkBackupSource } from "../../restic/backup.ts";
 import { initializeRepository, postBackupActions, snapshotNumbers } from "./post-backup.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";

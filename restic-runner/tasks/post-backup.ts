@@ -3,16 +3,16 @@
 // (RetentionPolicyApplied), verify integrity (RepositoryIntegrityVerified) and measure the
 // Repository. Each outcome becomes a session condition in the step output.
 import { errorMessage, redact } from "../../lib/errors.ts";
-import { check } from "../restic/check.ts";
-import { forget, retentionArgs, type RetentionPolicy } from "../restic/forget.ts";
-import { ensureRepository } from "../restic/init.ts";
-import type { ResticContext } from "../restic/run.ts";
-import { clearStaleLocks, type LockInfo } from "../restic/locks.ts";
-import { RepositoryNotFoundError } from "../restic/errors.ts";
-import { stats } from "../restic/stats.ts";
+import { check } from "../../restic/check.ts";
+import { forget, retentionArgs, type RetentionPolicy } from "../../restic/forget.ts";
+import { ensureRepository } from "../../restic/init.ts";
+import type { ResticContext } from "../../restic/run.ts";
+import { clearStaleLocks, type LockInfo } from "../../restic/locks.ts";
+import { RepositoryNotFoundError } from "../../restic/errors.ts";
+import { stats } from "../../restic/stats.ts";
 import { boolArg, intArg, listArg, type StepArgs } from "./step-args.ts";
 import type { OutputCondition, StepOutput } from "./step-output.ts";
-import type { SnapshotNumbers } from "../metrics.ts";
+import type { SnapshotNumbers } from "../../stash/metrics.ts";
 
 /** The invoker's retention policy as the Function passes it (RETENTION_* variables). */
 export function retentionPolicyOf(args: StepArgs): RetentionPolicy {

@@ -3,10 +3,10 @@
 // wait until the server answers (--wait-timeout seconds).
 import { spawn } from "node:child_process";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { APPBINDING_API_VERSION, appBindingConnection, appBindingSecretRef, type DbConnection } from "./app-binding.ts";
+import { APPBINDING_API_VERSION, appBindingConnection, appBindingSecretRef, type DbConnection } from "../../stash/tasks/app-binding.ts";
 import { intArg, type StepArgs } from "./step-args.ts";
 import { namespaceOf, type StepDeps } from "./step-context.ts";
-import { TaskError } from "./task-errors.ts";
+import { TaskError } from "../../stash/tasks/task-errors.ts";
 
 export async function postgresConnection(args: StepArgs, deps: StepDeps, secrets: string[]): Promise<DbConnection> {
   const name = args.appbinding;

@@ -3,12 +3,12 @@
 // error, so its stderr is read: errors other than "already exists" (which replaying a
 // pg_dumpall into a live server always produces for its own roles) fail the restore.
 import { spawn } from "node:child_process";
-import { PipeCommandError } from "../restic/errors.ts";
+import { PipeCommandError } from "../../restic/errors.ts";
 import { splitDriverArgs } from "./backup-pvc.ts";
 import { libpqArgs, libpqEnv, postgresConnection, waitForPostgres } from "./postgres-connection.ts";
-import { runRestic } from "../restic/run.ts";
-import { snapshots } from "../restic/snapshots.ts";
-import { SnapshotNotFoundError } from "../restic/errors.ts";
+import { runRestic } from "../../restic/run.ts";
+import { snapshots } from "../../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../../restic/errors.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import { applyStepOutput } from "./update-status.ts";

@@ -2,9 +2,9 @@
 // path the newest snapshot of the source host holding it, into the PVC mounted at --target-path.
 // One path lands directly in the target path; several land in `<target>/<basename of path>`.
 import { basename, join } from "node:path";
-import { restore } from "../restic/restore.ts";
-import { snapshots } from "../restic/snapshots.ts";
-import { SnapshotNotFoundError } from "../restic/errors.ts";
+import { restore } from "../../restic/restore.ts";
+import { snapshots } from "../../restic/snapshots.ts";
+import { SnapshotNotFoundError } from "../../restic/errors.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import { applyStepOutput } from "./update-status.ts";

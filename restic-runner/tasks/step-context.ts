@@ -5,10 +5,11 @@
 import { errorMessage, redact } from "../../lib/errors.ts";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import type { Logger } from "../../lib/logger.ts";
-import { goDuration } from "../../reconciler/controllers/phases.ts";
-import { V1ALPHA1 } from "../../reconciler/controllers/stash-names.ts";
-import { resticBackend, secretDataOf, writeBackendFiles } from "../backend.ts";
-import type { ResticContext } from "../restic/run.ts";
+import { goDuration } from "../../stash/phases.ts";
+import { V1ALPHA1 } from "../../stash/names.ts";
+import { resticBackend, writeBackendFiles } from "../../restic/backend.ts";
+import { secretDataOf } from "../../lib/kube/secret-data.ts";
+import type { ResticContext } from "../../restic/run.ts";
 import { boolArg, parseStepArgs, type StepArgs } from "./step-args.ts";
 import { writeStepOutput, type StepOutput } from "./step-output.ts";
 

@@ -2,9 +2,9 @@
 // backup or restore gauges, and after a successful backup the Repository's (integrity, size,
 // snapshot count, snapshots cleaned). The registries are built purely from the step output and
 // the labels; pushing is metrics.ts's pushMetrics.
-import { providerOf } from "../backend.ts";
-import { backupHostMetrics, mergeRegistries, repositoryMetrics, restoreHostMetrics, type InvokerRef, type RepositoryLabels, type TargetLabels } from "../metrics.ts";
-import { parseGoDuration } from "../../reconciler/controllers/phases.ts";
+import { providerOf } from "../../restic/backend.ts";
+import { backupHostMetrics, mergeRegistries, repositoryMetrics, restoreHostMetrics, type InvokerRef, type RepositoryLabels, type TargetLabels } from "../../stash/metrics.ts";
+import { parseGoDuration } from "../../stash/phases.ts";
 import type { StepOutput } from "./step-output.ts";
 import type { Registry } from "prom-client";
 

@@ -3,8 +3,8 @@
 // (repository initialised, retention, integrity) and the Repository statistics it measured.
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { SnapshotStats } from "../restic/backup.ts";
-import type { SnapshotNumbers } from "../metrics.ts";
+import type { SnapshotStats } from "../../restic/backup.ts";
+import type { SnapshotNumbers } from "../../stash/metrics.ts";
 
 export type SnapshotStat = SnapshotStats;
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { splitImage, taskInputs } from "./task-inputs.ts";
-import { rewritePath, localCommand } from "./local-pod.ts";
+import { splitImage, taskInputs } from "../../stash/tasks/task-inputs.ts";
+import { rewritePath, localCommand } from "../../testing/local-pod.ts";
 import { parseStepArgs } from "./step-args.ts";
 
 test("a BackupConfiguration, its session and Repository give Stash's operator variables", () => {

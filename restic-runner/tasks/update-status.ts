@@ -5,14 +5,14 @@
 // No output at all is a failure of the host, never a silent success.
 import { setCondition, rfc3339 } from "../../lib/conditions.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { updateStatus } from "../../reconciler/controllers/status.ts";
-import { V1ALPHA1, V1BETA1 } from "../../reconciler/controllers/stash-names.ts";
+import { updateStatus } from "../../lib/status.ts";
+import { V1ALPHA1, V1BETA1 } from "../../stash/names.ts";
 import { parseStepArgs, type StepArgs } from "./step-args.ts";
 import { DEFAULT_OUTPUT_DIR, namespaceOf, type StepDeps, type StepHandler } from "./step-context.ts";
 import { readStepOutputs, type StepOutput } from "./step-output.ts";
 import { errorMessage } from "../../lib/errors.ts";
-import { jobName, pushMetrics } from "../metrics.ts";
-import { APPBINDING_API_VERSION } from "./app-binding.ts";
+import { jobName, pushMetrics } from "../../stash/metrics.ts";
+import { APPBINDING_API_VERSION } from "../../stash/tasks/app-binding.ts";
 import { metricRepository, metricTarget, stepMetrics, type StepMetricsInput } from "./step-metrics.ts";
 
 /** The host stat Stash keeps per host: hostname, phase, duration, error, snapshots. */
