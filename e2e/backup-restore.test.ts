@@ -11,7 +11,7 @@ import { deployment, eventually, repository, secret } from "../testing/stash-obj
 import { runRunner, treeHash } from "../testing/runner.ts";
 import { freshBucket, sharedPushgateway } from "../testing/services.ts";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
-import { treeHash as hashTree } from "../lib/tree-hash.ts";
+import { treeHash as hashTree } from "../testing/tree-hash.ts";
 import { Watch } from "@kubernetes/client-node";
 import { PASSWORD, V1B, applyBackupConfiguration, cond, finalSession, injected, resticSnapshots, setupBackup, startSidecar, trigger, world, type World } from "../testing/e2e-steps.ts";
 

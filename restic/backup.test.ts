@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
-import { treeHash, diffManifests } from "../lib/tree-hash.ts";
+import { treeHash, diffManifests } from "../testing/tree-hash.ts";
 import { ensureRepository, repositoryExists } from "./init.ts";
 import { backup } from "./backup.ts";
 import { restore } from "./restore.ts";

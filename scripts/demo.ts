@@ -15,7 +15,7 @@ import { createLogger } from "../lib/logger.ts";
 import { startOperatorProcess, type RunningOperator } from "../bin/operator.ts";
 import { startMinio, startPushgateway, toolsDir, type Minio, type Pushgateway } from "../testing/services.ts";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
-import { treeHash } from "../lib/tree-hash.ts";
+import { treeHash } from "../testing/tree-hash.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const NS = "demo";

@@ -4,7 +4,7 @@ import { chmod, symlink, unlink, writeFile, cp } from "node:fs/promises";
 import { join } from "node:path";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
 import { treeHash, diffManifests } from "./tree-hash.ts";
-import { tempDir } from "../testing/restic-context.ts";
+import { tempDir } from "./restic-context.ts";
 
 test("the fixture tree is deterministic and its hash sees content, names, modes and link targets", async () => {
   const a = join(tempDir("tree"), "a");
