@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { parseYaml, knownKind, validateObject, type LoadedObject } from "../schema/validate.ts";
 import type { BuildResult, KubeObject, PolicyFile, RenderedObject, SourceError } from "./model.ts";
 import { CLUSTER_SCOPED_KINDS, RESTASH_GROUP, STASH_GROUP, groupOf, objectName } from "./model.ts";
-import { fieldLocator, type FieldLocator } from "./field-line.ts";
+import { fileFieldLocator, type FieldLocator } from "../schema/field-lines.ts";
 import { findInlineSecrets } from "./secrets.ts";
 import { DEFAULTS_FILE_NAMES, dirOf, resolveDefaults, type DefaultsEntry, type PolicyDefaultsSpec } from "./defaults.ts";
 import { renderBackupPolicy } from "./render-policy.ts";
@@ -36,9 +36,8 @@ export type FileCache = Map<string, ParsedFile>;
 function parseFile(f: PolicyFile): ParsedFile {
   const errors: SourceError[] = [];
   const docs: Doc[] = [];
-  let locator: FieldLocator | undefined;
-  // The `yaml` parse behind a locator is costly: only files with something to point at pay for it.
-  const locate: FieldLocator = { line: (doc, path) => (locator ??= fieldLocator(f.content)).line(doc, path) };
+  // Lazy: only files with something to point at pay for the position-tracking parse.
+  const locate = fileFieldLocator(f.content);
   const parsed = parseYaml(f.path, f.content);
   errors.push(...parsed.errors);
   for (const loaded of parsed.objects) {
