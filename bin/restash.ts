@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// restash: one entrypoint for everything the image runs and people type.
+// restash: one entrypoint for everything the image runs and people type. The image runs
+// `node bin/restash.ts`; the installed `restash` command (package.json's bin) is bin/restash.cjs,
+// which checks the Node version first and then runs main() below.
 //   restash operator ...                       the operator (bin/operator.ts)
 //   restash validate|render|plan ...           policy review (cli/restash.ts)
 //   restash create-backupsession|run-backup|restore|run-hook|<task step> ...   the runner (restic-runner/main.ts)
@@ -27,7 +29,8 @@ export async function restash(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   return runRunner(argv, { env, metricsFor: metricsForPushgateway });
 }
 
-if (import.meta.main) {
+/** Runs restash as this process: its arguments, its environment, its exit code. */
+export function main(): void {
   restash(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
     (e) => {
@@ -36,3 +39,5 @@ if (import.meta.main) {
     },
   );
 }
+
+if (import.meta.main) main();

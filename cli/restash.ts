@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// restash: review backup policies before they merge.
+// restash's policy review verbs (bin/restash.ts dispatches them): check policies before they merge.
 //   restash validate <dir>   schemas + semantic checks; exit 1 on errors
 //   restash render <dir>     the Stash objects the files produce, as YAML
 //   restash plan <dir>       what would be created, changed, pruned: against the cluster
@@ -132,9 +131,4 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.err(`restash ${command}: ${(e as Error).message}\n`);
     return 2;
   }
-}
-
-if (import.meta.main) {
-  const code = await runCli(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env, cwd: process.cwd() });
-  process.exitCode = code;
 }
