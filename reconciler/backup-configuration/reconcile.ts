@@ -1,21 +1,21 @@
 // BackupConfiguration and BackupBatch reconcile (stash-behaviour.md 2.2, 1.9): validate, find
 // Repository, Secret and every target, ensure the trigger CronJob, inject the sidecar into
-// workload targets, then write the conditions, Stash phase and kstatus health once, in `finally`.
+// workload targets (the steps of lib/reconcile.ts's skeleton, which writes the conditions, Stash
+// phase and kstatus health once, in its `finally`).
 // A BackupBatch is the same invoker with one target per member: its target conditions
 // (BackupTargetFound, StashSidecarInjected) go to status.memberConditions, the rest to conditions.
 import { CronExpressionParser } from "cron-parser";
-import { setHealth } from "../../lib/conditions.ts";
+import type { HealthInput } from "../../lib/conditions.ts";
 import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import type { Result } from "../../lib/workqueue.ts";
+import { reconciler } from "../../lib/reconcile.ts";
 import { desiredCronJob, desiredCronJobRBAC } from "./cronjob.ts";
-import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "../invoker/dependencies.ts";
-import { now, type ControllerContext } from "../context.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
+import type { ControllerContext } from "../context.ts";
 import { backupInvokerPhase } from "../../stash/phases.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "../../stash/names.ts";
-import { writeStatus } from "../../lib/status.ts";
-import { BACKUP_BATCH, isBatch, sameRef, targetsOf } from "../../stash/invoker-targets.ts";
+import { BACKUP_BATCH, isBatch, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
 import { ensureSidecar, removeSidecarFor } from "../invoker/workload.ts";
 import { backupInvokerFor } from "../../stash/workload.ts";
 
@@ -50,135 +50,132 @@ export function validateBackupInvoker(inv: any): ReconcileError | null {
   return null;
 }
 
+/** What one reconcile of a backup invoker builds up: its own conditions and each target's. */
+interface BackupInvokerState {
+  st: StepState;
+  /** Where each target's conditions go: the invoker's own (BackupConfiguration) or its member's entry (BackupBatch). */
+  memberSt: StepState[];
+  targets: TargetInfo[];
+  driver: string;
+}
+
 /** The reconcile of one backup invoker kind: BackupConfiguration or BackupBatch. */
 export function backupInvokerReconciler(kind: typeof BC | typeof BACKUP_BATCH) {
-  return (ctx: ControllerContext, namespace: string, name: string) => reconcileBackupInvoker(ctx, kind, namespace, name);
+  return reconciler<ControllerContext, BackupInvokerState>({ apiVersion: V1BETA1, kind, finalizer: FINALIZER, finalize, begin, steps, status });
 }
 
 export const reconcileBackupConfiguration = backupInvokerReconciler(BC);
 export const reconcileBackupBatch = backupInvokerReconciler(BACKUP_BATCH);
 
-async function reconcileBackupInvoker(ctx: ControllerContext, kind: string, namespace: string, name: string): Promise<Result> {
-  const { kube } = ctx;
-  let inv = await kube.getOrNull<KubeObject>(V1BETA1, kind, name, namespace);
-  if (!inv) return {};
-  if (inv.metadata.deletionTimestamp) return finalize(ctx, inv);
-  inv = await setFinalizer(kube, inv, FINALIZER, true);
-
-  const batch = isBatch(kind);
-  const st: StepState = { conditions: inv.status?.conditions ?? [], now: now(ctx), generation: inv.metadata.generation };
+function begin(_ctx: ControllerContext, inv: KubeObject, now: Date): BackupInvokerState {
+  const st: StepState = { conditions: inv.status?.conditions ?? [], now, generation: inv.metadata.generation };
   const targets = targetsOf(inv);
-  // Where each target's conditions go: the invoker's own (BackupConfiguration) or its member's entry (BackupBatch).
-  const memberSt: StepState[] = targets.map((t) => {
-    if (!batch) return st;
-    const prev = (inv!.status?.memberConditions ?? []).find((m: any) => sameRef(m.target, t.target?.ref, namespace));
-    return { conditions: prev?.conditions ?? [], now: st.now, generation: st.generation };
+  const memberSt = targets.map((t) => {
+    if (!isBatch(inv.kind)) return st;
+    const prev = (inv.status?.memberConditions ?? []).find((m: any) => sameRef(m.target, t.target?.ref, inv.metadata.namespace));
+    return { conditions: prev?.conditions ?? [], now, generation: st.generation };
   });
-  const driver = inv.spec?.driver ?? "Restic";
-  let failure: unknown;
-  try {
-    // Validation is recorded first but thrown after the Repository checks, so the phase follows
-    // Stash's order (a missing Repository makes it NotReady before an invalid spec makes it Invalid).
-    const invalid = validateBackupInvoker(inv);
-    if (invalid) setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, invalid.message);
-    let repo: KubeObject | undefined;
-    if (driver === "Restic") {
-      repo = await findRepository(kube, st, inv);
-      await findBackendSecret(kube, st, inv, repo);
-    }
-    if (invalid) throw invalid;
-    if (driver === "Restic" && repo) {
-      if (!(await usageAllowed(kube, repo, namespace))) {
-        const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
-        setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
-        throw stalled(R.ResourceValidationFailed, msg, { object: { kind, namespace, name }, field: "spec.repository" });
-      }
-    }
-    setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
-
-    // Every target is looked at (a missing one does not hide the others); the first missing stops here.
-    const found: (KubeObject | null)[] = [];
-    let missing: unknown;
-    for (const t of targets) {
-      if (!t.target) {
-        found.push(null);
-        continue;
-      }
-      try {
-        found.push(await findTarget(kube, memberSt[t.index], inv, C.BackupTargetFound, "Backup", t));
-      } catch (e) {
-        found.push(null);
-        if (errorKind(e) !== "Waiting") throw e;
-        missing ??= e;
-      }
-    }
-    if (missing) throw missing;
-
-    try {
-      // Independent objects: applied together, one round trip.
-      await Promise.all([...desiredCronJobRBAC(inv), desiredCronJob(inv, ctx.opts)].map((o) => kube.apply(o, { force: true })));
-      setCond(st, C.CronJobCreated, true, R.CronJobCreationSucceeded, "Successfully created backup triggering CronJob.");
-    } catch (e) {
-      setCond(st, C.CronJobCreated, false, R.CronJobCreationFailed, `Failed to create backup triggering CronJob. Reason: ${errorMessage(e)}`);
-      throw e;
-    }
-
-    for (const t of targets) {
-      if (driver !== "Restic" || !t.target?.ref || backupModel(t.target.ref.kind, t.task?.name) !== "sidecar") continue;
-      const ref = t.target.ref;
-      // One sidecar per workload: when several invokers target it, the newest one's (the rule the
-      // mutating webhook applies); the others inject nothing and say which one has it, instead of
-      // taking turns rewriting the pod template (a rollout each time).
-      const rivals = ctx.backupInvokersTargeting?.({ kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name }) ?? [];
-      const owner = backupInvokerFor(found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } }, rivals.some((r) => r.metadata.uid === inv!.metadata.uid) ? rivals : [...rivals, inv]);
-      if (owner && owner.metadata.uid !== inv.metadata.uid) {
-        const msg = `${ref.kind} ${ref.namespace ?? namespace}/${ref.name} is backed up by ${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}, the newest invoker that targets it; a workload has one backup sidecar, so this ${kind} injects none. Remove one of them or point it at another target`;
-        setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, msg);
-        throw stalled(R.SidecarInjectionFailed, msg, { object: { kind, namespace, name }, field: t.field ?? "spec.target" });
-      }
-      try {
-        await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
-        setCond(memberSt[t.index], C.StashSidecarInjected, true, R.SidecarInjectionSucceeded, `Successfully injected stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}`);
-      } catch (e) {
-        setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, `Failed to inject stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}. Reason: ${errorMessage(e)}`);
-        throw e;
-      }
-    }
-  } catch (e) {
-    failure = e;
-  } finally {
-    const phase = backupInvokerPhase(st.conditions, driver);
-    const errKind = failure ? errorKind(failure) : undefined;
-    st.conditions = setHealth(
-      st.conditions,
-      phase === "Ready" && !failure
-        ? { health: "Ready", reason: "Succeeded", message: `${kind} is ready; CronJob schedule ${JSON.stringify(inv.spec?.schedule)}${inv.spec?.paused ? " (paused)" : ""}.` }
-        : errKind === "Stalled" || phase === "Invalid"
-          ? { health: "Stalled", reason: (failure as ReconcileError)?.reason ?? "Invalid", message: errorMessage(failure) }
-          : { health: "Reconciling", reason: (failure as ReconcileError)?.reason ?? "Progressing", message: failure ? errorMessage(failure) : "Reconciling." },
-      st.now,
-      st.generation,
-    );
-    const status: Record<string, any> = { ...(inv.status ?? {}), observedGeneration: inv.metadata.generation, phase, conditions: st.conditions };
-    if (batch) {
-      const members = targets.filter((t) => t.target?.ref && memberSt[t.index].conditions.length > 0).map((t) => ({ target: t.target.ref, conditions: memberSt[t.index].conditions }));
-      if (members.length) status.memberConditions = members;
-      else delete status.memberConditions;
-    }
-    await writeStatus(kube, inv, status);
-  }
-  if (failure) throw failure;
-  return {};
+  return { st, memberSt, targets, driver: inv.spec?.driver ?? "Restic" };
 }
 
-async function finalize(ctx: ControllerContext, inv: KubeObject): Promise<Result> {
+async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, targets, driver }: BackupInvokerState): Promise<void> {
   const { kube } = ctx;
-  if (!(inv.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+  const kind = inv.kind!;
+  const namespace = inv.metadata.namespace!;
+  const name = inv.metadata.name!;
+  // Validation is recorded first but thrown after the Repository checks, so the phase follows
+  // Stash's order (a missing Repository makes it NotReady before an invalid spec makes it Invalid).
+  const invalid = validateBackupInvoker(inv);
+  if (invalid) setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, invalid.message);
+  let repo: KubeObject | undefined;
+  if (driver === "Restic") {
+    repo = await findRepository(kube, st, inv);
+    await findBackendSecret(kube, st, inv, repo);
+  }
+  if (invalid) throw invalid;
+  if (driver === "Restic" && repo) {
+    if (!(await usageAllowed(kube, repo, namespace))) {
+      const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
+      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
+      throw stalled(R.ResourceValidationFailed, msg, { object: { kind, namespace, name }, field: "spec.repository" });
+    }
+  }
+  setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
+
+  // Every target is looked at (a missing one does not hide the others); the first missing stops here.
+  const found: (KubeObject | null)[] = [];
+  let missing: unknown;
+  for (const t of targets) {
+    if (!t.target) {
+      found.push(null);
+      continue;
+    }
+    try {
+      found.push(await findTarget(kube, memberSt[t.index], inv, C.BackupTargetFound, "Backup", t));
+    } catch (e) {
+      found.push(null);
+      if (errorKind(e) !== "Waiting") throw e;
+      missing ??= e;
+    }
+  }
+  if (missing) throw missing;
+
+  try {
+    // Independent objects: applied together, one round trip.
+    await Promise.all([...desiredCronJobRBAC(inv), desiredCronJob(inv, ctx.opts)].map((o) => kube.apply(o, { force: true })));
+    setCond(st, C.CronJobCreated, true, R.CronJobCreationSucceeded, "Successfully created backup triggering CronJob.");
+  } catch (e) {
+    setCond(st, C.CronJobCreated, false, R.CronJobCreationFailed, `Failed to create backup triggering CronJob. Reason: ${errorMessage(e)}`);
+    throw e;
+  }
+
+  for (const t of targets) {
+    if (driver !== "Restic" || !t.target?.ref || backupModel(t.target.ref.kind, t.task?.name) !== "sidecar") continue;
+    const ref = t.target.ref;
+    // One sidecar per workload: when several invokers target it, the newest one's (the rule the
+    // mutating webhook applies); the others inject nothing and say which one has it, instead of
+    // taking turns rewriting the pod template (a rollout each time).
+    const rivals = ctx.backupInvokersTargeting?.({ kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name }) ?? [];
+    const owner = backupInvokerFor(found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } }, rivals.some((r) => r.metadata.uid === inv.metadata.uid) ? rivals : [...rivals, inv]);
+    if (owner && owner.metadata.uid !== inv.metadata.uid) {
+      const msg = `${ref.kind} ${ref.namespace ?? namespace}/${ref.name} is backed up by ${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}, the newest invoker that targets it; a workload has one backup sidecar, so this ${kind} injects none. Remove one of them or point it at another target`;
+      setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, msg);
+      throw stalled(R.SidecarInjectionFailed, msg, { object: { kind, namespace, name }, field: t.field ?? "spec.target" });
+    }
+    try {
+      await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
+      setCond(memberSt[t.index], C.StashSidecarInjected, true, R.SidecarInjectionSucceeded, `Successfully injected stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}`);
+    } catch (e) {
+      setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, `Failed to inject stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}. Reason: ${errorMessage(e)}`);
+      throw e;
+    }
+  }
+}
+
+/** Conditions, Stash's phase and a batch's member conditions; Ready once the phase is. */
+function status(_ctx: ControllerContext, inv: KubeObject, { st, memberSt, targets, driver }: BackupInvokerState) {
+  const phase = backupInvokerPhase(st.conditions, driver);
+  const status: Record<string, any> = { ...(inv.status ?? {}), observedGeneration: inv.metadata.generation, phase, conditions: st.conditions };
+  if (isBatch(inv.kind)) {
+    const members = targets.filter((t) => t.target?.ref && memberSt[t.index].conditions.length > 0).map((t) => ({ target: t.target.ref, conditions: memberSt[t.index].conditions }));
+    if (members.length) status.memberConditions = members;
+    else delete status.memberConditions;
+  }
+  const health: HealthInput =
+    phase === "Ready"
+      ? { health: "Ready", reason: "Succeeded", message: `${inv.kind} is ready; CronJob schedule ${JSON.stringify(inv.spec?.schedule)}${inv.spec?.paused ? " (paused)" : ""}.` }
+      : phase === "Invalid"
+        ? { health: "Stalled", reason: "Invalid", message: `${inv.kind} is Invalid.` }
+        : { health: "Reconciling", reason: "Progressing", message: "Reconciling." };
+  return { status, health };
+}
+
+/** On deletion: the sidecars go from the targets, the CronJob and its RBAC at once. */
+async function finalize(ctx: ControllerContext, inv: KubeObject): Promise<void> {
+  const { kube } = ctx;
   await removeSidecarFor(kube, inv);
   // The CronJob, its ServiceAccount and RoleBinding are owned by the invoker; garbage
   // collection removes them where a controller-manager runs. Delete them here too so a cluster
   // without one (and the user watching) sees them go at once.
   for (const o of [...desiredCronJobRBAC(inv), desiredCronJob(inv, ctx.opts)]) await kube.delete(o);
-  await setFinalizer(kube, inv, FINALIZER, false);
-  return {};
 }

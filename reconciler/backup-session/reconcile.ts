@@ -3,11 +3,12 @@
 // when the invoker is not ready or another session runs, run a batch's global preBackup hook,
 // initiate every target in the invoker's execution order (sidecar check or backup Job), then
 // compute the phase. A BackupConfiguration has one target, a BackupBatch one per member.
-// Status is written once, in `finally`; the runner writes host stats into the same status and
-// both use resourceVersion-guarded writes.
-import { getCondition, isFalse, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
+// Status is written once, in lib/reconcile.ts's `finally`; the runner writes host stats into the
+// same status and both use resourceVersion-guarded writes.
+import { getCondition, isFalse, isTrue, rfc3339, type HealthInput } from "../../lib/conditions.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
+import { reconciler } from "../../lib/reconcile.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { desiredBackupJob } from "./backup-job.ts";
 import { setCond, type StepState } from "../invoker/dependencies.ts";
@@ -26,7 +27,6 @@ import {
   backupModel,
 } from "../../stash/names.ts";
 import { setCondition } from "../../lib/conditions.ts";
-import { writeStatus } from "../../lib/status.ts";
 import { invokerTaskPod } from "../../stash/tasks/invoker-task.ts";
 import { targetApiVersion } from "../invoker/workload.ts";
 import { executionOrder, isBatch, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
@@ -51,81 +51,89 @@ export function waitingForPostBackupHooks(invoker: KubeObject | null, status: an
   });
 }
 
-export async function reconcileBackupSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
-  const { kube } = ctx;
-  const bs = await kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", name, namespace);
-  if (!bs || bs.metadata.deletionTimestamp) return {};
-  const inv = bs.spec?.invoker ?? {};
-  const invoker = inv.name ? await kube.getOrNull<KubeObject>(V1BETA1, inv.kind ?? "BackupConfiguration", inv.name, namespace) : null;
-  const t = now(ctx);
-  const status: Record<string, any> = structuredClone(bs.status ?? {});
-  const st: StepState = { conditions: status.conditions ?? [], now: t, generation: bs.metadata.generation };
-  let result: Result = {};
-  try {
-    if (isFinalSessionPhase(status.phase)) {
-      result = await retry(ctx, bs, invoker, status);
-      return result;
-    }
-    // Deadline first: an overdue session is completed (and then Failed) whatever its targets say.
-    if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
-      setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete backup within ${invoker?.spec?.timeOut ?? "the deadline"}.`);
-    }
-    status.conditions = st.conditions;
-    const total = invoker ? targetsOf(invoker).length : undefined;
-    if ((backupSessionCompleted(status, total) && !waitingForPostBackupHooks(invoker, status)) || isTrue(st.conditions, C.BackupSkipped)) {
-      await finish(ctx, bs, invoker, status, st);
-      return result;
-    }
-    // Skip checks, only before any target started.
-    const started = (status.targets ?? []).some((x: any) => x.totalHosts !== undefined || getCondition(x.conditions, C.BackupExecutorEnsured));
-    if (!started) {
-      const skip = await skipReason(ctx, bs, invoker);
-      if (skip) {
-        setCond(st, C.BackupSkipped, true, R.SkippedTakingNewBackup, skip);
-        status.conditions = st.conditions;
-        await finish(ctx, bs, invoker, status, st);
-        return result;
-      }
-    }
-    // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
-    const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
-    if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
-      const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }), operatorExecutor(ctx.kube, ctx.opts.ownPod));
-      setCond(st, o.type, o.status, o.reason, o.message);
-      status.conditions = st.conditions;
-      if (!o.status) {
-        await finish(ctx, bs, invoker, status, st);
-        return result;
-      }
-    }
-    if (invoker && (await initiateTargets(ctx, bs, invoker, status, t))) result = { requeueAfterMs: REQUEUE_MS };
-    if (invoker?.spec?.timeOut && !status.sessionDeadline) {
-      const ms = parseGoDuration(invoker.spec.timeOut);
-      if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(bs.metadata.creationTimestamp)) + ms));
-    }
-    if (status.sessionDeadline) {
-      const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
-      result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
-    }
-    return result;
-  } finally {
+/** What one reconcile of a BackupSession works with: its invoker, a draft of its status, its conditions. */
+interface BackupSessionState {
+  invoker: KubeObject | null;
+  status: Record<string, any>;
+  st: StepState;
+}
+
+// No finalizer: a deleted BackupSession is left alone.
+export const reconcileBackupSession = reconciler<ControllerContext, BackupSessionState>({
+  apiVersion: V1BETA1,
+  kind: "BackupSession",
+  async begin(ctx, bs, now) {
+    const inv = bs.spec?.invoker ?? {};
+    const invoker = inv.name ? await ctx.kube.getOrNull<KubeObject>(V1BETA1, inv.kind ?? "BackupConfiguration", inv.name, bs.metadata.namespace) : null;
+    const status: Record<string, any> = structuredClone(bs.status ?? {});
+    return { invoker, status, st: { conditions: status.conditions ?? [], now, generation: bs.metadata.generation } };
+  },
+  steps,
+  status(_ctx, bs, { status, st }) {
     status.conditions = st.conditions;
     for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
     const phase = backupSessionPhase(status);
     if (isFinalSessionPhase(phase) && !status.sessionDuration && bs.metadata.creationTimestamp) {
-      status.sessionDuration = goDuration(t.getTime() - Date.parse(String(bs.metadata.creationTimestamp)));
+      status.sessionDuration = goDuration(st.now.getTime() - Date.parse(String(bs.metadata.creationTimestamp)));
     }
     status.phase = phase;
     status.observedGeneration = bs.metadata.generation;
-    const health =
+    const health: HealthInput =
       phase === "Succeeded" || phase === "Skipped"
-        ? { health: "Ready" as const, reason: phase, message: `BackupSession ${phase.toLowerCase()}.` }
+        ? { health: "Ready", reason: phase, message: `BackupSession ${phase.toLowerCase()}.` }
         : phase === "Failed"
-          ? { health: "Stalled" as const, reason: "Failed", message: failureMessage(status) }
-          : { health: "Reconciling" as const, reason: phase, message: `BackupSession is ${phase}.` };
-    status.conditions = setHealth(status.conditions, health, t, bs.metadata.generation);
-    await writeStatus(kube, bs, status);
+          ? { health: "Stalled", reason: "Failed", message: failureMessage(status) }
+          : { health: "Reconciling", reason: phase, message: `BackupSession is ${phase}.` };
+    return { status, health };
+  },
+});
+
+async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, st }: BackupSessionState): Promise<Result> {
+  const t = st.now;
+  if (isFinalSessionPhase(status.phase)) return retry(ctx, bs, invoker, status);
+  // Deadline first: an overdue session is completed (and then Failed) whatever its targets say.
+  if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
+    setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete backup within ${invoker?.spec?.timeOut ?? "the deadline"}.`);
   }
+  status.conditions = st.conditions;
+  const total = invoker ? targetsOf(invoker).length : undefined;
+  if ((backupSessionCompleted(status, total) && !waitingForPostBackupHooks(invoker, status)) || isTrue(st.conditions, C.BackupSkipped)) {
+    await finish(ctx, bs, invoker, status, st);
+    return {};
+  }
+  // Skip checks, only before any target started.
+  const started = (status.targets ?? []).some((x: any) => x.totalHosts !== undefined || getCondition(x.conditions, C.BackupExecutorEnsured));
+  if (!started) {
+    const skip = await skipReason(ctx, bs, invoker);
+    if (skip) {
+      setCond(st, C.BackupSkipped, true, R.SkippedTakingNewBackup, skip);
+      status.conditions = st.conditions;
+      await finish(ctx, bs, invoker, status, st);
+      return {};
+    }
+  }
+  // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
+  const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
+  if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
+    const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }), operatorExecutor(ctx.kube, ctx.opts.ownPod));
+    setCond(st, o.type, o.status, o.reason, o.message);
+    status.conditions = st.conditions;
+    if (!o.status) {
+      await finish(ctx, bs, invoker, status, st);
+      return {};
+    }
+  }
+  let result: Result = {};
+  if (invoker && (await initiateTargets(ctx, bs, invoker, status, t))) result = { requeueAfterMs: REQUEUE_MS };
+  if (invoker?.spec?.timeOut && !status.sessionDeadline) {
+    const ms = parseGoDuration(invoker.spec.timeOut);
+    if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(bs.metadata.creationTimestamp)) + ms));
+  }
+  if (status.sessionDeadline) {
+    const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
+    result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
+  }
+  return result;
 }
 
 /** The first failure a user needs to read: a host error, a False condition, or the deadline. */

@@ -114,11 +114,3 @@ export async function findTarget(kube: Kube, st: StepState, invoker: any, condit
   setCond(st, conditionType, true, R.TargetAvailable, `${kindWord} target ${ref.kind} ${ns}/${ref.name} found.`);
   return target;
 }
-
-/** Adds or removes a finalizer with a merge patch guarded by resourceVersion. */
-export async function setFinalizer(kube: Kube, obj: KubeObject, finalizer: string, present: boolean): Promise<KubeObject> {
-  const list = obj.metadata.finalizers ?? [];
-  if (list.includes(finalizer) === present) return obj;
-  const finalizers = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
-  return kube.mergePatch(obj, { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers } });
-}

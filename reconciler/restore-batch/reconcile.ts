@@ -4,21 +4,22 @@
 // (Sequential: a member waits until every earlier one is done) find the target, ensure its
 // executor (init-container or restore Job, restore-executor.ts) and set its totalHosts. Members'
 // hosts write their stats into status.members[]; once every member is done, the global
-// postRestore hook runs and metrics are pushed. The phase is Stash's calculateRestoreBatchPhase.
-import { getCondition, isFalse, isTrue, rfc3339, setCondition, setHealth } from "../../lib/conditions.ts";
-import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
+// postRestore hook runs and metrics are pushed. The phase is Stash's calculateRestoreBatchPhase;
+// status and health are written by lib/reconcile.ts.
+import { getCondition, isFalse, isTrue, rfc3339, setCondition, type HealthInput } from "../../lib/conditions.ts";
+import { errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
+import { reconciler } from "../../lib/reconcile.ts";
 import type { Result } from "../../lib/workqueue.ts";
-import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "../invoker/dependencies.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
 import { globalHookSummary, operatorExecutor, runGlobalHook } from "../invoker/global-hooks.ts";
 import { RESTORE_BATCH, executionOrder, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
-import { now, type ControllerContext } from "../context.ts";
+import type { ControllerContext } from "../context.ts";
 import { goDuration, parseGoDuration, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase } from "../../stash/phases.ts";
 import { ensureRestoreExecutor, restoreTotalHosts } from "../restore-session/restore-executor.ts";
 import { rulesOf, validateRules } from "../../stash/restore-rules.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, REQUEUE_MS, V1ALPHA1, V1BETA1 } from "../../stash/names.ts";
-import { writeStatus } from "../../lib/status.ts";
 import { removeInitContainerFor } from "../invoker/workload.ts";
 
 const FINAL = ["Succeeded", "Failed", "Unknown"];
@@ -40,104 +41,29 @@ export function validateRestoreBatch(rb: any): { field: string; message: string 
   return null;
 }
 
-export async function reconcileRestoreBatch(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
-  const { kube } = ctx;
-  let rb = await kube.getOrNull<KubeObject>(V1BETA1, RESTORE_BATCH, name, namespace);
-  if (!rb) return {};
-  if (rb.metadata.deletionTimestamp) {
-    if ((rb.metadata.finalizers ?? []).includes(FINALIZER)) {
-      await removeInitContainerFor(kube, rb);
-      await setFinalizer(kube, rb, FINALIZER, false);
-    }
-    return {};
-  }
-  rb = await setFinalizer(kube, rb, FINALIZER, true);
-  const t = now(ctx);
-  const status: Record<string, any> = structuredClone(rb.status ?? {});
-  const st: StepState = { conditions: status.conditions ?? [], now: t, generation: rb.metadata.generation };
-  const infos = targetsOf(rb);
-  const members: any[] = status.members ?? [];
-  const memberOf = (info: TargetInfo) => {
-    let m = members.find((x) => sameRef(x.ref, info.target?.ref, namespace));
-    if (!m) members.push((m = { ref: info.target.ref }));
-    return m;
-  };
-  let failure: unknown;
-  let result: Result = {};
-  try {
-    // Stash calls a failed member final before metrics are pushed; the metrics still go out.
-    if (FINAL.includes(status.phase) && getCondition(st.conditions, C.MetricsPushed)) return {};
-    if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
-      setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rb.spec?.timeOut}.`);
-    }
-    status.members = members;
-    status.conditions = st.conditions;
-    if (restoreBatchCompleted(status, infos.length)) {
-      await finish(ctx, rb, status, st, infos.length);
-      return {};
-    }
-    const bad = validateRestoreBatch(rb);
-    if (bad) {
-      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, `${bad.field}: ${bad.message}`);
-      throw stalled(R.ResourceValidationFailed, bad.message, { object: { kind: RESTORE_BATCH, namespace, name }, field: bad.field });
-    }
-    const repo = await findRepository(kube, st, rb);
-    await findBackendSecret(kube, st, rb, repo);
-    if (!(await usageAllowed(kube, repo, namespace))) {
-      const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
-      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
-      throw stalled(R.ResourceValidationFailed, msg, { object: { kind: RESTORE_BATCH, namespace, name }, field: "spec.repository" });
-    }
-    setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
+/** What one reconcile of a RestoreBatch builds up: a draft of its status, its conditions, its members' entries. */
+interface RestoreBatchState {
+  status: Record<string, any>;
+  st: StepState;
+  infos: TargetInfo[];
+  members: any[];
+}
 
-    // The global preRestore hook: once, before any member is restored; a failure ends the batch.
-    const globalPre = rb.spec?.hooks?.preRestore;
-    if (globalPre && !getCondition(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
-      const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"), operatorExecutor(ctx.kube, ctx.opts.ownPod));
-      setCond(st, o.type, o.status, o.reason, o.message);
-      if (!o.status) {
-        status.conditions = st.conditions;
-        await finish(ctx, rb, status, st, infos.length);
-        return {};
-      }
-    }
-
-    const order = executionOrder(rb);
-    let waiting = false;
-    for (const info of infos) {
-      const m = memberOf(info);
-      // Stash's targetRestoreInitiated: done, the executor ensured, or hosts known.
-      if (done(m) || getCondition(m.conditions, C.RestoreExecutorEnsured) || m.totalHosts !== undefined) continue;
-      if (!nextInOrder(order, info.index, (i) => done(memberOf(infos[i])))) {
-        waiting = true;
-        continue;
-      }
-      const ms: StepState = { conditions: m.conditions ?? [], now: t, generation: rb.metadata.generation };
-      try {
-        const target = await findTarget(kube, ms, rb, C.RestoreTargetFound, "Restore", info);
-        await ensureRestoreExecutor(ctx, ms, rb, repo, info);
-        m.totalHosts = restoreTotalHosts(info, target);
-      } finally {
-        m.conditions = ms.conditions;
-      }
-    }
-    if (rb.spec?.timeOut && !status.sessionDeadline) {
-      const ms = parseGoDuration(rb.spec.timeOut);
-      if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rb.metadata.creationTimestamp)) + ms));
-    }
-    if (waiting) result = { requeueAfterMs: REQUEUE_MS };
-    if (status.sessionDeadline) {
-      const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
-      result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
-    }
-    status.conditions = st.conditions;
-    if (restoreBatchCompleted(status, infos.length)) await finish(ctx, rb, status, st, infos.length);
-  } catch (e) {
-    failure = e;
-  } finally {
+export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchState>({
+  apiVersion: V1BETA1,
+  kind: RESTORE_BATCH,
+  finalizer: FINALIZER,
+  finalize: (ctx, rb) => removeInitContainerFor(ctx.kube, rb),
+  begin(_ctx, rb, now) {
+    const status: Record<string, any> = structuredClone(rb.status ?? {});
+    return { status, st: { conditions: status.conditions ?? [], now, generation: rb.metadata.generation }, infos: targetsOf(rb), members: status.members ?? [] };
+  },
+  steps,
+  status(_ctx, rb, { status, st, infos, members }) {
+    const t = st.now;
     status.conditions = st.conditions;
     // Spec order; a member no longer in the spec is dropped.
-    const ordered = infos.map((info) => members.find((x) => sameRef(x.ref, info.target?.ref, namespace))).filter(Boolean);
+    const ordered = infos.map((info) => members.find((x) => sameRef(x.ref, info.target?.ref, rb.metadata.namespace))).filter(Boolean);
     for (const m of ordered) m.phase = restoreTargetPhase(m);
     if (ordered.length) status.members = ordered;
     else delete status.members;
@@ -145,20 +71,94 @@ export async function reconcileRestoreBatch(ctx: ControllerContext, namespace: s
     if (FINAL.includes(phase) && !status.sessionDuration && rb.metadata.creationTimestamp) status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rb.metadata.creationTimestamp)));
     status.phase = phase;
     status.observedGeneration = rb.metadata.generation;
-    const kind = failure ? errorKind(failure) : undefined;
-    status.conditions = setHealth(
-      status.conditions,
+    const health: HealthInput =
       phase === "Succeeded"
         ? { health: "Ready", reason: "Succeeded", message: "Restore succeeded." }
-        : FINAL.includes(phase) || phase === "Invalid" || kind === "Stalled"
-          ? { health: "Stalled", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : restoreBatchFailure(status) }
-          : { health: "Reconciling", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : `RestoreBatch is ${phase}.` },
-      t,
-      rb.metadata.generation,
-    );
-    await writeStatus(kube, rb, status);
+        : FINAL.includes(phase) || phase === "Invalid"
+          ? { health: "Stalled", reason: phase, message: restoreBatchFailure(status) }
+          : { health: "Reconciling", reason: phase, message: `RestoreBatch is ${phase}.` };
+    return { status, health };
+  },
+});
+
+async function steps(ctx: ControllerContext, rb: KubeObject, { status, st, infos, members }: RestoreBatchState): Promise<Result> {
+  const { kube } = ctx;
+  const t = st.now;
+  const namespace = rb.metadata.namespace!;
+  const name = rb.metadata.name!;
+  const memberOf = (info: TargetInfo) => {
+    let m = members.find((x) => sameRef(x.ref, info.target?.ref, namespace));
+    if (!m) members.push((m = { ref: info.target.ref }));
+    return m;
+  };
+  // Stash calls a failed member final before metrics are pushed; the metrics still go out.
+  if (FINAL.includes(status.phase) && getCondition(st.conditions, C.MetricsPushed)) return {};
+  if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
+    setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rb.spec?.timeOut}.`);
   }
-  if (failure && errorKind(failure) !== "Stalled") throw failure;
+  status.members = members;
+  status.conditions = st.conditions;
+  if (restoreBatchCompleted(status, infos.length)) {
+    await finish(ctx, rb, status, st, infos.length);
+    return {};
+  }
+  const bad = validateRestoreBatch(rb);
+  if (bad) {
+    setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, `${bad.field}: ${bad.message}`);
+    throw stalled(R.ResourceValidationFailed, bad.message, { object: { kind: RESTORE_BATCH, namespace, name }, field: bad.field });
+  }
+  const repo = await findRepository(kube, st, rb);
+  await findBackendSecret(kube, st, rb, repo);
+  if (!(await usageAllowed(kube, repo, namespace))) {
+    const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
+    setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
+    throw stalled(R.ResourceValidationFailed, msg, { object: { kind: RESTORE_BATCH, namespace, name }, field: "spec.repository" });
+  }
+  setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
+
+  // The global preRestore hook: once, before any member is restored; a failure ends the batch.
+  const globalPre = rb.spec?.hooks?.preRestore;
+  if (globalPre && !getCondition(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
+    const o = await runGlobalHook("preRestore", globalPre, globalHookSummary({ name, namespace }, rb, "Running"), operatorExecutor(ctx.kube, ctx.opts.ownPod));
+    setCond(st, o.type, o.status, o.reason, o.message);
+    if (!o.status) {
+      status.conditions = st.conditions;
+      await finish(ctx, rb, status, st, infos.length);
+      return {};
+    }
+  }
+
+  const order = executionOrder(rb);
+  let waiting = false;
+  for (const info of infos) {
+    const m = memberOf(info);
+    // Stash's targetRestoreInitiated: done, the executor ensured, or hosts known.
+    if (done(m) || getCondition(m.conditions, C.RestoreExecutorEnsured) || m.totalHosts !== undefined) continue;
+    if (!nextInOrder(order, info.index, (i) => done(memberOf(infos[i])))) {
+      waiting = true;
+      continue;
+    }
+    const ms: StepState = { conditions: m.conditions ?? [], now: t, generation: rb.metadata.generation };
+    try {
+      const target = await findTarget(kube, ms, rb, C.RestoreTargetFound, "Restore", info);
+      await ensureRestoreExecutor(ctx, ms, rb, repo, info);
+      m.totalHosts = restoreTotalHosts(info, target);
+    } finally {
+      m.conditions = ms.conditions;
+    }
+  }
+  if (rb.spec?.timeOut && !status.sessionDeadline) {
+    const ms = parseGoDuration(rb.spec.timeOut);
+    if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rb.metadata.creationTimestamp)) + ms));
+  }
+  let result: Result = {};
+  if (waiting) result = { requeueAfterMs: REQUEUE_MS };
+  if (status.sessionDeadline) {
+    const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
+    result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
+  }
+  status.conditions = st.conditions;
+  if (restoreBatchCompleted(status, infos.length)) await finish(ctx, rb, status, st, infos.length);
   return result;
 }
 

@@ -1,18 +1,18 @@
 // RestoreSession reconcile (stash-behaviour.md 1.5, 2.5, 2.6): validate the rules, find the
 // Repository, Secret and target, ensure the executor (init-container for workloads, Job for
 // PVCs; restore-executor.ts, shared with RestoreBatch members), set totalHosts and the deadline;
-// once every host reported, push metrics and finish.
-import { getCondition, isFalse, isTrue, rfc3339, setHealth } from "../../lib/conditions.ts";
-import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
+// once every host reported, push metrics and finish. Status and health: lib/reconcile.ts.
+import { getCondition, isFalse, isTrue, rfc3339, type HealthInput } from "../../lib/conditions.ts";
+import { errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
+import { reconciler } from "../../lib/reconcile.ts";
 import type { Result } from "../../lib/workqueue.ts";
-import { findBackendSecret, findRepository, findTarget, setCond, setFinalizer, usageAllowed, type StepState } from "../invoker/dependencies.ts";
-import { now, type ControllerContext } from "../context.ts";
+import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
+import type { ControllerContext } from "../context.ts";
 import { goDuration, parseGoDuration, restoreCompleted, restoreSessionPhase } from "../../stash/phases.ts";
 import { rulesOf, validateRules } from "../../stash/restore-rules.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "../../stash/names.ts";
-import { writeStatus } from "../../lib/status.ts";
 import { removeInitContainerFor } from "../invoker/workload.ts";
 import { ensureRestoreExecutor, restoreTotalHosts } from "./restore-executor.ts";
 import { targetsOf } from "../../stash/invoker-targets.ts";
@@ -20,82 +20,83 @@ import { targetsOf } from "../../stash/invoker-targets.ts";
 const KIND = "RestoreSession";
 const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
 
-export async function reconcileRestoreSession(ctx: ControllerContext, namespace: string, name: string): Promise<Result> {
-  const { kube } = ctx;
-  let rs = await kube.getOrNull<KubeObject>(V1BETA1, KIND, name, namespace);
-  if (!rs) return {};
-  if (rs.metadata.deletionTimestamp) {
-    if ((rs.metadata.finalizers ?? []).includes(FINALIZER)) {
-      if (backupModel(rs.spec?.target?.ref?.kind, rs.spec?.task?.name) === "sidecar") await removeInitContainerFor(kube, rs);
-      await setFinalizer(kube, rs, FINALIZER, false);
-    }
-    return {};
-  }
-  rs = await setFinalizer(kube, rs, FINALIZER, true);
-  const t = now(ctx);
-  const status: Record<string, any> = structuredClone(rs.status ?? {});
-  const st: StepState = { conditions: status.conditions ?? [], now: t, generation: rs.metadata.generation };
-  let failure: unknown;
-  let result: Result = {};
-  try {
-    if (FINAL.includes(status.phase)) return {};
-    if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
-      setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rs.spec?.timeOut}.`);
-    }
-    status.conditions = st.conditions;
-    if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) {
-      await finish(ctx, rs, status, st);
-      return {};
-    }
-    const obj = { kind: KIND, namespace, name };
-    const bad = validateRules(rulesOf(rs), rs.spec?.target?.rules ? "spec.target.rules" : "spec.rules");
-    if (bad) {
-      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, `${bad.field}: ${bad.message}`);
-      throw stalled(R.ResourceValidationFailed, bad.message, { object: obj, field: bad.field });
-    }
-    const repo = await findRepository(kube, st, rs);
-    await findBackendSecret(kube, st, rs, repo);
-    if (!(await usageAllowed(kube, repo, namespace))) {
-      const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
-      setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
-      throw stalled(R.ResourceValidationFailed, msg, { object: obj, field: "spec.repository" });
-    }
-    setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
-    const target = await findTarget(kube, st, rs, C.RestoreTargetFound, "Restore");
+/** What one reconcile of a RestoreSession builds up: a draft of its status and its conditions. */
+interface RestoreSessionState {
+  status: Record<string, any>;
+  st: StepState;
+}
 
-    // The one target, through the same executor and host count a RestoreBatch member gets.
-    const info = targetsOf(rs)[0];
-    if (!getCondition(st.conditions, C.RestoreExecutorEnsured)) await ensureRestoreExecutor(ctx, st, rs, repo, info);
-    if (status.totalHosts === undefined && target) status.totalHosts = restoreTotalHosts(info, target);
-    if (rs.spec?.timeOut && !status.sessionDeadline) {
-      const ms = parseGoDuration(rs.spec.timeOut);
-      if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rs.metadata.creationTimestamp)) + ms));
-    }
-    if (status.sessionDeadline) result = { requeueAfterMs: Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000) };
-    status.conditions = st.conditions;
-    if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) await finish(ctx, rs, status, st);
-  } catch (e) {
-    failure = e;
-  } finally {
+export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSessionState>({
+  apiVersion: V1BETA1,
+  kind: KIND,
+  finalizer: FINALIZER,
+  async finalize(ctx, rs) {
+    if (backupModel(rs.spec?.target?.ref?.kind, rs.spec?.task?.name) === "sidecar") await removeInitContainerFor(ctx.kube, rs);
+  },
+  begin(_ctx, rs, now) {
+    const status: Record<string, any> = structuredClone(rs.status ?? {});
+    return { status, st: { conditions: status.conditions ?? [], now, generation: rs.metadata.generation } };
+  },
+  steps,
+  status(_ctx, rs, { status, st }) {
+    const t = st.now;
     status.conditions = st.conditions;
     const phase = restoreSessionPhase(status);
     if (FINAL.includes(phase) && phase !== "Invalid" && !status.sessionDuration && rs.metadata.creationTimestamp) status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rs.metadata.creationTimestamp)));
     status.phase = phase;
     status.observedGeneration = rs.metadata.generation;
-    const kind = failure ? errorKind(failure) : undefined;
-    status.conditions = setHealth(
-      status.conditions,
+    const health: HealthInput =
       phase === "Succeeded"
         ? { health: "Ready", reason: "Succeeded", message: "Restore succeeded." }
-        : phase === "Failed" || phase === "Invalid" || phase === "Unknown" || kind === "Stalled"
-          ? { health: "Stalled", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : restoreFailure(status) }
-          : { health: "Reconciling", reason: (failure as ReconcileError)?.reason ?? phase, message: failure ? errorMessage(failure) : `RestoreSession is ${phase}.` },
-      t,
-      rs.metadata.generation,
-    );
-    await writeStatus(kube, rs, status);
+        : phase === "Failed" || phase === "Invalid" || phase === "Unknown"
+          ? { health: "Stalled", reason: phase, message: restoreFailure(status) }
+          : { health: "Reconciling", reason: phase, message: `RestoreSession is ${phase}.` };
+    return { status, health };
+  },
+});
+
+async function steps(ctx: ControllerContext, rs: KubeObject, { status, st }: RestoreSessionState): Promise<Result> {
+  const { kube } = ctx;
+  const t = st.now;
+  const namespace = rs.metadata.namespace!;
+  const name = rs.metadata.name!;
+  if (FINAL.includes(status.phase)) return {};
+  if (status.sessionDeadline && t.getTime() > Date.parse(status.sessionDeadline) && !isTrue(st.conditions, C.DeadlineExceeded)) {
+    setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete restore within ${rs.spec?.timeOut}.`);
   }
-  if (failure && errorKind(failure) !== "Stalled") throw failure;
+  status.conditions = st.conditions;
+  if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) {
+    await finish(ctx, rs, status, st);
+    return {};
+  }
+  const obj = { kind: KIND, namespace, name };
+  const bad = validateRules(rulesOf(rs), rs.spec?.target?.rules ? "spec.target.rules" : "spec.rules");
+  if (bad) {
+    setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, `${bad.field}: ${bad.message}`);
+    throw stalled(R.ResourceValidationFailed, bad.message, { object: obj, field: bad.field });
+  }
+  const repo = await findRepository(kube, st, rs);
+  await findBackendSecret(kube, st, rs, repo);
+  if (!(await usageAllowed(kube, repo, namespace))) {
+    const msg = `namespace "${namespace}" is not allowed to refer Repository "${repo.metadata.name}" of "${repo.metadata.namespace}" namespace. Please, check the usagePolicy of the Repository`;
+    setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, msg);
+    throw stalled(R.ResourceValidationFailed, msg, { object: obj, field: "spec.repository" });
+  }
+  setCond(st, C.ValidationPassed, true, R.ResourceValidationPassed, "Successfully validated.");
+  const target = await findTarget(kube, st, rs, C.RestoreTargetFound, "Restore");
+
+  // The one target, through the same executor and host count a RestoreBatch member gets.
+  const info = targetsOf(rs)[0];
+  if (!getCondition(st.conditions, C.RestoreExecutorEnsured)) await ensureRestoreExecutor(ctx, st, rs, repo, info);
+  if (status.totalHosts === undefined && target) status.totalHosts = restoreTotalHosts(info, target);
+  if (rs.spec?.timeOut && !status.sessionDeadline) {
+    const ms = parseGoDuration(rs.spec.timeOut);
+    if (Number.isFinite(ms)) status.sessionDeadline = rfc3339(new Date(Date.parse(String(rs.metadata.creationTimestamp)) + ms));
+  }
+  let result: Result = {};
+  if (status.sessionDeadline) result = { requeueAfterMs: Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000) };
+  status.conditions = st.conditions;
+  if (restoreCompleted(status) && !waitingForPostRestoreHook(rs, status)) await finish(ctx, rs, status, st);
   return result;
 }
 
