@@ -1,21 +1,23 @@
-// startOperator: wires the Stash-kind controllers. Informers only enqueue keys; owned objects
-// (CronJobs, Jobs, workloads) map to their owner's key; one work queue per root kind.
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+// startOperator: wires the Stash-kind controllers from their registrations (each kind's
+// register.ts, reconciler/registration.ts). Informers only enqueue keys; owned objects (CronJobs,
+// Jobs) map to their owner's key, other kinds through the registration's mappings; one work queue
+// per root kind.
+import type { Kube } from "../lib/kube/client.ts";
 import { errorKind, type ReconcileError } from "../lib/errors.ts";
 import { silentLogger, type Logger } from "../lib/logger.ts";
-import { WorkQueue, realClock, type Clock, type Result } from "../lib/workqueue.ts";
-import { reconcileBackupBatch, reconcileBackupConfiguration } from "./backup-configuration/reconcile.ts";
-import { reconcileBackupSession } from "./backup-session/reconcile.ts";
-import { reconcileRepository } from "./repository/reconcile.ts";
-import { reconcileRestoreSession } from "./restore-session/reconcile.ts";
-import { reconcileRestoreBatch } from "./restore-batch/reconcile.ts";
+import { WorkQueue, realClock, type Clock } from "../lib/workqueue.ts";
 import type { ControllerContext, OperatorOptions } from "./context.ts";
 import { keyOf, splitKey } from "../lib/owner.ts";
-import { targetsOf } from "../stash/invoker-targets.ts";
-import { LABEL_MANAGED_BY, MANAGED_BY } from "../stash/names.ts";
-import { cachedGets, collectionPath, startInformer, startWatcher } from "../lib/kube/informer.ts";
+import { collectionPath, startInformer, startWatcher, type EventType, type RunningInformer } from "../lib/kube/informer.ts";
 import { sessionMetricsPusher } from "./invoker/session-metrics.ts";
 import { wipeOutWith } from "./repository/wipe-out.ts";
+import { ownerKey, type Filter, type Registration, type Resource } from "./registration.ts";
+import { backupConfiguration } from "./backup-configuration/register.ts";
+import { backupBatch } from "./backup-batch/register.ts";
+import { backupSession } from "./backup-session/register.ts";
+import { restoreSession } from "./restore-session/register.ts";
+import { restoreBatch } from "./restore-batch/register.ts";
+import { repository } from "./repository/register.ts";
 
 export interface StartOperatorOptions extends OperatorOptions {
   kube: Kube;
@@ -40,25 +42,23 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-const WORKLOADS: [string, string][] = [
-  ["apps", "deployments"],
-  ["apps", "statefulsets"],
-  ["apps", "daemonsets"],
-  ["apps", "replicasets"],
-  ["", "persistentvolumeclaims"],
-];
+/** Every kind the operator reconciles; the wiring below is the same loop for each. */
+const REGISTRATIONS: Registration[] = [backupConfiguration, backupBatch, backupSession, restoreSession, restoreBatch, repository];
 
-/** Whether a workload's pod template carries the sidecar or the restore init-container. */
-function hasStashParts(w: any): boolean {
-  const spec = w.spec?.template?.spec ?? {};
-  return (spec.containers ?? []).some((c: any) => c.name === "stash") || (spec.initContainers ?? []).some((c: any) => c.name === "stash-init");
+type OnEvent = (obj: any, type: EventType) => void;
+
+/** One list-watch of a collection and every handler of it; cached when a kind's `for` asks. */
+interface Source {
+  resource: Resource;
+  cache: boolean;
+  handlers: OnEvent[];
 }
 
 export function startOperator(o: StartOperatorOptions): Operator {
   const log = o.log ?? silentLogger();
   const clock = o.clock ?? realClock;
   const kube = o.kube;
-  const ctx: ControllerContext = {
+  const base: ControllerContext = {
     kube,
     clock,
     log,
@@ -66,17 +66,18 @@ export function startOperator(o: StartOperatorOptions): Operator {
     pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
     wipeOut: o.wipeOut ?? wipeOutWith(kube),
   };
-  // The invokers' reconcilers read Repositories from the informer cache (watch.ts cachedGets); set
-  // once the informers exist, below. The Repository and BackupSession reconcilers read directly.
-  let invokerCtx = ctx;
-  const mkQueue = (kind: string, fn: (ctx: ControllerContext, ns: string, name: string) => Promise<Result>, invoker = false) =>
-    new WorkQueue({
+  // Each kind's context reads the caches, so it is made once they exist, below (before any event:
+  // handlers run after startOperator returns).
+  const contexts = new Map<string, ControllerContext>();
+  const queues: Record<string, WorkQueue> = {};
+  for (const reg of REGISTRATIONS) {
+    queues[reg.kind] = new WorkQueue({
       clock,
       concurrency: o.concurrency ?? 16,
       handler: (key) => {
         const { namespace, name } = splitKey(key);
-        const c = invoker ? invokerCtx : ctx;
-        return o.metrics ? o.metrics.observe(kind, () => fn(c, namespace, name)) : fn(c, namespace, name);
+        const run = () => reg.reconcile(contexts.get(reg.kind) ?? base, namespace, name);
+        return o.metrics ? o.metrics.observe(reg.kind, run) : run();
       },
       shouldRetry: (e) => {
         const kind = errorKind(e);
@@ -84,139 +85,89 @@ export function startOperator(o: StartOperatorOptions): Operator {
         if (kind === "Waiting") return (e as ReconcileError).retryAfterMs ?? 5_000;
         return true;
       },
+      // Stalled and Waiting are expected states of an object (info); Transient ones are not (warn).
       onError: (key, e) => {
-        const kind = errorKind(e);
-        if ((e as any)?.code === 409) return log.debug("conflict; retrying", { kind, key });
-        (kind === "Transient" ? log.warn : log.info)("reconcile did not finish", { controller: kind, object: `${kind}/${key}`, key, err: e as Error });
+        const errKind = errorKind(e);
+        if ((e as any)?.code === 409) return log.debug("conflict; retrying", { kind: reg.kind, key });
+        (errKind === "Transient" ? log.warn : log.info)("reconcile did not finish", { controller: reg.kind, object: `${reg.kind}/${key}`, key, errorKind: errKind, err: e as Error });
       },
     });
-  const queues = {
-    BackupConfiguration: mkQueue("BackupConfiguration", reconcileBackupConfiguration, true),
-    BackupBatch: mkQueue("BackupBatch", reconcileBackupBatch, true),
-    BackupSession: mkQueue("BackupSession", reconcileBackupSession),
-    RestoreSession: mkQueue("RestoreSession", reconcileRestoreSession, true),
-    RestoreBatch: mkQueue("RestoreBatch", reconcileRestoreBatch, true),
-    Repository: mkQueue("Repository", reconcileRepository),
-  };
-  const informers: { synced: Promise<void>; stop(): Promise<void> }[] = [];
-  type OnEvent = (obj: any, type: "add" | "update" | "delete") => void;
-  /** A cached informer (the reconcilers' mappings read these caches). */
-  const inform = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => {
-    const inf = startInformer(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, onEvent }, log, clock);
-    informers.push(inf);
-    return inf;
-  };
-  /** Events only, no cache: kinds that merely map to an owner's key. */
-  const watch = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string, metadataOnly = false) => {
-    informers.push(startWatcher(kube, { path: collectionPath(group, version, plural, o.namespace), labelSelector, metadataOnly, onEvent }, log, clock));
-  };
-  /** Events of kinds whose handler reads metadata only: the API server sends PartialObjectMetadata
-   *  (no spec, status or data: a Repository with a thousand references or a large Secret is a few hundred bytes). */
-  const watchMetadata = (group: string, version: string, plural: string, onEvent: OnEvent, labelSelector?: string) => watch(group, version, plural, onEvent, labelSelector, true);
-  const ownerKey = (obj: any, kind: string) => {
-    const ref = (obj.metadata?.ownerReferences ?? []).find((r: any) => r.controller && r.kind === kind);
-    return ref ? `${obj.metadata.namespace}/${ref.name}` : undefined;
-  };
-
-  const repoKeyOf = (inv: any) => `${inv.spec?.repository?.namespace || inv.metadata.namespace}/${inv.spec?.repository?.name}`;
-  // Repository status.references is computed by the Repository reconciler from these caches, so
-  // an invoker event requeues its Repository (coalesced by the queue) instead of each invoker
-  // writing the shared list.
-  // Like controller-runtime's GenerationChangedPredicate: a status-only or finalizer-only update
-  // (our own writes) does not requeue; spec changes, deletion and adds do.
-  const backupInvokers = (plural: string, queue: WorkQueue) => {
-    const seen = new Map<string, string>();
-    return inform("stash.appscode.com", "v1beta1", plural, (bc, type) => {
-      const key = keyOf(bc);
-      const mark = `${bc.metadata.generation}/${bc.metadata.deletionTimestamp ?? ""}`;
-      if (type === "delete") seen.delete(key);
-      else if (type === "update" && seen.get(key) === mark) return;
-      else seen.set(key, mark);
-      queue.add(key);
-      if (bc.spec?.repository?.name) queues.Repository.add(repoKeyOf(bc));
-    });
-  };
-  const bcs = backupInvokers("backupconfigurations", queues.BackupConfiguration);
-  const bbs = backupInvokers("backupbatches", queues.BackupBatch);
-  const restoreInvokers = (plural: string, queue: WorkQueue) =>
-    inform("stash.appscode.com", "v1beta1", plural, (rs) => {
-      queue.add(keyOf(rs));
-      if (rs.spec?.repository?.name) queues.Repository.add(repoKeyOf(rs));
-    });
-  const rss = restoreInvokers("restoresessions", queues.RestoreSession);
-  const rbs = restoreInvokers("restorebatches", queues.RestoreBatch);
-  // Every invoker kind with the queue its events go to.
-  const invokers: [{ cache: { list(): readonly any[] } }, WorkQueue][] = [
-    [bcs, queues.BackupConfiguration],
-    [bbs, queues.BackupBatch],
-    [rss, queues.RestoreSession],
-    [rbs, queues.RestoreBatch],
-  ];
-  const eachInvoker = (fn: (inv: any, queue: WorkQueue) => void) => {
-    for (const [inf, queue] of invokers) for (const inv of inf.cache.list()) fn(inv, queue);
-  };
-  ctx.invokersOf = (namespace, name) =>
-    invokers.flatMap(([inf]) => inf.cache.list() as any[])
-      .filter((inv) => !inv.metadata.deletionTimestamp && inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace)
-      .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name }));
-  ctx.backupInvokersTargeting = (ref) =>
-    [...bcs.cache.list(), ...bbs.cache.list()].filter(
-      (inv: any) => !inv.metadata.deletionTimestamp && targetsOf(inv).some(({ target }) => target?.ref?.kind === ref.kind && target.ref.name === ref.name && target.ref.namespace === ref.namespace),
-    ) as KubeObject[];
-  watchMetadata("stash.appscode.com", "v1beta1", "backupsessions", (bs) => queues.BackupSession.add(keyOf(bs)));
-  // What of a Repository its users depend on: existence, spec (generation) and deletion. Status
-  // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.
-  const repoSeen = new Map<string, string>();
-  const repos = inform("stash.appscode.com", "v1alpha1", "repositories", (repo, type) => {
-    const key = keyOf(repo);
-    queues.Repository.add(key);
-    const mark = type === "delete" ? "" : `${repo.metadata.generation}/${repo.metadata.deletionTimestamp ?? ""}`;
-    if (type === "delete") repoSeen.delete(key);
-    else if (repoSeen.get(key) === mark) return;
-    else repoSeen.set(key, mark);
-    const uses = (inv: any) => inv.spec?.repository?.name === repo.metadata.name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === repo.metadata.namespace;
-    eachInvoker((inv, queue) => uses(inv) && queue.add(keyOf(inv)));
-  });
-  watchMetadata("batch", "v1", "cronjobs", (cj) => {
-    const k = ownerKey(cj, "BackupConfiguration");
-    if (k) queues.BackupConfiguration.add(k);
-    const b = ownerKey(cj, "BackupBatch");
-    if (b) queues.BackupBatch.add(b);
-  }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
-  watchMetadata("batch", "v1", "jobs", (job) => {
-    const bs = ownerKey(job, "BackupSession");
-    if (bs) queues.BackupSession.add(bs);
-    const rs = ownerKey(job, "RestoreSession");
-    if (rs) queues.RestoreSession.add(rs);
-    const rb = ownerKey(job, "RestoreBatch");
-    if (rb) queues.RestoreBatch.add(rb);
-  }, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
-  watchMetadata("", "v1", "secrets", (secret, type) => {
-    // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.
-    if (type === "update") return;
-    eachInvoker((inv, queue) => (inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace) && queue.add(keyOf(inv)));
-  });
-  for (const [group, plural] of WORKLOADS) {
-    watch(group, "v1", plural, (w, type) => {
-      // A workload update matters only when it lost (or never had) what an invoker put there.
-      if (type === "update" && hasStashParts(w)) return;
-      // Listed items carry no kind: then any target of that name and namespace matches.
-      const kind = w.kind ?? "";
-      const targets = (inv: any) => targetsOf(inv).some(({ target }) => target?.ref?.name === w.metadata.name && target.ref.namespace === w.metadata.namespace && (!kind || target.ref.kind === kind));
-      eachInvoker((inv, queue) => targets(inv) && queue.add(keyOf(inv)));
-    });
   }
-  invokerCtx = { ...ctx, kube: cachedGets(kube, [{ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", informer: repos }]) };
+
+  // Every kind's handlers, grouped by collection: one list-watch each, however many kinds read it.
+  const sources = new Map<string, Source>();
+  const on = (resource: Resource, handler: OnEvent, cache = false) => {
+    const id = JSON.stringify([resource.group, resource.version, resource.plural, resource.labelSelector ?? "", !!resource.metadataOnly]);
+    let src = sources.get(id);
+    if (!src) sources.set(id, (src = { resource, cache: false, handlers: [] }));
+    src.cache ||= cache;
+    src.handlers.push(handler);
+    return src;
+  };
+  const filtered = (when: Filter | undefined, handler: OnEvent): OnEvent => {
+    if (!when) return handler;
+    const pass = when();
+    return (obj, type) => {
+      if (pass(obj, type)) handler(obj, type);
+    };
+  };
+  const forSources = new Map<string, Source>();
+  const informers = new Map<Source, RunningInformer>();
+  const caches = {
+    informer(kind: string): RunningInformer {
+      const inf = informers.get(forSources.get(kind)!);
+      if (!inf) throw new Error(`${kind} is not cached: its registration's for needs cache: true`);
+      return inf;
+    },
+  };
+  for (const reg of REGISTRATIONS) {
+    const queue = queues[reg.kind];
+    if (reg.mapFrom?.length && !reg.for.cache) throw new Error(`${reg.kind}: mapFrom reads the kind's cache, so its for needs cache: true`);
+    forSources.set(reg.kind, on(reg.for, filtered(reg.for.when, (obj) => queue.add(keyOf(obj))), !!reg.for.cache));
+    for (const owned of reg.owns ?? []) {
+      on({ ...owned, metadataOnly: true }, (obj) => {
+        const key = ownerKey(obj, reg.kind);
+        if (key) queue.add(key);
+      });
+    }
+    for (const m of reg.mapFrom ?? []) {
+      on(m.source, filtered(m.when, (obj) => {
+        for (const key of m.map(obj, caches.informer(reg.kind).cache)) queue.add(key);
+      }));
+    }
+  }
+
+  const running: { synced: Promise<void>; stop(): Promise<void> }[] = [];
+  for (const src of sources.values()) {
+    const { group, version, plural, labelSelector, metadataOnly } = src.resource;
+    const spec = {
+      path: collectionPath(group, version, plural, o.namespace),
+      labelSelector,
+      metadataOnly,
+      onEvent: (obj: any, type: EventType) => {
+        for (const h of src.handlers) h(obj, type);
+      },
+    };
+    // Cached only where a mapping or a reconcile reads the cache; otherwise events only, and the
+    // objects are dropped once mapped (docs/decisions/operator-memory.md).
+    if (src.cache) {
+      const inf = startInformer(kube, spec, log, clock);
+      informers.set(src, inf);
+      running.push(inf);
+    } else running.push(startWatcher(kube, spec, log, clock));
+  }
+  for (const reg of REGISTRATIONS) if (reg.context) contexts.set(reg.kind, reg.context(base, caches));
+
   const all = Object.values(queues);
   return {
-    queues,
-    synced: Promise.all(informers.map((i) => i.synced)).then(() => undefined),
+    queues: queues as Operator["queues"],
+    synced: Promise.all(running.map((i) => i.synced)).then(() => undefined),
     async idle() {
       for (let i = 0; i < 3; i++) await Promise.all(all.map((q) => q.idle()));
     },
     async stop() {
       for (const q of all) q.stop();
-      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.all(running.map((i) => i.stop()));
     },
   };
 }
