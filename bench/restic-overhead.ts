@@ -57,7 +57,7 @@ let seq = 0;
 
 /** restic's user+sys seconds, summed over every call since the file was removed (`times` prints the shell's line, then its children's). */
 function resticCpu(): number {
-  let text = "";
+  let text: string;
   try {
     text = readFileSync(timesFile, "utf8");
   } catch {

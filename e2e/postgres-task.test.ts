@@ -81,7 +81,7 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
 
   await s.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "shop-auth", namespace: s.namespace }, stringData: { POSTGRES_USER: pg.user, POSTGRES_PASSWORD: pg.password } });
   await s.kube.apply(appBinding(s.namespace, "shop-db", pg.port, "shop-auth"));
-  const { bc, session } = await s.backup("shop-backup", "shop-db", 1_700_001_000);
+  const { session } = await s.backup("shop-backup", "shop-db", 1_700_001_000);
   let output = "";
   const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), onOutput: (_c, chunk) => (output += chunk) });
   assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["postgres-backup-0", 0], ["update-status-1", 0]], output);
@@ -124,7 +124,7 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
 test("a backup through an AppBinding whose Secret is absent fails naming the AppBinding and the Secret", async () => {
   const s = await setup("pg-nosecret");
   await s.kube.apply(appBinding(s.namespace, "orphan-db", 5432, "orphan-auth"));
-  const { bc, session } = await s.backup("orphan-backup", "orphan-db", 1_700_002_000);
+  const { session } = await s.backup("orphan-backup", "orphan-db", 1_700_002_000);
   const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0) });
   assert.equal(run.failed, "postgres-backup-0");
   const bs = await s.final("BackupSession", session);

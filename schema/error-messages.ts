@@ -87,7 +87,9 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
   const seen = new Set<string>();
   const add = (p: FieldProblem) => {
     const key = `${formatPath(p.path)}|${p.message}`;
-    if (!seen.has(key)) [seen.add(key), out.push(p)];
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(p);
   };
   // A value of the wrong type gets one message: its other rules (format, range) add nothing.
   const wrongType = new Set(errors.filter((e) => e.keyword === "type" && !/\/(anyOf|oneOf)\//.test(e.schemaPath)).map((e) => e.instancePath));

@@ -92,14 +92,14 @@ export function createValidator(files: CrdFile[] = crdFiles(), opts: { crdDir?: 
   try {
     for (const [id, schema] of Object.entries(shared)) ajv.addSchema(schema, id);
   } catch (e) {
-    throw new Error(`the CRD schemas in ${relative(process.cwd(), crdDir) || "."} do not compile: ${(e as Error).message}`);
+    throw new Error(`the CRD schemas in ${relative(process.cwd(), crdDir) || "."} do not compile: ${(e as Error).message}`, { cause: e });
   }
   pending.forEach(({ kind }, i) => {
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(roots[i]);
     } catch (e) {
-      throw new Error(`${relative(process.cwd(), kind.file)}: the openAPIV3Schema of ${kind.version} does not compile: ${(e as Error).message}`);
+      throw new Error(`${relative(process.cwd(), kind.file)}: the openAPIV3Schema of ${kind.version} does not compile: ${(e as Error).message}`, { cause: e });
     }
     served.set(`${kind.apiVersion}|${kind.kind}`, { kind, validate });
     const gk = `${kind.group}|${kind.kind}`;

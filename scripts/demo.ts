@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startControlPlane, type ControlPlane } from "../local/control-plane.ts";
 import { installCRDs } from "../schema/install.ts";
-import { Kube, type KubeObject } from "../lib/kube/client.ts";
+import { Kube } from "../lib/kube/client.ts";
 import { createLogger } from "../lib/logger.ts";
 import { startOperatorProcess, type RunningOperator } from "../bin/operator.ts";
 import { startMinio, startPushgateway, toolsDir, type Minio, type Pushgateway } from "../testing/services.ts";

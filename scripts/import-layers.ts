@@ -1,9 +1,8 @@
 // The direction of imports, checked: each top folder may import only the folders below it (the
 // table is docs/decisions/layers.md), production files never import test support, and no file
 // reaches itself through its imports. Run by `npm run lint` and by scripts/import-layers.test.ts.
-import { readFileSync } from "node:fs";
-import { globSync } from "node:fs";
-import { dirname, join, normalize, relative, resolve } from "node:path";
+import { globSync, readFileSync } from "node:fs";
+import { dirname, join, normalize, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testNamespace, stopControlPlane } from "../../testing/cluster.ts";
-import { Kube, clientNode } from "./client.ts";
+import { clientNode } from "./client.ts";
 import { liteFromFile, liteInCluster, parseKubeconfigText } from "./config.ts";
 import { METADATA_ONLY } from "./watch.ts";
 

@@ -5,7 +5,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
-import { getSource, grantStash, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
+import { grantStash, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER } from "../../policies/policy-source.ts";
 import { SOURCE_NAME_LABEL } from "../../policies/tracking.ts";
 

@@ -25,7 +25,7 @@ export async function acquireLease(kube: Kube, namespace: string, name: string, 
     spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: microTime(now()), renewTime: microTime(now()), leaseTransitions: transitions },
   });
   const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
-  let lease: KubeObject | null = null;
+  let lease: KubeObject;
   try {
     lease = await kube.request<KubeObject>(path, { method: "POST", body: body() });
   } catch (e: any) {
