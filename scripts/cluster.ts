@@ -1,11 +1,16 @@
 // npm run cluster:up   - start the local control plane in the background (idempotent), install
 //                        restash's CRDs, write .restash/kubeconfig
-// npm run cluster:down - stop it and remove what it started
+// npm run cluster:up -- --node
+//                      - start a real single-node cluster instead (local/node.ts: kubelet, containerd,
+//                        controller-manager, scheduler, kube-proxy), with the restash, pushgateway,
+//                        busybox and pause images imported; write .restash/kubeconfig
+// npm run cluster:down - stop whichever is running and remove what it started
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startControlPlane, stopProcesses, type ControlPlaneInfo } from "../local/control-plane.ts";
 import { installCRDs } from "../schema/install.ts";
 import { Kube } from "../lib/kube/client.ts";
+import { startNode, stopNode, nodeRunning, readNodeInfo, restashImages, DEFAULT_NODE_DIR } from "../local/node.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const stateDir = join(root, ".restash");
@@ -61,6 +66,28 @@ export async function up(log: (l: string) => void = (l) => console.error(l)): Pr
   return state;
 }
 
+export async function upNode(log: (l: string) => void = (l) => console.error(l)): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  let info = await nodeRunning();
+  if (info) log(`node ${info.nodeName} already running at ${info.server}`);
+  else {
+    const t0 = Date.now();
+    info = await startNode({ log, images: restashImages(log) });
+    log(`node started in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  copyFileSync(info.kubeconfig, kubeconfigOut);
+  log(`kubeconfig: ${kubeconfigOut}`);
+  // The images are imported under the names deploy/operator.yaml uses: IfNotPresent never pulls them.
+  log(`deploy restash: kubectl --kubeconfig ${kubeconfigOut} apply --server-side -k .`);
+}
+
+/** Stops the node, if one was started (or a killed one left its state directory). */
+export async function downNode(log: (l: string) => void = (l) => console.error(l)): Promise<void> {
+  if (!readNodeInfo() && !existsSync(DEFAULT_NODE_DIR)) return;
+  await stopNode(DEFAULT_NODE_DIR, log);
+  rmSync(kubeconfigOut, { force: true });
+}
+
 export async function down(log: (l: string) => void = (l) => console.error(l)): Promise<void> {
   const state = readState();
   if (state) {
@@ -77,10 +104,14 @@ export async function down(log: (l: string) => void = (l) => console.error(l)): 
 if (import.meta.main) {
   const cmd = process.argv[2];
   try {
-    if (cmd === "up") await up();
-    else if (cmd === "down") await down();
+    if (cmd === "up" && process.argv.includes("--node")) await upNode();
+    else if (cmd === "up") await up();
+    else if (cmd === "down") {
+      await downNode();
+      await down();
+    }
     else {
-      console.error("usage: node scripts/cluster.ts up|down");
+      console.error("usage: node scripts/cluster.ts up [--node] | down");
       process.exit(2);
     }
   } catch (e) {
