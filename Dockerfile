@@ -10,7 +10,8 @@ WORKDIR /src
 COPY scripts/install-tools.sh scripts/install-tools.sh
 RUN RESTASH_CACHE=/cache RESTASH_TOOLS=restic bash scripts/install-tools.sh
 
-FROM node:24-bookworm-slim
+# Node pinned to the version package.json pins (scripts/build-image.sh builds the same image without Docker).
+FROM node:24.21.0-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git openssh-client postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=restic /cache/tools/restic /usr/local/bin/restic
@@ -19,6 +20,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 USER 65534:65534
-ENV NODE_ENV=production RESTASH_SCRATCH_DIR=/stash-tmp
+# Every restash pod mounts its scratch emptyDir at /stash-tmp under a read-only root filesystem:
+# TMPDIR there too, so os.tmpdir() (policy clones, the operator's scratch files) is writable.
+ENV NODE_ENV=production RESTASH_SCRATCH_DIR=/stash-tmp TMPDIR=/stash-tmp
 ENTRYPOINT ["node", "/opt/restash/bin/restash.ts"]
 CMD ["operator"]
