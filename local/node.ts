@@ -13,7 +13,20 @@
 //   startNode(opts?) -> RunningNode     stopNode(dir?)     nodeRunning(dir?)
 //   importImage(node, tar, name)        restashImages() -> [archive, name][]
 import { spawn, execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync, rmdirSync, realpathSync, lstatSync, cpSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  rmdirSync,
+  realpathSync,
+  lstatSync,
+  cpSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { Agent, request } from "node:https";
 import { get as httpGet } from "node:http";
@@ -69,7 +82,17 @@ const SYSCTLS = [
   "net/bridge/bridge-nf-call-ip6tables",
 ];
 /** Paths the components write whatever their flags say; removed by stop unless they were there before. */
-const OUTSIDE_PATHS = ["/var/log/containers", "/var/log/pods", "/var/lib/kubelet", "/var/lib/cni", "/run/containerd", "/opt/containerd", "/var/run/nri", "/run/nri", "/run/mount"];
+const OUTSIDE_PATHS = [
+  "/var/log/containers",
+  "/var/log/pods",
+  "/var/lib/kubelet",
+  "/var/lib/cni",
+  "/run/containerd",
+  "/opt/containerd",
+  "/var/run/nri",
+  "/run/nri",
+  "/run/mount",
+];
 const CGROUP_ROOT = "/sys/fs/cgroup";
 const REGISTRIES = ["_default", "docker.io", "registry.k8s.io", "ghcr.io", "quay.io", "gcr.io", "mcr.microsoft.com", "public.ecr.aws"];
 
@@ -156,13 +179,31 @@ function listeningPorts(): Set<number> {
 /** What a start needs from the machine, checked before anything is changed on it. */
 function preflight(binDir: string) {
   if (process.getuid?.() !== 0) fail("it needs root (network devices, routes, nftables, mounts, cgroups)", "Run it as root.");
-  for (const b of ["kube-apiserver", "kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "containerd", "containerd-shim-runc-v2", "ctr", "runc"]) {
+  for (const b of [
+    "kube-apiserver",
+    "kubelet",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "etcd",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "runc",
+  ]) {
     if (!existsSync(join(binDir, b))) fail(`${b} is missing from ${binDir}`, "Run bash scripts/build-node.sh.");
   }
-  for (const [tool, pkg] of [["ip", "iproute2"], ["nft", "nftables"], ["iptables", "iptables"], ["umount", "mount"]] as const) {
-    if (!run("sh", ["-c", `command -v ${tool}`], { allowFail: true }).trim()) fail(`${tool} is not installed`, `apt-get install ${pkg} (scripts/build-node.sh does).`);
+  for (const [tool, pkg] of [
+    ["ip", "iproute2"],
+    ["nft", "nftables"],
+    ["iptables", "iptables"],
+    ["umount", "mount"],
+  ] as const) {
+    if (!run("sh", ["-c", `command -v ${tool}`], { allowFail: true }).trim())
+      fail(`${tool} is not installed`, `apt-get install ${pkg} (scripts/build-node.sh does).`);
   }
-  if (!existsSync("/usr/lib/cni/bridge")) fail("the CNI plugins are not installed", "apt-get install containernetworking-plugins (scripts/build-node.sh does).");
+  if (!existsSync("/usr/lib/cni/bridge"))
+    fail("the CNI plugins are not installed", "apt-get install containernetworking-plugins (scripts/build-node.sh does).");
   // kubelet creates its cgroups in every hierarchy: one must be writable.
   const probe = join(CGROUP_ROOT, existsSync(join(CGROUP_ROOT, "memory")) ? "memory" : "", "restash-probe");
   try {
@@ -174,7 +215,11 @@ function preflight(binDir: string) {
   if (!readFileSync("/proc/filesystems", "utf8").includes("overlay")) fail("the kernel has no overlayfs", "containerd's overlayfs snapshotter needs it.");
   const taken = listeningPorts();
   for (const [port, who] of Object.entries(PORTS)) {
-    if (taken.has(Number(port))) fail(`port ${port} (${who}) is already in use`, `Stop what listens there (ss -ltnp 'sport = :${port}'), or stop a node started elsewhere with npm run cluster:down.`);
+    if (taken.has(Number(port)))
+      fail(
+        `port ${port} (${who}) is already in use`,
+        `Stop what listens there (ss -ltnp 'sport = :${port}'), or stop a node started elsewhere with npm run cluster:down.`,
+      );
   }
   // Our ranges must be ours alone: a route into them that we did not make means another network there.
   for (const line of run("ip", ["-4", "route", "show", "table", "all"]).split("\n")) {
@@ -332,7 +377,12 @@ function cniConfig(dir: string): string {
           // Nothing is NATed out: pods talk to each other, the node address and Services only.
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: "host-local", dataDir: join(dir, "cni/ipam"), ranges: [[{ subnet: NODE.podRange, gateway: NODE.podGateway }]], routes: [{ dst: "0.0.0.0/0" }] },
+          ipam: {
+            type: "host-local",
+            dataDir: join(dir, "cni/ipam"),
+            ranges: [[{ subnet: NODE.podRange, gateway: NODE.podGateway }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+          },
         },
         { type: "portmap", capabilities: { portMappings: true } },
         { type: "loopback" },
@@ -475,9 +525,11 @@ function logTail(dir: string, name: string, lines = 12): string {
 async function waitFor(dir: string, name: string, pid: number | undefined, timeoutMs: number, probe: () => Promise<boolean> | boolean, todo: string) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (pid !== undefined && !alive(pid)) fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `${todo} (log: ${join(dir, "logs", name + ".log")})`);
+    if (pid !== undefined && !alive(pid))
+      fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `${todo} (log: ${join(dir, "logs", name + ".log")})`);
     if (await Promise.resolve(probe()).catch(() => false)) return;
-    if (Date.now() > deadline) fail(`${name} was not ready within ${timeoutMs / 1000} s:\n${logTail(dir, name)}\n`, `${todo} (log: ${join(dir, "logs", name + ".log")})`);
+    if (Date.now() > deadline)
+      fail(`${name} was not ready within ${timeoutMs / 1000} s:\n${logTail(dir, name)}\n`, `${todo} (log: ${join(dir, "logs", name + ".log")})`);
     await sleep(100);
   }
 }
@@ -497,7 +549,11 @@ function apiGet(dir: string, path: string): Promise<{ status: number; body: stri
   const p = join(dir, "pki");
   return new Promise((res) => {
     // The admin identity is in the kubeconfig; the apiserver-kubelet-client cert is also system:masters.
-    const agent = new Agent({ ca: readFileSync(join(p, "ca.crt")), cert: readFileSync(join(p, "apiserver-kubelet-client.crt")), key: readFileSync(join(p, "apiserver-kubelet-client.key")) });
+    const agent = new Agent({
+      ca: readFileSync(join(p, "ca.crt")),
+      cert: readFileSync(join(p, "apiserver-kubelet-client.crt")),
+      key: readFileSync(join(p, "apiserver-kubelet-client.key")),
+    });
     const req = request(`https://${NODE.nodeIP}:${NODE.apiPort}${path}`, { agent }, (r) => {
       let body = "";
       r.on("data", (c) => (body += c));
@@ -519,7 +575,8 @@ export function importImage(info: { binDir: string; containerdAddress: string },
   // front, so the image is known by exactly `name` (no extra "import-<date>" image the CRI could pick).
   const at = name.lastIndexOf(":");
   ctr(info, ["images", "import", "--base-name", name.slice(0, at), tar]);
-  if (!ctr(info, ["images", "ls", "-q"]).split("\n").includes(name)) throw new Error(`importing ${tar} did not make image ${name} (is its tag ${name.slice(at + 1)}?)`);
+  if (!ctr(info, ["images", "ls", "-q"]).split("\n").includes(name))
+    throw new Error(`importing ${tar} did not make image ${name} (is its tag ${name.slice(at + 1)}?)`);
 }
 
 function leftovers(dir: string): string[] {
@@ -581,57 +638,78 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     const env = { PATH: path, HOME: dir };
 
     const ctrdPid = launch(dir, pids, "containerd", join(binDir, "containerd"), ["--config", join(dir, "containerd/config.toml")], env);
-    const etcdPid = launch(dir, pids, "etcd", join(binDir, "etcd"), [
-      "--name=default",
-      `--data-dir=${join(dir, "etcd")}`,
-      `--listen-client-urls=http://127.0.0.1:${NODE.etcdPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${NODE.etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${NODE.etcdPeerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${NODE.etcdPeerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${NODE.etcdPeerPort}`,
-      "--listen-metrics-urls=",
-      "--unsafe-no-fsync=true",
-      "--log-level=warn",
-    ], env);
+    const etcdPid = launch(
+      dir,
+      pids,
+      "etcd",
+      join(binDir, "etcd"),
+      [
+        "--name=default",
+        `--data-dir=${join(dir, "etcd")}`,
+        `--listen-client-urls=http://127.0.0.1:${NODE.etcdPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${NODE.etcdPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${NODE.etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${NODE.etcdPeerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${NODE.etcdPeerPort}`,
+        "--listen-metrics-urls=",
+        "--unsafe-no-fsync=true",
+        "--log-level=warn",
+      ],
+      env,
+    );
     const ca = await writePki(dir, server);
     const info = { binDir, containerdAddress };
-    await waitFor(dir, "containerd", ctrdPid, 15_000, () => existsSync(containerdAddress) && ctr(info, ["version"], true).includes("Server:"), "containerd did not come up");
+    await waitFor(
+      dir,
+      "containerd",
+      ctrdPid,
+      15_000,
+      () => existsSync(containerdAddress) && ctr(info, ["version"], true).includes("Server:"),
+      "containerd did not come up",
+    );
     const base = imageArchives(binDir, log);
     for (const [tar, name] of base) importImage(info, tar, name);
     log(`${at()} containerd up, ${base.map(([, n]) => n).join(", ")} imported`);
     await waitFor(dir, "etcd", etcdPid, 15_000, () => httpOk(`http://127.0.0.1:${NODE.etcdPort}/health`), "etcd did not come up");
 
     const P = join(dir, "pki");
-    const apiPid = launch(dir, pids, "kube-apiserver", join(binDir, "kube-apiserver"), [
-      `--etcd-servers=http://127.0.0.1:${NODE.etcdPort}`,
-      `--bind-address=${NODE.nodeIP}`,
-      `--advertise-address=${NODE.nodeIP}`,
-      `--secure-port=${NODE.apiPort}`,
-      `--cert-dir=${join(dir, "apiserver-certs")}`,
-      `--service-cluster-ip-range=${NODE.serviceRange}`,
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${P}/sa.pub`,
-      `--service-account-signing-key-file=${P}/sa.key`,
-      `--client-ca-file=${P}/ca.crt`,
-      `--tls-cert-file=${P}/apiserver.crt`,
-      `--tls-private-key-file=${P}/apiserver.key`,
-      `--kubelet-client-certificate=${P}/apiserver-kubelet-client.crt`,
-      `--kubelet-client-key=${P}/apiserver-kubelet-client.key`,
-      "--kubelet-preferred-address-types=InternalIP",
-      "--authorization-mode=Node,RBAC",
-      "--enable-admission-plugins=NodeRestriction",
-      // Webhooks and APIServices go to the endpoint (pod) IPs: the host cannot reach ClusterIPs (blackholed).
-      "--enable-aggregator-routing=true",
-      "--allow-privileged=true",
-      `--requestheader-client-ca-file=${P}/front-proxy-ca.crt`,
-      "--requestheader-allowed-names=front-proxy-client",
-      "--requestheader-username-headers=X-Remote-User",
-      "--requestheader-group-headers=X-Remote-Group",
-      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-      `--proxy-client-cert-file=${P}/front-proxy-client.crt`,
-      `--proxy-client-key-file=${P}/front-proxy-client.key`,
-      "--profiling=false",
-    ], env);
+    const apiPid = launch(
+      dir,
+      pids,
+      "kube-apiserver",
+      join(binDir, "kube-apiserver"),
+      [
+        `--etcd-servers=http://127.0.0.1:${NODE.etcdPort}`,
+        `--bind-address=${NODE.nodeIP}`,
+        `--advertise-address=${NODE.nodeIP}`,
+        `--secure-port=${NODE.apiPort}`,
+        `--cert-dir=${join(dir, "apiserver-certs")}`,
+        `--service-cluster-ip-range=${NODE.serviceRange}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${P}/sa.pub`,
+        `--service-account-signing-key-file=${P}/sa.key`,
+        `--client-ca-file=${P}/ca.crt`,
+        `--tls-cert-file=${P}/apiserver.crt`,
+        `--tls-private-key-file=${P}/apiserver.key`,
+        `--kubelet-client-certificate=${P}/apiserver-kubelet-client.crt`,
+        `--kubelet-client-key=${P}/apiserver-kubelet-client.key`,
+        "--kubelet-preferred-address-types=InternalIP",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        // Webhooks and APIServices go to the endpoint (pod) IPs: the host cannot reach ClusterIPs (blackholed).
+        "--enable-aggregator-routing=true",
+        "--allow-privileged=true",
+        `--requestheader-client-ca-file=${P}/front-proxy-ca.crt`,
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        `--proxy-client-cert-file=${P}/front-proxy-client.crt`,
+        `--proxy-client-key-file=${P}/front-proxy-client.key`,
+        "--profiling=false",
+      ],
+      env,
+    );
     // The large images go in while kube-apiserver starts (kubelet starts after both).
     for (const [tar, name] of opts.images ?? []) importImage(info, tar, name);
     if (opts.images?.length) log(`${at()} ${opts.images.map(([, n]) => n).join(", ")} imported`);
@@ -640,59 +718,106 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
 
     const kc = join(dir, "kc");
     const kcm = `${kc}/kube-controller-manager.kubeconfig`;
-    launch(dir, pids, "kube-controller-manager", join(binDir, "kube-controller-manager"), [
-      `--kubeconfig=${kcm}`,
-      `--authentication-kubeconfig=${kcm}`,
-      `--authorization-kubeconfig=${kcm}`,
-      "--bind-address=127.0.0.1",
-      "--secure-port=10257",
-      "--leader-elect=false",
-      "--controllers=*",
-      "--use-service-account-credentials=true",
-      `--service-account-private-key-file=${P}/sa.key`,
-      `--root-ca-file=${P}/ca.crt`,
-      `--cluster-signing-cert-file=${P}/ca.crt`,
-      `--cluster-signing-key-file=${P}/ca.key`,
-      `--service-cluster-ip-range=${NODE.serviceRange}`,
-      `--cluster-cidr=${NODE.podRange}`,
-      "--allocate-node-cidrs=false",
-      `--flex-volume-plugin-dir=${join(dir, "kcm-flex")}`,
-      "--profiling=false",
-    ], env);
+    launch(
+      dir,
+      pids,
+      "kube-controller-manager",
+      join(binDir, "kube-controller-manager"),
+      [
+        `--kubeconfig=${kcm}`,
+        `--authentication-kubeconfig=${kcm}`,
+        `--authorization-kubeconfig=${kcm}`,
+        "--bind-address=127.0.0.1",
+        "--secure-port=10257",
+        "--leader-elect=false",
+        "--controllers=*",
+        "--use-service-account-credentials=true",
+        `--service-account-private-key-file=${P}/sa.key`,
+        `--root-ca-file=${P}/ca.crt`,
+        `--cluster-signing-cert-file=${P}/ca.crt`,
+        `--cluster-signing-key-file=${P}/ca.key`,
+        `--service-cluster-ip-range=${NODE.serviceRange}`,
+        `--cluster-cidr=${NODE.podRange}`,
+        "--allocate-node-cidrs=false",
+        `--flex-volume-plugin-dir=${join(dir, "kcm-flex")}`,
+        "--profiling=false",
+      ],
+      env,
+    );
     const sched = `${kc}/kube-scheduler.kubeconfig`;
-    launch(dir, pids, "kube-scheduler", join(binDir, "kube-scheduler"), [
-      `--kubeconfig=${sched}`,
-      `--authentication-kubeconfig=${sched}`,
-      `--authorization-kubeconfig=${sched}`,
-      "--bind-address=127.0.0.1",
-      "--secure-port=10259",
-      "--leader-elect=false",
-      "--profiling=false",
-    ], env);
-    const kubeletPid = launch(dir, pids, "kubelet", join(binDir, "kubelet"), [
-      `--config=${join(dir, "conf/kubelet.yaml")}`,
-      `--kubeconfig=${kc}/kubelet.kubeconfig`,
-      `--root-dir=${join(dir, "kubelet/root")}`,
-      `--cert-dir=${join(dir, "kubelet/pki")}`,
-      `--node-ip=${NODE.nodeIP}`,
-      `--hostname-override=${NODE.name}`,
-    ], env);
+    launch(
+      dir,
+      pids,
+      "kube-scheduler",
+      join(binDir, "kube-scheduler"),
+      [
+        `--kubeconfig=${sched}`,
+        `--authentication-kubeconfig=${sched}`,
+        `--authorization-kubeconfig=${sched}`,
+        "--bind-address=127.0.0.1",
+        "--secure-port=10259",
+        "--leader-elect=false",
+        "--profiling=false",
+      ],
+      env,
+    );
+    const kubeletPid = launch(
+      dir,
+      pids,
+      "kubelet",
+      join(binDir, "kubelet"),
+      [
+        `--config=${join(dir, "conf/kubelet.yaml")}`,
+        `--kubeconfig=${kc}/kubelet.kubeconfig`,
+        `--root-dir=${join(dir, "kubelet/root")}`,
+        `--cert-dir=${join(dir, "kubelet/pki")}`,
+        `--node-ip=${NODE.nodeIP}`,
+        `--hostname-override=${NODE.name}`,
+      ],
+      env,
+    );
     launch(dir, pids, "kube-proxy", join(binDir, "kube-proxy"), [`--config=${join(dir, "conf/kube-proxy.yaml")}`], env);
 
-    await waitFor(dir, "kubelet", kubeletPid, 60_000, async () => {
-      const r = await apiGet(dir, `/api/v1/nodes/${NODE.name}`);
-      if (r.status !== 200) return false;
-      const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-      return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-    }, "the node did not turn Ready");
-    for (const [name, pid] of Object.entries(pids)) if (!alive(pid)) fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `See ${join(dir, "logs", name + ".log")}`);
+    await waitFor(
+      dir,
+      "kubelet",
+      kubeletPid,
+      60_000,
+      async () => {
+        const r = await apiGet(dir, `/api/v1/nodes/${NODE.name}`);
+        if (r.status !== 200) return false;
+        const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+        return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+      },
+      "the node did not turn Ready",
+    );
+    for (const [name, pid] of Object.entries(pids))
+      if (!alive(pid)) fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `See ${join(dir, "logs", name + ".log")}`);
     log(`${at()} node ${NODE.name} Ready`);
     // Pods are refused until the namespace's default ServiceAccount exists.
-    await waitFor(dir, "kube-controller-manager", pids["kube-controller-manager"], 60_000, async () => (await apiGet(dir, "/api/v1/namespaces/default/serviceaccounts/default")).status === 200, "the default ServiceAccount was not created");
+    await waitFor(
+      dir,
+      "kube-controller-manager",
+      pids["kube-controller-manager"],
+      60_000,
+      async () => (await apiGet(dir, "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+      "the default ServiceAccount was not created",
+    );
     log(`${at()} default ServiceAccount present`);
 
     const admin = join(kc, "admin.kubeconfig");
-    const nodeInfo: NodeInfo = { dir, binDir, server, kubeconfig: admin, nodeName: NODE.name, nodeIP: NODE.nodeIP, containerdAddress, pids, caCert: ca.certPem, startedAt: new Date(t0).toISOString() };
+    const nodeInfo: NodeInfo = {
+      dir,
+      binDir,
+      server,
+      kubeconfig: admin,
+      nodeName: NODE.name,
+      nodeIP: NODE.nodeIP,
+      containerdAddress,
+      pids,
+      caCert: ca.certPem,
+      startedAt: new Date(t0).toISOString(),
+    };
     writeFileSync(stateFile(dir), JSON.stringify(nodeInfo, null, 2));
     return withEnv(nodeInfo);
   } catch (e) {
@@ -728,7 +853,11 @@ export function restashImages(log: (l: string) => void = () => {}): Array<[strin
 
 /** The pause and busybox archives (scripts/build-image.sh, cached by its inputs). */
 function imageArchives(binDir: string, log: (l: string) => void): Array<[string, string]> {
-  const out = execFileSync("bash", [join(repoRoot, "scripts/build-image.sh"), "base"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RESTASH_NODE_BIN: binDir } });
+  const out = execFileSync("bash", [join(repoRoot, "scripts/build-image.sh"), "base"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, RESTASH_NODE_BIN: binDir },
+  });
   const pairs: Array<[string, string]> = [];
   for (const line of out.trim().split("\n")) {
     const [tar, name] = line.split(" ");
@@ -786,13 +915,15 @@ function strayPids(dir: string): number[] {
 
 function cgroupHierarchies(): string[] {
   if (!existsSync(CGROUP_ROOT)) return [];
-  const hs = readdirSync(CGROUP_ROOT).map((n) => join(CGROUP_ROOT, n)).filter((p) => {
-    try {
-      return lstatSync(p).isDirectory();
-    } catch {
-      return false;
-    }
-  });
+  const hs = readdirSync(CGROUP_ROOT)
+    .map((n) => join(CGROUP_ROOT, n))
+    .filter((p) => {
+      try {
+        return lstatSync(p).isDirectory();
+      } catch {
+        return false;
+      }
+    });
   // Pure cgroup v2: the root itself is the hierarchy.
   return existsSync(join(CGROUP_ROOT, "cgroup.procs")) ? [CGROUP_ROOT] : hs;
 }
@@ -818,7 +949,19 @@ function removeKubeletChains() {
       if (!chains.length) continue;
       for (const r of rules) {
         if (r.startsWith("-A ") && chains.some((c) => r.includes(`-j ${c}`))) {
-          run(ipt, ["-w", "-t", table, ...r.replace(/^-A /, "-D ").match(/(?:[^\s"]+|"[^"]*")+/g)!.map((a) => a.replace(/^"|"$/g, ""))], { allowFail: true });
+          run(
+            ipt,
+            [
+              "-w",
+              "-t",
+              table,
+              ...r
+                .replace(/^-A /, "-D ")
+                .match(/(?:[^\s"]+|"[^"]*")+/g)!
+                .map((a) => a.replace(/^"|"$/g, "")),
+            ],
+            { allowFail: true },
+          );
         }
       }
       for (const c of chains) run(ipt, ["-w", "-t", table, "-F", c], { allowFail: true });
@@ -879,11 +1022,18 @@ export async function stopNode(dir = DEFAULT_NODE_DIR, log: (l: string) => void 
     const [fam, name] = t.split(" ");
     if ((fam === "ip" || fam === "ip6") && ["filter", "nat", "mangle"].includes(name!)) {
       const body = run("nft", ["list", "table", fam, name!], { allowFail: true });
-      const rules = body.split("\n").map((l) => l.trim()).filter((l) => l && !/^(table |chain |type |policy |}$)/.test(l));
+      const rules = body
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !/^(table |chain |type |policy |}$)/.test(l));
       if (rules.length === 0) run("nft", ["delete", "table", fam, name!], { allowFail: true });
     }
   }
-  for (const [range, metric] of [[NODE.serviceRange, undefined], [NODE.podRange, "4000"], [NODE.nodeRange, "4000"]] as const) {
+  for (const [range, metric] of [
+    [NODE.serviceRange, undefined],
+    [NODE.podRange, "4000"],
+    [NODE.nodeRange, "4000"],
+  ] as const) {
     run("ip", ["route", "del", "blackhole", range, ...(metric ? ["metric", metric] : [])], { allowFail: true });
   }
   for (const range of [NODE.podRange, NODE.serviceRange, NODE.nodeRange]) {

@@ -10,7 +10,11 @@ import { join, resolve } from "node:path";
 const root = resolve(import.meta.dirname, "..");
 const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
 const spec = JSON.parse(execFileSync("bash", [join(root, "scripts/build-image.sh"), "spec"], { encoding: "utf8" }));
-const instr = (name: string) => dockerfile.split("\n").filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1).trim());
+const instr = (name: string) =>
+  dockerfile
+    .split("\n")
+    .filter((l) => l.startsWith(`${name} `))
+    .map((l) => l.slice(name.length + 1).trim());
 
 test("the image built without Docker has the Dockerfile's Node, pinned as package.json pins it, on the same Debian release", () => {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));

@@ -109,8 +109,7 @@ if (import.meta.main) {
     else if (cmd === "down") {
       await downNode();
       await down();
-    }
-    else {
+    } else {
       console.error("usage: node scripts/cluster.ts up [--node] | down");
       process.exit(2);
     }
