@@ -3,7 +3,7 @@
 // Config is parsed once here and passed down; nothing reads process.env at import.
 import { parseArgs } from "node:util";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
 import { Kube } from "../lib/kube/client.ts";
@@ -14,6 +14,9 @@ import { startPolicySourceController, type PolicySourceController } from "../rec
 import { startBlueprintController, type BlueprintController } from "../reconciler/blueprints/controller.ts";
 import { startOperatorServer, type OperatorServer, type RegisterOptions } from "../server/operator-server.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "../reconciler/metrics.ts";
+import { receiverRouter } from "../reconciler/gitops/receiver.ts";
+import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, REQUESTED_AT_ANNOTATION } from "../policies/policy-source.ts";
+import { startLeaderElection, type LeaderElector } from "../lib/leader-election.ts";
 
 export interface OperatorConfig {
   kube: Kube;
@@ -41,12 +44,36 @@ export interface OperatorConfig {
   webhookConfigName?: string;
   /** Where a local backend's mountPath is on this machine (local mode: no pods, no volumes). */
   localPath?: (mountPath: string) => string;
+  /** Run the controllers, the policy sync and auto-backup only while this replica holds the Lease;
+   *  every replica serves the webhooks, the Snapshot API, /metrics and the push receiver. */
+  leaderElection?: LeaderElectionConfig;
+  /** Called when this replica loses the Lease it held (not when it stops): it must not act any more. */
+  onLeadershipLost?: (reason: string) => void;
 }
 
-export interface RunningOperator {
+export interface LeaderElectionConfig {
+  namespace: string;
+  /** The Lease's name. */
+  name: string;
+  /** This replica (its pod name). */
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  releaseOnCancel: boolean;
+}
+
+/** What runs on the leader only. */
+export interface Controllers {
   operator: Operator;
   policies: PolicySourceController;
   blueprints: BlueprintController;
+}
+
+export interface RunningOperator {
+  /** The controllers, once this replica leads (at once without leader election). */
+  controllers(): Promise<Controllers>;
+  readonly leading: boolean;
   server: OperatorServer;
   metrics: OperatorMetrics;
   /** The port of /metrics, /healthz, /readyz and /hooks (the Git push receiver). */
@@ -57,9 +84,26 @@ export interface RunningOperator {
 export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOperator> {
   const { kube, log } = c;
   const metrics = createOperatorMetrics(kube);
-  const operator = startOperator({ kube, log: log.child({ component: "controllers" }), image: c.image, pushgatewayUrl: c.pushgatewayUrl, ownPod: c.ownPod, namespace: c.namespace, metrics });
-  const policies = await startPolicySourceController({ kube, log: log.child({ component: "policysource" }), workDir: c.workDir, namespace: c.namespace });
-  const blueprints = startBlueprintController({ kube, log: log.child({ component: "blueprints" }), namespace: c.namespace });
+  let running: Controllers | undefined;
+  let leading = false;
+  let becameLeader!: (ctl: Controllers) => void;
+  const whenLeading = new Promise<Controllers>((resolve) => (becameLeader = resolve));
+  const startControllers = async (): Promise<Controllers> => {
+    const operator = startOperator({ kube, log: log.child({ component: "controllers" }), image: c.image, pushgatewayUrl: c.pushgatewayUrl, ownPod: c.ownPod, namespace: c.namespace, metrics });
+    const policies = await startPolicySourceController({ kube, log: log.child({ component: "policysource" }), workDir: c.workDir, namespace: c.namespace });
+    const blueprints = startBlueprintController({ kube, log: log.child({ component: "blueprints" }), namespace: c.namespace });
+    metrics.setQueueDepth(() => ({
+      ...Object.fromEntries(Object.entries(operator.queues).map(([k, q]) => [k, q.length])),
+      BackupBlueprint: blueprints.queue.length,
+    }));
+    void Promise.all([operator.synced, blueprints.synced]).then(() => log.info("controllers synced"));
+    return { operator, policies, blueprints };
+  };
+  const stopControllers = async () => {
+    const ctl = running;
+    running = undefined;
+    if (ctl) await Promise.allSettled([ctl.operator.stop(), ctl.policies.stop(), ctl.blueprints.stop()]);
+  };
   const server = await startOperatorServer({
     kube,
     port: c.securePort,
@@ -69,14 +113,12 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     localPath: c.localPath ? (local) => c.localPath!(local.mountPath) : undefined,
     log: log.child({ component: "server" }),
   });
-  metrics.setQueueDepth(() => ({
-    ...Object.fromEntries(Object.entries(operator.queues).map(([k, q]) => [k, q.length])),
-    BackupBlueprint: blueprints.queue.length,
-  }));
 
   let ready = false;
   const app = express();
   app.get("/healthz", (_req, res) => void res.type("text/plain").send("ok"));
+  // Ready means what every replica serves is served: the webhooks and the Snapshot API (their caches
+  // synced), /metrics and the receiver. A standby is as ready as the leader; leading is a label, not health.
   app.get("/readyz", (_req, res) => void (ready ? res.type("text/plain").send("ok") : res.status(503).type("text/plain").send("informers have not synced")));
   app.get("/metrics", async (_req, res) => {
     try {
@@ -85,7 +127,17 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
       res.status(500).type("text/plain").send(`metrics: ${(e as Error).message}`);
     }
   });
-  app.use("/hooks", policies.receiver);
+  // A push is recorded on the PolicySource (Flux's requestedAt annotation) when replicas elect a
+  // leader, so whichever replica the Service sends it to, the leader's watch queues the sync, and a
+  // push that arrives during a failover is still there for the next leader.
+  const requestSync = async (namespace: string, name: string) => {
+    await kube.mergePatch({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { namespace, name } }, { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() } } });
+  };
+  const trigger = (namespace: string, name: string) => {
+    if (!c.leaderElection && running) return running.policies.trigger(namespace, name);
+    requestSync(namespace, name).catch((e) => log.warn("push not recorded", { policySource: `${namespace}/${name}`, error: (e as Error).message }));
+  };
+  app.use("/hooks", receiverRouter({ kube, log: log.child({ component: "receiver" }), trigger }));
   const http: Server = createServer(app);
   await new Promise<void>((resolve) => http.listen(c.metricsPort, c.metricsHost, resolve));
   const addr = http.address();
@@ -96,16 +148,48 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     if (c.register === "local") reg.apiServiceService = { namespace: "kube-system", name: "restash-operator", externalName: true };
     await server.registerWithApiServer(reg);
   }
-  void Promise.all([operator.synced, blueprints.synced]).then(() => {
+  const lead = async () => {
+    leading = true;
+    const ctl = await startControllers();
+    // The Lease may have gone while the controllers started: then they stop before acting further.
+    if (!leading && c.leaderElection) {
+      await Promise.allSettled([ctl.operator.stop(), ctl.policies.stop(), ctl.blueprints.stop()]);
+      return ctl;
+    }
+    running = ctl;
+    becameLeader(ctl);
+    return ctl;
+  };
+  let elector: LeaderElector | undefined;
+  if (c.leaderElection) {
+    const le = c.leaderElection;
+    elector = startLeaderElection({
+      kube,
+      ...le,
+      log: log.child({ component: "leader-election" }),
+      onStartedLeading: () => void lead(),
+      onStoppedLeading: (reason) => {
+        leading = false;
+        void stopControllers();
+        if (reason !== "stopped") c.onLeadershipLost?.(reason);
+      },
+    });
     ready = true;
-    log.info("operator ready", { securePort: server.port, httpPort });
-  });
+    log.info("operator serving; controllers wait for the Lease", { securePort: server.port, httpPort, lease: `${le.namespace}/${le.name}`, identity: le.identity });
+  } else {
+    const ctl = await lead();
+    void Promise.all([ctl.operator.synced, ctl.blueprints.synced]).then(() => {
+      ready = true;
+      log.info("operator ready", { securePort: server.port, httpPort });
+    });
+  }
 
   let stopped = false;
   return {
-    operator,
-    policies,
-    blueprints,
+    controllers: () => whenLeading,
+    get leading() {
+      return leading;
+    },
     server,
     metrics,
     httpPort,
@@ -114,7 +198,9 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
       stopped = true;
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
-      await Promise.allSettled([operator.stop(), policies.stop(), blueprints.stop()]);
+      // The controllers stop before the Lease is released, so the next leader never overlaps them.
+      await stopControllers();
+      await elector?.stop();
       if (c.register !== "none") await server.unregister().catch(() => {});
       await server.stop();
     },
@@ -131,7 +217,19 @@ const USAGE = `usage: restash operator [flags]
   --namespace=NS               watch one namespace only
   --service-name, --service-namespace   the operator's Service (in a cluster)
   --register=cluster|local|none         how webhooks and the APIService are registered (default cluster)
+  --enable-leader-election     run the controllers only while holding a Lease (several replicas)
+  --leader-election-id=NAME    the Lease (default restash-operator, in --leader-election-namespace or $POD_NAMESPACE)
+  --leader-election-lease-duration=35s, --leader-election-renew-deadline=30s, --leader-election-retry-period=5s
+  --leader-election-release-on-cancel=true|false   hand the Lease over on SIGTERM (default true)
   --log-level=debug|info|warn|error`;
+
+/** "35s", "1m30s", "500ms" (a Go duration, as Flux's flags take it) -> milliseconds. */
+function durationMs(flag: string, value: string): number {
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  if (!parts.length || parts.map((p) => p[0]).join("") !== value) throw new Error(`--${flag}: not a duration: ${JSON.stringify(value)} (e.g. 35s)`);
+  return parts.reduce((ms, p) => ms + Number(p[1]) * unit[p[2]], 0);
+}
 
 /** `restash operator ...`: parse flags once, run until SIGTERM. */
 export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -153,6 +251,13 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
         "webhook-configuration": { type: "string", default: "restash" },
         register: { type: "string", default: "cluster" },
         "log-level": { type: "string", default: env.RESTASH_LOG_LEVEL ?? "info" },
+        "enable-leader-election": { type: "boolean", default: false },
+        "leader-election-id": { type: "string", default: "restash-operator" },
+        "leader-election-namespace": { type: "string", default: env.POD_NAMESPACE },
+        "leader-election-lease-duration": { type: "string", default: "35s" },
+        "leader-election-renew-deadline": { type: "string", default: "30s" },
+        "leader-election-retry-period": { type: "string", default: "5s" },
+        "leader-election-release-on-cancel": { type: "string", default: "true" },
         help: { type: "boolean" },
       },
     }));
@@ -169,11 +274,38 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     process.stderr.write(`restash operator: --register must be cluster, local or none (got ${JSON.stringify(register)})\n`);
     return 2;
   }
+  let leaderElection: LeaderElectionConfig | undefined;
+  if (values["enable-leader-election"]) {
+    const namespace = values["leader-election-namespace"] as string | undefined;
+    if (!namespace) {
+      process.stderr.write("restash operator: --enable-leader-election needs --leader-election-namespace or $POD_NAMESPACE\n");
+      return 2;
+    }
+    try {
+      leaderElection = {
+        namespace,
+        name: String(values["leader-election-id"]),
+        identity: env.POD_NAME || `${hostname()}-${process.pid}`,
+        leaseDurationMs: durationMs("leader-election-lease-duration", String(values["leader-election-lease-duration"])),
+        renewDeadlineMs: durationMs("leader-election-renew-deadline", String(values["leader-election-renew-deadline"])),
+        retryPeriodMs: durationMs("leader-election-retry-period", String(values["leader-election-retry-period"])),
+        releaseOnCancel: values["leader-election-release-on-cancel"] !== "false",
+      };
+    } catch (e) {
+      process.stderr.write(`restash operator: ${(e as Error).message}\n`);
+      return 2;
+    }
+    if (leaderElection.renewDeadlineMs >= leaderElection.leaseDurationMs) {
+      process.stderr.write("restash operator: --leader-election-renew-deadline must be shorter than --leader-election-lease-duration\n");
+      return 2;
+    }
+  }
   // Kube reads the kubeconfig (or the in-cluster service account) without @kubernetes/client-node.
   const kube = values.kubeconfig ? Kube.fromFile(String(values.kubeconfig)) : Kube.fromDefault();
   const log = createLogger({ level: values["log-level"] as Level, fields: { component: "operator" } });
   const svcName = values["service-name"] as string | undefined;
   const svcNs = values["service-namespace"] as string | undefined;
+  let lost: (reason: string) => void = () => {};
   const running = await startOperatorProcess({
     kube,
     log,
@@ -189,12 +321,19 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     ownPod: env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE, name: env.POD_NAME || undefined, ip: env.POD_IP || undefined } : undefined,
     register: register as OperatorConfig["register"],
     webhookConfigName: String(values["webhook-configuration"]),
+    leaderElection,
+    onLeadershipLost: (reason) => {
+      // As controller-runtime and Flux do: a replica that lost the Lease exits and comes back as a standby.
+      log.error("leader election lost; exiting", { reason });
+      lost(reason);
+    },
   });
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+  const why = await new Promise<string>((resolve) => {
+    lost = resolve;
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
-  log.info("stopping");
+  log.info("stopping", { why });
   await running.stop();
-  return 0;
+  return why.startsWith("SIG") ? 0 : 1;
 }

@@ -257,7 +257,7 @@ async function main() {
     show(pushed.slice(0, 6).join("\n"));
 
     say("The git note restash wrote on the synced commit (git log --notes=restash)");
-    await operator.policies.idle();
+    await (await operator.controllers()).policies.idle();
     git(clone, "fetch", "-q", "origin", "refs/notes/*:refs/notes/*");
     show(git(clone, "log", "--notes=restash", "-1"));
 

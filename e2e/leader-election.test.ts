@@ -1,0 +1,109 @@
+// Two operator processes (`restash operator --enable-leader-election`) against one API server: one
+// leads and reconciles, the other waits; kill -9 of the leader hands the work to the other once the
+// lease has expired; SIGTERM hands it over at once.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join, resolve } from "node:path";
+import type { KubeObject } from "../lib/kube/client.ts";
+import { testNamespace } from "../testing/cluster.ts";
+import { eventually } from "../testing/eventually.ts";
+import { backupConfiguration, deployment, repository, secret } from "../testing/stash-objects.ts";
+
+const RESTASH = resolve(import.meta.dirname, "../bin/restash.ts");
+const LEASE = { duration: 3_000, renew: 2_000, retry: 250 };
+
+interface Replica {
+  name: string;
+  child: ChildProcess;
+  log: () => string;
+  exited: Promise<number | null>;
+}
+
+function replica(name: string, kubeconfig: string, namespace: string): Replica {
+  const child = spawn(
+    process.execPath,
+    [
+      RESTASH,
+      "operator",
+      `--kubeconfig=${kubeconfig}`,
+      `--namespace=${namespace}`,
+      "--register=none",
+      "--secure-port=0",
+      "--metrics-port=0",
+      "--bind-address=127.0.0.1",
+      "--pushgateway-url=",
+      `--work-dir=${join("/tmp", `restash-le-${namespace}-${name}`)}`,
+      "--enable-leader-election",
+      `--leader-election-namespace=${namespace}`,
+      `--leader-election-lease-duration=${LEASE.duration}ms`,
+      `--leader-election-renew-deadline=${LEASE.renew}ms`,
+      `--leader-election-retry-period=${LEASE.retry}ms`,
+    ],
+    { env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAME: name, RESTASH_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout!.on("data", (c) => (out += c));
+  child.stderr!.on("data", (c) => (out += c));
+  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  return { name, child, log: () => out, exited };
+}
+
+const holder = async (kube: Awaited<ReturnType<typeof testNamespace>>["kube"], namespace: string) =>
+  (await kube.getOrNull<KubeObject>("coordination.k8s.io/v1", "Lease", "restash-operator", namespace))?.spec?.holderIdentity;
+
+test("two operator replicas: one leads; kill -9 of the leader moves the controllers to the other after the lease duration, SIGTERM at once", async (t) => {
+  const { kube, namespace, cp } = await testNamespace("le-operators");
+  const replicas: Replica[] = [];
+  t.after(async () => {
+    for (const r of replicas) if (r.child.exitCode === null) r.child.kill("SIGKILL");
+    await Promise.all(replicas.map((r) => r.exited));
+  });
+  const start = (name: string) => {
+    const r = replica(name, cp.kubeconfig, namespace);
+    replicas.push(r);
+    return r;
+  };
+  const a = start("op-a");
+  await eventually("op-a holds the Lease", async () => (await holder(kube, namespace)) === "op-a", 30_000);
+  const b = start("op-b");
+  await eventually("op-b serving as a standby", async () => b.log().includes("controllers wait for the Lease"), 30_000);
+
+  await kube.apply(secret(namespace, "repo-secret", { RESTIC_PASSWORD: "leader-election" }));
+  await kube.apply(repository(namespace, "repo", { local: { mountPath: "/safe/repo", hostPath: { path: "/tmp/restash-le-repo" } } }));
+  await kube.apply(deployment(namespace, "app"));
+  await kube.apply(deployment(namespace, "web"));
+  await kube.apply(deployment(namespace, "db"));
+  const cronJobs = async () => (await kube.list("batch/v1", "CronJob", namespace)).items.map((c) => c.metadata.name).sort();
+
+  await kube.apply(backupConfiguration(namespace, "first", { kind: "Deployment", name: "app" }, "repo"));
+  await eventually("the leader reconciles the first configuration", async () => (await cronJobs()).length === 1, 30_000);
+  assert.ok(!b.log().includes("started leading"), "the standby never led");
+
+  // kill -9: no release. The standby takes over once the lease has expired on its clock.
+  const killed = Date.now();
+  a.child.kill("SIGKILL");
+  await a.exited;
+  await kube.apply(backupConfiguration(namespace, "second", { kind: "Deployment", name: "web" }, "repo"));
+  await eventually("op-b holds the Lease", async () => (await holder(kube, namespace)) === "op-b", 30_000);
+  const takeover = Date.now() - killed;
+  await eventually("the new leader reconciles the second configuration", async () => (await cronJobs()).length === 2, 30_000);
+  console.log(`kill -9 → new leader: ${takeover} ms (lease duration ${LEASE.duration} ms); → second configuration reconciled: ${Date.now() - killed} ms`);
+  assert.ok(takeover >= LEASE.duration - LEASE.retry, `the Lease was taken ${takeover} ms after the kill, before it expired`);
+  // One CronJob per configuration, whoever reconciled it.
+  assert.equal((await cronJobs()).length, 2);
+
+  // SIGTERM: the leader releases the Lease on its way out, a new standby takes it at once.
+  const c = start("op-c");
+  await eventually("op-c serving as a standby", async () => c.log().includes("controllers wait for the Lease"), 30_000);
+  const terminated = Date.now();
+  b.child.kill("SIGTERM");
+  await eventually("op-c holds the Lease", async () => (await holder(kube, namespace)) === "op-c", 30_000);
+  const handover = Date.now() - terminated;
+  console.log(`SIGTERM → new leader: ${handover} ms`);
+  assert.equal(await b.exited, 0);
+  assert.ok(handover < LEASE.duration, `handed over in ${handover} ms, not by expiry`);
+  await kube.apply(backupConfiguration(namespace, "third", { kind: "Deployment", name: "db" }, "repo"));
+  await eventually("the third leader reconciles", async () => (await cronJobs()).length === 3, 30_000);
+  assert.match(c.log(), /started leading/);
+});
