@@ -157,6 +157,10 @@ test("a RestoreBatch past its timeOut fails with DeadlineExceeded (clock advance
   assert.equal(Date.parse(running.status.sessionDeadline), Date.parse(running.metadata.creationTimestamp) + 30 * 60_000);
   clock.advance(31 * 60_000);
   const failed = await eventually("Failed", async () => {
+    // The reconcile that wrote Running may schedule its deadline requeue only after this test saw
+    // the status (the status is written before the reconcile returns): keep the clock moving so
+    // that requeue comes due too.
+    clock.advance(60_000);
     const o = await getRB(kube, namespace, "slow");
     return o?.status?.phase === "Failed" && o;
   });
