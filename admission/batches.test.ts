@@ -11,7 +11,12 @@ import type { AdmissionContext, Operation } from "./types.ts";
 const ctx = (objects: KubeObject[] = [], operation: Operation = "CREATE"): AdmissionContext => ({ operation, namespace: "demo", lookups: lookupsOf(objects) });
 const task = (name: string): KubeObject => ({ apiVersion: "stash.appscode.com/v1beta1", kind: "Task", metadata: { name } });
 const deploymentMember = (name: string, namespace?: string) => ({
-  target: { alias: name, ref: { apiVersion: "apps/v1", kind: "Deployment", name, ...(namespace ? { namespace } : {}) }, volumeMounts: [{ name: "data", mountPath: "/data" }], paths: ["/data"] },
+  target: {
+    alias: name,
+    ref: { apiVersion: "apps/v1", kind: "Deployment", name, ...(namespace ? { namespace } : {}) },
+    volumeMounts: [{ name: "data", mountPath: "/data" }],
+    paths: ["/data"],
+  },
 });
 const backupBatch = (members: unknown[], extra: Record<string, unknown> = {}, status?: unknown): KubeObject => ({
   apiVersion: "stash.appscode.com/v1beta1",
@@ -43,15 +48,32 @@ test("a BackupBatch member may not back up a workload or PVC in another namespac
 });
 
 test("every Task a batch member names must exist", async () => {
-  const members = [deploymentMember("web"), { target: { ref: { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "db" } }, task: { name: "mysql-backup-8.0.14" } }];
-  assert.deepEqual(await backupBatchAdmission.validate!(backupBatch(members), undefined, ctx()), [{ field: "spec.members[1].task.name", message: 'Task "mysql-backup-8.0.14" not found' }]);
+  const members = [
+    deploymentMember("web"),
+    { target: { ref: { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "db" } }, task: { name: "mysql-backup-8.0.14" } },
+  ];
+  assert.deepEqual(await backupBatchAdmission.validate!(backupBatch(members), undefined, ctx()), [
+    { field: "spec.members[1].task.name", message: 'Task "mysql-backup-8.0.14" not found' },
+  ]);
   assert.deepEqual(await backupBatchAdmission.validate!(backupBatch(members), undefined, ctx([task("mysql-backup-8.0.14")])), []);
-  const restore = restoreBatch([{ target: { ref: { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "db" }, rules: [{ snapshots: ["latest"] }] }, task: { name: "mysql-restore-8.0.14" } }]);
-  assert.deepEqual(await restoreBatchAdmission.validate!(restore, undefined, ctx()), [{ field: "spec.members[0].task.name", message: 'Task "mysql-restore-8.0.14" not found' }]);
+  const restore = restoreBatch([
+    {
+      target: { ref: { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "db" }, rules: [{ snapshots: ["latest"] }] },
+      task: { name: "mysql-restore-8.0.14" },
+    },
+  ]);
+  assert.deepEqual(await restoreBatchAdmission.validate!(restore, undefined, ctx()), [
+    { field: "spec.members[0].task.name", message: 'Task "mysql-restore-8.0.14" not found' },
+  ]);
 });
 
 test("a batch's Repository in another namespace must admit the batch's namespace", async () => {
-  const shared: KubeObject = { apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "shared", namespace: "storage" }, spec: { backend: { s3: {} }, usagePolicy: { allowedNamespaces: { from: "Same" } } } };
+  const shared: KubeObject = {
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "shared", namespace: "storage" },
+    spec: { backend: { s3: {} }, usagePolicy: { allowedNamespaces: { from: "Same" } } },
+  };
   const demo: KubeObject = { apiVersion: "v1", kind: "Namespace", metadata: { name: "demo" } };
   const repository = { repository: { name: "shared", namespace: "storage" } };
   for (const [admission, obj] of [
@@ -61,7 +83,10 @@ test("a batch's Repository in another namespace must admit the batch's namespace
     const v = await admission.validate!(obj, undefined, ctx([shared, demo]));
     assert.equal(v.length, 1, JSON.stringify(v));
     assert.equal(v[0].field, "spec.repository");
-    assert.match(v[0].message, /^namespace "demo" is not allowed to refer Repository "shared" of "storage" namespace\. Please, check the usagePolicy of the Repository/);
+    assert.match(
+      v[0].message,
+      /^namespace "demo" is not allowed to refer Repository "shared" of "storage" namespace\. Please, check the usagePolicy of the Repository/,
+    );
     const everyone = { ...shared, spec: { ...shared.spec, usagePolicy: { allowedNamespaces: { from: "All" } } } };
     assert.deepEqual(await admission.validate!(obj, undefined, ctx([everyone, demo])), []);
   }
@@ -76,10 +101,20 @@ test("the member targets of a Ready BackupBatch cannot change; pausing it can", 
       { field: "spec.members", message: "updating target is forbidden when BackupBatch is in READY state" },
     ]);
   }
-  assert.deepEqual(await backupBatchAdmission.validate!(backupBatch([deploymentMember("web"), deploymentMember("api")], { paused: true }), old, ctx([], "UPDATE")), []);
+  assert.deepEqual(
+    await backupBatchAdmission.validate!(backupBatch([deploymentMember("web"), deploymentMember("api")], { paused: true }), old, ctx([], "UPDATE")),
+    [],
+  );
   assert.deepEqual(await backupBatchAdmission.validate!(moved, { ...old, status: { phase: "NotReady" } }, ctx([], "UPDATE")), []);
   // Deleting (finalizer removal) is never refused.
-  assert.deepEqual(await backupBatchAdmission.validate!({ ...moved, metadata: { ...moved.metadata, deletionTimestamp: new Date("2026-01-01T00:00:00Z") } }, old, ctx([], "UPDATE")), []);
+  assert.deepEqual(
+    await backupBatchAdmission.validate!(
+      { ...moved, metadata: { ...moved.metadata, deletionTimestamp: new Date("2026-01-01T00:00:00Z") } },
+      old,
+      ctx([], "UPDATE"),
+    ),
+    [],
+  );
 });
 
 test("RestoreBatch member rules hold Stash's invariants, and the spec is immutable", async () => {
@@ -92,12 +127,17 @@ test("RestoreBatch member rules hold Stash's invariants, and the spec is immutab
     { field: "spec.members[1].target.rules", message: "rules 0, 1 all have empty targetHosts; at most one rule may have empty targetHosts" },
   ]);
   const rb = restoreBatch([deploymentMember("web")]);
-  assert.deepEqual(await restoreBatchAdmission.validate!(restoreBatch([deploymentMember("api")]), rb, ctx([], "UPDATE")), [{ field: "spec", message: "RestoreBatch spec is immutable" }]);
+  assert.deepEqual(await restoreBatchAdmission.validate!(restoreBatch([deploymentMember("api")]), rb, ctx([], "UPDATE")), [
+    { field: "spec", message: "RestoreBatch spec is immutable" },
+  ]);
   assert.deepEqual(await restoreBatchAdmission.validate!({ ...rb, metadata: { ...rb.metadata, labels: { a: "b" } } }, rb, ctx([], "UPDATE")), []);
 });
 
 // The Stash docs' example YAML (see schema/stash-docs-compat.test.ts); RESTASH_STASH_DOCS moves it.
-const CORPUS = process.env.RESTASH_STASH_DOCS ?? [resolve(import.meta.dirname, "../../shared/compat/stash-docs"), "/work/shared/compat/stash-docs"].find((d) => existsSync(d)) ?? "../shared/compat/stash-docs";
+const CORPUS =
+  process.env.RESTASH_STASH_DOCS ??
+  [resolve(import.meta.dirname, "../../shared/compat/stash-docs"), "/work/shared/compat/stash-docs"].find((d) => existsSync(d)) ??
+  "../shared/compat/stash-docs";
 
 test("every BackupBatch and RestoreBatch of the Stash docs is admitted, with the Tasks it names installed", async () => {
   assert.ok(existsSync(CORPUS), `the Stash docs corpus is missing at ${CORPUS} (set RESTASH_STASH_DOCS to its directory)`);
@@ -109,10 +149,17 @@ test("every BackupBatch and RestoreBatch of the Stash docs is admitted, with the
   }
   assert.deepEqual(batches.map((b) => b.obj.kind).sort(), ["BackupBatch", "BackupBatch", "BackupBatch", "RestoreBatch", "RestoreBatch"]);
   for (const { where, obj } of batches) {
-    const tasks = (obj.spec.members as any[]).map((m) => m.task?.name).filter(Boolean).map(task);
+    const tasks = (obj.spec.members as any[])
+      .map((m) => m.task?.name)
+      .filter(Boolean)
+      .map(task);
     const admission = obj.kind === "BackupBatch" ? backupBatchAdmission : restoreBatchAdmission;
     assert.deepEqual(await admission.validate!(obj, undefined, { ...ctx(tasks), namespace: obj.metadata.namespace! }), [], where);
     // A GitOps re-apply of the same document (an UPDATE), also once the batch is Ready.
-    assert.deepEqual(await admission.validate!(obj, { ...obj, status: { phase: "Ready" } }, { ...ctx(tasks, "UPDATE"), namespace: obj.metadata.namespace! }), [], where);
+    assert.deepEqual(
+      await admission.validate!(obj, { ...obj, status: { phase: "Ready" } }, { ...ctx(tasks, "UPDATE"), namespace: obj.metadata.namespace! }),
+      [],
+      where,
+    );
   }
 });

@@ -45,13 +45,15 @@ export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
   };
   return () => {
     if (!inflight) return start();
-    next ??= inflight.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      next = undefined;
-      return start();
-    });
+    next ??= inflight
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        next = undefined;
+        return start();
+      });
     return next;
   };
 }

@@ -36,7 +36,10 @@ export function applyPatch<T>(doc: T, ops: PatchOp[]): T {
       root = structuredClone(op.value);
       continue;
     }
-    const keys = op.path.slice(1).split("/").map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const keys = op.path
+      .slice(1)
+      .split("/")
+      .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = keys.pop()!;
     let parent = root;
     for (const k of keys) parent = parent[k];

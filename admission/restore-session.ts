@@ -34,7 +34,11 @@ export function ruleViolations(rules: Rule[] | undefined, field: string): Violat
   rules.forEach((r, i) => {
     for (const host of r.targetHosts ?? []) {
       const first = seen.get(host);
-      if (first !== undefined && first !== i) out.push({ field: `${field}[${i}].targetHosts`, message: `host ${JSON.stringify(host)} is already matched by rule ${first}; a host may match at most one rule` });
+      if (first !== undefined && first !== i)
+        out.push({
+          field: `${field}[${i}].targetHosts`,
+          message: `host ${JSON.stringify(host)} is already matched by rule ${first}; a host may match at most one rule`,
+        });
       else seen.set(host, i);
     }
     if ((r.snapshots ?? []).length > 0 && (r.paths ?? []).length > 0) {

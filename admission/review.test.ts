@@ -9,7 +9,14 @@ import { applyPatch } from "./json-patch.ts";
 const registry: AdmissionRegistry = new Map([
   [registryKey("stash.appscode.com", "Repository"), repositoryAdmission],
   [registryKey("stash.appscode.com", "RestoreSession"), restoreSessionAdmission],
-  [registryKey("stash.appscode.com", "Broken"), { validate: async () => { throw new Error("lookup failed: connection refused"); } }],
+  [
+    registryKey("stash.appscode.com", "Broken"),
+    {
+      validate: async () => {
+        throw new Error("lookup failed: connection refused");
+      },
+    },
+  ],
 ]);
 const lookups = lookupsOf([]);
 const envelope = (kind: string, object: unknown, operation = "CREATE") => ({
@@ -24,7 +31,10 @@ test("malformed AdmissionReviews are answered 400 with the reason", async () => 
     [{ kind: "Pod" }, 'kind must be AdmissionReview (got "Pod")'],
     [{ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1" }, "request is missing"],
     [{ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { kind: { kind: "X" }, operation: "CREATE" } }, "request.uid is missing"],
-    [{ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { uid: "x", kind: { kind: "X" }, operation: "PATCH" } }, 'request.operation must be one of CREATE, UPDATE, DELETE, CONNECT (got "PATCH")'],
+    [
+      { kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { uid: "x", kind: { kind: "X" }, operation: "PATCH" } },
+      'request.operation must be one of CREATE, UPDATE, DELETE, CONNECT (got "PATCH")',
+    ],
   ] as const) {
     assert.equal(malformedReason(body), reason);
     const out = await review(body, "validate", registry, lookups);
@@ -34,14 +44,23 @@ test("malformed AdmissionReviews are answered 400 with the reason", async () => 
 });
 
 test("a violation denies with the object, field and message", async () => {
-  const repo = { apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "r" }, spec: { wipeOut: true, backend: { b2: { bucket: "b" } } } };
+  const repo = {
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "r" },
+    spec: { wipeOut: true, backend: { b2: { bucket: "b" } } },
+  };
   const out = await review(envelope("Repository", repo), "validate", registry, lookups);
   assert.deepEqual(out, {
     status: 200,
     body: {
       apiVersion: "admission.k8s.io/v1",
       kind: "AdmissionReview",
-      response: { uid: "u-1", allowed: false, status: { code: 403, reason: "Forbidden", message: "Repository demo/r: spec.wipeOut: wipe out operation is not supported for B2 backend" } },
+      response: {
+        uid: "u-1",
+        allowed: false,
+        status: { code: 403, reason: "Forbidden", message: "Repository demo/r: spec.wipeOut: wipe out operation is not supported for B2 backend" },
+      },
     },
   });
 });
@@ -55,7 +74,12 @@ test("a thrown error fails closed", async () => {
 });
 
 test("a mutation is answered as a JSON Patch that reproduces it", async () => {
-  const rs = { apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreSession", metadata: { name: "rs" }, spec: { rules: [{ paths: ["/d"] }], target: { ref: { kind: "Deployment", name: "a" } } } };
+  const rs = {
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "RestoreSession",
+    metadata: { name: "rs" },
+    spec: { rules: [{ paths: ["/d"] }], target: { ref: { kind: "Deployment", name: "a" } } },
+  };
   const out = await review(envelope("RestoreSession", rs), "mutate", registry, lookups);
   const resp = (out.body as any).response;
   assert.equal(resp.allowed, true);

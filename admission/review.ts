@@ -54,7 +54,10 @@ function respond(apiVersion: string, uid: string, response: Record<string, unkno
 export async function review(body: unknown, mode: Mode, registry: AdmissionRegistry, lookups: AdmissionLookups, log?: Logger): Promise<ReviewOutcome> {
   const bad = malformedReason(body);
   if (bad) {
-    return { status: 400, body: { apiVersion: "v1", kind: "Status", status: "Failure", reason: "BadRequest", code: 400, message: `malformed AdmissionReview: ${bad}` } };
+    return {
+      status: 400,
+      body: { apiVersion: "v1", kind: "Status", status: "Failure", reason: "BadRequest", code: 400, message: `malformed AdmissionReview: ${bad}` },
+    };
   }
   const { apiVersion, request: r } = body as Record<string, any>;
   const uid: string = r.uid;

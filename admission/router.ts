@@ -19,7 +19,9 @@ export function admissionRouter(opts: { registry: AdmissionRegistry; lookups: Ad
   router.post(MUTATE_PATH, handle("mutate"));
   router.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
     const message = `malformed AdmissionReview: ${err?.type === "entity.parse.failed" ? "the body is not valid JSON" : String(err?.message ?? err)}`;
-    res.status(err?.status && err.status < 500 ? err.status : 400).json({ apiVersion: "v1", kind: "Status", status: "Failure", reason: "BadRequest", code: 400, message });
+    res
+      .status(err?.status && err.status < 500 ? err.status : 400)
+      .json({ apiVersion: "v1", kind: "Status", status: "Failure", reason: "BadRequest", code: 400, message });
   });
   return router;
 }

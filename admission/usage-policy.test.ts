@@ -25,7 +25,9 @@ test("from Same refuses, from All allows, a policy without from refuses", () => 
 });
 
 test("from Selector matches the referring namespace's labels", () => {
-  const r = repo({ allowedNamespaces: { from: "Selector", selector: { matchLabels: { team: "a" }, matchExpressions: [{ key: "env", operator: "NotIn", values: ["prod"] }] } } });
+  const r = repo({
+    allowedNamespaces: { from: "Selector", selector: { matchLabels: { team: "a" }, matchExpressions: [{ key: "env", operator: "NotIn", values: ["prod"] }] } },
+  });
   assert.equal(usageAllowed(r, "demo", { team: "a", env: "dev" }).allowed, true);
   assert.equal(usageAllowed(r, "demo", { team: "a", env: "prod" }).allowed, false);
   assert.equal(usageAllowed(r, "demo", { team: "b" }).allowed, false);

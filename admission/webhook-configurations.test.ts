@@ -18,7 +18,13 @@ test("the validating configuration points at /admission/validate and fails close
       namespaceSelector: { matchExpressions: [SYSTEM] },
       rules: [
         { apiGroups: ["stash.appscode.com"], apiVersions: ["v1alpha1"], resources: ["repositories"], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
-        { apiGroups: ["stash.appscode.com"], apiVersions: ["v1beta1"], resources: ["backupconfigurations", "restoresessions", "backupbatches", "restorebatches"], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
+        {
+          apiGroups: ["stash.appscode.com"],
+          apiVersions: ["v1beta1"],
+          resources: ["backupconfigurations", "restoresessions", "backupbatches", "restorebatches"],
+          operations: ["CREATE", "UPDATE"],
+          scope: "Namespaced",
+        },
       ],
     },
     {
@@ -35,7 +41,12 @@ test("the validating configuration points at /admission/validate and fails close
 });
 
 test("in-cluster, the workload mutator reaches a Service and ignores an unreachable operator", () => {
-  const m = mutatingWebhookConfiguration({ name: "restash", endpoint: { service: { namespace: "restash", name: "operator" } }, caBundle: "Q0E=", scope: { namespaceSelector: { matchLabels: { a: "b" } } } });
+  const m = mutatingWebhookConfiguration({
+    name: "restash",
+    endpoint: { service: { namespace: "restash", name: "operator" } },
+    caBundle: "Q0E=",
+    scope: { namespaceSelector: { matchLabels: { a: "b" } } },
+  });
   const w = (m.webhooks as any[])[0];
   assert.equal(w.name, "workloads.mutators.restash.dev");
   assert.equal(w.failurePolicy, "Ignore");

@@ -15,16 +15,23 @@ const deployment = (name: string): KubeObject => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name, namespace: "demo" },
-  spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image: "busybox" }] } } },
+  spec: {
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image: "busybox" }] } },
+  },
 });
-const member = (name: string, extra: any = {}) => ({ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, paths: [`/data/${name}`], volumeMounts: [{ name: "data", mountPath: `/data/${name}` }] }, ...extra });
+const member = (name: string, extra: any = {}) => ({
+  target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, paths: [`/data/${name}`], volumeMounts: [{ name: "data", mountPath: `/data/${name}` }] },
+  ...extra,
+});
 const batch: KubeObject = {
   apiVersion: "stash.appscode.com/v1beta1",
   kind: "BackupBatch",
   metadata: { name: "apps", namespace: "demo", creationTimestamp: "2026-01-01T00:00:00Z" as any, uid: "uid-apps" },
   spec: { repository: { name: "repo" }, members: [member("web"), member("api"), member("db", { task: { name: "pvc-backup" } })] },
 };
-const admit = (w: KubeObject, objects: KubeObject[]) => workloadAdmission(inject).mutate!(w, { operation: "UPDATE", namespace: "demo", lookups: lookupsOf(objects) });
+const admit = (w: KubeObject, objects: KubeObject[]) =>
+  workloadAdmission(inject).mutate!(w, { operation: "UPDATE", namespace: "demo", lookups: lookupsOf(objects) });
 
 test("a BackupBatch member gets the sidecar for its own target; a member with a task gets none", async () => {
   assert.equal(workloadTarget(batch, deployment("api"))?.index, 1);
@@ -40,7 +47,12 @@ test("a BackupBatch member gets the sidecar for its own target; a member with a 
 test("an update of a member keeps the batch's sidecar; a RestoreBatch member gets its init-container", async () => {
   const injected = await admit(deployment("web"), [batch]);
   assert.deepEqual(await admit(injected, [batch]), injected, "unchanged on update");
-  const rb: KubeObject = { ...batch, kind: "RestoreBatch", metadata: { ...batch.metadata, name: "apps-restore" }, spec: { repository: { name: "repo" }, members: [member("web", { target: { ...member("web").target, rules: [{ paths: ["/data/web"] }] } })] } };
+  const rb: KubeObject = {
+    ...batch,
+    kind: "RestoreBatch",
+    metadata: { ...batch.metadata, name: "apps-restore" },
+    spec: { repository: { name: "repo" }, members: [member("web", { target: { ...member("web").target, rules: [{ paths: ["/data/web"] }] } })] },
+  };
   const out = await admit(injected, [batch, rb]);
   assert.deepEqual(out.spec.template, injectInitContainer(injected.spec.template, rb, undefined, inject, targetsOf(rb)[0]));
   assert.deepEqual(out.spec.template.spec.initContainers[0].args.slice(0, 3), ["restore", "--invoker-name=apps-restore", "--invoker-kind=RestoreBatch"]);

@@ -34,7 +34,10 @@ test("the newest BackupConfiguration targeting a workload drives its sidecar", (
 test("a running RestoreSession wins over a pending one, then the newest", () => {
   const rs = (name: string, phase: string, created: string): KubeObject => ({ ...bc(name, created), kind: "RestoreSession", status: { phase } });
   assert.equal(restoreInvokerFor(deployment(), [rs("p", "Pending", "2026-02-01T00:00:00Z"), rs("r", "Running", "2026-01-01T00:00:00Z")])?.metadata.name, "r");
-  assert.equal(restoreInvokerFor(deployment(), [rs("old", "Succeeded", "2026-01-01T00:00:00Z"), rs("new", "Failed", "2026-02-01T00:00:00Z")])?.metadata.name, "new");
+  assert.equal(
+    restoreInvokerFor(deployment(), [rs("old", "Succeeded", "2026-01-01T00:00:00Z"), rs("new", "Failed", "2026-02-01T00:00:00Z")])?.metadata.name,
+    "new",
+  );
 });
 
 test("a targeted workload gets exactly the controller's sidecar and invoker annotations", () => {

@@ -26,7 +26,12 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
       // consistent LIST from its watch cache only after etcd's next progress notification, which it
       // requests every 100 ms (docs/decisions/webhook-lookups.md).
       const l = ctx.lookups;
-      const [configs, sessions, backupBatches, restoreBatches] = await Promise.all([l.listBackupConfigurations(namespace), l.listRestoreSessions(namespace), l.listBackupBatches(namespace), l.listRestoreBatches(namespace)]);
+      const [configs, sessions, backupBatches, restoreBatches] = await Promise.all([
+        l.listBackupConfigurations(namespace),
+        l.listRestoreSessions(namespace),
+        l.listBackupBatches(namespace),
+        l.listRestoreBatches(namespace),
+      ]);
       const backup = backupInvokerFor(workload, [...configs, ...backupBatches]);
       const restore = restoreInvokerFor(workload, [...sessions, ...restoreBatches]);
       const [backupRepository, restoreRepository] = await Promise.all([repositoryOf(backup, ctx), repositoryOf(restore, ctx)]);

@@ -81,7 +81,11 @@ function largestMappings(): string {
     const m = line.match(/^Rss:\s+(\d+) kB/);
     if (m) out.push([Number(m[1]), head]);
   }
-  return out.sort((a, b) => b[0] - a[0]).slice(0, 15).map(([kb, h]) => `  ${(kb / 1024).toFixed(1).padStart(7)} MiB ${h}`).join("\n");
+  return out
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 15)
+    .map(([kb, h]) => `  ${(kb / 1024).toFixed(1).padStart(7)} MiB ${h}`)
+    .join("\n");
 }
 
 type MemoryReport = ReturnType<ReturnType<typeof memorySampler>["report"]>;
@@ -104,7 +108,11 @@ async function operatorChild(kubeconfig: string, namespace: string, concurrency:
     const { writeFileSync } = await import("node:fs");
     const session = new Session();
     session.connect();
-    await session.post("HeapProfiler.startSampling", { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 32768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
     allocProfile = async () => {
       const { profile } = await session.post("HeapProfiler.stopSampling");
       writeFileSync(process.env.RESTASH_BENCH_ALLOC_PROFILE!, JSON.stringify(profile));
@@ -138,11 +146,23 @@ async function operatorChild(kubeconfig: string, namespace: string, concurrency:
       const memory = mem.report();
       if (process.env.RESTASH_BENCH_DIAG) {
         const { getHeapSpaceStatistics, getHeapStatistics } = await import("node:v8");
-        console.log("operator heap spaces (used/size MiB):", getHeapSpaceStatistics().map((s) => `${s.space_name} ${MiB(s.space_used_size)}/${MiB(s.space_size)}`).join(", "));
+        console.log(
+          "operator heap spaces (used/size MiB):",
+          getHeapSpaceStatistics()
+            .map((s) => `${s.space_name} ${MiB(s.space_used_size)}/${MiB(s.space_size)}`)
+            .join(", "),
+        );
         console.log("operator heap statistics:", JSON.stringify(getHeapStatistics()));
         console.log("operator largest mappings (Rss):\n" + largestMappings());
-        console.log("operator smaps_rollup:", readFileSync("/proc/self/smaps_rollup", "utf8").split("\n").filter((l) => /^(Rss|Anonymous|Private_Dirty|Shared_Clean|Private_Clean)/.test(l)).join("; "));
-        for (const [k, [n, bytes]] of [...bodies].sort((a, b) => b[1][1] - a[1][1])) console.log(`operator requests: ${String(n).padStart(6)} ${MiB(bytes).padStart(10)} ${k}`);
+        console.log(
+          "operator smaps_rollup:",
+          readFileSync("/proc/self/smaps_rollup", "utf8")
+            .split("\n")
+            .filter((l) => /^(Rss|Anonymous|Private_Dirty|Shared_Clean|Private_Clean)/.test(l))
+            .join("; "),
+        );
+        for (const [k, [n, bytes]] of [...bodies].sort((a, b) => b[1][1] - a[1][1]))
+          console.log(`operator requests: ${String(n).padStart(6)} ${MiB(bytes).padStart(10)} ${k}`);
         console.log("operator peak memoryUsage:", JSON.stringify(memory.peak), "steady:", JSON.stringify(memory.steady));
       }
       await op.stop();
@@ -162,7 +182,11 @@ async function referenceChild(kubeconfig: string, namespace: string) {
   const apps = kc.makeApiClient(AppsV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
   const informers = [
-    makeInformer(kc, `/apis/stash.appscode.com/v1beta1/namespaces/${namespace}/backupconfigurations`, () => custom.listNamespacedCustomObject({ group: "stash.appscode.com", version: "v1beta1", namespace, plural: "backupconfigurations" }) as any),
+    makeInformer(
+      kc,
+      `/apis/stash.appscode.com/v1beta1/namespaces/${namespace}/backupconfigurations`,
+      () => custom.listNamespacedCustomObject({ group: "stash.appscode.com", version: "v1beta1", namespace, plural: "backupconfigurations" }) as any,
+    ),
     makeInformer(kc, `/apis/apps/v1/namespaces/${namespace}/deployments`, () => apps.listNamespacedDeployment({ namespace })),
     makeInformer(kc, `/apis/batch/v1/namespaces/${namespace}/cronjobs`, () => batch.listNamespacedCronJob({ namespace })),
   ];
@@ -200,9 +224,11 @@ const message = <T>(child: ChildProcess, key: string) => new Promise<T>((r) => c
 
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>) {
   let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 async function countCronJobs(kube: Kube, ns: string): Promise<number> {
@@ -228,7 +254,15 @@ async function main() {
     await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: refNs } });
     const t0 = performance.now();
     await pool([...Array(count).keys()], 16, (i) => {
-      const cj = desiredCronJob({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: `ref-${i}`, namespace: refNs, uid: "00000000-0000-0000-0000-000000000000" }, spec: { schedule: "*/5 * * * *" } }, { image: "restash:bench" });
+      const cj = desiredCronJob(
+        {
+          apiVersion: "stash.appscode.com/v1beta1",
+          kind: "BackupConfiguration",
+          metadata: { name: `ref-${i}`, namespace: refNs, uid: "00000000-0000-0000-0000-000000000000" },
+          spec: { schedule: "*/5 * * * *" },
+        },
+        { image: "restash:bench" },
+      );
       delete cj.metadata.ownerReferences;
       return kube.apply(cj, { force: true });
     });
@@ -240,7 +274,10 @@ async function main() {
     await kube.apply(repository(ns, "repo", { s3: { endpoint: "http://127.0.0.1:1", bucket: "bench" } }));
     await pool([...Array(count).keys()], 16, (i) => kube.apply(deployment(ns, `app-${i}`)));
 
-    const sizing = process.env.RESTASH_BENCH_NODE_FLAGS !== undefined ? { flags: process.env.RESTASH_BENCH_NODE_FLAGS.split(" ").filter(Boolean), limit: "" } : await deploymentNodeOptions();
+    const sizing =
+      process.env.RESTASH_BENCH_NODE_FLAGS !== undefined
+        ? { flags: process.env.RESTASH_BENCH_NODE_FLAGS.split(" ").filter(Boolean), limit: "" }
+        : await deploymentNodeOptions();
     const execArgv = [...sizing.flags, ...(process.env.RESTASH_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/restash-prof"] : [])];
     const child = fork(import.meta.filename, ["--operator", cp.kubeconfig, ns, String(concurrency)], { stdio: "inherit", execArgv });
     await message(child, "ready");
@@ -290,18 +327,34 @@ async function main() {
 
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const total = Object.values(op.reconciles).reduce((a, b) => a + b, 0);
-    const how = sizing.limit ? `the Deployment's NODE_OPTIONS ${sizing.flags.join(" ")} (memory limit ${sizing.limit})` : sizing.flags.length ? `node flags ${sizing.flags.join(" ")}` : "V8 heap unconstrained (sized for this machine's RAM)";
+    const how = sizing.limit
+      ? `the Deployment's NODE_OPTIONS ${sizing.flags.join(" ")} (memory limit ${sizing.limit})`
+      : sizing.flags.length
+        ? `node flags ${sizing.flags.join(" ")}`
+        : "V8 heap unconstrained (sized for this machine's RAM)";
     console.log(`controllers-scale: ${count} BackupConfigurations, operator concurrency ${concurrency} per kind; ${how}`);
     console.log(`  created (client, 16 at a time):        ${s(createdMs)}`);
     console.log(`  all ${cronJobs} CronJobs exist:            ${s(allCronJobsMs)}`);
-    console.log(`  all ${ready} phase Ready:                 ${s(allReadyMs)}   sidecars injected: ${withSidecar}/${count}   Repository references: ${repo.status?.references?.length ?? 0}`);
-    console.log(`  reconciles: ${total} (${Object.entries(op.reconciles).map(([k, v]) => `${k} ${v}`).join(", ")}), ${(total / (allReadyMs / 1000)).toFixed(0)}/s until all Ready`);
-    console.log(`  reference: ${count} CronJobs applied directly: ${s(referenceMs)}   ratio (operator all-CronJobs / reference): ${(allCronJobsMs / referenceMs).toFixed(2)}x`);
+    console.log(
+      `  all ${ready} phase Ready:                 ${s(allReadyMs)}   sidecars injected: ${withSidecar}/${count}   Repository references: ${repo.status?.references?.length ?? 0}`,
+    );
+    console.log(
+      `  reconciles: ${total} (${Object.entries(op.reconciles)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}), ${(total / (allReadyMs / 1000)).toFixed(0)}/s until all Ready`,
+    );
+    console.log(
+      `  reference: ${count} CronJobs applied directly: ${s(referenceMs)}   ratio (operator all-CronJobs / reference): ${(allCronJobsMs / referenceMs).toFixed(2)}x`,
+    );
     const line = (name: string, peakRss: number, m: MemoryReport) =>
-      console.log(`  ${name} peak RSS ${MiB(peakRss)}   peak heapUsed ${MiB(m.peak.heapUsed)}   peak external ${MiB(m.peak.external)}   steady heapUsed ${MiB(m.steady.heapUsed)}   steady RSS ${MiB(m.steady.rss)}`);
+      console.log(
+        `  ${name} peak RSS ${MiB(peakRss)}   peak heapUsed ${MiB(m.peak.heapUsed)}   peak external ${MiB(m.peak.external)}   steady heapUsed ${MiB(m.steady.heapUsed)}   steady RSS ${MiB(m.steady.rss)}`,
+      );
     line("operator: ", opPeakRss, op.memory);
     line("reference:", refPeakRss, ref.memory);
-    console.log(`  (reference: bare @kubernetes/client-node with informers caching ${ref.cached} objects: ${count} BackupConfigurations, Deployments, CronJobs)`);
+    console.log(
+      `  (reference: bare @kubernetes/client-node with informers caching ${ref.cached} objects: ${count} BackupConfigurations, Deployments, CronJobs)`,
+    );
     console.log(`  operator peak RSS: ${MiB(opPeakRss)} (goal < 150 MB = ${MiB(150e6)}); ratio to reference ${(opPeakRss / refPeakRss).toFixed(2)}x`);
   } finally {
     await cp.stop();

@@ -110,7 +110,11 @@ async function main() {
   const pushed = await work.commitAndPush("change app-7");
   const body = JSON.stringify({ ref: "refs/heads/main", after: pushed });
   t0 = performance.now();
-  const res = await fetch(`http://127.0.0.1:${(server.address() as any).port}/hooks/${nsGit}/policies`, { method: "POST", body, headers: { "x-hub-signature-256": signBody(body, "bench-key") } });
+  const res = await fetch(`http://127.0.0.1:${(server.address() as any).port}/hooks/${nsGit}/policies`, {
+    method: "POST",
+    body,
+    headers: { "x-hub-signature-256": signBody(body, "bench-key") },
+  });
   if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
   await until(async () => (await kube.get<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", "app-7", nsGit)).spec.schedule === "7 7 * * *");
   const syncWebhook = ms(t0);
@@ -132,8 +136,12 @@ async function main() {
   await ctl.stop();
   server.close();
   const row = (what: string, ours: number, ref: number | undefined, goal: string) =>
-    console.log(`${what.padEnd(34)} ${fmt(ours).padStart(9)}   ${ref === undefined ? "".padStart(24) : `kubectl ${fmt(ref).padStart(9)}  ratio ${(ours / ref).toFixed(2)}`}   ${goal}`);
-  console.log(`\nGitOps sync bench: ${files} policy files -> ${built.objects.length} objects (inventory ${applied}); git ${execFileSync("git", ["--version"], { encoding: "utf8" }).trim()}`);
+    console.log(
+      `${what.padEnd(34)} ${fmt(ours).padStart(9)}   ${ref === undefined ? "".padStart(24) : `kubectl ${fmt(ref).padStart(9)}  ratio ${(ours / ref).toFixed(2)}`}   ${goal}`,
+    );
+  console.log(
+    `\nGitOps sync bench: ${files} policy files -> ${built.objects.length} objects (inventory ${applied}); git ${execFileSync("git", ["--version"], { encoding: "utf8" }).trim()}`,
+  );
   row("first sync (git, webhook-less)", syncFirst, kubectlFirst, "goal: ratio <= 1");
   row("no-op resync", syncNoop, kubectlNoop, "goal: < 1 s");
   row("one file: push webhook -> applied", syncWebhook, undefined, "goal: < 2 s");
@@ -141,9 +149,15 @@ async function main() {
   row("one file: save -> applied", syncSave, undefined, "goal: < 1 s");
   const steps = (which: number) => {
     const r = reconciles.filter((x) => x.policySource === `${nsGit}/policies`)[which];
-    return r ? Object.entries(r.ms).map(([k, v]) => `${k} ${v}`).join(", ") : "?";
+    return r
+      ? Object.entries(r.ms)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")
+      : "?";
   };
-  console.log(`\nsteps, ms (plan = list + dry-run of every changed object; apply = the real applies)\n  first sync:   ${steps(0)}\n  no-op resync: ${steps(1)}\n  one file:     ${steps(2)}`);
+  console.log(
+    `\nsteps, ms (plan = list + dry-run of every changed object; apply = the real applies)\n  first sync:   ${steps(0)}\n  no-op resync: ${steps(1)}\n  one file:     ${steps(2)}`,
+  );
   rmSync(localDir, { recursive: true, force: true });
   await remote.cleanup();
   await cp.stop();

@@ -79,7 +79,11 @@ const repoDirs = new WeakMap<ResticContext, string>();
 /** A fresh local repository with the runner's setup (cache in its scratch dir). */
 async function freshRepo(): Promise<ResticContext> {
   const dir = join(root, `r${seq++}`);
-  const backend = resticBackend({ metadata: { name: "bench", namespace: "bench" }, spec: { backend: { local: { mountPath: join(dir, "repo") } } } }, { RESTIC_PASSWORD: "bench-password" }, { scratchDir: join(dir, "scratch") });
+  const backend = resticBackend(
+    { metadata: { name: "bench", namespace: "bench" }, spec: { backend: { local: { mountPath: join(dir, "repo") } } } },
+    { RESTIC_PASSWORD: "bench-password" },
+    { scratchDir: join(dir, "scratch") },
+  );
   await writeBackendFiles(backend);
   const ctx: ResticContext = { backend, bin, baseEnv };
   await ensureRepository(ctx);
@@ -146,7 +150,13 @@ async function dataPath(name: string, src: string): Promise<Pair[]> {
       const backupArgs = ["backup", src, "--json", "--quiet", "--host", "bench", "--cleanup-cache"];
       b[who].push(await time(() => (who === "plain" ? plain(ctx, backupArgs) : backup(ctx, { path: src, host: "bench" }))));
       const target = join(root, `t${seq++}`);
-      r[who].push(await time(() => (who === "plain" ? plain(ctx, ["restore", `latest:${src}`, "--path", src, "--host", "bench", "--target", target, "--json"]) : restore(ctx, { snapshot: `latest:${src}`, path: src, host: "bench", target }))));
+      r[who].push(
+        await time(() =>
+          who === "plain"
+            ? plain(ctx, ["restore", `latest:${src}`, "--path", src, "--host", "bench", "--target", target, "--json"])
+            : restore(ctx, { snapshot: `latest:${src}`, path: src, host: "bench", target }),
+        ),
+      );
       rmSync(target, { recursive: true, force: true });
       rmSync(repoDirs.get(ctx)!, { recursive: true, force: true });
     }
@@ -158,14 +168,28 @@ async function dataPath(name: string, src: string): Promise<Pair[]> {
 function printPairs(rows: Pair[]): void {
   console.log(`\n1. data path: restash's restic engine vs the same restic command (${rounds} interleaved rounds; ratio = restash/plain per round)`);
   console.log("ratios: med = median of the per-round ratios, min = the smallest, best = best restash run / best plain run");
-  console.log("operation".padEnd(46) + "plain ms".padStart(10) + "restash".padStart(9) + "wall med".padStart(10) + "min".padStart(7) + "best".padStart(7) + "cpu med".padStart(9) + "min".padStart(7) + "best".padStart(7));
+  console.log(
+    "operation".padEnd(46) +
+      "plain ms".padStart(10) +
+      "restash".padStart(9) +
+      "wall med".padStart(10) +
+      "min".padStart(7) +
+      "best".padStart(7) +
+      "cpu med".padStart(9) +
+      "min".padStart(7) +
+      "best".padStart(7),
+  );
   for (const row of rows) {
     const wall = row.plain.map((p, i) => row.restash[i].wallMs / p.wallMs);
     const cpu = row.plain.map((p, i) => row.restash[i].cpuMs / p.cpuMs);
     console.log(
       row.name.padEnd(46) +
-        median(row.plain.map((x) => x.wallMs)).toFixed(0).padStart(10) +
-        median(row.restash.map((x) => x.wallMs)).toFixed(0).padStart(9) +
+        median(row.plain.map((x) => x.wallMs))
+          .toFixed(0)
+          .padStart(10) +
+        median(row.restash.map((x) => x.wallMs))
+          .toFixed(0)
+          .padStart(9) +
         median(wall).toFixed(3).padStart(10) +
         min(wall).toFixed(3).padStart(7) +
         (min(row.restash.map((x) => x.wallMs)) / min(row.plain.map((x) => x.wallMs))).toFixed(3).padStart(7) +
@@ -199,9 +223,15 @@ async function extras(name: string, src: string): Promise<void> {
     const runHost = async () =>
       timeEach([
         // One `list locks` opens the repository (InitializeBackendRepository's probe) and finds stale locks.
-        ["repository probe + stale locks", () => openRepositoryClearingLocks(ctx, { init: true, conditions: [], secrets: [], isHolderAlive: (l) => l.hostname !== hostname() })],
+        [
+          "repository probe + stale locks",
+          () => openRepositoryClearingLocks(ctx, { init: true, conditions: [], secrets: [], isHolderAlive: (l) => l.hostname !== hostname() }),
+        ],
         ["backup", () => backup(ctx, { path: src, host: "bench" })],
-        ["retention, then check beside stats", () => postBackupActions(ctx, retentionArgs(POLICY), [], [], ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"])],
+        [
+          "retention, then check beside stats",
+          () => postBackupActions(ctx, retentionArgs(POLICY), [], [], ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"]),
+        ],
       ]);
     const plainBackup = () => time(() => plain(ctx, ["backup", src, "--json", "--quiet", "--host", "bench", "--cleanup-cache"]));
     if (i % 2 === 0) {
@@ -229,7 +259,9 @@ async function extras(name: string, src: string): Promise<void> {
     }
     console.log(step.padEnd(46) + w.toFixed(0).padStart(10) + c.toFixed(0).padStart(10) + (w / pw).toFixed(3).padStart(12));
   }
-  console.log("extra restic calls, total".padEnd(46) + extraWall.toFixed(0).padStart(10) + extraCpu.toFixed(0).padStart(10) + (extraWall / pw).toFixed(3).padStart(12));
+  console.log(
+    "extra restic calls, total".padEnd(46) + extraWall.toFixed(0).padStart(10) + extraCpu.toFixed(0).padStart(10) + (extraWall / pw).toFixed(3).padStart(12),
+  );
 }
 
 // ------------------------------------------------------------------ main

@@ -18,15 +18,19 @@ const PASSWORD = "bench-password";
 
 function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((res, rej) =>
-    execFile(bin, args, { env, encoding: "utf8", maxBuffer: 256 << 20 }, (err, stdout, stderr) => (err ? rej(new Error(`${bin} ${args.join(" ")}: ${stderr}`)) : res(stdout))),
+    execFile(bin, args, { env, encoding: "utf8", maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
+      err ? rej(new Error(`${bin} ${args.join(" ")}: ${stderr}`)) : res(stdout),
+    ),
   );
 }
 
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>) {
   let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -42,7 +46,10 @@ async function main() {
   const perRepo = arg("snapshots", 100);
   const runs = arg("runs", 5);
   const root = resolve(import.meta.dirname, "..");
-  const toolsDir = execFileSync("bash", [join(root, "scripts/install-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  const toolsDir = execFileSync("bash", [join(root, "scripts/install-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop()!;
   const work = mkdtempSync(join(tmpdir(), "restash-bench-snapshots-"));
   const cp = await startControlPlane();
   const env = { ...process.env, PATH: `${toolsDir}:${cp.binDir}:${process.env.PATH}` };
@@ -57,10 +64,14 @@ async function main() {
     const data = join(work, "data");
     mkdirSync(data);
     const t0 = performance.now();
-    await pool(Array.from({ length: perRepo }, (_, i) => i), 4, async (i) => {
-      writeFileSync(join(data, `f${i}`), `snapshot ${i}\n`);
-      await run("restic", ["backup", "--no-cache", "--quiet", "--host", `host-${i % 3}`, data], resticEnv(seed));
-    });
+    await pool(
+      Array.from({ length: perRepo }, (_, i) => i),
+      4,
+      async (i) => {
+        writeFileSync(join(data, `f${i}`), `snapshot ${i}\n`);
+        await run("restic", ["backup", "--no-cache", "--quiet", "--host", `host-${i % 3}`, data], resticEnv(seed));
+      },
+    );
     console.log(`made ${perRepo} snapshots in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const ns = "bench-snapshots";
     await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -106,7 +117,9 @@ async function main() {
     console.log(`repositories: ${repos}, snapshots each: ${perRepo}, rows listed: ${rows}`);
     console.log(`kubectl get snapshots, cold (index empty): ${coldMs.toFixed(0)} ms`);
     console.log(`kubectl get snapshots, warm (median of ${runs}): ${w.toFixed(0)} ms  [${warm.map((x) => x.toFixed(0)).join(", ")}]`);
-    console.log(`Stash's approach, restic snapshots per repository (median of ${stash.length}): ${s.toFixed(0)} ms  [${stash.map((x) => x.toFixed(0)).join(", ")}]`);
+    console.log(
+      `Stash's approach, restic snapshots per repository (median of ${stash.length}): ${s.toFixed(0)} ms  [${stash.map((x) => x.toFixed(0)).join(", ")}]`,
+    );
     console.log(`kubectl get namespaces (process floor): ${kubectlFloorMs.toFixed(0)} ms`);
     console.log(`ratio Stash / restash warm: ${(s / w).toFixed(1)}x (goal >= 20x)`);
     await server.stop();

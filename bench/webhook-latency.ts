@@ -23,11 +23,16 @@ const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.st
  */
 function call(agent: Agent, port: number, path: string, body?: string, t = performance.now()): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: body ? "POST" : "GET", agent, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
-    });
-    req.on("error", (e: NodeJS.ErrnoException) => (req.reusedSocket && e.code === "ECONNRESET" ? call(agent, port, path, body, t).then(resolve, reject) : reject(e)));
+    const req = request(
+      { host: "127.0.0.1", port, path, method: body ? "POST" : "GET", agent, headers: body ? { "content-type": "application/json" } : {} },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
+      },
+    );
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      req.reusedSocket && e.code === "ECONNRESET" ? call(agent, port, path, body, t).then(resolve, reject) : reject(e),
+    );
     req.end(body);
   });
 }
@@ -73,7 +78,12 @@ async function main() {
       },
     };
     await kube.apply(bc);
-    await kube.apply({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "repo", namespace: ns }, spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } } } });
+    await kube.apply({
+      apiVersion: "stash.appscode.com/v1alpha1",
+      kind: "Repository",
+      metadata: { name: "repo", namespace: ns },
+      spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } } },
+    });
     await kube.apply({ apiVersion: "stash.appscode.com/v1beta1", kind: "Task", metadata: { name: "pvc-backup" }, spec: { steps: [{ name: "pvc-backup" }] } });
     const server = await startOperatorServer({ kube, inject: { image: "restash:bench" } });
     const agent = new Agent({ keepAlive: true, ca: server.certs.caPem, maxSockets: 64 });
@@ -87,7 +97,12 @@ async function main() {
           kind: { group: "apps", version: "v1", kind: "Deployment" },
           operation: "CREATE",
           namespace: ns,
-          object: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "app", namespace: ns }, spec: { template: { spec: { containers: [{ name: "app", image: "busybox" }] } } } },
+          object: {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "app", namespace: ns },
+            spec: { template: { spec: { containers: [{ name: "app", image: "busybox" }] } } },
+          },
         },
       });
     const bcReview = (i: number) =>
@@ -119,18 +134,23 @@ async function main() {
       ref.push(...(await openLoop(rps, 1, () => call(agent, server.port, "/healthz"))));
       hooks.push(
         ...(await openLoop(rps, 1, (i) =>
-          (base + i) % 2 === 0 ? call(agent, server.port, "/admission/mutate", deploymentReview(base + i)) : call(agent, server.port, "/admission/validate", bcReview(base + i)),
+          (base + i) % 2 === 0
+            ? call(agent, server.port, "/admission/mutate", deploymentReview(base + i))
+            : call(agent, server.port, "/admission/validate", bcReview(base + i)),
         )),
       );
       // Untargeted workloads: no invoker targets them (the common case: every workload in the cluster).
       untargeted.push(
-        ...(await openLoop(rps, 1, (i) => call(agent, server.port, "/admission/mutate", deploymentReview(base + i).replace('"name":"app"', `"name":"other-${base + i}"`)))),
+        ...(await openLoop(rps, 1, (i) =>
+          call(agent, server.port, "/admission/mutate", deploymentReview(base + i).replace('"name":"app"', `"name":"other-${base + i}"`)),
+        )),
       );
     }
     loop.disable();
     const targeted = hooks.filter((_, i) => i % 2 === 0);
     const validated = hooks.filter((_, i) => i % 2 === 1);
-    const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p90 ${pct(xs, 90).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms (n=${xs.length})`;
+    const fmt = (xs: number[]) =>
+      `p50 ${pct(xs, 50).toFixed(2)} ms, p90 ${pct(xs, 90).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms (n=${xs.length})`;
     const worstP99 = Math.max(pct(hooks, 99), pct(untargeted, 99));
     console.log(`rate: ${rps} requests/s, open loop; ${seconds} s per series in alternating 1 s blocks`);
     console.log(`reference /healthz:              ${fmt(ref)}`);

@@ -89,7 +89,15 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
   let becameLeader!: (ctl: Controllers) => void;
   const whenLeading = new Promise<Controllers>((resolve) => (becameLeader = resolve));
   const startControllers = async (): Promise<Controllers> => {
-    const operator = startOperator({ kube, log: log.child({ component: "controllers" }), image: c.image, pushgatewayUrl: c.pushgatewayUrl, ownPod: c.ownPod, namespace: c.namespace, metrics });
+    const operator = startOperator({
+      kube,
+      log: log.child({ component: "controllers" }),
+      image: c.image,
+      pushgatewayUrl: c.pushgatewayUrl,
+      ownPod: c.ownPod,
+      namespace: c.namespace,
+      metrics,
+    });
     const policies = await startPolicySourceController({ kube, log: log.child({ component: "policysource" }), workDir: c.workDir, namespace: c.namespace });
     const blueprints = startBlueprintController({ kube, log: log.child({ component: "blueprints" }), namespace: c.namespace });
     metrics.setQueueDepth(() => ({
@@ -124,14 +132,20 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     try {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     } catch (e) {
-      res.status(500).type("text/plain").send(`metrics: ${(e as Error).message}`);
+      res
+        .status(500)
+        .type("text/plain")
+        .send(`metrics: ${(e as Error).message}`);
     }
   });
   // A push is recorded on the PolicySource (Flux's requestedAt annotation) when replicas elect a
   // leader, so whichever replica the Service sends it to, the leader's watch queues the sync, and a
   // push that arrives during a failover is still there for the next leader.
   const requestSync = async (namespace: string, name: string) => {
-    await kube.mergePatch({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { namespace, name } }, { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() } } });
+    await kube.mergePatch(
+      { apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { namespace, name } },
+      { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() } } },
+    );
   };
   const trigger = (namespace: string, name: string) => {
     if (!c.leaderElection && running) return running.policies.trigger(namespace, name);
@@ -175,7 +189,12 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
       },
     });
     ready = true;
-    log.info("operator serving; controllers wait for the Lease", { securePort: server.port, httpPort, lease: `${le.namespace}/${le.name}`, identity: le.identity });
+    log.info("operator serving; controllers wait for the Lease", {
+      securePort: server.port,
+      httpPort,
+      lease: `${le.namespace}/${le.name}`,
+      identity: le.identity,
+    });
   } else {
     const ctl = await lead();
     void Promise.all([ctl.operator.synced, ctl.blueprints.synced]).then(() => {

@@ -13,7 +13,8 @@ const BIN = join(root, pkg.bin.restash);
 test("the installed restash runs the operator, the policy verbs and the runner from one entrypoint", () => {
   const help = spawnSync(process.execPath, [BIN, "help"], { encoding: "utf8" });
   assert.equal(help.status, 0, help.stderr);
-  for (const cmd of ["operator", "validate|render|plan", "create-backupsession", "run-backup", "run-hook", "update-status"]) assert.ok(help.stdout.includes(cmd), help.stdout);
+  for (const cmd of ["operator", "validate|render|plan", "create-backupsession", "run-backup", "run-hook", "update-status"])
+    assert.ok(help.stdout.includes(cmd), help.stdout);
   const opHelp = spawnSync(process.execPath, [BIN, "operator", "--help"], { encoding: "utf8" });
   assert.match(opHelp.stdout + opHelp.stderr, /--register=cluster\|local\|none/);
   const validate = spawnSync(process.execPath, [BIN, "validate", join(root, "policies/examples")], { encoding: "utf8" });

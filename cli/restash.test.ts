@@ -43,7 +43,10 @@ test("render prints exactly the objects the sync would apply", async () => {
     const r = await cli("render", w.dir, "-n", "apps");
     assert.equal(r.code, 0, r.err);
     const docs = r.out.split(/^---$/m).map((d) => load(d) as any);
-    assert.deepEqual(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`), ["Repository apps/web-repo", "BackupConfiguration apps/web"]);
+    assert.deepEqual(
+      docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`),
+      ["Repository apps/web-repo", "BackupConfiguration apps/web"],
+    );
     assert.equal(docs[0].spec.backend.s3.prefix, "team/apps/web");
   } finally {
     await remote.cleanup();

@@ -32,7 +32,11 @@ export interface CliIO {
 
 async function load(dir: string, opts: { namespace: string; tasks: string[]; repositories: string[]; root?: string }): Promise<BuildResult> {
   const tree = await loadTree({ root: opts.root ?? dir, path: opts.root ? relative(opts.root, dir) || "." : "." });
-  const built = buildAndCheck(tree.files, { defaultNamespace: opts.namespace, externalTasks: new Set(opts.tasks), externalRepositories: new Set(opts.repositories) });
+  const built = buildAndCheck(tree.files, {
+    defaultNamespace: opts.namespace,
+    externalTasks: new Set(opts.tasks),
+    externalRepositories: new Set(opts.repositories),
+  });
   return { ...built, errors: [...tree.errors, ...built.errors] };
 }
 

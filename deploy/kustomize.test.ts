@@ -28,14 +28,24 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
     const crdFiles = readdirSync(join(root, "schema/crds")).filter((f) => f.endsWith(".yaml"));
     const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
     assert.equal(crds.length, crdFiles.length, "kustomization.yaml must list every file in schema/crds");
-    for (const want of ["Namespace/restash", "Deployment/restash-operator", "Service/restash-operator", "ClusterRole/restash-operator",
-      "ValidatingWebhookConfiguration/restash", "MutatingWebhookConfiguration/restash", "APIService/v1alpha1.repositories.stash.appscode.com"]) {
+    for (const want of [
+      "Namespace/restash",
+      "Deployment/restash-operator",
+      "Service/restash-operator",
+      "ClusterRole/restash-operator",
+      "ValidatingWebhookConfiguration/restash",
+      "MutatingWebhookConfiguration/restash",
+      "APIService/v1alpha1.repositories.stash.appscode.com",
+    ]) {
       assert.ok(kinds.includes(want), `render lacks ${want}`);
     }
 
     // The operator Deployment has the operator and a pushgateway, as Stash runs it.
     const dep = objects.find((o) => o.kind === "Deployment")!;
-    assert.deepEqual((dep.spec.template.spec.containers as any[]).map((c) => c.name), ["operator", "pushgateway"]);
+    assert.deepEqual(
+      (dep.spec.template.spec.containers as any[]).map((c) => c.name),
+      ["operator", "pushgateway"],
+    );
 
     // Least privilege: no wildcard verb, resource or API group anywhere.
     for (const role of objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role")) {
@@ -57,9 +67,14 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
     const first = objects.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Namespace");
     const crdFile = write("crds.yaml", crds);
     const firstFile = write("first.yaml", first);
-    const restFile = write("rest.yaml", objects.filter((o) => !first.includes(o)));
+    const restFile = write(
+      "rest.yaml",
+      objects.filter((o) => !first.includes(o)),
+    );
     const apply = (file: string, ...extra: string[]) =>
-      execFileSync(kubectl, ["--kubeconfig", cp.kubeconfig, "apply", "--server-side", "--field-manager=restash-install", "-f", file, ...extra], { encoding: "utf8" });
+      execFileSync(kubectl, ["--kubeconfig", cp.kubeconfig, "apply", "--server-side", "--field-manager=restash-install", "-f", file, ...extra], {
+        encoding: "utf8",
+      });
     const lines = (out: string) => out.trim().split("\n").length;
 
     assert.equal(lines(apply(firstFile, "--dry-run=server")), first.length);
@@ -78,14 +93,16 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
 
     // The operator's service account may do what the operator does, and not more.
     const can = (verb: string, resource: string, group = "", namespace = "demo") =>
-      kube.request("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
-        method: "POST",
-        body: {
-          apiVersion: "authorization.k8s.io/v1",
-          kind: "SubjectAccessReview",
-          spec: { user: "system:serviceaccount:restash:restash-operator", resourceAttributes: { verb, resource, group, namespace } },
-        },
-      }).then((r: any) => r.status.allowed === true);
+      kube
+        .request("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+          method: "POST",
+          body: {
+            apiVersion: "authorization.k8s.io/v1",
+            kind: "SubjectAccessReview",
+            spec: { user: "system:serviceaccount:restash:restash-operator", resourceAttributes: { verb, resource, group, namespace } },
+          },
+        })
+        .then((r: any) => r.status.allowed === true);
     assert.equal(await can("create", "cronjobs", "batch"), true);
     assert.equal(await can("patch", "backupsessions", "stash.appscode.com"), true);
     assert.equal(await can("delete", "secrets"), false);

@@ -20,7 +20,6 @@ import { startBlueprintController } from "../reconciler/blueprints/controller.ts
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const { defer, tempDir } = cleanupAfterFile({ sharedServices: true });
 
-
 test("an annotated PVC is backed up into MinIO through the configuration its blueprint generated", async () => {
   const { cp, kube, namespace } = await testNamespace("auto-e2e");
   await installCatalog(kube);
@@ -31,7 +30,10 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
     kind: "BackupBlueprint",
     metadata: { name: bp },
     spec: {
-      backend: { s3: { endpoint: minio.endpoint, bucket, prefix: "${TARGET_NAMESPACE}/${TARGET_KIND}/${TARGET_NAME}", region: minio.region }, storageSecretName: "minio-creds" },
+      backend: {
+        s3: { endpoint: minio.endpoint, bucket, prefix: "${TARGET_NAMESPACE}/${TARGET_KIND}/${TARGET_NAME}", region: minio.region },
+        storageSecretName: "minio-creds",
+      },
       task: { name: "pvc-backup" },
       schedule: "*/5 * * * *",
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
@@ -59,8 +61,21 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
   const bs = newBackupSession(bc, 1_700_003_000);
   await kube.create(bs);
   await eventually("the backup Job", () => kube.getOrNull("batch/v1", "Job", backupJobName(bs.metadata.name, 0), namespace));
-  const run = await runJobLocally({ kube, kubeconfig: cp.kubeconfig, namespace, name: backupJobName(bs.metadata.name, 0), volumeDirs: { "target-volume": src } });
-  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 0], ["update-status-1", 0]], run.containers.map((c) => c.stderr).join("\n"));
+  const run = await runJobLocally({
+    kube,
+    kubeconfig: cp.kubeconfig,
+    namespace,
+    name: backupJobName(bs.metadata.name, 0),
+    volumeDirs: { "target-volume": src },
+  });
+  assert.deepEqual(
+    run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pvc-backup-0", 0],
+      ["update-status-1", 0],
+    ],
+    run.containers.map((c) => c.stderr).join("\n"),
+  );
   const done = await eventually("the BackupSession final", async () => {
     const o = await kube.get<KubeObject>(V1BETA1, "BackupSession", bs.metadata.name, namespace);
     return ["Succeeded", "Failed"].includes(o.status?.phase) && o;
@@ -68,5 +83,8 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
   assert.equal(done.status.targets[0].stats[0].snapshots[0].fileStats.totalFiles, 1);
   const objects = await minio.listObjects(bucket, `${namespace}/persistentvolumeclaim/app-data/`);
-  assert.ok(objects.some((k) => k.includes("/snapshots/")), objects.join(", "));
+  assert.ok(
+    objects.some((k) => k.includes("/snapshots/")),
+    objects.join(", "),
+  );
 });

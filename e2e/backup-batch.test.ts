@@ -29,7 +29,13 @@ function backupBatch(namespace: string, name: string, members: any[], extra: Rec
   };
 }
 
-const workloadMember = (name: string) => ({ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, volumeMounts: [{ name: "source-data", mountPath: "/source/data" }], paths: ["/source/data"] } });
+const workloadMember = (name: string) => ({
+  target: {
+    ref: { apiVersion: "apps/v1", kind: "Deployment", name },
+    volumeMounts: [{ name: "source-data", mountPath: "/source/data" }],
+    paths: ["/source/data"],
+  },
+});
 
 async function repo(kube: Kube, namespace: string) {
   await kube.apply(secret(namespace, "repo-secret", { RESTIC_PASSWORD: "pw-for-tests-only" }));
@@ -39,7 +45,13 @@ async function repo(kube: Kube, namespace: string) {
 /** Writes one host's result into a session target as the runner does (its own status function). */
 async function hostDone(kube: Kube, namespace: string, session: string, target: string) {
   await updateStatus(kube, { apiVersion: V1B, kind: "BackupSession", name: session, namespace }, (status, obj) =>
-    backupStatusWith(status, { kind: "backup", command: "run-backup", hostname: "host-0", phase: "Succeeded", duration: "1s", snapshots: [] }, { kind: "Deployment", name: target, namespace }, new Date(), obj.metadata.generation),
+    backupStatusWith(
+      status,
+      { kind: "backup", command: "run-backup", hostname: "host-0", phase: "Succeeded", duration: "1s", snapshots: [] },
+      { kind: "Deployment", name: target, namespace },
+      new Date(),
+      obj.metadata.generation,
+    ),
   );
 }
 
@@ -50,7 +62,12 @@ test("a BackupBatch of two Deployments and a PVC: Ready with member conditions, 
   await repo(kube, namespace);
   await kube.apply(deployment(namespace, "web"));
   await kube.apply(deployment(namespace, "api"));
-  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data", namespace },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   const pvcMember = { target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" }, paths: ["/stash-data"] } };
   await kube.apply(backupBatch(namespace, "batch", [workloadMember("web"), workloadMember("api"), pvcMember]));
 
@@ -59,27 +76,49 @@ test("a BackupBatch of two Deployments and a PVC: Ready with member conditions, 
     return o?.status?.phase === "Ready" && o;
   });
   assert.equal(bb.status.observedGeneration, bb.metadata.generation);
-  for (const type of ["RepositoryFound", "BackendSecretFound", "ValidationPassed", "CronJobCreated", "Ready"]) assert.equal(cond(bb.status.conditions, type)?.status, "True", type);
+  for (const type of ["RepositoryFound", "BackendSecretFound", "ValidationPassed", "CronJobCreated", "Ready"])
+    assert.equal(cond(bb.status.conditions, type)?.status, "True", type);
   assert.equal(cond(bb.status.conditions, "BackupTargetFound"), undefined, "target conditions are the members'");
   assert.deepEqual(
-    bb.status.memberConditions.map((m: any) => [m.target.kind, m.target.name, m.target.namespace, m.conditions.map((c: any) => `${c.type}=${c.status}`).sort().join(",")]),
+    bb.status.memberConditions.map((m: any) => [
+      m.target.kind,
+      m.target.name,
+      m.target.namespace,
+      m.conditions
+        .map((c: any) => `${c.type}=${c.status}`)
+        .sort()
+        .join(","),
+    ]),
     [
       ["Deployment", "web", namespace, "BackupTargetFound=True,StashSidecarInjected=True"],
       ["Deployment", "api", namespace, "BackupTargetFound=True,StashSidecarInjected=True"],
       ["PersistentVolumeClaim", "data", namespace, "BackupTargetFound=True"],
     ],
   );
-  assert.equal(bb.status.memberConditions[0].conditions.find((c: any) => c.type === "StashSidecarInjected").message, `Successfully injected stash sidecar into Deployment ${namespace}/web`);
+  assert.equal(
+    bb.status.memberConditions[0].conditions.find((c: any) => c.type === "StashSidecarInjected").message,
+    `Successfully injected stash sidecar into Deployment ${namespace}/web`,
+  );
   assert.deepEqual(await argoHealth(bb), { status: "Healthy", message: "Backup of 3 members is scheduled" });
 
   const cj = await kube.get<any>("batch/v1", "CronJob", "stash-trigger-batch", namespace);
   assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].args, ["create-backupsession", "--invoker-name=batch", "--invoker-kind=BackupBatch"]);
-  assert.deepEqual(cj.metadata.ownerReferences.map((o: any) => [o.kind, o.uid]), [["BackupBatch", bb.metadata.uid]]);
+  assert.deepEqual(
+    cj.metadata.ownerReferences.map((o: any) => [o.kind, o.uid]),
+    [["BackupBatch", bb.metadata.uid]],
+  );
   assert.equal(cj.spec.suspend, false);
   for (const name of ["web", "api"]) {
     const dep = await kube.get<any>("apps/v1", "Deployment", name, namespace);
     const sidecar = dep.spec.template.spec.containers.find((c: any) => c.name === "stash");
-    assert.deepEqual(sidecar.args.slice(0, 6), ["run-backup", "--invoker-name=batch", "--invoker-kind=BackupBatch", `--target-name=${name}`, `--target-namespace=${namespace}`, "--target-kind=Deployment"]);
+    assert.deepEqual(sidecar.args.slice(0, 6), [
+      "run-backup",
+      "--invoker-name=batch",
+      "--invoker-kind=BackupBatch",
+      `--target-name=${name}`,
+      `--target-namespace=${namespace}`,
+      "--target-kind=Deployment",
+    ]);
     assert.equal(dep.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-kind"], "BackupBatch");
   }
 
@@ -90,21 +129,40 @@ test("a BackupBatch of two Deployments and a PVC: Ready with member conditions, 
     const o = await get(kube, "BackupSession", namespace, "batch-1700000000");
     return o?.status?.phase === "Running" && o.status.targets?.length === 3 && o;
   });
-  assert.deepEqual(s.status.targets.map((x: any) => [x.ref.kind, x.ref.name, x.totalHosts, x.phase, cond(x.conditions, "BackupExecutorEnsured")?.status]), [
-    ["Deployment", "web", 1, "Running", "True"],
-    ["Deployment", "api", 1, "Running", "True"],
-    ["PersistentVolumeClaim", "data", 1, "Running", "True"],
-  ]);
-  assert.deepEqual(s.status.targets.map((x: any) => [x.preBackupActions, x.postBackupActions]), [
-    [["InitializeBackendRepository"], undefined],
-    [undefined, undefined],
-    [undefined, ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"]],
-  ]);
+  assert.deepEqual(
+    s.status.targets.map((x: any) => [x.ref.kind, x.ref.name, x.totalHosts, x.phase, cond(x.conditions, "BackupExecutorEnsured")?.status]),
+    [
+      ["Deployment", "web", 1, "Running", "True"],
+      ["Deployment", "api", 1, "Running", "True"],
+      ["PersistentVolumeClaim", "data", 1, "Running", "True"],
+    ],
+  );
+  assert.deepEqual(
+    s.status.targets.map((x: any) => [x.preBackupActions, x.postBackupActions]),
+    [
+      [["InitializeBackendRepository"], undefined],
+      [undefined, undefined],
+      [undefined, ["ApplyRetentionPolicy", "VerifyRepositoryIntegrity", "SendRepositoryMetrics"]],
+    ],
+  );
   const job = await kube.get<any>("batch/v1", "Job", "stash-backup-batch-1700000000-2", namespace);
-  assert.deepEqual(job.metadata.ownerReferences.map((o: any) => o.kind), ["BackupSession"]);
+  assert.deepEqual(
+    job.metadata.ownerReferences.map((o: any) => o.kind),
+    ["BackupSession"],
+  );
   const args = job.spec.template.spec.containers[0].args;
-  for (const a of ["--invoker-name=batch", "--invoker-kind=BackupBatch", "--target-name=data", "--target-kind=PersistentVolumeClaim", "--backupsession=batch-1700000000"]) assert.ok(args.includes(a), `${a} in ${args.join(" ")}`);
-  assert.deepEqual(job.spec.template.spec.volumes.find((v: any) => v.name === "stash-target"), { name: "stash-target", persistentVolumeClaim: { claimName: "data" } });
+  for (const a of [
+    "--invoker-name=batch",
+    "--invoker-kind=BackupBatch",
+    "--target-name=data",
+    "--target-kind=PersistentVolumeClaim",
+    "--backupsession=batch-1700000000",
+  ])
+    assert.ok(args.includes(a), `${a} in ${args.join(" ")}`);
+  assert.deepEqual(
+    job.spec.template.spec.volumes.find((v: any) => v.name === "stash-target"),
+    { name: "stash-target", persistentVolumeClaim: { claimName: "data" } },
+  );
   assert.equal((await argoHealth(s)).status, "Progressing");
 
   // Pausing suspends the CronJob only; Argo CD shows the batch Suspended.
@@ -121,7 +179,11 @@ test("a BackupBatch of two Deployments and a PVC: Ready with member conditions, 
   await eventually("BackupBatch gone", async () => (await get(kube, "BackupBatch", namespace, "batch")) === null);
   for (const name of ["web", "api"]) {
     const dep = await kube.get<any>("apps/v1", "Deployment", name, namespace);
-    assert.deepEqual(dep.spec.template.spec.containers.map((c: any) => c.name), ["app"], name);
+    assert.deepEqual(
+      dep.spec.template.spec.containers.map((c: any) => c.name),
+      ["app"],
+      name,
+    );
     assert.equal(dep.metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker"], undefined);
   }
   assert.equal(await kube.getOrNull("batch/v1", "CronJob", "stash-trigger-batch", namespace), null);
@@ -152,7 +214,10 @@ test("a missing member keeps the BackupBatch without a CronJob, naming the membe
     const o = await get(kube, "BackupBatch", namespace, "twice");
     return o?.status?.phase === "Invalid" && o;
   });
-  assert.equal(cond(bad.status.conditions, "ValidationPassed").message, `BackupBatch ${namespace}/twice, field spec.members[1].target.ref: Deployment ${namespace}/web is the target of an earlier member`);
+  assert.equal(
+    cond(bad.status.conditions, "ValidationPassed").message,
+    `BackupBatch ${namespace}/twice, field spec.members[1].target.ref: Deployment ${namespace}/web is the target of an earlier member`,
+  );
   assert.deepEqual(await argoHealth(bad), { status: "Degraded", message: cond(bad.status.conditions, "Stalled").message });
 });
 
@@ -177,7 +242,10 @@ test("Sequential order: the second member starts once the first is done; the glo
   await kube.apply(deployment(namespace, "second"));
   const hooks = {
     preBackup: { httpGet: { host: "127.0.0.1", port, path: "/pre" } },
-    postBackup: { executionPolicy: "OnSuccess", httpPost: { host: "127.0.0.1", port, path: "/post", body: "{{ .Invoker.Kind }} {{ .Name }} {{ .Status.Phase }}" } },
+    postBackup: {
+      executionPolicy: "OnSuccess",
+      httpPost: { host: "127.0.0.1", port, path: "/post", body: "{{ .Invoker.Kind }} {{ .Name }} {{ .Status.Phase }}" },
+    },
   };
   await kube.apply(backupBatch(namespace, "seq", [workloadMember("first"), workloadMember("second")], { executionOrder: "Sequential", hooks }));
   const bb = await eventually("Ready", async () => {
@@ -190,12 +258,18 @@ test("Sequential order: the second member starts once the first is done; the glo
     const o = await get(kube, "BackupSession", namespace, name);
     return o?.status?.targets?.length === 2 && o;
   });
-  assert.deepEqual(s1.status.targets.map((x: any) => [x.ref.name, x.phase, x.totalHosts]), [
-    ["first", "Running", 1],
-    ["second", "Pending", undefined],
-  ]);
+  assert.deepEqual(
+    s1.status.targets.map((x: any) => [x.ref.name, x.phase, x.totalHosts]),
+    [
+      ["first", "Running", 1],
+      ["second", "Pending", undefined],
+    ],
+  );
   assert.equal(cond(s1.status.conditions, "GlobalPreBackupHookSucceeded")?.reason, "GlobalPreBackupHookExecutedSuccessfully");
-  assert.deepEqual(calls.map((c) => c.path), ["/pre"]);
+  assert.deepEqual(
+    calls.map((c) => c.path),
+    ["/pre"],
+  );
 
   await hostDone(kube, namespace, name, "first");
   const s2 = await eventually("second target initiated", async () => {
@@ -213,7 +287,14 @@ test("Sequential order: the second member starts once the first is done; the glo
   });
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status.conditions));
   assert.equal(cond(done.status.conditions, "GlobalPostBackupHookSucceeded")?.status, "True");
-  assert.deepEqual(calls.map((c) => [c.path, c.body]), [["/pre", ""], ["/post", `BackupBatch ${name} Succeeded`]], "each global hook ran once");
+  assert.deepEqual(
+    calls.map((c) => [c.path, c.body]),
+    [
+      ["/pre", ""],
+      ["/post", `BackupBatch ${name} Succeeded`],
+    ],
+    "each global hook ran once",
+  );
   assert.deepEqual(await argoHealth(done), { status: "Healthy", message: "Backup succeeded" });
 
   // A global preBackup hook that fails ends the session: no member starts.
@@ -228,7 +309,10 @@ test("Sequential order: the second member starts once the first is done; the glo
     return o?.status?.phase === "Failed" && o;
   });
   assert.equal(cond(failed.status.conditions, "GlobalPreBackupHookSucceeded").reason, "GlobalPreBackupHookExecutionFailed");
-  assert.match(cond(failed.status.conditions, "GlobalPreBackupHookSucceeded").message, /^Failed to execute global PreBackup Hook\. Reason: tcp 127\.0\.0\.1:1 is not open/);
+  assert.match(
+    cond(failed.status.conditions, "GlobalPreBackupHookSucceeded").message,
+    /^Failed to execute global PreBackup Hook\. Reason: tcp 127\.0\.0\.1:1 is not open/,
+  );
   assert.equal(failed.status.targets, undefined, "no member started");
   assert.equal(cond(failed.status.conditions, "GlobalPostBackupHookSucceeded"), undefined, "no postBackup after a failed preBackup");
   const health = await argoHealth(failed);

@@ -53,7 +53,10 @@ test("a missing or empty target path fails the backup, and nothing is written to
   assert.equal(repo.status?.lastBackupTime, undefined, "a failed backup is not a last backup");
 
   // The path vanishes: still a failure, naming the path.
-  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, { spec: { target: { paths: [join(w.dir, "nope")] } } });
+  await w.kube.mergePatch(
+    { apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } },
+    { spec: { target: { paths: [join(w.dir, "nope")] } } },
+  );
   await eventually("sidecar follows the new spec", async () => {
     const bc = await w.kube.get<any>(V1B, "BackupConfiguration", "app-backup", w.namespace);
     return bc.status?.observedGeneration === bc.metadata.generation && bc.status?.phase === "Ready";
@@ -64,15 +67,19 @@ test("a missing or empty target path fails the backup, and nothing is written to
 });
 
 /** Waits until restic holds a lock in the repository (the backup is under way). */
-const lockTaken = (repoDir: string) => eventually("restic lock", async () => existsSync(join(repoDir, "locks")) && readdirSync(join(repoDir, "locks")).length > 0, 60_000, 20);
+const lockTaken = (repoDir: string) =>
+  eventually("restic lock", async () => existsSync(join(repoDir, "locks")) && readdirSync(join(repoDir, "locks")).length > 0, 60_000, 20);
 
 test("a sidecar SIGKILLed mid-backup leaves a stale lock; the restarted sidecar completes the session and the repository checks clean", async (t) => {
   const w = await world("e2e-kill", t);
   const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
   t.after(() => op.stop());
   // Upload limited to 1 MiB/s so the 6 MiB backup is still running when it is killed.
-  const { src, repoDir, pathMap } = await setupBackup(w, { srcFill: (s) => makeFixtureTree(s, 6)});
-  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, { spec: { target: { args: ["--limit-upload", "1024"] } } });
+  const { src, repoDir, pathMap } = await setupBackup(w, { srcFill: (s) => makeFixtureTree(s, 6) });
+  await w.kube.mergePatch(
+    { apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } },
+    { spec: { target: { args: ["--limit-upload", "1024"] } } },
+  );
   execFileSync("restic", ["init"], { env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD }, stdio: "ignore" });
   const first = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap });
   t.after(() => first.stop());
@@ -92,7 +99,10 @@ test("a sidecar SIGKILLed mid-backup leaves a stale lock; the restarted sidecar 
   const snaps = resticSnapshots(repoDir, PASSWORD);
   assert.equal(snaps.length, 1);
   const dst = join(w.dir, "check-restore");
-  execFileSync("restic", ["restore", `${snaps[0].id}:${src}`, "--target", dst], { env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD }, stdio: "ignore" });
+  execFileSync("restic", ["restore", `${snaps[0].id}:${src}`, "--target", dst], {
+    env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD },
+    stdio: "ignore",
+  });
   assert.equal(treeHash(dst), treeHash(src));
 });
 
@@ -101,7 +111,10 @@ test("a Repository deleted while a backup runs is kept until the backup ends; th
   const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
   t.after(() => op.stop());
   const { repoDir, pathMap } = await setupBackup(w, { srcFill: (s) => makeFixtureTree(s, 4) });
-  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, { spec: { target: { args: ["--limit-upload", "1024"] } } });
+  await w.kube.mergePatch(
+    { apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } },
+    { spec: { target: { args: ["--limit-upload", "1024"] } } },
+  );
   execFileSync("restic", ["init"], { env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: PASSWORD }, stdio: "ignore" });
   const sidecar = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap });
   t.after(() => sidecar.stop());
@@ -114,7 +127,10 @@ test("a Repository deleted while a backup runs is kept until the backup ends; th
   assert.equal(s.status.phase, "Succeeded", `the backup that ran is real: ${JSON.stringify(s.status)}`);
   assert.equal(resticSnapshots(repoDir, PASSWORD).length, 1);
   await eventually("Repository gone", async () => (await w.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", "repo", w.namespace)) === null, 30_000);
-  await eventually("BackupConfiguration NotReady", async () => (await w.kube.get<any>(V1B, "BackupConfiguration", "app-backup", w.namespace)).status?.phase === "NotReady");
+  await eventually(
+    "BackupConfiguration NotReady",
+    async () => (await w.kube.get<any>(V1B, "BackupConfiguration", "app-backup", w.namespace)).status?.phase === "NotReady",
+  );
   const next = await finalSession(w, await trigger(w, "app-backup"));
   assert.equal(next.status.phase, "Skipped");
   assert.equal(
@@ -129,7 +145,10 @@ test("two pods of one Deployment share its backup: only the Lease holder backs u
   const op = startOperator({ kube: w.kube, namespace: w.namespace, image: "restash:e2e" });
   t.after(() => op.stop());
   const { repoDir, pathMap } = await setupBackup(w, { srcFill: (s) => makeFixtureTree(s, 3) });
-  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, { spec: { target: { args: ["--limit-upload", "2048"] } } });
+  await w.kube.mergePatch(
+    { apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } },
+    { spec: { target: { args: ["--limit-upload", "2048"] } } },
+  );
   const a = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap, POD_NAME: "app-6d4f8-aaaaa" });
   const b = await startSidecar(w, "app", { RESTASH_PATH_MAP: pathMap, POD_NAME: "app-6d4f8-bbbbb" });
   t.after(() => Promise.all([a.stop(), b.stop()]).then(() => {}));

@@ -62,14 +62,22 @@ test("a failing preBackup hook fails the target, backs up nothing and skips post
 
   // OnFailure postBackup after a successful backup: skipped, recorded True with the reason.
   srv.calls.length = 0;
-  await w.kube.mergePatch({ apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } }, {
-    spec: { hooks: { preBackup: null, postBackup: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/post" }, executionPolicy: "OnFailure" } } },
-  });
+  await w.kube.mergePatch(
+    { apiVersion: V1B, kind: "BackupConfiguration", metadata: { name: "app-backup", namespace: w.namespace } },
+    {
+      spec: { hooks: { preBackup: null, postBackup: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/post" }, executionPolicy: "OnFailure" } } },
+    },
+  );
   // The operator has seen the new hooks before the next session starts.
-  await eventually("the BackupConfiguration's new generation observed", async () => {
-    const bc = await w.kube.get(V1B, "BackupConfiguration", "app-backup", w.namespace);
-    return bc.status?.observedGeneration === bc.metadata.generation;
-  }, 30_000, 100);
+  await eventually(
+    "the BackupConfiguration's new generation observed",
+    async () => {
+      const bc = await w.kube.get(V1B, "BackupConfiguration", "app-backup", w.namespace);
+      return bc.status?.observedGeneration === bc.metadata.generation;
+    },
+    30_000,
+    100,
+  );
   const second = await trigger(w, "app-backup");
   await waitInitiated(w, second);
   await runSession(w, second, pathMap);
@@ -87,5 +95,10 @@ function smallTree(dir: string) {
 }
 
 async function waitInitiated(w: any, name: string) {
-  await eventually(`BackupSession ${name} initiated`, async () => (await w.kube.get(V1B, "BackupSession", name, w.namespace)).status?.targets?.[0]?.totalHosts, 30_000, 100);
+  await eventually(
+    `BackupSession ${name} initiated`,
+    async () => (await w.kube.get(V1B, "BackupSession", name, w.namespace)).status?.targets?.[0]?.totalHosts,
+    30_000,
+    100,
+  );
 }

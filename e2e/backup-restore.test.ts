@@ -13,7 +13,20 @@ import { freshBucket, sharedPushgateway } from "../testing/services.ts";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
 import { treeHash as hashTree } from "../testing/tree-hash.ts";
 import { Watch } from "@kubernetes/client-node";
-import { PASSWORD, V1B, applyBackupConfiguration, cond, finalSession, injected, resticSnapshots, setupBackup, startSidecar, trigger, world, type World } from "../testing/e2e-steps.ts";
+import {
+  PASSWORD,
+  V1B,
+  applyBackupConfiguration,
+  cond,
+  finalSession,
+  injected,
+  resticSnapshots,
+  setupBackup,
+  startSidecar,
+  trigger,
+  world,
+  type World,
+} from "../testing/e2e-steps.ts";
 
 after(() => stopControlPlane());
 
@@ -27,7 +40,10 @@ async function restoreIntoNewDeployment(w: World, name: string, repo: string, sr
     apiVersion: V1B,
     kind: "RestoreSession",
     metadata: { name, namespace: w.namespace },
-    spec: { repository: { name: repo }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [rule] } },
+    spec: {
+      repository: { name: repo },
+      target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "restored" }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: [rule] },
+    },
   });
   return injected(w, "restored", "stash-init");
 }
@@ -42,25 +58,27 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
 
   // Every progress entry the runner writes into the session, as the API server stores it.
   const progress: any[] = [];
-  const watch = await new Watch(w.kube.kc).watch(`/apis/${V1B}/namespaces/${w.namespace}/backupsessions`, {}, (_type, obj: any) => {
-    for (const tg of obj.status?.targets ?? []) progress.push(...(tg.progress ?? []));
-  }, () => {});
+  const watch = await new Watch(w.kube.kc).watch(
+    `/apis/${V1B}/namespaces/${w.namespace}/backupsessions`,
+    {},
+    (_type, obj: any) => {
+      for (const tg of obj.status?.targets ?? []) progress.push(...(tg.progress ?? []));
+    },
+    () => {},
+  );
   t.after(() => watch.abort());
 
   const first = await trigger(w, "app-backup");
   assert.match(first, /^app-backup-\d{10}$/);
   const s1 = await finalSession(w, first);
   assert.equal(s1.status.phase, "Succeeded", `${JSON.stringify(s1.status, null, 1)}\n${sidecar.output()}`);
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(s1.metadata.labels).filter(([k]) => k.startsWith("stash.appscode.com/"))),
-    {
-      "stash.appscode.com/invoker-name": "app-backup",
-      "stash.appscode.com/invoker-type": "BackupConfiguration",
-      "stash.appscode.com/target-kind": "Deployment",
-      "stash.appscode.com/target-name": "app",
-      "stash.appscode.com/target-namespace": w.namespace,
-    },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(s1.metadata.labels).filter(([k]) => k.startsWith("stash.appscode.com/"))), {
+    "stash.appscode.com/invoker-name": "app-backup",
+    "stash.appscode.com/invoker-type": "BackupConfiguration",
+    "stash.appscode.com/target-kind": "Deployment",
+    "stash.appscode.com/target-name": "app",
+    "stash.appscode.com/target-namespace": w.namespace,
+  });
   const target = s1.status.targets[0];
   assert.equal(target.phase, "Succeeded");
   assert.equal(target.totalHosts, 1);
@@ -117,7 +135,10 @@ test("a Deployment's data is backed up by its sidecar to a local repository, res
     return ["Succeeded", "Failed"].includes(r.status?.phase) && r;
   });
   assert.equal(rs.status.phase, "Succeeded", JSON.stringify(rs.status));
-  assert.deepEqual(rs.status.stats.map((s: any) => [s.hostname, s.phase]), [["host-0", "Succeeded"]]);
+  assert.deepEqual(
+    rs.status.stats.map((s: any) => [s.hostname, s.phase]),
+    [["host-0", "Succeeded"]],
+  );
   assert.equal(cond(rs.status.conditions, "RestoreExecutorEnsured")?.status, "True");
   assert.equal(cond(rs.status.conditions, "MetricsPushed")?.status, "True");
   assert.equal(treeHash(dst), treeHash(src), "restored tree is byte-identical");
@@ -148,8 +169,13 @@ test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment b
   t.after(() => op.stop());
   const src = join(w.dir, "data");
   const gen = await generateFixtureTree(src, { largeFileBytes: 12 * 1024 * 1024, smallFiles: 30 });
-  await w.kube.apply(secret(w.namespace, "s3-secret", { RESTIC_PASSWORD: PASSWORD, AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }));
-  await w.kube.apply({ ...repository(w.namespace, "s3-repo", { s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } }), spec: { backend: { storageSecretName: "s3-secret", s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } } } });
+  await w.kube.apply(
+    secret(w.namespace, "s3-secret", { RESTIC_PASSWORD: PASSWORD, AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }),
+  );
+  await w.kube.apply({
+    ...repository(w.namespace, "s3-repo", { s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } }),
+    spec: { backend: { storageSecretName: "s3-secret", s3: { endpoint: minio.endpoint, bucket, prefix: "demo/app", region: minio.region } } },
+  });
   await w.kube.apply(deployment(w.namespace, "app", src));
   const stash = await applyBackupConfiguration(w, "s3-backup", "app", "s3-repo", src, { retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true } });
   assert.ok(stash.args.includes(`--pushgateway-url=${pgw.url}`));
@@ -175,10 +201,25 @@ test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment b
   const line = (name: string) => metrics.split("\n").find((l) => l.startsWith(name + "{") && l.includes(job));
   assert.match(line("stash_backup_session_success") ?? "", / 1$/);
   assert.match(line("stash_appscode_com_backupsession_success") ?? "", / 1$/);
-  assert.match(line("stash_backup_host_backup_success") ?? "", /hostname="host-0".* 1$/, `${metrics.split("\n").filter((l) => l.includes("host")).slice(0, 5).join("\n")}\n${sidecar.output().split("\n").filter((l) => l.includes("metric")).join("\n")}`);
+  assert.match(
+    line("stash_backup_host_backup_success") ?? "",
+    /hostname="host-0".* 1$/,
+    `${metrics
+      .split("\n")
+      .filter((l) => l.includes("host"))
+      .slice(0, 5)
+      .join("\n")}\n${sidecar
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("metric"))
+      .join("\n")}`,
+  );
   assert.match(line("stash_backup_host_files_total") ?? "", new RegExp(` ${gen.files}$`));
   const integrity = line("stash_repository_integrity") ?? "";
-  assert.ok(integrity.includes('backend="s3"') && integrity.includes(`bucket="${bucket}"`) && integrity.includes('prefix="demo/app"') && integrity.endsWith(" 1"), integrity);
+  assert.ok(
+    integrity.includes('backend="s3"') && integrity.includes(`bucket="${bucket}"`) && integrity.includes('prefix="demo/app"') && integrity.endsWith(" 1"),
+    integrity,
+  );
   assert.match(line("stash_repository_snapshot_count") ?? "", / 1$/);
   const targetOk = line("stash_backup_target_success") ?? "";
   assert.ok(targetOk.includes('kind="Deployment"') && targetOk.includes('group="apps"') && targetOk.endsWith(" 1"), targetOk);
@@ -198,5 +239,10 @@ test("backed up to S3 (MinIO) by the sidecar, restored into another Deployment b
   assert.equal(b.hash, a.hash, "restored tree is byte-identical");
   assert.equal(b.files, gen.files);
   const after = await pgw.metrics();
-  assert.ok(after.split("\n").some((l) => l.startsWith("stash_restore_session_success{") && l.includes(`job="restoresession-${w.namespace}-s3-restore"`) && l.endsWith(" 1")), "restore session metric pushed");
+  assert.ok(
+    after
+      .split("\n")
+      .some((l) => l.startsWith("stash_restore_session_success{") && l.includes(`job="restoresession-${w.namespace}-s3-restore"`) && l.endsWith(" 1")),
+    "restore session metric pushed",
+  );
 });

@@ -42,7 +42,9 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
       repository: { name: "repo" },
       schedule: "*/5 * * * *",
       retentionPolicy: { name: "keep-last-3", keepLast: 3, prune: true },
-      members: MEMBERS.map((m) => ({ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: m }, volumeMounts: [{ name: "source-data", mountPath: src[m] }], paths: [src[m]] } })),
+      members: MEMBERS.map((m) => ({
+        target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: m }, volumeMounts: [{ name: "source-data", mountPath: src[m] }], paths: [src[m]] },
+      })),
     },
   });
   const bb = await eventually("BackupBatch Ready", async () => {
@@ -60,19 +62,22 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
   assert.match(name, /^apps-\d{10}$/);
   const s = await finalSession(w, name, 120_000);
   assert.equal(s.status.phase, "Succeeded", `${JSON.stringify(s.status, null, 1)}\n${logs()}`);
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(s.metadata.labels).filter(([k]) => k.startsWith("stash.appscode.com/"))),
-    {
-      "stash.appscode.com/invoker-name": "apps",
-      "stash.appscode.com/invoker-type": "BackupBatch",
-      "stash.appscode.com/target-kind": "Deployment",
-      "stash.appscode.com/target-name": "web",
-      "stash.appscode.com/target-namespace": w.namespace,
-    },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(s.metadata.labels).filter(([k]) => k.startsWith("stash.appscode.com/"))), {
+    "stash.appscode.com/invoker-name": "apps",
+    "stash.appscode.com/invoker-type": "BackupBatch",
+    "stash.appscode.com/target-kind": "Deployment",
+    "stash.appscode.com/target-name": "web",
+    "stash.appscode.com/target-namespace": w.namespace,
+  });
   assert.deepEqual(s.spec.invoker, { apiGroup: "stash.appscode.com", kind: "BackupBatch", name: "apps" });
   assert.deepEqual(
-    s.status.targets.map((x: any) => [x.ref.kind, x.ref.name, x.phase, x.totalHosts, x.stats.map((h: any) => `${h.hostname}:${h.phase}:${h.snapshots?.[0]?.path}`)]),
+    s.status.targets.map((x: any) => [
+      x.ref.kind,
+      x.ref.name,
+      x.phase,
+      x.totalHosts,
+      x.stats.map((h: any) => `${h.hostname}:${h.phase}:${h.snapshots?.[0]?.path}`),
+    ]),
     MEMBERS.map((m) => ["Deployment", m, "Succeeded", 1, [`host-0:Succeeded:${src[m]}`]]),
   );
   assert.deepEqual(s.status.targets[0].preBackupActions, ["InitializeBackendRepository"]);
@@ -91,7 +96,9 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
   assert.equal(repo.status.integrity, true);
   assert.equal(repo.status.lastBackupTime, s.metadata.creationTimestamp);
   await eventually("Repository references the batch", async () =>
-    ((await w.kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", w.namespace)).status?.references ?? []).some((r: any) => r.kind === "BackupBatch" && r.name === "apps"),
+    ((await w.kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", w.namespace)).status?.references ?? []).some(
+      (r: any) => r.kind === "BackupBatch" && r.name === "apps",
+    ),
   );
 
   // Restore both into two other Deployments, through a RestoreBatch and their init-containers.
@@ -106,7 +113,13 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
     metadata: { name: "apps-restore", namespace: w.namespace },
     spec: {
       repository: { name: "repo" },
-      members: MEMBERS.map((m) => ({ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${m}-copy` }, volumeMounts: [{ name: "source-data", mountPath: src[m] }], rules: [{ paths: [src[m]] }] } })),
+      members: MEMBERS.map((m) => ({
+        target: {
+          ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${m}-copy` },
+          volumeMounts: [{ name: "source-data", mountPath: src[m] }],
+          rules: [{ paths: [src[m]] }],
+        },
+      })),
     },
   });
   const inits = await Promise.all(MEMBERS.map((m) => injected(w, `${m}-copy`, "stash-init")));
@@ -114,7 +127,10 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
     const r = await w.kube.get<any>(V1B, "RestoreBatch", "apps-restore", w.namespace);
     return r.status?.phase === "Running" && r;
   });
-  assert.deepEqual(running.status.members.map((m: any) => [m.ref.name, m.phase, m.totalHosts]), MEMBERS.map((m) => [`${m}-copy`, "Running", 1]));
+  assert.deepEqual(
+    running.status.members.map((m: any) => [m.ref.name, m.phase, m.totalHosts]),
+    MEMBERS.map((m) => [`${m}-copy`, "Running", 1]),
+  );
   assert.equal((await argoHealth(running)).status, "Progressing");
   assert.deepEqual(inits[0].args.slice(0, 3), ["restore", "--invoker-name=apps-restore", "--invoker-kind=RestoreBatch"]);
   const restores = await Promise.all(
@@ -126,7 +142,10 @@ test("a BackupBatch backs up two Deployments in parallel into one repository (on
     return ["Succeeded", "Failed", "Unknown"].includes(r.status?.phase) && cond(r.status.conditions, "MetricsPushed") && r;
   });
   assert.equal(rb.status.phase, "Succeeded", JSON.stringify(rb.status, null, 1));
-  assert.deepEqual(rb.status.members.map((m: any) => [m.ref.name, m.phase, m.stats.map((h: any) => `${h.hostname}:${h.phase}`)]), MEMBERS.map((m) => [`${m}-copy`, "Succeeded", ["host-0:Succeeded"]]));
+  assert.deepEqual(
+    rb.status.members.map((m: any) => [m.ref.name, m.phase, m.stats.map((h: any) => `${h.hostname}:${h.phase}`)]),
+    MEMBERS.map((m) => [`${m}-copy`, "Succeeded", ["host-0:Succeeded"]]),
+  );
   assert.match(rb.status.sessionDuration, /^\d+s$|^\d+m\d+s$/);
   assert.deepEqual(await argoHealth(rb), { status: "Healthy", message: "Restore succeeded: 2/2 members restored" });
   for (const m of MEMBERS) assert.equal(treeHash(dst[m]), treeHash(src[m]), `${m} restored byte-identically`);

@@ -38,7 +38,11 @@ test("every shipped Function runs a runner step command and every shipped Task r
     assert.deepEqual(taskViolations(task, functions, []), [], task.metadata.name);
     const restore = task.metadata.name!.endsWith("-restore");
     const inputs = taskInputs({
-      invoker: { kind: restore ? "RestoreSession" : "BackupConfiguration", metadata: { name: "inv", namespace: "demo" }, spec: { target: { ref: { kind: "PersistentVolumeClaim", name: "data" } } } },
+      invoker: {
+        kind: restore ? "RestoreSession" : "BackupConfiguration",
+        metadata: { name: "inv", namespace: "demo" },
+        spec: { target: { ref: { kind: "PersistentVolumeClaim", name: "data" } } },
+      },
       backupSession: restore ? undefined : "inv-1",
     });
     const pod = resolveTask(task, functions, inputs);

@@ -24,20 +24,44 @@ const batch = {
     hooks: { preBackup: { httpGet: { port: 8080 } } },
     retentionPolicy: { name: "keep", keepLast: 3, prune: true },
     members: [
-      { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, paths: ["/data"], volumeMounts: [{ name: "data", mountPath: "/data" }] }, tempDir: { medium: "Memory" } },
-      { target: { alias: "db", ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "db-data", namespace: "prod" }, paths: ["/stash-data"] }, hooks: { postBackup: { tcpSocket: { port: 5432 } } } },
+      {
+        target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, paths: ["/data"], volumeMounts: [{ name: "data", mountPath: "/data" }] },
+        tempDir: { medium: "Memory" },
+      },
+      {
+        target: { alias: "db", ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "db-data", namespace: "prod" }, paths: ["/stash-data"] },
+        hooks: { postBackup: { tcpSocket: { port: 5432 } } },
+      },
     ],
   },
 };
 
 test("a BackupConfiguration has one target; a BackupBatch one per member, namespaces defaulted, fields named", () => {
-  const bc = { kind: "BackupConfiguration", metadata: { name: "bc", namespace: "ns" }, spec: { target: { ref: { kind: "Deployment", name: "x" } }, task: { name: "" }, hooks: { preBackup: {} } } };
-  assert.deepEqual(targetsOf(bc), [{ index: 0, target: { ref: { kind: "Deployment", name: "x", namespace: "ns" } }, task: { name: "" }, runtimeSettings: undefined, tempDir: undefined, interimVolumeTemplate: undefined, hooks: { preBackup: {} }, field: "spec.target" }]);
-  const t = targetsOf(batch);
-  assert.deepEqual(t.map((x) => [x.index, x.target.ref.name, x.target.ref.namespace, x.field]), [
-    [0, "web", "prod", "spec.members[0].target"],
-    [1, "db-data", "prod", "spec.members[1].target"],
+  const bc = {
+    kind: "BackupConfiguration",
+    metadata: { name: "bc", namespace: "ns" },
+    spec: { target: { ref: { kind: "Deployment", name: "x" } }, task: { name: "" }, hooks: { preBackup: {} } },
+  };
+  assert.deepEqual(targetsOf(bc), [
+    {
+      index: 0,
+      target: { ref: { kind: "Deployment", name: "x", namespace: "ns" } },
+      task: { name: "" },
+      runtimeSettings: undefined,
+      tempDir: undefined,
+      interimVolumeTemplate: undefined,
+      hooks: { preBackup: {} },
+      field: "spec.target",
+    },
   ]);
+  const t = targetsOf(batch);
+  assert.deepEqual(
+    t.map((x) => [x.index, x.target.ref.name, x.target.ref.namespace, x.field]),
+    [
+      [0, "web", "prod", "spec.members[0].target"],
+      [1, "db-data", "prod", "spec.members[1].target"],
+    ],
+  );
   assert.equal(targetFor(batch, { kind: "PersistentVolumeClaim", name: "db-data", namespace: "prod" })?.index, 1);
   assert.equal(targetFor(batch, { kind: "Deployment", name: "db-data", namespace: "prod" }), undefined);
 });
@@ -61,10 +85,22 @@ test("execution order: single-target kinds are Sequential, batches Parallel unle
   assert.equal(executionOrder(batch), "Parallel");
   assert.equal(executionOrder({ ...batch, spec: { ...batch.spec, executionOrder: "Sequential" } }), "Sequential");
   const complete = [true, false, false];
-  assert.equal(nextInOrder("Parallel", 2, (i) => complete[i]), true);
-  assert.equal(nextInOrder("Sequential", 0, (i) => complete[i]), true);
-  assert.equal(nextInOrder("Sequential", 1, (i) => complete[i]), true);
-  assert.equal(nextInOrder("Sequential", 2, (i) => complete[i]), false);
+  assert.equal(
+    nextInOrder("Parallel", 2, (i) => complete[i]),
+    true,
+  );
+  assert.equal(
+    nextInOrder("Sequential", 0, (i) => complete[i]),
+    true,
+  );
+  assert.equal(
+    nextInOrder("Sequential", 1, (i) => complete[i]),
+    true,
+  );
+  assert.equal(
+    nextInOrder("Sequential", 2, (i) => complete[i]),
+    false,
+  );
 });
 
 test("a BackupBatch's BackupSession and CronJob: invoker BackupBatch, target labels of the first member", () => {
@@ -78,15 +114,29 @@ test("a BackupBatch's BackupSession and CronJob: invoker BackupBatch, target lab
   const cj = desiredCronJob({ ...batch, spec: { ...batch.spec, paused: true } }, { image: "restash:x" });
   assert.equal(cj.metadata.name, "stash-trigger-app-batch");
   assert.equal(cj.spec.suspend, true);
-  assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].args, ["create-backupsession", "--invoker-name=app-batch", "--invoker-kind=BackupBatch"]);
+  assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].args, [
+    "create-backupsession",
+    "--invoker-name=app-batch",
+    "--invoker-kind=BackupBatch",
+  ]);
   assert.equal(cj.spec.jobTemplate.spec.template.spec.serviceAccountName, "trigger-sa");
 });
 
 test("a workload member gets the same sidecar a BackupConfiguration gives, for invoker BackupBatch and its own target and tempDir", () => {
   const t = injectSidecar({ spec: { containers: [{ name: "app" }] } }, batch, undefined, { image: "restash:x" }, targetsOf(batch)[0]);
   const sidecar = t.spec!.containers!.find((x) => x.name === "stash");
-  assert.deepEqual(sidecar.args.slice(0, 6), ["run-backup", "--invoker-name=app-batch", "--invoker-kind=BackupBatch", "--target-name=web", "--target-namespace=prod", "--target-kind=Deployment"]);
-  assert.deepEqual(sidecar.volumeMounts, [{ name: "stash-tmp-dir", mountPath: "/stash-tmp" }, { name: "data", mountPath: "/data" }]);
+  assert.deepEqual(sidecar.args.slice(0, 6), [
+    "run-backup",
+    "--invoker-name=app-batch",
+    "--invoker-kind=BackupBatch",
+    "--target-name=web",
+    "--target-namespace=prod",
+    "--target-kind=Deployment",
+  ]);
+  assert.deepEqual(sidecar.volumeMounts, [
+    { name: "stash-tmp-dir", mountPath: "/stash-tmp" },
+    { name: "data", mountPath: "/data" },
+  ]);
   assert.deepEqual(t.spec!.volumes, [{ name: "stash-tmp-dir", emptyDir: { medium: "Memory" } }]);
   assert.ok(t.metadata!.annotations!["stash.appscode.com/last-applied-backup-invoker-hash"]);
 });
@@ -106,16 +156,38 @@ test("a RestoreBatch member gets the init-container, or a restore Job owned by t
   };
   const [web, db] = targetsOf(rb);
   const init = injectInitContainer({ spec: { containers: [{ name: "app" }] } }, rb, undefined, { image: "restash:x" }, web).spec!.initContainers![0];
-  assert.deepEqual(init.args.slice(0, 6), ["restore", "--invoker-name=rb", "--invoker-kind=RestoreBatch", "--target-name=web", "--target-namespace=prod", "--target-kind=Deployment"]);
+  assert.deepEqual(init.args.slice(0, 6), [
+    "restore",
+    "--invoker-name=rb",
+    "--invoker-kind=RestoreBatch",
+    "--target-name=web",
+    "--target-namespace=prod",
+    "--target-kind=Deployment",
+  ]);
   const job = desiredRestoreJob(memberView(rb, db), undefined, db.index, { image: "restash:x" });
   assert.equal(job.metadata.name, "stash-restore-rb-1");
-  assert.deepEqual(job.metadata.ownerReferences.map((o: any) => [o.kind, o.name]), [["RestoreBatch", "rb"]]);
+  assert.deepEqual(
+    job.metadata.ownerReferences.map((o: any) => [o.kind, o.name]),
+    [["RestoreBatch", "rb"]],
+  );
   const args = job.spec.template.spec.containers[0].args;
-  assert.ok(args.includes("--invoker-kind=RestoreBatch") && args.includes("--target-name=db-data") && args.includes("--target-kind=PersistentVolumeClaim"), args.join(" "));
-  assert.deepEqual(job.spec.template.spec.volumes.find((v: any) => v.name === "stash-target"), { name: "stash-target", persistentVolumeClaim: { claimName: "db-data" } });
+  assert.ok(
+    args.includes("--invoker-kind=RestoreBatch") && args.includes("--target-name=db-data") && args.includes("--target-kind=PersistentVolumeClaim"),
+    args.join(" "),
+  );
+  assert.deepEqual(
+    job.spec.template.spec.volumes.find((v: any) => v.name === "stash-target"),
+    { name: "stash-target", persistentVolumeClaim: { claimName: "db-data" } },
+  );
   // A member's restore hooks see the batch as invoker and the member as target.
   const summary = restoreSummary(memberView(rb, db) as any, { phase: "Running" }, Date.now());
-  assert.deepEqual([summary.Invoker, summary.Target], [{ APIGroup: "stash.appscode.com", Kind: "RestoreBatch", Name: "rb" }, { APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "db-data", Namespace: "prod" }]);
+  assert.deepEqual(
+    [summary.Invoker, summary.Target],
+    [
+      { APIGroup: "stash.appscode.com", Kind: "RestoreBatch", Name: "rb" },
+      { APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "db-data", Namespace: "prod" },
+    ],
+  );
 });
 
 test("a BackupSession of a batch completes only once every member's target is done", () => {
@@ -142,7 +214,10 @@ test("RestoreBatch phase is Stash's calculateRestoreBatchPhase over member phase
   assert.equal(restoreBatchPhase({ conditions: base, members: [ok, ok] }, 2), "Running", "Succeeded only once metrics are pushed");
   assert.equal(restoreBatchPhase({ conditions: [...base, c("MetricsPushed", "True")], members: [ok, ok] }, 2), "Succeeded");
   assert.equal(restoreBatchPhase({ conditions: base, members: [ok, failed] }, 2), "Failed", "a failed member fails the batch at once (Stash)");
-  assert.equal(restoreBatchPhase({ conditions: [...base, c("MetricsPushed", "True"), c("GlobalPostRestoreHookSucceeded", "False")], members: [ok, ok] }, 2), "Failed");
+  assert.equal(
+    restoreBatchPhase({ conditions: [...base, c("MetricsPushed", "True"), c("GlobalPostRestoreHookSucceeded", "False")], members: [ok, ok] }, 2),
+    "Failed",
+  );
   assert.equal(restoreBatchPhase({ conditions: [...base, c("MetricsPushed", "False")], members: [ok, ok] }, 2), "Failed");
   assert.equal(restoreBatchCompleted({ conditions: base, members: [ok, running] }, 2), false);
   assert.equal(restoreBatchCompleted({ conditions: base, members: [ok, failed] }, 2), true);

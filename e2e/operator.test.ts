@@ -83,7 +83,12 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "BackupBatch",
     metadata: { name: "nightly", namespace },
-    spec: { repository: { name: "repo" }, schedule: "0 * * * *", retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true }, members: [{ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "members" }, paths: [data] } }] },
+    spec: {
+      repository: { name: "repo" },
+      schedule: "0 * * * *",
+      retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
+      members: [{ target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "members" }, paths: [data] } }],
+    },
   });
 
   const ready = await eventually("BackupConfiguration good Ready", async () => {
@@ -94,7 +99,13 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   assert.equal((await argoHealth(await kube.get("stash.appscode.com/v1alpha1", "Repository", "repo", namespace))).status, "Healthy");
 
   // Each backup runs as a backup Job would run the runner: create-backupsession, then run-backup for that session.
-  const env = { KUBECONFIG: cp.kubeconfig, POD_NAMESPACE: namespace, PATH: `${toolsDir()}:${process.env.PATH}`, RESTASH_SCRATCH_DIR: join(work, "scratch"), RESTASH_LOG_LEVEL: "error" };
+  const env = {
+    KUBECONFIG: cp.kubeconfig,
+    POD_NAMESPACE: namespace,
+    PATH: `${toolsDir()}:${process.env.PATH}`,
+    RESTASH_SCRATCH_DIR: join(work, "scratch"),
+    RESTASH_LOG_LEVEL: "error",
+  };
   const backup = async (name: string, target: string) => {
     const created = await restash(["create-backupsession", `--invoker-name=${name}`, "--invoker-kind=BackupConfiguration"], env);
     assert.equal(created.code, 0, created.out);
@@ -102,11 +113,27 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
       const s = (await kube.list("stash.appscode.com/v1beta1", "BackupSession", namespace)).items.find((x) => x.spec?.invoker?.name === name);
       return s?.status?.targets?.[0]?.totalHosts ? s : undefined;
     });
-    await restash(["run-backup", `--invoker-name=${name}`, "--invoker-kind=BackupConfiguration", `--target-name=${target}`, `--target-namespace=${namespace}`, "--target-kind=Deployment", `--backupsession=${session.metadata.name}`, `--pushgateway-url=${pushgateway.url}`], env);
-    return eventually(`BackupSession ${session.metadata.name} final`, async () => {
-      const s = await kube.get("stash.appscode.com/v1beta1", "BackupSession", session.metadata.name!, namespace);
-      return ["Succeeded", "Failed"].includes(s.status?.phase) ? s : undefined;
-    }, 60_000);
+    await restash(
+      [
+        "run-backup",
+        `--invoker-name=${name}`,
+        "--invoker-kind=BackupConfiguration",
+        `--target-name=${target}`,
+        `--target-namespace=${namespace}`,
+        "--target-kind=Deployment",
+        `--backupsession=${session.metadata.name}`,
+        `--pushgateway-url=${pushgateway.url}`,
+      ],
+      env,
+    );
+    return eventually(
+      `BackupSession ${session.metadata.name} final`,
+      async () => {
+        const s = await kube.get("stash.appscode.com/v1beta1", "BackupSession", session.metadata.name!, namespace);
+        return ["Succeeded", "Failed"].includes(s.status?.phase) ? s : undefined;
+      },
+      60_000,
+    );
   };
 
   const good = await backup("good", "app");
@@ -140,18 +167,29 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreSession",
     metadata: { name: "late", namespace },
-    spec: { repository: { name: "repo" }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "other" }, rules: [{ paths: [empty] }] }, timeOut: "2s" },
+    spec: {
+      repository: { name: "repo" },
+      target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "other" }, rules: [{ paths: [empty] }] },
+      timeOut: "2s",
+    },
   });
-  const late = await eventually("RestoreSession late Failed at its deadline", async () => {
-    const o = await kube.get("stash.appscode.com/v1beta1", "RestoreSession", "late", namespace);
-    return o.status?.phase === "Failed" ? o : undefined;
-  }, 30_000);
+  const late = await eventually(
+    "RestoreSession late Failed at its deadline",
+    async () => {
+      const o = await kube.get("stash.appscode.com/v1beta1", "RestoreSession", "late", namespace);
+      return o.status?.phase === "Failed" ? o : undefined;
+    },
+    30_000,
+  );
   const verdict = await argoHealth(bad);
   assert.equal(verdict.status, "Degraded");
   assert.match(verdict.message, /^host-0: nothing to back up at .*empty/);
 
   // A paused configuration is Suspended for Argo CD; an unreachable policy remote is Degraded.
-  await kube.mergePatch({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "good", namespace } }, { spec: { paused: true } });
+  await kube.mergePatch(
+    { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "good", namespace } },
+    { spec: { paused: true } },
+  );
   const paused = await eventually("paused observed", async () => {
     const o = await kube.get("stash.appscode.com/v1beta1", "BackupConfiguration", "good", namespace);
     return o.status?.observedGeneration === o.metadata.generation ? o : undefined;
@@ -164,10 +202,14 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
     metadata: { name: "gone", namespace },
     spec: { url: `file://${join(work, "no-such-remote.git")}`, branch: "main", interval: "1m", serviceAccountName: "sync" },
   });
-  const source = await eventually("PolicySource judged", async () => {
-    const s = await kube.get("restash.dev/v1alpha1", "PolicySource", "gone", namespace);
-    return (s.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "False") ? s : undefined;
-  }, 60_000);
+  const source = await eventually(
+    "PolicySource judged",
+    async () => {
+      const s = await kube.get("restash.dev/v1alpha1", "PolicySource", "gone", namespace);
+      return (s.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "False") ? s : undefined;
+    },
+    60_000,
+  );
   const sourceVerdict = await argoHealth(source);
   assert.equal(sourceVerdict.status, "Degraded", JSON.stringify(source.status));
 
@@ -176,15 +218,48 @@ test("the operator's status is judged by the Argo CD health checks, and it serve
   const value = (re: RegExp) => Number(metrics.match(re)?.[1] ?? NaN);
   assert.ok(value(/^restash_reconcile_duration_seconds_count\{kind="BackupConfiguration"\} (\d+)/m) >= 2, metrics);
   assert.match(metrics, /^restash_workqueue_depth\{kind="BackupSession"\} \d+/m);
-  const lastGood = value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m"));
+  const lastGood = value(
+    new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m"),
+  );
   assert.equal(lastGood, Date.parse(String(good.metadata.creationTimestamp)) / 1000);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m")), 0);
+  assert.equal(
+    value(
+      new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m"),
+    ),
+    0,
+  );
   // The latest backup of "bad" failed (its failure is newer than its success, 0); "good" never failed.
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m")), Date.parse(String(bad.metadata.creationTimestamp)) / 1000);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m")), 0);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m")), 300);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m")), 3600);
-  assert.equal(value(new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m")), 0);
+  assert.equal(
+    value(
+      new RegExp(`^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="bad",kind="BackupConfiguration"\\} (\\d+)`, "m"),
+    ),
+    Date.parse(String(bad.metadata.creationTimestamp)) / 1000,
+  );
+  assert.equal(
+    value(
+      new RegExp(
+        `^restash_backupconfiguration_last_failure_timestamp_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`,
+        "m",
+      ),
+    ),
+    0,
+  );
+  assert.equal(
+    value(
+      new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="good",kind="BackupConfiguration"\\} (\\d+)`, "m"),
+    ),
+    300,
+  );
+  assert.equal(
+    value(new RegExp(`^restash_backupconfiguration_schedule_interval_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m")),
+    3600,
+  );
+  assert.equal(
+    value(
+      new RegExp(`^restash_backupconfiguration_last_success_timestamp_seconds\\{namespace="${namespace}",name="nightly",kind="BackupBatch"\\} (\\d+)`, "m"),
+    ),
+    0,
+  );
   assert.equal(value(new RegExp(`^restash_policysource_ready\\{namespace="${namespace}",name="gone"\\} (\\d+)`, "m")), 0);
   // The failed RestoreSession, at the time it failed: not before it was created, not after now.
   const failedAt = value(new RegExp(`^restash_restoresession_failed_timestamp_seconds\\{namespace="${namespace}",name="late"\\} (\\d+)`, "m"));

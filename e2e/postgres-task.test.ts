@@ -32,10 +32,11 @@ async function setup(prefix: string) {
   const operator = startOperator({ kube, namespace, image: "ghcr.io/restash/restash:test" });
   defer(() => operator.stop());
   const get = (kind: string, name: string) => kube.get<KubeObject>(V1BETA1, kind, name, namespace);
-  const final = (kind: string, name: string) => eventually(`${kind} ${name} final`, async () => {
-    const o = await get(kind, name);
-    return ["Succeeded", "Failed", "Skipped", "Unknown"].includes(o.status?.phase) && o;
-  });
+  const final = (kind: string, name: string) =>
+    eventually(`${kind} ${name} final`, async () => {
+      const o = await get(kind, name);
+      return ["Succeeded", "Failed", "Skipped", "Unknown"].includes(o.status?.phase) && o;
+    });
   const backup = async (name: string, appBinding: string, seconds: number) => {
     await kube.apply({
       apiVersion: V1BETA1,
@@ -65,7 +66,12 @@ const appBinding = (namespace: string, name: string, port: number, secret: strin
   apiVersion: APPBINDING,
   kind: "AppBinding",
   metadata: { name, namespace },
-  spec: { type: "kubedb.com/postgres", version: "15", clientConfig: { url: `postgresql://127.0.0.1:${port}/postgres?sslmode=disable` }, secret: { name: secret } },
+  spec: {
+    type: "kubedb.com/postgres",
+    version: "15",
+    clientConfig: { url: `postgresql://127.0.0.1:${port}/postgres?sslmode=disable` },
+    secret: { name: secret },
+  },
 });
 
 const CHECKSUM = "SELECT count(*) || ':' || md5(string_agg(id || '|' || name || '|' || price, ',' ORDER BY id)) FROM items";
@@ -75,16 +81,37 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
   defer(() => pg.stop());
   const s = await setup("pg-task");
   await pg.psql("CREATE DATABASE shop");
-  await pg.psql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2)); INSERT INTO items (name, price) SELECT 'item-' || g, g * 1.25 FROM generate_series(1, 2000) g;", "shop");
+  await pg.psql(
+    "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2)); INSERT INTO items (name, price) SELECT 'item-' || g, g * 1.25 FROM generate_series(1, 2000) g;",
+    "shop",
+  );
   const before = await pg.psql(CHECKSUM, "shop");
   assert.match(before, /^2000:[0-9a-f]{32}$/);
 
-  await s.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "shop-auth", namespace: s.namespace }, stringData: { POSTGRES_USER: pg.user, POSTGRES_PASSWORD: pg.password } });
+  await s.kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "shop-auth", namespace: s.namespace },
+    stringData: { POSTGRES_USER: pg.user, POSTGRES_PASSWORD: pg.password },
+  });
   await s.kube.apply(appBinding(s.namespace, "shop-db", pg.port, "shop-auth"));
   const { session } = await s.backup("shop-backup", "shop-db", 1_700_001_000);
   let output = "";
-  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), onOutput: (_c, chunk) => (output += chunk) });
-  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["postgres-backup-0", 0], ["update-status-1", 0]], output);
+  const run = await runJobLocally({
+    kube: s.kube,
+    kubeconfig: s.kubeconfig,
+    namespace: s.namespace,
+    name: backupJobName(session, 0),
+    onOutput: (_c, chunk) => (output += chunk),
+  });
+  assert.deepEqual(
+    run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["postgres-backup-0", 0],
+      ["update-status-1", 0],
+    ],
+    output,
+  );
 
   const bs = await s.final("BackupSession", session);
   assert.equal(bs.status.phase, "Succeeded", JSON.stringify(bs.status));
@@ -102,14 +129,31 @@ test("a PostgreSQL database backed up through its AppBinding is restored after a
     apiVersion: V1BETA1,
     kind: "RestoreSession",
     metadata: { name: "shop-restore", namespace: s.namespace },
-    spec: { task: { name: "postgres-restore" }, repository: { name: "pg-repo" }, target: { ref: { apiVersion: APPBINDING, kind: "AppBinding", name: "shop-db" } } },
+    spec: {
+      task: { name: "postgres-restore" },
+      repository: { name: "pg-repo" },
+      target: { ref: { apiVersion: APPBINDING, kind: "AppBinding", name: "shop-db" } },
+    },
   });
   const rs = await eventually("the restore executor", async () => {
     const o = await s.get("RestoreSession", "shop-restore");
     return o.status?.totalHosts === 1 && o;
   });
-  const restore = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: restoreJobName(rs.metadata.name!, 0), onOutput: (_c, chunk) => (output += chunk) });
-  assert.deepEqual(restore.containers.map((c) => [c.name, c.exitCode]), [["postgres-restore-0", 0], ["update-status-1", 0]], output);
+  const restore = await runJobLocally({
+    kube: s.kube,
+    kubeconfig: s.kubeconfig,
+    namespace: s.namespace,
+    name: restoreJobName(rs.metadata.name!, 0),
+    onOutput: (_c, chunk) => (output += chunk),
+  });
+  assert.deepEqual(
+    restore.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["postgres-restore-0", 0],
+      ["update-status-1", 0],
+    ],
+    output,
+  );
   const done = await s.final("RestoreSession", "shop-restore");
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
   assert.equal(await pg.psql(CHECKSUM, "shop"), before);

@@ -35,7 +35,10 @@ async function treeHashes(dir: string): Promise<Record<string, string>> {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else out[relative(dir, p)] = createHash("sha256").update(await readFile(p)).digest("hex");
+      else
+        out[relative(dir, p)] = createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex");
     }
   };
   await walk(dir);
@@ -56,7 +59,12 @@ async function setup(prefix: string, withMetrics = false): Promise<Setup> {
   const pushgateway = withMetrics ? await sharedPushgateway() : undefined;
   await installCatalog(kube);
   const repoDir = await tempDir("restash-repo-");
-  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "restic", namespace }, stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex") } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "restic", namespace },
+    stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex") },
+  });
   await kube.apply({
     apiVersion: "stash.appscode.com/v1alpha1",
     kind: "Repository",
@@ -121,8 +129,20 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
   const bc = await backupConfiguration(s, "pvc-backup", "data", src);
   const session = await triggerBackup(s, bc, 1_700_000_000);
 
-  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), volumeDirs: { "target-volume": src } });
-  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 0], ["update-status-1", 0]]);
+  const run = await runJobLocally({
+    kube: s.kube,
+    kubeconfig: s.kubeconfig,
+    namespace: s.namespace,
+    name: backupJobName(session, 0),
+    volumeDirs: { "target-volume": src },
+  });
+  assert.deepEqual(
+    run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pvc-backup-0", 0],
+      ["update-status-1", 0],
+    ],
+  );
 
   const bs = await finalSession(s, "BackupSession", session);
   assert.equal(bs.status.phase, "Succeeded", JSON.stringify(bs.status));
@@ -134,7 +154,10 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
   assert.equal(stat.snapshots[0].name.length, 8);
   assert.deepEqual(stat.snapshots[0].fileStats, { totalFiles: 2, newFiles: 2, modifiedFiles: 0, unmodifiedFiles: 0 });
   const cond = (t: string) => bs.status.conditions.find((c: any) => c.type === t)?.status;
-  assert.deepEqual(["BackendRepositoryInitialized", "RetentionPolicyApplied", "RepositoryIntegrityVerified", "RepositoryMetricsPushed", "MetricsPushed"].map(cond), ["True", "True", "True", "True", "True"]);
+  assert.deepEqual(
+    ["BackendRepositoryInitialized", "RetentionPolicyApplied", "RepositoryIntegrityVerified", "RepositoryMetricsPushed", "MetricsPushed"].map(cond),
+    ["True", "True", "True", "True", "True"],
+  );
   // update-status pushed the host's and the Repository's metrics to the real pushgateway.
   const metrics = await s.pushgateway!.metrics();
   const who = { invoker_kind: "BackupConfiguration", invoker_name: "pvc-backup", namespace: s.namespace };
@@ -157,20 +180,47 @@ test("a PVC backed up through the pvc-backup Task restores byte for byte through
     spec: {
       task: { name: "pvc-restore" },
       repository: { name: "local-repo" },
-      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-restored" }, volumeMounts: [{ name: "target-volume", mountPath: dst }], rules: [{ paths: [src] }] },
+      target: {
+        ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-restored" },
+        volumeMounts: [{ name: "target-volume", mountPath: dst }],
+        rules: [{ paths: [src] }],
+      },
     },
   });
   const rs = await eventually("the restore Job created", async () => {
     const o = await s.kube.get<KubeObject>(V1BETA1, "RestoreSession", "pvc-restore", s.namespace);
     return o.status?.totalHosts === 1 && o;
   });
-  const restore = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: restoreJobName(rs.metadata.name!, 0), volumeDirs: { "target-volume": dst } });
-  assert.deepEqual(restore.containers.map((c) => [c.name, c.exitCode]), [["pvc-restore-0", 0], ["update-status-1", 0]]);
+  const restore = await runJobLocally({
+    kube: s.kube,
+    kubeconfig: s.kubeconfig,
+    namespace: s.namespace,
+    name: restoreJobName(rs.metadata.name!, 0),
+    volumeDirs: { "target-volume": dst },
+  });
+  assert.deepEqual(
+    restore.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pvc-restore-0", 0],
+      ["update-status-1", 0],
+    ],
+  );
   const done = await finalSession(s, "RestoreSession", "pvc-restore");
   assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
-  assert.deepEqual(done.status.stats.map((x: any) => [x.hostname, x.phase]), [["host-0", "Succeeded"]]);
+  assert.deepEqual(
+    done.status.stats.map((x: any) => [x.hostname, x.phase]),
+    [["host-0", "Succeeded"]],
+  );
   assert.deepEqual(await treeHashes(dst), await treeHashes(src));
-  assert.equal(sample(await s.pushgateway!.metrics(), "stash_restore_host_restore_success", { invoker_kind: "RestoreSession", invoker_name: "pvc-restore", namespace: s.namespace, hostname: "host-0" }), 1);
+  assert.equal(
+    sample(await s.pushgateway!.metrics(), "stash_restore_host_restore_success", {
+      invoker_kind: "RestoreSession",
+      invoker_name: "pvc-restore",
+      namespace: s.namespace,
+      hostname: "host-0",
+    }),
+    1,
+  );
 });
 
 test("a backup of an empty PVC fails its BackupSession with a message naming the path", async () => {
@@ -178,8 +228,20 @@ test("a backup of an empty PVC fails its BackupSession with a message naming the
   const empty = await tempDir("restash-empty-");
   const bc = await backupConfiguration(s, "empty-backup", "empty", empty);
   const session = await triggerBackup(s, bc, 1_700_000_100);
-  const run = await runJobLocally({ kube: s.kube, kubeconfig: s.kubeconfig, namespace: s.namespace, name: backupJobName(session, 0), volumeDirs: { "target-volume": empty } });
-  assert.deepEqual(run.containers.map((c) => [c.name, c.exitCode]), [["pvc-backup-0", 1], ["update-status-1", 1]]);
+  const run = await runJobLocally({
+    kube: s.kube,
+    kubeconfig: s.kubeconfig,
+    namespace: s.namespace,
+    name: backupJobName(session, 0),
+    volumeDirs: { "target-volume": empty },
+  });
+  assert.deepEqual(
+    run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pvc-backup-0", 1],
+      ["update-status-1", 1],
+    ],
+  );
   assert.equal(run.failed, "pvc-backup-0");
   const bs = await finalSession(s, "BackupSession", session);
   assert.equal(bs.status.phase, "Failed");
@@ -192,7 +254,12 @@ test("a backup of an empty PVC fails its BackupSession with a message naming the
 test("a BackupConfiguration whose Task names a missing Function gets a Failed BackupSession naming the Task and the Function", async () => {
   const s = await setup("pvc-nofn");
   const task = `broken-${randomBytes(3).toString("hex")}`;
-  await s.kube.apply({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task }, spec: { steps: [{ name: "pvc-backup" }, { name: "no-such-function" }, { name: "update-status" }] } });
+  await s.kube.apply({
+    apiVersion: V1BETA1,
+    kind: "Task",
+    metadata: { name: task },
+    spec: { steps: [{ name: "pvc-backup" }, { name: "no-such-function" }, { name: "update-status" }] },
+  });
   defer(() => s.kube.delete({ apiVersion: V1BETA1, kind: "Task", metadata: { name: task } }));
   const src = await tempDir("restash-src-");
   await writeFile(join(src, "a.txt"), "a");
@@ -201,7 +268,13 @@ test("a BackupConfiguration whose Task names a missing Function gets a Failed Ba
     apiVersion: V1BETA1,
     kind: "BackupConfiguration",
     metadata: { name: "broken", namespace: s.namespace },
-    spec: { task: { name: task }, schedule: "0 * * * *", repository: { name: "local-repo" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } }, retentionPolicy: { name: "k", keepLast: 1, prune: true } },
+    spec: {
+      task: { name: task },
+      schedule: "0 * * * *",
+      repository: { name: "local-repo" },
+      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } },
+      retentionPolicy: { name: "k", keepLast: 1, prune: true },
+    },
   });
   const bc = await eventually("BackupConfiguration broken Ready", async () => {
     const o = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", "broken", s.namespace);

@@ -19,7 +19,8 @@ after(() => stopControlPlane());
 const V1B = "stash.appscode.com/v1beta1";
 const cond = (list: any[] | undefined, type: string) => (list ?? []).find((c: any) => c.type === type);
 const getRB = (kube: Kube, ns: string, name: string) => kube.getOrNull<any>(V1B, "RestoreBatch", name, ns);
-const initOf = async (kube: Kube, ns: string, name: string) => ((await kube.get<any>("apps/v1", "Deployment", name, ns)).spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
+const initOf = async (kube: Kube, ns: string, name: string) =>
+  ((await kube.get<any>("apps/v1", "Deployment", name, ns)).spec.template.spec.initContainers ?? []).find((c: any) => c.name === "stash-init");
 
 async function repo(kube: Kube, namespace: string) {
   await kube.apply(secret(namespace, "repo-secret", { RESTIC_PASSWORD: "pw-for-tests-only" }));
@@ -27,13 +28,19 @@ async function repo(kube: Kube, namespace: string) {
 }
 
 const member = (kind: string, name: string, rules: any[] = [{ paths: ["/source/data"] }]) => ({
-  target: { ref: { apiVersion: kind === "Deployment" ? "apps/v1" : "v1", kind, name }, volumeMounts: [{ name: "source-data", mountPath: "/source/data" }], rules },
+  target: {
+    ref: { apiVersion: kind === "Deployment" ? "apps/v1" : "v1", kind, name },
+    volumeMounts: [{ name: "source-data", mountPath: "/source/data" }],
+    rules,
+  },
 });
 
 /** One host's result for a member, written as the runner writes it. */
 const hostResult = (kube: Kube, namespace: string, rb: string, target: string, phase: "Succeeded" | "Failed", error?: string) =>
-  updateRestoreStatus(kube, { invokerKind: "RestoreBatch", invokerName: rb, targetKind: "Deployment", targetName: target, targetNamespace: namespace, enableCache: true }, (status) =>
-    restoreStatusWith(status, { kind: "restore", command: "restore", hostname: "host-0", phase, duration: "1s", ...(error ? { error } : {}) }),
+  updateRestoreStatus(
+    kube,
+    { invokerKind: "RestoreBatch", invokerName: rb, targetKind: "Deployment", targetName: target, targetNamespace: namespace, enableCache: true },
+    (status) => restoreStatusWith(status, { kind: "restore", command: "restore", hostname: "host-0", phase, duration: "1s", ...(error ? { error } : {}) }),
   );
 
 test("Sequential RestoreBatch: the second member starts when the first is done; a failed member fails the batch after the global postRestore hook and metrics; deletion takes the init-containers away", async (t) => {
@@ -75,11 +82,18 @@ test("Sequential RestoreBatch: the second member starts when the first is done; 
     return o?.status?.members?.[0]?.phase === "Running" && o;
   });
   assert.equal(r1.status.phase, "Running");
-  assert.deepEqual(r1.status.members.map((m: any) => [m.ref.name, m.phase, m.totalHosts]), [
-    ["first", "Running", 1],
-    ["second", "Pending", undefined],
+  assert.deepEqual(
+    r1.status.members.map((m: any) => [m.ref.name, m.phase, m.totalHosts]),
+    [
+      ["first", "Running", 1],
+      ["second", "Pending", undefined],
+    ],
+  );
+  assert.deepEqual(r1.status.members[0].conditions.map((c: any) => `${c.type}=${c.status}`).sort(), [
+    "RestoreExecutorEnsured=True",
+    "RestoreTargetFound=True",
+    "StashInitContainerInjected=True",
   ]);
-  assert.deepEqual(r1.status.members[0].conditions.map((c: any) => `${c.type}=${c.status}`).sort(), ["RestoreExecutorEnsured=True", "RestoreTargetFound=True", "StashInitContainerInjected=True"]);
   assert.equal(cond(r1.status.conditions, "GlobalPreRestoreHookSucceeded")?.reason, "GlobalPreRestoreHookExecutedSuccessfully");
   assert.equal(Date.parse(r1.status.sessionDeadline), Date.parse(r1.metadata.creationTimestamp) + 3_600_000);
   assert.ok(await initOf(kube, namespace, "first"), "first member's init-container");
@@ -93,7 +107,14 @@ test("Sequential RestoreBatch: the second member starts when the first is done; 
   });
   assert.equal(r2.status.members[0].phase, "Succeeded");
   const init2 = await initOf(kube, namespace, "second");
-  assert.deepEqual(init2.args.slice(0, 6), ["restore", "--invoker-name=rb", "--invoker-kind=RestoreBatch", "--target-name=second", `--target-namespace=${namespace}`, "--target-kind=Deployment"]);
+  assert.deepEqual(init2.args.slice(0, 6), [
+    "restore",
+    "--invoker-name=rb",
+    "--invoker-kind=RestoreBatch",
+    "--target-name=second",
+    `--target-namespace=${namespace}`,
+    "--target-kind=Deployment",
+  ]);
   assert.deepEqual(await argoHealth(r2), { status: "Progressing", message: "Restore running: 1/2 members restored" });
 
   await hostResult(kube, namespace, "rb", "second", "Failed", "snapshot for path /source/data not found");
@@ -103,7 +124,13 @@ test("Sequential RestoreBatch: the second member starts when the first is done; 
   });
   assert.equal(failed.status.members[1].phase, "Failed");
   assert.equal(cond(failed.status.conditions, "GlobalPostRestoreHookSucceeded")?.status, "True");
-  assert.deepEqual(calls.map((c) => [c.path, c.body]), [["/pre", ""], ["/post", "RestoreBatch Failed"]]);
+  assert.deepEqual(
+    calls.map((c) => [c.path, c.body]),
+    [
+      ["/pre", ""],
+      ["/post", "RestoreBatch Failed"],
+    ],
+  );
   assert.match(failed.status.sessionDuration, /^\d+s$/);
   assert.equal(cond(failed.status.conditions, "Stalled")?.status, "True");
   assert.deepEqual(await argoHealth(failed), { status: "Degraded", message: "Deployment second, host-0: snapshot for path /source/data not found" });
@@ -118,27 +145,52 @@ test("a PVC member gets a restore Job owned by the batch; an invalid member's ru
   const op = startOperator({ kube, namespace, image: "restash:test" });
   t.after(() => op.stop());
   await repo(kube, namespace);
-  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data", namespace },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   await kube.apply(deployment(namespace, "web"));
-  await kube.apply({ apiVersion: V1B, kind: "RestoreBatch", metadata: { name: "both", namespace }, spec: { repository: { name: "repo" }, members: [member("Deployment", "web"), member("PersistentVolumeClaim", "data")] } });
+  await kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreBatch",
+    metadata: { name: "both", namespace },
+    spec: { repository: { name: "repo" }, members: [member("Deployment", "web"), member("PersistentVolumeClaim", "data")] },
+  });
   const rb = await eventually("both members Running", async () => {
     const o = await getRB(kube, namespace, "both");
     return o?.status?.members?.length === 2 && o.status.members.every((m: any) => m.phase === "Running") && o;
   });
   assert.equal(cond(rb.status.members[1].conditions, "RestoreJobCreated")?.status, "True");
   const job = await kube.get<any>("batch/v1", "Job", "stash-restore-both-1", namespace);
-  assert.deepEqual(job.metadata.ownerReferences.map((o: any) => [o.kind, o.uid]), [["RestoreBatch", rb.metadata.uid]]);
+  assert.deepEqual(
+    job.metadata.ownerReferences.map((o: any) => [o.kind, o.uid]),
+    [["RestoreBatch", rb.metadata.uid]],
+  );
   const args = job.spec.template.spec.containers[0].args;
-  for (const a of ["--invoker-name=both", "--invoker-kind=RestoreBatch", "--target-name=data", "--target-kind=PersistentVolumeClaim", "--restore-model=job"]) assert.ok(args.includes(a), `${a} in ${args.join(" ")}`);
+  for (const a of ["--invoker-name=both", "--invoker-kind=RestoreBatch", "--target-name=data", "--target-kind=PersistentVolumeClaim", "--restore-model=job"])
+    assert.ok(args.includes(a), `${a} in ${args.join(" ")}`);
   assert.ok(await initOf(kube, namespace, "web"), "Parallel: the workload member at once too");
 
-  await kube.apply({ apiVersion: V1B, kind: "RestoreBatch", metadata: { name: "bad", namespace }, spec: { repository: { name: "repo" }, members: [member("Deployment", "web", [{ paths: ["/a"], snapshots: ["abcd1234"] }])] } });
+  await kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreBatch",
+    metadata: { name: "bad", namespace },
+    spec: { repository: { name: "repo" }, members: [member("Deployment", "web", [{ paths: ["/a"], snapshots: ["abcd1234"] }])] },
+  });
   const bad = await eventually("Stalled", async () => {
     const o = await getRB(kube, namespace, "bad");
     return cond(o?.status?.conditions, "Stalled")?.status === "True" && o;
   });
-  assert.equal(cond(bad.status.conditions, "ValidationPassed").message, "spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule");
-  assert.equal(cond(bad.status.conditions, "Stalled").message, `RestoreBatch ${namespace}/bad, field spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule`);
+  assert.equal(
+    cond(bad.status.conditions, "ValidationPassed").message,
+    "spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule",
+  );
+  assert.equal(
+    cond(bad.status.conditions, "Stalled").message,
+    `RestoreBatch ${namespace}/bad, field spec.members[0].target.rules[0]: snapshots and paths cannot be used together in a rule`,
+  );
   assert.deepEqual(await argoHealth(bad), { status: "Degraded", message: cond(bad.status.conditions, "Stalled").message });
 });
 
@@ -149,7 +201,12 @@ test("a RestoreBatch past its timeOut fails with DeadlineExceeded (clock advance
   t.after(() => op.stop());
   await repo(kube, namespace);
   await kube.apply(deployment(namespace, "web"));
-  await kube.apply({ apiVersion: V1B, kind: "RestoreBatch", metadata: { name: "slow", namespace }, spec: { repository: { name: "repo" }, timeOut: "30m", members: [member("Deployment", "web")] } });
+  await kube.apply({
+    apiVersion: V1B,
+    kind: "RestoreBatch",
+    metadata: { name: "slow", namespace },
+    spec: { repository: { name: "repo" }, timeOut: "30m", members: [member("Deployment", "web")] },
+  });
   const running = await eventually("Running with a deadline", async () => {
     const o = await getRB(kube, namespace, "slow");
     return o?.status?.phase === "Running" && o.status.sessionDeadline && o;

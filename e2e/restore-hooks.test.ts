@@ -59,7 +59,11 @@ async function restoreIntoDeployment(r: RestoreWorld, name: string, spec: { hook
     metadata: { name, namespace: w.namespace },
     spec: {
       repository: { name: "repo" },
-      target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, volumeMounts: [{ name: "source-data", mountPath: src }], rules: spec.rules ?? [{ paths: [src] }] },
+      target: {
+        ref: { apiVersion: "apps/v1", kind: "Deployment", name },
+        volumeMounts: [{ name: "source-data", mountPath: src }],
+        rules: spec.rules ?? [{ paths: [src] }],
+      },
       ...(spec.hooks ? { hooks: spec.hooks } : {}),
     },
   });
@@ -87,7 +91,15 @@ test("preRestore (httpGet) runs before the data is restored and postRestore (htt
   const srv = await restoreHookServer(t, () => join(dst, "a.txt"));
   const hooks = {
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/pre", httpHeaders: [{ name: "X-Token", value: "hook-token-value" }] } },
-    postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Name }} {{ .Invoker.Kind }} {{ .Target.Kind }}/{{ .Target.Name }} {{ .Status.Phase }}" }, executionPolicy: "Always" },
+    postRestore: {
+      httpPost: {
+        host: "127.0.0.1",
+        port: srv.port,
+        path: "/post",
+        body: "{{ .Name }} {{ .Invoker.Kind }} {{ .Target.Kind }}/{{ .Target.Name }} {{ .Status.Phase }}",
+      },
+      executionPolicy: "Always",
+    },
   };
   const { run, rs } = await restoreIntoDeployment(r, "app", { hooks });
   assert.equal(run.code, 0, run.output);
@@ -110,7 +122,10 @@ test("a failing preRestore fails the restore without touching the data; an OnFai
   const srv = await restoreHookServer(t, () => join(dst, "d", "b.bin"));
   const hooks = {
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/fail-pre" } },
-    postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Status.Phase }}: {{ .Status.Error }}" }, executionPolicy: "OnFailure" },
+    postRestore: {
+      httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Status.Phase }}: {{ .Status.Error }}" },
+      executionPolicy: "OnFailure",
+    },
   };
   const { run, rs } = await restoreIntoDeployment(r, "app", { hooks });
   assert.equal(run.code, 1, "the init-container fails");
@@ -121,7 +136,10 @@ test("a failing preRestore fails the restore without touching the data; an OnFai
   assert.equal(pre.status, "False");
   assert.equal(pre.reason, "FailedToExecutePreRestoreHook");
   assert.match(pre.message, /^Failed to execute preRestore hook\. Reason: GET http:\/\/127\.0\.0\.1:\d+\/fail-pre answered HTTP 500/);
-  assert.deepEqual(rs.status.stats.map((s: any) => [s.hostname, s.phase, s.error]), [["host-0", "Failed", pre.message]]);
+  assert.deepEqual(
+    rs.status.stats.map((s: any) => [s.hostname, s.phase, s.error]),
+    [["host-0", "Failed", pre.message]],
+  );
   assert.equal(srv.calls.length, 2, srv.calls.join("\n"));
   assert.equal(srv.calls[0], "GET /fail-pre [no-data]");
   assert.match(srv.calls[1], /^POST \/post Failed: Failed to execute preRestore hook\. Reason: GET .*HTTP 500.* \[no-data\]$/);
@@ -155,7 +173,11 @@ test("postRestore executionPolicy: OnSuccess runs after a success and is skipped
     const post = cond(conds(rs), "PostRestoreHookExecutionSucceeded");
     assert.equal(post?.status, "True", c.name);
     assert.equal(post?.reason, "SuccessfullyExecutedPostRestoreHook", c.name);
-    assert.equal(post?.message, c.ran ? "Successfully executed postRestore hook." : `Skipping executing postRestore. Reason: executionPolicy is "${c.policy}" but phase is "${c.phase}".`, c.name);
+    assert.equal(
+      post?.message,
+      c.ran ? "Successfully executed postRestore hook." : `Skipping executing postRestore. Reason: executionPolicy is "${c.policy}" but phase is "${c.phase}".`,
+      c.name,
+    );
   }
   assert.deepEqual(srv.calls, ["GET /ok-onsuccess [no-data]", "GET /bad-onfailure [no-data]"]);
 
@@ -170,25 +192,55 @@ test("an exec preRestore is a pods/exec request for the executor pod's first con
   const { w } = r;
   const podName = "app-7c9d-xyz12";
   // The executor pod as the API server stores it (nothing runs it: there is no kubelet).
-  await w.kube.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: podName, namespace: w.namespace }, spec: { containers: [{ name: "app", image: "busybox" }, { name: "helper", image: "busybox" }] } });
+  await w.kube.apply({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: podName, namespace: w.namespace },
+    spec: {
+      containers: [
+        { name: "app", image: "busybox" },
+        { name: "helper", image: "busybox" },
+      ],
+    },
+  });
   const hook = { exec: { command: ["/bin/sh", "-c", "echo {{ .Name }} {{ .Status.Phase }} > /data/marker"] } };
 
   // The request, as built from the RestoreSession's Summary.
-  const rsObj = { metadata: { name: "app", namespace: w.namespace }, spec: { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "app" } } } } as any;
-  const req = buildExecRequest(hook, restoreSummary(rsObj, { phase: "Running" }, Date.now()), { namespace: w.namespace, name: podName, containers: ["app", "helper"] });
+  const rsObj = {
+    metadata: { name: "app", namespace: w.namespace },
+    spec: { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "app" } } },
+  } as any;
+  const req = buildExecRequest(hook, restoreSummary(rsObj, { phase: "Running" }, Date.now()), {
+    namespace: w.namespace,
+    name: podName,
+    containers: ["app", "helper"],
+  });
   assert.deepEqual(req, { namespace: w.namespace, pod: podName, container: "app", command: ["/bin/sh", "-c", "echo app Running > /data/marker"] });
-  assert.equal(execPath(req), `/api/v1/namespaces/${w.namespace}/pods/${podName}/exec?command=%2Fbin%2Fsh&command=-c&command=echo+app+Running+%3E+%2Fdata%2Fmarker&container=app&stdout=true&stderr=true`);
+  assert.equal(
+    execPath(req),
+    `/api/v1/namespaces/${w.namespace}/pods/${podName}/exec?command=%2Fbin%2Fsh&command=-c&command=echo+app+Running+%3E+%2Fdata%2Fmarker&container=app&stdout=true&stderr=true`,
+  );
 
   const { run, rs, dst } = await restoreIntoDeployment(r, "app", { hooks: { preRestore: hook } }, { POD_NAME: podName });
   assert.equal(run.code, 1);
   assert.equal(rs.status.phase, "Failed");
   const pre = cond(conds(rs), "PreRestoreHookExecutionSucceeded");
   assert.equal(pre.reason, "FailedToExecutePreRestoreHook");
-  assert.match(pre.message, new RegExp(`exec in ${w.namespace}/${podName} container app was refused by the API server: Unexpected server response: 400: pod ${podName} does not have a host assigned`));
+  assert.match(
+    pre.message,
+    new RegExp(
+      `exec in ${w.namespace}/${podName} container app was refused by the API server: Unexpected server response: 400: pod ${podName} does not have a host assigned`,
+    ),
+  );
   assert.equal(existsSync(dst), false, "nothing restored");
 
   // containerName picks the container; an executor pod that does not exist is named.
-  const { rs: rs2 } = await restoreIntoDeployment(r, "other", { hooks: { preRestore: { containerName: "nope", exec: { command: ["true"] } } } }, { POD_NAME: podName });
+  const { rs: rs2 } = await restoreIntoDeployment(
+    r,
+    "other",
+    { hooks: { preRestore: { containerName: "nope", exec: { command: ["true"] } } } },
+    { POD_NAME: podName },
+  );
   assert.match(cond(conds(rs2), "PreRestoreHookExecutionSucceeded")?.message, /has no container nope \(has app, helper\)/);
   const { rs: rs3 } = await restoreIntoDeployment(r, "gone", { hooks: { preRestore: { exec: { command: ["true"] } } } }, { POD_NAME: "gone-pod" });
   assert.match(cond(conds(rs3), "PreRestoreHookExecutionSucceeded")?.message, new RegExp(`executor pod ${w.namespace}/gone-pod not found`));
@@ -199,21 +251,35 @@ test("the restore Job of a PVC runs preRestore and postRestore around its restor
   const { w, src } = r;
   const dst = join(w.dir, "restored-pvc");
   const srv = await restoreHookServer(t, () => join(dst, "a.txt"));
-  await w.kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data-copy", namespace: w.namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await w.kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data-copy", namespace: w.namespace },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   await w.kube.apply({
     apiVersion: V1B,
     kind: "RestoreSession",
     metadata: { name: "pvc-restore", namespace: w.namespace },
     spec: {
       repository: { name: "repo" },
-      target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-copy" }, volumeMounts: [{ name: "data", mountPath: src }], rules: [{ sourceHost: "host-0", paths: [src] }] },
+      target: {
+        ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-copy" },
+        volumeMounts: [{ name: "data", mountPath: src }],
+        rules: [{ sourceHost: "host-0", paths: [src] }],
+      },
       hooks: {
         preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/pre" } },
-        postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Target.Kind }} {{ .Status.Phase }}" }, executionPolicy: "OnSuccess" },
+        postRestore: {
+          httpPost: { host: "127.0.0.1", port: srv.port, path: "/post", body: "{{ .Target.Kind }} {{ .Status.Phase }}" },
+          executionPolicy: "OnSuccess",
+        },
       },
     },
   });
-  const job = await eventually("restore Job", () => w.kube.getOrNull<any>("batch/v1", "Job", restoreJobName("pvc-restore", 0), w.namespace).then((j) => j ?? undefined));
+  const job = await eventually("restore Job", () =>
+    w.kube.getOrNull<any>("batch/v1", "Job", restoreJobName("pvc-restore", 0), w.namespace).then((j) => j ?? undefined),
+  );
   const args: string[] = job.spec.template.spec.containers[0].args;
   assert.ok(args.includes("--restore-model=job"));
   const run = await runRunner(args, w.env({ POD_NAME: "stash-restore-pvc-restore-0-abcde", RESTASH_PATH_MAP: `/safe/repo=${r.repoDir},${src}=${dst}` }));
@@ -236,15 +302,35 @@ test("a Task-based restore runs its hooks in the pre-task-hook and post-task-hoo
   await w.kube.apply(secret(w.namespace, "task-repo-secret", { RESTIC_PASSWORD: PASSWORD }));
   const runTask = async (name: string, hooks: unknown) => {
     dst = join(w.dir, `restored-${name}`);
-    await w.kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name, namespace: w.namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+    await w.kube.apply({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name, namespace: w.namespace },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    });
     await w.kube.apply({
       apiVersion: V1B,
       kind: "RestoreSession",
       metadata: { name, namespace: w.namespace },
-      spec: { task: { name: "pvc-restore" }, repository: { name: "task-repo" }, hooks, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name }, volumeMounts: [{ name: "target-volume", mountPath: dst }], rules: [{ sourceHost: "host-0", paths: [src] }] } },
+      spec: {
+        task: { name: "pvc-restore" },
+        repository: { name: "task-repo" },
+        hooks,
+        target: {
+          ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name },
+          volumeMounts: [{ name: "target-volume", mountPath: dst }],
+          rules: [{ sourceHost: "host-0", paths: [src] }],
+        },
+      },
     });
     await eventually(`restore Job of ${name}`, async () => (await w.kube.get<any>(V1B, "RestoreSession", name, w.namespace)).status?.totalHosts === 1);
-    const run = await runJobLocally({ kube: w.kube, kubeconfig: w.kubeconfig, namespace: w.namespace, name: restoreJobName(name, 0), volumeDirs: { "target-volume": dst } });
+    const run = await runJobLocally({
+      kube: w.kube,
+      kubeconfig: w.kubeconfig,
+      namespace: w.namespace,
+      name: restoreJobName(name, 0),
+      volumeDirs: { "target-volume": dst },
+    });
     return { run, rs: await finalRestore(w, name) };
   };
 
@@ -252,10 +338,21 @@ test("a Task-based restore runs its hooks in the pre-task-hook and post-task-hoo
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/pre" } },
     postRestore: { httpPost: { host: "127.0.0.1", port: srv.port, path: "/fail-post", body: "{{ .Name }} {{ .Status.Phase }}" }, executionPolicy: "Always" },
   });
-  assert.deepEqual(ok.run.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 0], ["pvc-restore-0", 0], ["update-status-1", 0], ["post-task-hook", 1]]);
+  assert.deepEqual(
+    ok.run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pre-task-hook", 0],
+      ["pvc-restore-0", 0],
+      ["update-status-1", 0],
+      ["post-task-hook", 1],
+    ],
+  );
   assert.deepEqual(srv.calls, ["GET /pre [no-data]", "POST /fail-post task-ok Succeeded [data]"]);
   assert.equal(ok.rs.status.phase, "Failed", "the operator waits for the postRestore condition, which failed");
-  assert.deepEqual(ok.rs.status.stats.map((s: any) => s.phase), ["Succeeded"]);
+  assert.deepEqual(
+    ok.rs.status.stats.map((s: any) => s.phase),
+    ["Succeeded"],
+  );
   assert.equal(cond(conds(ok.rs), "PreRestoreHookExecutionSucceeded")?.status, "True");
   const post = cond(conds(ok.rs), "PostRestoreHookExecutionSucceeded");
   assert.equal(post?.reason, "FailedToExecutePostRestoreHook");
@@ -267,9 +364,19 @@ test("a Task-based restore runs its hooks in the pre-task-hook and post-task-hoo
     preRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/fail-pre" } },
     postRestore: { httpGet: { host: "127.0.0.1", port: srv.port, path: "/post-on-failure" }, executionPolicy: "OnFailure" },
   });
-  assert.deepEqual(bad.run.containers.map((c) => [c.name, c.exitCode]), [["pre-task-hook", 1], ["update-status-1", 1], ["post-task-hook", 0]]);
+  assert.deepEqual(
+    bad.run.containers.map((c) => [c.name, c.exitCode]),
+    [
+      ["pre-task-hook", 1],
+      ["update-status-1", 1],
+      ["post-task-hook", 0],
+    ],
+  );
   assert.equal(bad.rs.status.phase, "Failed");
-  assert.deepEqual(bad.rs.status.stats.map((s: any) => [s.phase, s.error]), [["Failed", cond(conds(bad.rs), "PreRestoreHookExecutionSucceeded")?.message]]);
+  assert.deepEqual(
+    bad.rs.status.stats.map((s: any) => [s.phase, s.error]),
+    [["Failed", cond(conds(bad.rs), "PreRestoreHookExecutionSucceeded")?.message]],
+  );
   assert.match(bad.rs.status.stats[0].error, /^Failed to execute preRestore hook\. Reason: .*\/fail-pre answered HTTP 500/);
   assert.deepEqual(srv.calls, ["GET /fail-pre [no-data]", "GET /post-on-failure [no-data]"]);
   assert.equal(existsSync(join(dst, "a.txt")), false, "the data step never ran");

@@ -22,7 +22,13 @@ const deployment = (ns: string, name = "app"): KubeObject => ({
   metadata: { name, namespace: ns },
   spec: {
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image: "busybox", volumeMounts: [{ name: "data", mountPath: "/data" }] }], volumes: [{ name: "data", emptyDir: {} }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: {
+        containers: [{ name: "app", image: "busybox", volumeMounts: [{ name: "data", mountPath: "/data" }] }],
+        volumes: [{ name: "data", emptyDir: {} }],
+      },
+    },
   },
 });
 
@@ -59,7 +65,10 @@ function assertSidecar(stored: KubeObject, ns: string) {
   assert.ok(sidecar.args.includes("--invoker-name=app-backup"));
   assert.ok(sidecar.args.includes("--invoker-kind=BackupConfiguration"));
   assert.ok(sidecar.args.includes(`--target-namespace=${ns}`));
-  assert.deepEqual(sidecar.volumeMounts, [{ name: "stash-tmp-dir", mountPath: "/stash-tmp" }, { name: "data", mountPath: "/data" }]);
+  assert.deepEqual(sidecar.volumeMounts, [
+    { name: "stash-tmp-dir", mountPath: "/stash-tmp" },
+    { name: "data", mountPath: "/data" },
+  ]);
   assert.ok(stored.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"));
   assert.ok(stored.spec.template.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-hash"]);
   assert.equal(stored.metadata.annotations!["stash.appscode.com/last-applied-backup-invoker-kind"], "BackupConfiguration");
@@ -71,7 +80,11 @@ function assertSidecar(stored: KubeObject, ns: string) {
  * (docs/decisions/webhook-lookups.md), which trails the API server by one watch event.
  */
 async function webhookTargets(server: OperatorServer, ns: string, name: string): Promise<boolean> {
-  const review = { kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { uid: "probe", kind: { group: "apps", version: "v1", kind: "Deployment" }, operation: "CREATE", namespace: ns, object: deployment(ns, name) } };
+  const review = {
+    kind: "AdmissionReview",
+    apiVersion: "admission.k8s.io/v1",
+    request: { uid: "probe", kind: { group: "apps", version: "v1", kind: "Deployment" }, operation: "CREATE", namespace: ns, object: deployment(ns, name) },
+  };
   const res = await post(server.port, "/admission/mutate", JSON.stringify(review), server.certs.caPem);
   assert.equal(res.json.response.allowed, true, JSON.stringify(res.json.response));
   return res.json.response.patch !== undefined;
@@ -85,13 +98,21 @@ test("a Deployment created after its BackupConfiguration is stored with the side
   const op = startOperator({ kube, namespace: ns, image: "restash/runner:test" });
   t.after(() => op.stop());
   await kube.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: ns }, stringData: { RESTIC_PASSWORD: "not-a-real-password" } });
-  await kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "repo", namespace: ns }, spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } } } });
+  await kube.create({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "repo", namespace: ns },
+    spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } } },
+  });
   await kube.create(backupConfiguration(ns));
   await kube.create(deployment(ns));
-  assertSidecar(await eventually("the sidecar in the stored Deployment", async () => {
-    const d = await kube.get<KubeObject>("apps/v1", "Deployment", "app", ns);
-    return containerNames(d).includes("stash") && d;
-  }), ns);
+  assertSidecar(
+    await eventually("the sidecar in the stored Deployment", async () => {
+      const d = await kube.get<KubeObject>("apps/v1", "Deployment", "app", ns);
+      return containerNames(d).includes("stash") && d;
+    }),
+    ns,
+  );
 
   // Once the webhook has seen the configuration, the Deployment is stored with the sidecar by the
   // create itself (no controller in this namespace).
@@ -119,7 +140,10 @@ test("an existing Deployment gets the sidecar on its next update after a BackupC
   await eventually("the webhook's cache has lost the BackupConfiguration", async () => !(await webhookTargets(server, ns, "app")));
   const without = await touch("2");
   assert.deepEqual(containerNames(without), ["app"]);
-  assert.equal(without.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"), false);
+  assert.equal(
+    without.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"),
+    false,
+  );
   assert.equal(without.metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker"], undefined);
   assert.equal(without.spec.template.metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker-hash"], undefined);
 });
@@ -146,14 +170,34 @@ test("a RestoreSession's target gets the init-container, and its deprecated rule
 test("an invalid BackupConfiguration is refused with the webhook's message", async () => {
   const { kube, namespace } = await testOperator();
   const ns = await namespace("wh-invalid");
-  const missingTask = await denied(kube.create(backupConfiguration(ns, { task: { name: "no-such-task" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } })));
+  const missingTask = await denied(
+    kube.create(
+      backupConfiguration(ns, { task: { name: "no-such-task" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } }),
+    ),
+  );
   assert.match(missingTask, /admission webhook "stash-kinds\.validators\.restash\.dev" denied the request/);
   assert.match(missingTask, new RegExp(`BackupConfiguration ${ns}/app-backup: spec\\.task\\.name: Task "no-such-task" not found`));
-  const crossNs = await denied(kube.create(backupConfiguration(ns, { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "app", namespace: "elsewhere" } } })));
+  const crossNs = await denied(
+    kube.create(backupConfiguration(ns, { target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "app", namespace: "elsewhere" } } })),
+  );
   assert.match(crossNs, /spec\.target\.ref\.namespace: cross-namespace target reference is not allowed for "Deployment\/app"/);
-  const wipe = await denied(kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "b2", namespace: ns }, spec: { wipeOut: true, backend: { storageSecretName: "s", b2: { bucket: "b" } } } }));
+  const wipe = await denied(
+    kube.create({
+      apiVersion: "stash.appscode.com/v1alpha1",
+      kind: "Repository",
+      metadata: { name: "b2", namespace: ns },
+      spec: { wipeOut: true, backend: { storageSecretName: "s", b2: { bucket: "b" } } },
+    }),
+  );
   assert.match(wipe, /spec\.wipeOut: wipe out operation is not supported for B2 backend/);
-  const mount = await denied(kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "l", namespace: ns }, spec: { backend: { storageSecretName: "s", local: { mountPath: "/stash/data", hostPath: { path: "/x" } } } } }));
+  const mount = await denied(
+    kube.create({
+      apiVersion: "stash.appscode.com/v1alpha1",
+      kind: "Repository",
+      metadata: { name: "l", namespace: ns },
+      spec: { backend: { storageSecretName: "s", local: { mountPath: "/stash/data", hostPath: { path: "/x" } } } },
+    }),
+  );
   assert.match(mount, /spec\.backend\.local\.mountPath: invalid mountPath "\/stash\/data"/);
 });
 
@@ -161,7 +205,12 @@ test("BackupBatch and RestoreBatch are validated: a cross-namespace workload mem
   const { kube, namespace } = await testOperator();
   const ns = await namespace("wh-batch");
   const member = (name: string, extra: Record<string, unknown> = {}, refNamespace?: string) => ({
-    target: { alias: name, ref: { apiVersion: "apps/v1", kind: "Deployment", name, ...(refNamespace ? { namespace: refNamespace } : {}) }, volumeMounts: [{ name: "data", mountPath: "/data" }], ...extra },
+    target: {
+      alias: name,
+      ref: { apiVersion: "apps/v1", kind: "Deployment", name, ...(refNamespace ? { namespace: refNamespace } : {}) },
+      volumeMounts: [{ name: "data", mountPath: "/data" }],
+      ...extra,
+    },
   });
   const backupBatch = (members: unknown[]): KubeObject => ({
     apiVersion: "stash.appscode.com/v1beta1",
@@ -171,12 +220,25 @@ test("BackupBatch and RestoreBatch are validated: a cross-namespace workload mem
   });
   const crossNs = await denied(kube.create(backupBatch([member("web", { paths: ["/data"] }), member("api", { paths: ["/data"] }, "elsewhere")])));
   assert.match(crossNs, /admission webhook "stash-kinds\.validators\.restash\.dev" denied the request/);
-  assert.match(crossNs, new RegExp(`BackupBatch ${ns}/apps: spec\\.members\\[1\\]\\.target\\.ref\\.namespace: cross-namespace target reference is not allowed for "Deployment/api"`));
+  assert.match(
+    crossNs,
+    new RegExp(
+      `BackupBatch ${ns}/apps: spec\\.members\\[1\\]\\.target\\.ref\\.namespace: cross-namespace target reference is not allowed for "Deployment/api"`,
+    ),
+  );
   assert.ok(await kube.create(backupBatch([member("web", { paths: ["/data"] }), member("api", { paths: ["/data"] })])));
 
-  const restoreBatch = (members: unknown[]): KubeObject => ({ apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreBatch", metadata: { name: "restore", namespace: ns }, spec: { repository: { name: "repo" }, members } });
+  const restoreBatch = (members: unknown[]): KubeObject => ({
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "RestoreBatch",
+    metadata: { name: "restore", namespace: ns },
+    spec: { repository: { name: "repo" }, members },
+  });
   const rules = await denied(kube.create(restoreBatch([member("web", { rules: [{ paths: ["/data"], snapshots: ["latest"] }] })])));
-  assert.match(rules, new RegExp(`RestoreBatch ${ns}/restore: spec\\.members\\[0\\]\\.target\\.rules\\[0\\]: snapshots and paths cannot both be set in one rule`));
+  assert.match(
+    rules,
+    new RegExp(`RestoreBatch ${ns}/restore: spec\\.members\\[0\\]\\.target\\.rules\\[0\\]: snapshots and paths cannot both be set in one rule`),
+  );
   const rb = await kube.create(restoreBatch([member("web", { rules: [{ paths: ["/data"] }] })]));
   const immutable = await denied(kube.mergePatch(rb, { spec: { repository: { name: "elsewhere" } } }));
   assert.match(immutable, new RegExp(`RestoreBatch ${ns}/restore: spec: RestoreBatch spec is immutable`));
@@ -200,14 +262,24 @@ test("a cross-namespace Repository reference is refused unless the usagePolicy a
   const team = await namespace("wh-team", { "backup-allowed": "yes" });
   const stranger = await namespace("wh-stranger");
   const repo = (name: string, usagePolicy?: unknown) =>
-    kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name, namespace: storage }, spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } }, ...(usagePolicy ? { usagePolicy } : {}) } });
+    kube.create({
+      apiVersion: "stash.appscode.com/v1alpha1",
+      kind: "Repository",
+      metadata: { name, namespace: storage },
+      spec: { backend: { storageSecretName: "s", s3: { endpoint: "http://127.0.0.1:9", bucket: "b" } }, ...(usagePolicy ? { usagePolicy } : {}) },
+    });
   await repo("same-only", { allowedNamespaces: { from: "Same" } });
   await repo("selected", { allowedNamespaces: { from: "Selector", selector: { matchLabels: { "backup-allowed": "yes" } } } });
   await repo("everyone", { allowedNamespaces: { from: "All" } });
   const ref = (name: string) => ({ repository: { name, namespace: storage } });
 
   const same = await denied(kube.create(backupConfiguration(team, ref("same-only"))));
-  assert.match(same, new RegExp(`namespace "${team}" is not allowed to refer Repository "same-only" of "${storage}" namespace\\. Please, check the usagePolicy of the Repository`));
+  assert.match(
+    same,
+    new RegExp(
+      `namespace "${team}" is not allowed to refer Repository "same-only" of "${storage}" namespace\\. Please, check the usagePolicy of the Repository`,
+    ),
+  );
   assert.ok(await kube.create(backupConfiguration(team, ref("selected"), "selected")));
   const notSelected = await denied(kube.create(backupConfiguration(stranger, ref("selected"), "selected")));
   assert.match(notSelected, new RegExp(`namespace "${stranger}" is not allowed to refer Repository "selected"`));
@@ -217,10 +289,24 @@ test("a cross-namespace Repository reference is refused unless the usagePolicy a
 test("a Task naming a missing Function is refused", async () => {
   const { kube, scope } = await testOperator();
   const name = `task-${Object.values(scope)[0]}`;
-  const msg = await denied(kube.create({ apiVersion: "stash.appscode.com/v1beta1", kind: "Task", metadata: { name, labels: scope }, spec: { steps: [{ name: `fn-missing-${name}` }] } }));
+  const msg = await denied(
+    kube.create({
+      apiVersion: "stash.appscode.com/v1beta1",
+      kind: "Task",
+      metadata: { name, labels: scope },
+      spec: { steps: [{ name: `fn-missing-${name}` }] },
+    }),
+  );
   assert.match(msg, new RegExp(`Task ${name}: spec\\.steps\\[0\\]\\.name: Function "fn-missing-${name}" not found`));
-  await kube.create({ apiVersion: "stash.appscode.com/v1beta1", kind: "Function", metadata: { name: `fn-${name}`, labels: scope }, spec: { image: "busybox" } });
-  assert.ok(await kube.create({ apiVersion: "stash.appscode.com/v1beta1", kind: "Task", metadata: { name, labels: scope }, spec: { steps: [{ name: `fn-${name}` }] } }));
+  await kube.create({
+    apiVersion: "stash.appscode.com/v1beta1",
+    kind: "Function",
+    metadata: { name: `fn-${name}`, labels: scope },
+    spec: { image: "busybox" },
+  });
+  assert.ok(
+    await kube.create({ apiVersion: "stash.appscode.com/v1beta1", kind: "Task", metadata: { name, labels: scope }, spec: { steps: [{ name: `fn-${name}` }] } }),
+  );
 });
 
 function post(port: number, path: string, body: string, ca: string): Promise<{ status: number; json: any; cert: X509Certificate }> {
@@ -249,13 +335,26 @@ test("a malformed AdmissionReview is answered 400 and the server keeps serving",
   const wrong = await post(server.port, "/admission/mutate", JSON.stringify({ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: {} }), ca);
   assert.equal(wrong.status, 400);
   assert.equal(wrong.json.message, "malformed AdmissionReview: request.uid is missing");
-  const ok = await post(server.port, "/admission/validate", JSON.stringify({ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { uid: "1", kind: { group: "", kind: "ConfigMap" }, operation: "CREATE", object: { kind: "ConfigMap", metadata: { name: "x" } } } }), ca);
+  const ok = await post(
+    server.port,
+    "/admission/validate",
+    JSON.stringify({
+      kind: "AdmissionReview",
+      apiVersion: "admission.k8s.io/v1",
+      request: { uid: "1", kind: { group: "", kind: "ConfigMap" }, operation: "CREATE", object: { kind: "ConfigMap", metadata: { name: "x" } } },
+    }),
+    ca,
+  );
   assert.deepEqual(ok.json.response, { uid: "1", allowed: true });
 });
 
 test("the serving certificate rotates without a restart and the API server keeps calling the webhooks", async () => {
   const { server, kube, namespace } = await testOperator();
-  const probe = JSON.stringify({ kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1", request: { uid: "r", kind: { group: "", kind: "ConfigMap" }, operation: "CREATE", object: { kind: "ConfigMap", metadata: { name: "x" } } } });
+  const probe = JSON.stringify({
+    kind: "AdmissionReview",
+    apiVersion: "admission.k8s.io/v1",
+    request: { uid: "r", kind: { group: "", kind: "ConfigMap" }, operation: "CREATE", object: { kind: "ConfigMap", metadata: { name: "x" } } },
+  });
   const before = await post(server.port, "/admission/validate", probe, server.certs.caPem);
   await server.certs.rotate();
   const after = await post(server.port, "/admission/validate", probe, server.certs.caPem);

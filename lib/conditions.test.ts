@@ -8,7 +8,14 @@ const t1 = new Date("2026-01-01T00:05:00Z");
 test("setting a condition stamps observedGeneration and the transition time", () => {
   const out = setCondition([], { type: "RepositoryFound", status: true, reason: "RepositoryAvailable", message: "Repository a/b exist." }, t0, 3);
   assert.deepEqual(out, [
-    { type: "RepositoryFound", status: "True", reason: "RepositoryAvailable", message: "Repository a/b exist.", observedGeneration: 3, lastTransitionTime: "2026-01-01T00:00:00Z" },
+    {
+      type: "RepositoryFound",
+      status: "True",
+      reason: "RepositoryAvailable",
+      message: "Repository a/b exist.",
+      observedGeneration: 3,
+      lastTransitionTime: "2026-01-01T00:00:00Z",
+    },
   ]);
 });
 
@@ -27,7 +34,10 @@ test("other conditions keep their order", () => {
   let l = setCondition([], { type: "A", status: true }, t0);
   l = setCondition(l, { type: "B", status: true }, t0);
   l = setCondition(l, { type: "A", status: false }, t1);
-  assert.deepEqual(l.map((c) => c.type), ["A", "B"]);
+  assert.deepEqual(
+    l.map((c) => c.type),
+    ["A", "B"],
+  );
 });
 
 test("kstatus health: Ready, Reconciling and Stalled are exclusive", () => {
@@ -38,6 +48,9 @@ test("kstatus health: Ready, Reconciling and Stalled are exclusive", () => {
   assert.ok(isTrue(l, "Stalled"));
   assert.equal(getCondition(l, "Reconciling"), undefined);
   l = setHealth(l, { health: "Ready", reason: "Ready", message: "ok" }, t1, 2);
-  assert.deepEqual(l.map((c) => c.type), ["Ready"]);
+  assert.deepEqual(
+    l.map((c) => c.type),
+    ["Ready"],
+  );
   assert.ok(isTrue(l, "Ready"));
 });

@@ -81,11 +81,13 @@ export interface HealthInput {
  */
 export function setHealth(list: readonly Condition[] | undefined, h: HealthInput, now: Date, generation?: number): Condition[] {
   let out = setCondition(list, { type: "Ready", status: h.health === "Ready", reason: h.reason, message: h.message }, now, generation);
-  out = h.health === "Reconciling"
-    ? setCondition(out, { type: "Reconciling", status: "True", reason: h.reason, message: h.message }, now, generation)
-    : removeCondition(out, "Reconciling");
-  out = h.health === "Stalled"
-    ? setCondition(out, { type: "Stalled", status: "True", reason: h.reason, message: h.message }, now, generation)
-    : removeCondition(out, "Stalled");
+  out =
+    h.health === "Reconciling"
+      ? setCondition(out, { type: "Reconciling", status: "True", reason: h.reason, message: h.message }, now, generation)
+      : removeCondition(out, "Reconciling");
+  out =
+    h.health === "Stalled"
+      ? setCondition(out, { type: "Stalled", status: "True", reason: h.reason, message: h.message }, now, generation)
+      : removeCondition(out, "Stalled");
   return out;
 }

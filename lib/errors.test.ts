@@ -4,7 +4,7 @@ import { stalled, waiting, errorKind, redact } from "./errors.ts";
 import { createLogger } from "./logger.ts";
 
 test("errors name the object and the field, and carry their kind", () => {
-  const e = stalled("ResourceValidationFailed", "must be a cron expression, got \"nope\"", {
+  const e = stalled("ResourceValidationFailed", 'must be a cron expression, got "nope"', {
     object: { kind: "BackupConfiguration", namespace: "demo", name: "bc" },
     field: "spec.schedule",
   });
@@ -21,6 +21,12 @@ test("secret values never reach a log line", () => {
   log.child({ bc: "demo/bc" }).error("restic failed", { err: new Error("Fatal: wrong password s3cr3t-password") });
   assert.equal(lines.length, 1);
   assert.ok(!lines[0].includes("s3cr3t-password"));
-  assert.deepEqual(JSON.parse(lines[0]), { ts: "1970-01-01T00:00:00.000Z", level: "error", msg: "restic failed", bc: "demo/bc", err: "Fatal: wrong password <redacted>" });
+  assert.deepEqual(JSON.parse(lines[0]), {
+    ts: "1970-01-01T00:00:00.000Z",
+    level: "error",
+    msg: "restic failed",
+    bc: "demo/bc",
+    err: "Fatal: wrong password <redacted>",
+  });
   assert.equal(redact("a abcd b", ["abcd"]), "a <redacted> b");
 });

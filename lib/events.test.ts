@@ -14,7 +14,10 @@ test("only new conditions, or ones whose status or reason changed, make Events; 
     { type: "BackendSecretFound", status: "False", reason: "BackendSecretNotAvailable" },
     { type: "Ready", status: "True", reason: "Ready" },
   ];
-  assert.deepEqual(changedConditions(prev, next).map((c) => c.type), ["CronJobCreated", "BackendSecretFound"]);
+  assert.deepEqual(
+    changedConditions(prev, next).map((c) => c.type),
+    ["CronJobCreated", "BackendSecretFound"],
+  );
 });
 
 test("a failed condition is a Warning, a stalled object too, and the Event names the condition's reason on the object", () => {

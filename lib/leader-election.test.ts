@@ -23,7 +23,8 @@ function replica(kube: Parameters<typeof startLeaderElection>[0]["kube"], namesp
   return { identity, elector, terms };
 }
 
-const lease = (kube: Parameters<typeof startLeaderElection>[0]["kube"], namespace: string) => kube.getOrNull<KubeObject>("coordination.k8s.io/v1", "Lease", "restash-operator", namespace);
+const lease = (kube: Parameters<typeof startLeaderElection>[0]["kube"], namespace: string) =>
+  kube.getOrNull<KubeObject>("coordination.k8s.io/v1", "Lease", "restash-operator", namespace);
 
 test("of two replicas exactly one leads, and the Lease names it", async () => {
   const { kube, namespace } = await testNamespace("le-one");

@@ -62,7 +62,12 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   const observe = (lease: KubeObject) => {
     const rv = lease.metadata.resourceVersion;
     if (rv !== seen.resourceVersion) {
-      seen = { resourceVersion: rv, holder: lease.spec?.holderIdentity ?? "", durationMs: (lease.spec?.leaseDurationSeconds ?? leaseMs / 1000) * 1000, observedAt: now() };
+      seen = {
+        resourceVersion: rv,
+        holder: lease.spec?.holderIdentity ?? "",
+        durationMs: (lease.spec?.leaseDurationSeconds ?? leaseMs / 1000) * 1000,
+        observedAt: now(),
+      };
     }
   };
 

@@ -21,23 +21,50 @@ test("health after a reconcile: without an error, what the status says", () => {
 });
 
 test("health after a Stalled error is Stalled with its reason and message, whatever the status says", () => {
-  const e = stalled("ResourceValidationFailed", "a cron schedule is required", { object: { kind: "BackupConfiguration", namespace: "ns", name: "bc" }, field: "spec.schedule" });
-  const want = { health: "Stalled", reason: "ResourceValidationFailed", message: "BackupConfiguration ns/bc, field spec.schedule: a cron schedule is required" };
+  const e = stalled("ResourceValidationFailed", "a cron schedule is required", {
+    object: { kind: "BackupConfiguration", namespace: "ns", name: "bc" },
+    field: "spec.schedule",
+  });
+  const want = {
+    health: "Stalled",
+    reason: "ResourceValidationFailed",
+    message: "BackupConfiguration ns/bc, field spec.schedule: a cron schedule is required",
+  };
   for (const said of [ready, going, failed]) assert.deepEqual(healthAfter(said, true, e), want);
 });
 
 test("health after a Waiting or Transient error is Reconciling, with the error's reason or the status's own (Progressing for a Ready one)", () => {
-  assert.deepEqual(healthAfter(ready, true, waiting("RepositoryNotAvailable", "Repository ns/r does not exist", 5000)), { health: "Reconciling", reason: "RepositoryNotAvailable", message: "Repository ns/r does not exist" });
-  assert.deepEqual(healthAfter(going, true, transient("Unreachable", "connection refused")), { health: "Reconciling", reason: "Unreachable", message: "connection refused" });
+  assert.deepEqual(healthAfter(ready, true, waiting("RepositoryNotAvailable", "Repository ns/r does not exist", 5000)), {
+    health: "Reconciling",
+    reason: "RepositoryNotAvailable",
+    message: "Repository ns/r does not exist",
+  });
+  assert.deepEqual(healthAfter(going, true, transient("Unreachable", "connection refused")), {
+    health: "Reconciling",
+    reason: "Unreachable",
+    message: "connection refused",
+  });
   assert.deepEqual(healthAfter(ready, true, new Error("socket hang up")), { health: "Reconciling", reason: "Progressing", message: "socket hang up" });
   assert.deepEqual(healthAfter(going, true, new Error("socket hang up")), { health: "Reconciling", reason: "Running", message: "socket hang up" });
   // An API error carries the API server's reason; an empty one is no reason.
-  assert.deepEqual(healthAfter(going, true, new ApiError(500, { message: "etcd down" }, "GET x")), { health: "Reconciling", reason: "Running", message: "GET x: 500 etcd down" });
-  assert.deepEqual(healthAfter(going, true, new ApiError(409, { message: "changed", reason: "Conflict" }, "PATCH x")), { health: "Reconciling", reason: "Conflict", message: "PATCH x: 409 changed" });
+  assert.deepEqual(healthAfter(going, true, new ApiError(500, { message: "etcd down" }, "GET x")), {
+    health: "Reconciling",
+    reason: "Running",
+    message: "GET x: 500 etcd down",
+  });
+  assert.deepEqual(healthAfter(going, true, new ApiError(409, { message: "changed", reason: "Conflict" }, "PATCH x")), {
+    health: "Reconciling",
+    reason: "Conflict",
+    message: "PATCH x: 409 changed",
+  });
 });
 
 test("health after any error on an object whose status says Stalled stays Stalled: a retry cannot undo a failure", () => {
-  assert.deepEqual(healthAfter(failed, true, waiting("TargetNotAvailable", "target gone", 5000)), { health: "Stalled", reason: "TargetNotAvailable", message: "target gone" });
+  assert.deepEqual(healthAfter(failed, true, waiting("TargetNotAvailable", "target gone", 5000)), {
+    health: "Stalled",
+    reason: "TargetNotAvailable",
+    message: "target gone",
+  });
   assert.deepEqual(healthAfter(failed, true, new Error("socket hang up")), { health: "Stalled", reason: "Failed", message: "socket hang up" });
 });
 
@@ -64,13 +91,24 @@ function testKind(opts: { finalizer?: string; fail?: unknown; finalizeFails?: un
     },
     status(_ctx, obj, s) {
       calls.push("status");
-      return { status: { ...(obj.status ?? {}), observedGeneration: obj.metadata.generation, totalSize: s.size }, health: { health: "Ready", reason: "Succeeded", message: "Repository is usable." } };
+      return {
+        status: { ...(obj.status ?? {}), observedGeneration: obj.metadata.generation, totalSize: s.size },
+        health: { health: "Ready", reason: "Succeeded", message: "Repository is usable." },
+      };
     },
   };
   return { calls, reconcile: reconciler(kind) };
 }
 
-const kstatus = (o: KubeObject) => (o.status?.conditions ?? []).map((c: any) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: c.observedGeneration, lastTransitionTime: c.lastTransitionTime }));
+const kstatus = (o: KubeObject) =>
+  (o.status?.conditions ?? []).map((c: any) => ({
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message,
+    observedGeneration: c.observedGeneration,
+    lastTransitionTime: c.lastTransitionTime,
+  }));
 
 test("a reconcile of an absent object does nothing and is done", async () => {
   const { kube, namespace } = await testNamespace("reconcile-absent");
@@ -90,7 +128,9 @@ test("a reconcile adds the finalizer, runs the steps, writes status and health o
   assert.deepEqual(r.metadata.finalizers, ["test.restash.dev"]);
   assert.equal(r.status?.totalSize, "1 KiB");
   assert.equal(r.status?.observedGeneration, 1);
-  assert.deepEqual(kstatus(r), [{ type: "Ready", status: "True", reason: "Succeeded", message: "Repository is usable.", observedGeneration: 1, lastTransitionTime: "2026-12-01T10:00:00Z" }]);
+  assert.deepEqual(kstatus(r), [
+    { type: "Ready", status: "True", reason: "Succeeded", message: "Repository is usable.", observedGeneration: 1, lastTransitionTime: "2026-12-01T10:00:00Z" },
+  ]);
 
   ctx.clock.advance(60_000);
   await reconcile(ctx, namespace, "r");
@@ -101,7 +141,10 @@ test("a reconcile adds the finalizer, runs the steps, writes status and health o
 test("a Stalled step still gets its status written, Stalled, and the error goes on to the queue", async () => {
   const { kube, namespace } = await testNamespace("reconcile-stalled");
   await kube.apply(repository(namespace, "r", { local: { mountPath: "/repo", hostPath: { path: "/x" } } }));
-  const e = stalled("ResourceValidationFailed", "wipe out operation is not supported for local backend", { object: { kind: "Repository", namespace, name: "r" }, field: "spec.wipeOut" });
+  const e = stalled("ResourceValidationFailed", "wipe out operation is not supported for local backend", {
+    object: { kind: "Repository", namespace, name: "r" },
+    field: "spec.wipeOut",
+  });
   const { reconcile } = testKind({ finalizer: "test.restash.dev", fail: e });
   await assert.rejects(reconcile({ kube, clock: new ManualClock(T0) }, namespace, "r"), (thrown) => thrown === e);
   const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
@@ -122,8 +165,22 @@ test("a Waiting step leaves the object Reconciling and the error goes on to the 
   const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
   assert.equal(r.metadata.finalizers, undefined, "a kind without a finalizer gets none");
   assert.deepEqual(kstatus(r), [
-    { type: "Ready", status: "False", reason: "BackendSecretNotAvailable", message: "backend Secret is missing", observedGeneration: 1, lastTransitionTime: "2026-12-01T10:00:00Z" },
-    { type: "Reconciling", status: "True", reason: "BackendSecretNotAvailable", message: "backend Secret is missing", observedGeneration: 1, lastTransitionTime: "2026-12-01T10:00:00Z" },
+    {
+      type: "Ready",
+      status: "False",
+      reason: "BackendSecretNotAvailable",
+      message: "backend Secret is missing",
+      observedGeneration: 1,
+      lastTransitionTime: "2026-12-01T10:00:00Z",
+    },
+    {
+      type: "Reconciling",
+      status: "True",
+      reason: "BackendSecretNotAvailable",
+      message: "backend Secret is missing",
+      observedGeneration: 1,
+      lastTransitionTime: "2026-12-01T10:00:00Z",
+    },
   ]);
 });
 
@@ -148,7 +205,10 @@ test("an object being deleted is cleaned up before its finalizer goes; a failed 
 
 test("an object being deleted without the kind's finalizer is left alone", async () => {
   const { kube, namespace } = await testNamespace("reconcile-delete-other");
-  await kube.apply({ ...repository(namespace, "r", { local: { mountPath: "/repo", hostPath: { path: "/x" } } }), metadata: { name: "r", namespace, finalizers: ["someone.else/keep"] } });
+  await kube.apply({
+    ...repository(namespace, "r", { local: { mountPath: "/repo", hostPath: { path: "/x" } } }),
+    metadata: { name: "r", namespace, finalizers: ["someone.else/keep"] },
+  });
   await kube.delete({ apiVersion: V1A, kind: "Repository", metadata: { name: "r", namespace } });
   const deleting = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
   for (const finalizer of ["test.restash.dev", undefined]) {

@@ -59,7 +59,10 @@ test("the control plane starts, serves a CRD whose objects can be created and wa
 
     // Established can precede serving by a moment: wait until the resource lists.
     for (let i = 0; ; i++) {
-      const ok = await kube.list("example.restash.dev/v1", "Widget", "default").then(() => true, () => false);
+      const ok = await kube.list("example.restash.dev/v1", "Widget", "default").then(
+        () => true,
+        () => false,
+      );
       if (ok) break;
       assert.ok(i < 100, "widgets never served");
       await new Promise((r) => setTimeout(r, 100));
@@ -70,15 +73,17 @@ test("the control plane starts, serves a CRD whose objects can be created and wa
     const watch = new Watch(kube.kc);
     let abort: AbortController | undefined;
     const gotIt = new Promise<void>((resolve, reject) => {
-      void watch.watch(
-        "/apis/example.restash.dev/v1/namespaces/default/widgets",
-        {},
-        (type, obj) => {
-          seen.push(`${type} ${obj.metadata.name} ${obj.spec?.size}`);
-          if (obj.metadata.name === "w1") resolve();
-        },
-        (err) => (err && err.name !== "AbortError" ? reject(err) : undefined),
-      ).then((ac) => (abort = ac), reject);
+      void watch
+        .watch(
+          "/apis/example.restash.dev/v1/namespaces/default/widgets",
+          {},
+          (type, obj) => {
+            seen.push(`${type} ${obj.metadata.name} ${obj.spec?.size}`);
+            if (obj.metadata.name === "w1") resolve();
+          },
+          (err) => (err && err.name !== "AbortError" ? reject(err) : undefined),
+        )
+        .then((ac) => (abort = ac), reject);
     });
     await new Promise((r) => setTimeout(r, 300));
     await kube.apply({ apiVersion: "example.restash.dev/v1", kind: "Widget", metadata: { name: "w1", namespace: "default" }, spec: { size: 3 } });
@@ -88,8 +93,13 @@ test("the control plane starts, serves a CRD whose objects can be created and wa
 
     // RBAC is enforced: a user with no bindings is refused, and kubectl accepts the kubeconfig.
     const nobody = Kube.fromFile(await cp.kubeconfigFor("nobody"));
-    await assert.rejects(() => nobody.list("v1", "Secret", "default"), (e: any) => e.code === 403);
-    const out = execFileSync(join(cp.binDir, "kubectl"), ["--kubeconfig", cp.kubeconfig, "get", "widgets", "-n", "default", "-o", "name"], { encoding: "utf8" });
+    await assert.rejects(
+      () => nobody.list("v1", "Secret", "default"),
+      (e: any) => e.code === 403,
+    );
+    const out = execFileSync(join(cp.binDir, "kubectl"), ["--kubeconfig", cp.kubeconfig, "get", "widgets", "-n", "default", "-o", "name"], {
+      encoding: "utf8",
+    });
     assert.equal(out.trim(), "widget.example.restash.dev/w1");
 
     const { etcdPid, apiserverPid, dir } = cp;

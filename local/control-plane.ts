@@ -270,9 +270,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const apiserver = startProcess(join(binDir, "kube-apiserver"), apiArgs, apiLog, detached);
     children.push(apiserver);
     await waitFor("kube-apiserver", timeout, async () => (await httpsStatus(`${server}/readyz`, servingCA.certPem, admin)) === 200, apiserver, apiLog);
-    await waitFor("the default namespace", timeout, async () =>
-      (await httpsStatus(`${server}/api/v1/namespaces/default`, servingCA.certPem, admin)) === 200,
-    );
+    await waitFor("the default namespace", timeout, async () => (await httpsStatus(`${server}/api/v1/namespaces/default`, servingCA.certPem, admin)) === 200);
 
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(kubeconfig, kubeconfigYaml(server, servingCA.certPem, "admin", admin), { mode: 0o600 });

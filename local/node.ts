@@ -31,7 +31,7 @@ import { join, resolve } from "node:path";
 import { Agent, request } from "node:https";
 import { get as httpGet } from "node:http";
 import { createCA, issueCertificate, createSigningKey, type CertificateAuthority } from "../lib/pki.ts";
-import { kubeconfigYaml, stopProcesses } from "./control-plane.ts";
+import { kubeconfigYaml } from "./control-plane.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
 
@@ -69,7 +69,8 @@ const PORTS: Record<number, string> = {
   10259: "kube-scheduler",
 };
 /** Stop order: consumers first, so nothing restarts what is being taken down. */
-const STOP_ORDER = ["kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"];
+const STOP_GROUPS = [["kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"], ["kube-apiserver"], ["etcd"], ["containerd"]];
+const STOP_ORDER = STOP_GROUPS.flat();
 /** Host settings kubelet, kube-proxy or the CNI bridge change: recorded before the start, restored by stop. */
 const SYSCTLS = [
   "vm/overcommit_memory",
@@ -132,6 +133,31 @@ interface Baseline {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Alive and not a zombie: a component whose parent is gone is reaped by PID 1 whenever it gets to it. */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function stopPids(pids: number[], timeoutMs: number) {
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of pids) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(running) && Date.now() < deadline) await sleep(25);
+  if (pids.some(running)) signal("SIGKILL");
+  while (pids.some(running)) await sleep(25);
+}
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -591,7 +617,7 @@ function leftovers(dir: string): string[] {
 export async function nodeRunning(dir = DEFAULT_NODE_DIR): Promise<NodeInfo | null> {
   const info = readNodeInfo(dir);
   if (!info) return null;
-  if (!Object.values(info.pids).every(alive)) return null;
+  if (!Object.values(info.pids).every(running)) return null;
   const r = await apiGet(dir, `/api/v1/nodes/${NODE.name}`);
   if (r.status !== 200) return null;
   return info;
@@ -979,10 +1005,14 @@ export async function stopNode(dir = DEFAULT_NODE_DIR, log: (l: string) => void 
   } catch {
     /* never started or already cleaned */
   }
-  // 1. Components in order, each waited for (a fast restart would find its port still bound).
-  for (const name of STOP_ORDER) {
-    const pid = pids[name];
-    if (pid && alive(pid) && readProcCmd(pid).includes(dir)) await stopProcesses([pid], name === "containerd" ? 3_000 : 8_000);
+  // 1. Components in order, each group waited for (a fast restart would find a port still bound):
+  // the API server's clients together, then the API server, etcd, containerd.
+  for (const group of STOP_GROUPS) {
+    const live = group.filter((name) => pids[name] && running(pids[name]) && readProcCmd(pids[name]).includes(dir));
+    if (!live.length) continue;
+    const t = Date.now();
+    await stopPids(live.map((n) => pids[n]!), 8_000);
+    log(`${live.join(", ")} stopped in ${((Date.now() - t) / 1000).toFixed(1)}s`);
   }
   // 2. Containers and their shims: by cgroup and by our containerd's address. Twice: a shim may
   // respawn nothing, but a container may fork while we kill.

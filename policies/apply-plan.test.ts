@@ -20,10 +20,19 @@ test("an object with a field the cluster's schema does not know fails the dry-ru
       apiVersion: "stash.appscode.com/v1beta1",
       kind: "BackupConfiguration",
       metadata: { name, namespace },
-      spec: { repository: { name: "r" }, schedule: "0 1 * * *", target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, paths: ["/data"] }, retentionPolicy: { name: "k", keepLast: 1, prune: true }, ...extra },
+      spec: {
+        repository: { name: "r" },
+        schedule: "0 1 * * *",
+        target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, paths: ["/data"] },
+        retentionPolicy: { name: "k", keepLast: 1, prune: true },
+        ...extra,
+      },
     } as KubeObject,
   });
-  const plan = await planApply(kube, [bc("good"), bc("bad", { notAStashField: true })], { source: { namespace, name: "p" }, revision: `main@sha1:${"0".repeat(40)}` });
+  const plan = await planApply(kube, [bc("good"), bc("bad", { notAStashField: true })], {
+    source: { namespace, name: "p" },
+    revision: `main@sha1:${"0".repeat(40)}`,
+  });
   assert.equal(plan[0].action, "create");
   const failed = planFailed(plan);
   assert.equal(failed.length, 1);

@@ -92,7 +92,10 @@ function shortError(e: unknown): string {
 
 export async function planApply(kube: Kube, rendered: RenderedObject[], opts: PlanOptions): Promise<PlannedObject[]> {
   const prepared = rendered.map((r) => ({ r, ...withTracking(r, opts.source, opts.revision) }));
-  const live = await liveObjects(kube, prepared.map((p) => p.object));
+  const live = await liveObjects(
+    kube,
+    prepared.map((p) => p.object),
+  );
   const plan: PlannedObject[] = new Array(prepared.length);
 
   await pool(prepared, opts.parallelism ?? 16, async ({ r, object, hash }, i) => {
@@ -110,7 +113,8 @@ export async function planApply(kube: Kube, rendered: RenderedObject[], opts: Pl
     });
     const groupLive = live.get(groupKey(object));
     let current: KubeObject | null | undefined = groupLive ? (groupLive.get(object.metadata.name!) ?? null) : undefined;
-    if (current === undefined) current = await kube.getOrNull<KubeObject>(object.apiVersion, object.kind, object.metadata.name!, object.metadata.namespace).catch(() => null);
+    if (current === undefined)
+      current = await kube.getOrNull<KubeObject>(object.apiVersion, object.kind, object.metadata.name!, object.metadata.namespace).catch(() => null);
     p.live = current;
     const owner = trackedBy(current);
     if (current && owner && (owner.namespace !== opts.source.namespace || owner.name !== opts.source.name)) {
@@ -142,7 +146,9 @@ export async function planApply(kube: Kube, rendered: RenderedObject[], opts: Pl
       }
       const { managers, fields } = conflictDetails(e);
       const ops = new Map<string, string>();
-      for (const mf of (current ?? (await kube.getOrNull<KubeObject>(object.apiVersion, object.kind, object.metadata.name!, object.metadata.namespace).catch(() => null)))?.metadata?.managedFields ?? [])
+      for (const mf of (
+        current ?? (await kube.getOrNull<KubeObject>(object.apiVersion, object.kind, object.metadata.name!, object.metadata.namespace).catch(() => null))
+      )?.metadata?.managedFields ?? [])
         if (mf.manager) ops.set(mf.manager, mf.operation ?? "");
       const handEdits = managers.length > 0 && managers.every((m) => ops.get(m) === "Update" && m !== FIELD_MANAGER);
       if (owner && handEdits) {
@@ -172,7 +178,8 @@ export const planFailed = (plan: PlannedObject[]) => plan.filter((p) => p.action
  * typed patch object … field not declared in schema"): that is a refusal, like a 4xx.
  */
 export const mayPassLater = (p: PlannedObject) =>
-  p.action === "failed" && (p.code === undefined || p.code === 429 || (p.code >= 500 && !/failed to create typed patch object|not declared in schema/.test(p.message ?? "")));
+  p.action === "failed" &&
+  (p.code === undefined || p.code === 429 || (p.code >= 500 && !/failed to create typed patch object|not declared in schema/.test(p.message ?? "")));
 
 /** Applies every planned change for real. Returns the objects whose apply failed (with messages set). */
 export async function executePlan(kube: Kube, plan: PlannedObject[], parallelism = 16): Promise<PlannedObject[]> {

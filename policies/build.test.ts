@@ -6,7 +6,10 @@ import { checkCron, retentionKeepsNothing } from "./check.ts";
 import { findInlineSecrets } from "./secrets.ts";
 
 const errorsOf = (files: Record<string, string>, opts = {}) =>
-  buildAndCheck(Object.entries(files).map(([path, content]) => ({ path, content })), { defaultNamespace: "ns", ...opts }).errors.map(formatSourceError);
+  buildAndCheck(
+    Object.entries(files).map(([path, content]) => ({ path, content })),
+    { defaultNamespace: "ns", ...opts },
+  ).errors.map(formatSourceError);
 
 const repo = (name: string, extra = "") => `apiVersion: stash.appscode.com/v1alpha1
 kind: Repository
@@ -34,14 +37,22 @@ ${extra}`;
 test("Stash manifests as users write them pass unchanged, with the source namespace filled in", () => {
   const r = buildAndCheck([{ path: "a.yaml", content: repo("r") + "---\n" + bc("web", "r") }], { defaultNamespace: "ns" });
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.objects.map((o) => [o.object.kind, o.object.metadata.namespace, o.object.metadata.name, o.line]), [
-    ["Repository", "ns", "r", 1],
-    ["BackupConfiguration", "ns", "web", 10],
-  ]);
+  assert.deepEqual(
+    r.objects.map((o) => [o.object.kind, o.object.metadata.namespace, o.object.metadata.name, o.line]),
+    [
+      ["Repository", "ns", "r", 1],
+      ["BackupConfiguration", "ns", "web", 10],
+    ],
+  );
 });
 
 test("invalid YAML, unknown kinds and duplicates are named by file and line", () => {
-  const errs = errorsOf({ "bad.yaml": "kind: [unclosed\n", "x.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\n", "r1.yaml": repo("r"), "r2.yaml": repo("r") });
+  const errs = errorsOf({
+    "bad.yaml": "kind: [unclosed\n",
+    "x.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\n",
+    "r1.yaml": repo("r"),
+    "r2.yaml": repo("r"),
+  });
   assert.equal(errs.length, 3, errs.join("\n"));
   assert.match(errs[0], /^bad\.yaml:\d+/);
   assert.match(errs[1], /^r2\.yaml:4: Repository ns\/r field metadata\.name: duplicate: Repository ns\/r is also defined in r1\.yaml:1$/);
@@ -53,7 +64,9 @@ test("a missing Repository or Task, a bad cron, a retention keeping nothing and 
     "a.yaml": bc("web", "nope"),
     "b.yaml": bc("job", "r", "  task: { name: mysql-backup-8.0 }\n").replace('"0 1 * * *"', '"0 25 * * *"').replace("keepLast: 5", "keepLast: 0"),
     "r.yaml": repo("r"),
-    "other.yaml": bc("cross", "r").replace("    name: r\n", "    name: r\n    namespace: ns\n").replace("  name: cross\n", "  name: cross\n  namespace: elsewhere\n"),
+    "other.yaml": bc("cross", "r")
+      .replace("    name: r\n", "    name: r\n    namespace: ns\n")
+      .replace("  name: cross\n", "  name: cross\n  namespace: elsewhere\n"),
   });
   assert.deepEqual(errs, [
     "a.yaml:7: BackupConfiguration ns/web field spec.repository.name: Repository ns/nope is not defined in the policies nor present in the cluster",
@@ -73,13 +86,21 @@ test("a Secret document or an inline credential is refused, naming the field and
   assert.match(errs[0], /^r\.yaml:8: Repository r field spec\.backend\.s3\.endpoint: inline credential refused: a URL with a password$/);
   assert.match(errs[1], /^s\.yaml:2: Secret creds field kind: inline credential refused: a Secret document/);
   assert.ok(!errs.join("").includes("topsecret") && !errs.join("").includes("hunter2"));
-  assert.deepEqual(findInlineSecrets({ apiVersion: "x/v1", kind: "K", metadata: { name: "n" }, spec: { storageSecretName: "creds", secretKeyRef: "k", accessKey: "AKIAABCDEFGHIJKLMNOP" } }), [
-    { field: "spec.accessKey", what: "a credential-looking key with a literal value" },
-  ]);
+  assert.deepEqual(
+    findInlineSecrets({
+      apiVersion: "x/v1",
+      kind: "K",
+      metadata: { name: "n" },
+      spec: { storageSecretName: "creds", secretKeyRef: "k", accessKey: "AKIAABCDEFGHIJKLMNOP" },
+    }),
+    [{ field: "spec.accessKey", what: "a credential-looking key with a literal value" }],
+  );
 });
 
 test("status in a policy file is refused: the cluster writes status", () => {
-  assert.deepEqual(errorsOf({ "r.yaml": repo("r", "status:\n  integrity: true\n") }), ["r.yaml:9: Repository r field status: status is written by the cluster, not by policy files; remove it"]);
+  assert.deepEqual(errorsOf({ "r.yaml": repo("r", "status:\n  integrity: true\n") }), [
+    "r.yaml:9: Repository r field status: status is written by the cluster, not by policy files; remove it",
+  ]);
 });
 
 test("cron and retention checks", () => {

@@ -50,8 +50,16 @@ function parseFile(f: PolicyFile): ParsedFile {
       continue;
     }
     const group = groupOf(obj.apiVersion ?? "");
-    if (!knownKind(obj.apiVersion, obj.kind) || (group !== RESTASH_GROUP && group !== STASH_GROUP) || (group === STASH_GROUP && !ALLOWED_STASH_KINDS.has(obj.kind)) || obj.kind === "PolicySource") {
-      at("kind", `unknown or unsupported kind ${obj.apiVersion}/${obj.kind}: a policy repository holds Stash Repository, BackupConfiguration, BackupBlueprint, Task, Function and restash BackupPolicy/BackupPolicyDefaults documents`);
+    if (
+      !knownKind(obj.apiVersion, obj.kind) ||
+      (group !== RESTASH_GROUP && group !== STASH_GROUP) ||
+      (group === STASH_GROUP && !ALLOWED_STASH_KINDS.has(obj.kind)) ||
+      obj.kind === "PolicySource"
+    ) {
+      at(
+        "kind",
+        `unknown or unsupported kind ${obj.apiVersion}/${obj.kind}: a policy repository holds Stash Repository, BackupConfiguration, BackupBlueprint, Task, Function and restash BackupPolicy/BackupPolicyDefaults documents`,
+      );
       continue;
     }
     if (obj.status !== undefined) {
@@ -95,7 +103,12 @@ export function buildRevision(files: PolicyFile[], opts: BuildOptions, cache?: F
     const dir = dirOf(d.loaded.file);
     const prev = defaultsDirs.get(dir);
     if (prev) {
-      errors.push({ file: d.loaded.file, line: d.loaded.line, object: objectName(d.loaded.object as KubeObject), message: `a second BackupPolicyDefaults for directory "${dir || "."}" (first in ${prev})` });
+      errors.push({
+        file: d.loaded.file,
+        line: d.loaded.line,
+        object: objectName(d.loaded.object as KubeObject),
+        message: `a second BackupPolicyDefaults for directory "${dir || "."}" (first in ${prev})`,
+      });
       continue;
     }
     defaultsDirs.set(dir, d.loaded.file);
@@ -141,7 +154,8 @@ export function buildRevision(files: PolicyFile[], opts: BuildOptions, cache?: F
     const d = originLocator.get(o);
     if (!d) return o.line;
     if (o.from === "BackupPolicy") {
-      const mapped = field === "spec.repository.name" || field === "spec.repository" ? "spec.repository" : field.replace("spec.retentionPolicy", "spec.retention");
+      const mapped =
+        field === "spec.repository.name" || field === "spec.repository" ? "spec.repository" : field.replace("spec.retentionPolicy", "spec.retention");
       return d.locate.line(d.loaded.docIndex, mapped);
     }
     return d.locate.line(d.loaded.docIndex, field);

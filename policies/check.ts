@@ -62,7 +62,12 @@ export function checkSet(objects: RenderedObject[], locate: Locate, opts: CheckO
         if (bad) err(o, "spec.schedule", bad);
       }
       const rp = spec?.retentionPolicy;
-      if (retentionKeepsNothing(rp)) err(o, o.from === "BackupPolicy" ? "spec.retention" : "spec.retentionPolicy", "retention keeps nothing: set at least one keep* value, or every snapshot would be forgotten");
+      if (retentionKeepsNothing(rp))
+        err(
+          o,
+          o.from === "BackupPolicy" ? "spec.retention" : "spec.retentionPolicy",
+          "retention keeps nothing: set at least one keep* value, or every snapshot would be forgotten",
+        );
       const taskName = spec?.task?.name;
       if (taskName && !tasks.has(taskName) && !BUILTIN_TASKS.has(taskName) && !opts.externalTasks?.has(taskName) && opts.requireTasks !== false)
         err(o, "spec.task.name", `Task "${taskName}" is not defined in the policies nor known to the cluster`);
@@ -74,12 +79,22 @@ export function checkSet(objects: RenderedObject[], locate: Locate, opts: CheckO
       const key = `${repoNs}/${ref.name}`;
       const repo = repos.get(key);
       if (!repo) {
-        if (!opts.externalRepositories?.has(key)) err(o, o.from === "BackupPolicy" ? "spec.repository" : "spec.repository.name", `Repository ${key} is not defined in the policies nor present in the cluster`);
+        if (!opts.externalRepositories?.has(key))
+          err(
+            o,
+            o.from === "BackupPolicy" ? "spec.repository" : "spec.repository.name",
+            `Repository ${key} is not defined in the policies nor present in the cluster`,
+          );
         continue;
       }
       if (repoNs !== ns) {
         const from = repo.object.spec?.usagePolicy?.allowedNamespaces?.from ?? "Same";
-        if (from === "Same") err(o, "spec.repository.namespace", `Repository ${key} allows only its own namespace (usagePolicy.allowedNamespaces.from: Same); ${ns} may not use it`);
+        if (from === "Same")
+          err(
+            o,
+            "spec.repository.namespace",
+            `Repository ${key} allows only its own namespace (usagePolicy.allowedNamespaces.from: Same); ${ns} may not use it`,
+          );
       }
     }
   }

@@ -35,9 +35,7 @@ export function dirOf(file: string): string {
 /** The defaults that apply to `file`: root first, nearest last, later ones win per field. */
 export function resolveDefaults(file: string, entries: DefaultsEntry[]): ResolvedDefaults {
   const dir = dirOf(file);
-  const applies = entries
-    .filter((e) => e.dir === "" || dir === e.dir || dir.startsWith(e.dir + "/"))
-    .sort((a, b) => a.dir.length - b.dir.length);
+  const applies = entries.filter((e) => e.dir === "" || dir === e.dir || dir.startsWith(e.dir + "/")).sort((a, b) => a.dir.length - b.dir.length);
   const spec: PolicyDefaultsSpec = {};
   const from: ResolvedDefaults["from"] = {};
   for (const e of applies) {

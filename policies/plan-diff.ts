@@ -18,7 +18,16 @@ export interface PlanEntry {
   message?: string;
 }
 
-const SERVER_METADATA = ["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"];
+const SERVER_METADATA = [
+  "managedFields",
+  "resourceVersion",
+  "uid",
+  "generation",
+  "creationTimestamp",
+  "selfLink",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+];
 const TRACKING = [REVISION_ANNOTATION, HASH_ANNOTATION, FILE_ANNOTATION];
 
 /** The object without what the server or the tracking adds. */
@@ -45,7 +54,8 @@ export function diffFields(from: unknown, to: unknown, path = "", out: FieldChan
     from.forEach((f, i) => diffFields(f, to[i], `${path}[${i}]`, out));
     return out;
   }
-  if (JSON.stringify(from) !== JSON.stringify(to)) out.push({ path: path || ".", ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+  if (JSON.stringify(from) !== JSON.stringify(to))
+    out.push({ path: path || ".", ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   return out;
 }
 
@@ -60,21 +70,38 @@ export function formatPlanText(entries: PlanEntry[]): string {
   const sym: Record<PlanEntry["action"], string> = { create: "+", change: "~", prune: "-", keep: "!", unchanged: "=", conflict: "!", error: "x" };
   for (const e of entries) {
     if (e.action === "unchanged") continue;
-    lines.push(`${sym[e.action]} ${e.ref}${e.file ? ` (${e.file})` : ""} ${e.action === "change" ? "changed" : e.action === "create" ? "created" : e.action === "prune" ? "pruned" : e.action}${e.message ? `: ${e.message}` : ""}`);
+    lines.push(
+      `${sym[e.action]} ${e.ref}${e.file ? ` (${e.file})` : ""} ${e.action === "change" ? "changed" : e.action === "create" ? "created" : e.action === "prune" ? "pruned" : e.action}${e.message ? `: ${e.message}` : ""}`,
+    );
     for (const c of e.changes ?? []) lines.push(`    ${c.path}: ${show(c.from)} -> ${show(c.to)}`);
   }
   const count = (a: PlanEntry["action"]) => entries.filter((e) => e.action === a).length;
-  lines.push(`${count("create")} to create, ${count("change")} to change, ${count("prune")} to prune, ${count("unchanged")} unchanged${count("keep") ? `, ${count("keep")} kept (not pruned)` : ""}${count("conflict") + count("error") ? `, ${count("conflict") + count("error")} blocked` : ""}`);
+  lines.push(
+    `${count("create")} to create, ${count("change")} to change, ${count("prune")} to prune, ${count("unchanged")} unchanged${count("keep") ? `, ${count("keep")} kept (not pruned)` : ""}${count("conflict") + count("error") ? `, ${count("conflict") + count("error")} blocked` : ""}`,
+  );
   return lines.join("\n") + "\n";
 }
 
 export function formatPlanMarkdown(entries: PlanEntry[], title = "restash plan"): string {
   const count = (a: PlanEntry["action"]) => entries.filter((e) => e.action === a).length;
-  const out = [`### ${title}`, "", `**${count("create")}** to create, **${count("change")}** to change, **${count("prune")}** to prune, ${count("unchanged")} unchanged.`, ""];
+  const out = [
+    `### ${title}`,
+    "",
+    `**${count("create")}** to create, **${count("change")}** to change, **${count("prune")}** to prune, ${count("unchanged")} unchanged.`,
+    "",
+  ];
   const shown = entries.filter((e) => e.action !== "unchanged");
   if (shown.length) {
     out.push("| | Object | File | Note |", "|---|---|---|---|");
-    const icon: Record<PlanEntry["action"], string> = { create: "➕ create", change: "✏️ change", prune: "🗑️ prune", keep: "📌 kept", unchanged: "", conflict: "⚠️ conflict", error: "❌ error" };
+    const icon: Record<PlanEntry["action"], string> = {
+      create: "➕ create",
+      change: "✏️ change",
+      prune: "🗑️ prune",
+      keep: "📌 kept",
+      unchanged: "",
+      conflict: "⚠️ conflict",
+      error: "❌ error",
+    };
     for (const e of shown) out.push(`| ${icon[e.action]} | \`${e.ref}\` | ${e.file ? `\`${e.file}\`` : ""} | ${(e.message ?? "").replace(/\|/g, "\\|")} |`);
     const changed = shown.filter((e) => e.changes?.length);
     if (changed.length) {

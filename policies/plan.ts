@@ -20,7 +20,14 @@ export interface ClusterPlanOptions {
 export async function planAgainstCluster(kube: Kube, rendered: RenderedObject[], opts: ClusterPlanOptions): Promise<PlanEntry[]> {
   const src = (await kube.getOrNull<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, opts.source.name, opts.source.namespace)) as PolicySource | null;
   const sa = src?.spec.serviceAccountName;
-  const actAs = opts.impersonate !== false && sa ? kube.impersonate(`system:serviceaccount:${opts.source.namespace}:${sa}`, ["system:serviceaccounts", `system:serviceaccounts:${opts.source.namespace}`, "system:authenticated"]) : kube;
+  const actAs =
+    opts.impersonate !== false && sa
+      ? kube.impersonate(`system:serviceaccount:${opts.source.namespace}:${sa}`, [
+          "system:serviceaccounts",
+          `system:serviceaccounts:${opts.source.namespace}`,
+          "system:authenticated",
+        ])
+      : kube;
   const plan = await planApply(actAs, rendered, { source: opts.source, revision: src?.status?.lastAppliedRevision ?? "plan" });
   const entries: PlanEntry[] = plan.map((p) => {
     const base = { ref: p.ref, file: p.file };
@@ -29,14 +36,20 @@ export async function planAgainstCluster(kube: Kube, rendered: RenderedObject[],
     if (p.action === "conflict") return { ...base, action: "conflict", message: p.message };
     if (p.action === "failed") return { ...base, action: "error", message: p.message };
     const changes = diffFields(normalizeForDiff(p.live), normalizeForDiff(p.dryRun));
-    return changes.length ? { ...base, action: "change", changes, ...(p.action === "drift" ? { message: "restores a change made outside Git" } : {}) } : { ...base, action: "unchanged" };
+    return changes.length
+      ? { ...base, action: "change", changes, ...(p.action === "drift" ? { message: "restores a change made outside Git" } : {}) }
+      : { ...base, action: "unchanged" };
   });
   if (src && src.spec.prune !== false) {
     const next: InventoryEntry[] = plan.map((p) => ({ id: p.id, v: "" }));
     for (const e of staleEntries(src.status?.inventory?.entries ?? [], next)) {
       const { namespace, name, kind } = parseInventoryId(e.id);
       const ref = `${kind} ${namespace ? `${namespace}/` : ""}${name}`;
-      entries.push(kind === "Repository" && e.prunable === false ? { action: "keep", ref, file: e.file, message: "Repository left Git; kept (not prunable)" } : { action: "prune", ref, file: e.file });
+      entries.push(
+        kind === "Repository" && e.prunable === false
+          ? { action: "keep", ref, file: e.file, message: "Repository left Git; kept (not prunable)" }
+          : { action: "prune", ref, file: e.file },
+      );
     }
   }
   return entries;
@@ -61,7 +74,11 @@ export function planAgainstObjects(before: RenderedObject[], after: RenderedObje
   for (const [id, o] of old) {
     if (seen.has(id)) continue;
     const keep = o.object.kind === "Repository" && (o.object as KubeObject).metadata.annotations?.[PRUNABLE_ANNOTATION] !== "true";
-    entries.push(keep ? { action: "keep", ref: objectName(o.object), file: o.file, message: "Repository left Git; kept (not prunable)" } : { action: "prune", ref: objectName(o.object), file: o.file });
+    entries.push(
+      keep
+        ? { action: "keep", ref: objectName(o.object), file: o.file, message: "Repository left Git; kept (not prunable)" }
+        : { action: "prune", ref: objectName(o.object), file: o.file },
+    );
   }
   return entries;
 }

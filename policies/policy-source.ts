@@ -49,7 +49,16 @@ export interface PolicySourceStatus {
 export interface PolicySource {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; generation?: number; annotations?: Record<string, string>; uid?: string; resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+    uid?: string;
+    resourceVersion?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
   spec: PolicySourceSpec;
   status?: PolicySourceStatus;
 }

@@ -3,10 +3,19 @@ import assert from "node:assert/strict";
 import { renderBackupPolicy, backendForPolicy } from "./render-policy.ts";
 import { resolveDefaults } from "./defaults.ts";
 
-const policy = (spec: Record<string, any>, metadata: Record<string, any> = { name: "web" }) => ({ apiVersion: "restash.dev/v1alpha1", kind: "BackupPolicy", metadata, spec });
+const policy = (spec: Record<string, any>, metadata: Record<string, any> = { name: "web" }) => ({
+  apiVersion: "restash.dev/v1alpha1",
+  kind: "BackupPolicy",
+  metadata,
+  spec,
+});
 
 test("a BackupPolicy with defaults renders into exactly one Repository and one BackupConfiguration", () => {
-  const defaults = { schedule: "0 * * * *", backend: { storageSecretName: "creds", s3: { endpoint: "http://s3", bucket: "b", prefix: "team/" } }, retention: { keepDaily: 7, keepLast: 2 } };
+  const defaults = {
+    schedule: "0 * * * *",
+    backend: { storageSecretName: "creds", s3: { endpoint: "http://s3", bucket: "b", prefix: "team/" } },
+    retention: { keepDaily: 7, keepLast: 2 },
+  };
   const out = renderBackupPolicy(policy({ target: { kind: "StatefulSet", name: "db" }, paths: ["/var/lib/db"], exclude: ["*.tmp"] }), defaults, "apps");
   assert.deepEqual(out, {
     problems: [],
@@ -29,13 +38,25 @@ test("a BackupPolicy with defaults renders into exactly one Repository and one B
     },
   });
   // Key order is fixed, so serialisations are identical too.
-  assert.equal(JSON.stringify(renderBackupPolicy(policy({ target: { kind: "StatefulSet", name: "db" }, paths: ["/var/lib/db"], exclude: ["*.tmp"] }), defaults, "apps")), JSON.stringify(out));
+  assert.equal(
+    JSON.stringify(renderBackupPolicy(policy({ target: { kind: "StatefulSet", name: "db" }, paths: ["/var/lib/db"], exclude: ["*.tmp"] }), defaults, "apps")),
+    JSON.stringify(out),
+  );
 });
 
 test("a policy's own backend is used as written; a PVC job-model policy gets its task and a prunable Repository", () => {
   const out = renderBackupPolicy(
     policy(
-      { target: { kind: "PersistentVolumeClaim", name: "data" }, task: "pvc-backup", schedule: "@daily", backend: { storageSecretName: "c", rest: { url: "http://rest:8000/x" } }, retention: { keepLast: 1, prune: false }, repository: { name: "shared", prunable: true, usagePolicy: { allowedNamespaces: { from: "All" } } }, paused: true, backupHistoryLimit: 3 },
+      {
+        target: { kind: "PersistentVolumeClaim", name: "data" },
+        task: "pvc-backup",
+        schedule: "@daily",
+        backend: { storageSecretName: "c", rest: { url: "http://rest:8000/x" } },
+        retention: { keepLast: 1, prune: false },
+        repository: { name: "shared", prunable: true, usagePolicy: { allowedNamespaces: { from: "All" } } },
+        paused: true,
+        backupHistoryLimit: 3,
+      },
       { name: "data", namespace: "ns1" },
     ),
     {},
@@ -68,7 +89,17 @@ test("a policy missing schedule, backend and retention with no defaults names ea
 });
 
 test("a backend with two providers is refused", () => {
-  const out = renderBackupPolicy(policy({ target: { kind: "Deployment", name: "x" }, paths: ["/d"], schedule: "@daily", retention: { keepLast: 1 }, backend: { storageSecretName: "c", s3: {}, gcs: {} } }), {}, "ns");
+  const out = renderBackupPolicy(
+    policy({
+      target: { kind: "Deployment", name: "x" },
+      paths: ["/d"],
+      schedule: "@daily",
+      retention: { keepLast: 1 },
+      backend: { storageSecretName: "c", s3: {}, gcs: {} },
+    }),
+    {},
+    "ns",
+  );
   assert.deepEqual(out.problems, [{ field: "spec.backend", message: "needs exactly one provider of local, s3, gcs, azure, swift, b2, rest; found s3, gcs" }]);
 });
 
@@ -95,7 +126,11 @@ test("the nearest defaults.yaml wins field by field; a sibling directory's defau
 test("a BackupPolicy's volumeMounts become the BackupConfiguration target's, so the sidecar mounts the data", () => {
   const defaults = { schedule: "0 * * * *", backend: { storageSecretName: "creds", s3: { endpoint: "http://s3", bucket: "b" } }, retention: { keepLast: 2 } };
   const out = renderBackupPolicy(
-    policy({ target: { kind: "Deployment", name: "web" }, volumeMounts: [{ name: "html", mountPath: "/usr/share/nginx/html", readOnly: true }], paths: ["/usr/share/nginx/html"] }),
+    policy({
+      target: { kind: "Deployment", name: "web" },
+      volumeMounts: [{ name: "html", mountPath: "/usr/share/nginx/html", readOnly: true }],
+      paths: ["/usr/share/nginx/html"],
+    }),
     defaults,
     "web",
   );

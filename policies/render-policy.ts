@@ -35,7 +35,8 @@ export const PRUNABLE_ANNOTATION = "restash.dev/prunable";
 const PROVIDERS = ["local", "s3", "gcs", "azure", "swift", "b2", "rest"] as const;
 const RETENTION_KEYS = ["keepLast", "keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly", "keepTags"] as const;
 
-const defaultTargetApiVersion = (kind: string) => (kind === "PersistentVolumeClaim" ? "v1" : kind === "AppBinding" ? "appcatalog.appscode.com/v1alpha1" : "apps/v1");
+const defaultTargetApiVersion = (kind: string) =>
+  kind === "PersistentVolumeClaim" ? "v1" : kind === "AppBinding" ? "appcatalog.appscode.com/v1alpha1" : "apps/v1";
 
 /**
  * A backend that came from a defaults file is shared by many policies, so each policy gets its
@@ -72,8 +73,16 @@ export function renderBackupPolicy(policy: KubeObject, defaults: PolicyDefaultsS
   if (!backend) problems.push({ field: "spec.backend", message: "is required (in the policy or a defaults.yaml above it)" });
   else {
     const providers = PROVIDERS.filter((p) => backend![p] !== undefined);
-    if (providers.length !== 1) problems.push({ field: "spec.backend", message: `needs exactly one provider of ${PROVIDERS.join(", ")}; found ${providers.length ? providers.join(", ") : "none"}` });
-    if (!backend.storageSecretName && !backend.local) problems.push({ field: "spec.backend.storageSecretName", message: "is required: name the Secret that holds the restic password and backend credentials" });
+    if (providers.length !== 1)
+      problems.push({
+        field: "spec.backend",
+        message: `needs exactly one provider of ${PROVIDERS.join(", ")}; found ${providers.length ? providers.join(", ") : "none"}`,
+      });
+    if (!backend.storageSecretName && !backend.local)
+      problems.push({
+        field: "spec.backend.storageSecretName",
+        message: "is required: name the Secret that holds the restic password and backend credentials",
+      });
   }
 
   const retention = spec.retention ?? defaults.retention;

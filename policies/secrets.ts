@@ -3,7 +3,8 @@
 // password-bearing URL is refused. Messages name the field, never the value.
 import type { KubeObject } from "./model.ts";
 
-const SECRET_KEY = /(password|passwd|passphrase|secret[_-]?(access[_-]?)?key|access[_-]?key([_-]?id)?|token|private[_-]?key|credentials?|api[_-]?key|client[_-]?secret)$/i;
+const SECRET_KEY =
+  /(password|passwd|passphrase|secret[_-]?(access[_-]?)?key|access[_-]?key([_-]?id)?|token|private[_-]?key|credentials?|api[_-]?key|client[_-]?secret)$/i;
 // Keys that name a Secret (or a key in one) rather than hold a credential.
 const REFERENCE_KEY = /(name|ref|namespace|secretname|keyref|secretkeyref)$/i;
 const SECRET_VALUE: [RegExp, string][] = [
@@ -24,11 +25,14 @@ export function findInlineSecrets(obj: KubeObject): InlineSecret[] {
   const found: InlineSecret[] = [];
   const walk = (v: unknown, path: string, key: string) => {
     if (typeof v === "string") {
-      if (key && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key) && v.length > 0) found.push({ field: path, what: "a credential-looking key with a literal value" });
-      else for (const [re, what] of SECRET_VALUE) if (re.test(v)) {
-        found.push({ field: path, what });
-        break;
-      }
+      if (key && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key) && v.length > 0)
+        found.push({ field: path, what: "a credential-looking key with a literal value" });
+      else
+        for (const [re, what] of SECRET_VALUE)
+          if (re.test(v)) {
+            found.push({ field: path, what });
+            break;
+          }
       return;
     }
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, key));

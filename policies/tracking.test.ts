@@ -25,7 +25,13 @@ test("drift is a field Git sets that differs live; fields Git leaves out are not
 });
 
 test("plan diffs ignore server-filled metadata, status and tracking annotations", () => {
-  const live = { apiVersion: "v1", kind: "K", metadata: { name: "n", uid: "u", resourceVersion: "9", managedFields: [{}], annotations: { "restash.dev/revision": "r" } }, spec: { a: 1, b: [1] }, status: { x: 1 } } as any;
+  const live = {
+    apiVersion: "v1",
+    kind: "K",
+    metadata: { name: "n", uid: "u", resourceVersion: "9", managedFields: [{}], annotations: { "restash.dev/revision": "r" } },
+    spec: { a: 1, b: [1] },
+    status: { x: 1 },
+  } as any;
   assert.deepEqual(normalizeForDiff(live), { apiVersion: "v1", kind: "K", metadata: { name: "n" }, spec: { a: 1, b: [1] } });
   assert.deepEqual(diffFields({ spec: { a: 1, b: [1], gone: true } }, { spec: { a: 2, b: [1, 2], new: "x" } }), [
     { path: "spec.a", from: 1, to: 2 },
@@ -38,7 +44,10 @@ test("plan diffs ignore server-filled metadata, status and tracking annotations"
 test("stale inventory entries are pruned BackupConfigurations first, Repositories last", () => {
   const e = (id: string) => ({ id, v: "v1" });
   assert.deepEqual(
-    staleEntries([e("ns_r_stash.appscode.com_Repository"), e("ns_b_stash.appscode.com_BackupConfiguration"), e("ns_keep_stash.appscode.com_BackupConfiguration")], [e("ns_keep_stash.appscode.com_BackupConfiguration")]).map((x) => x.id),
+    staleEntries(
+      [e("ns_r_stash.appscode.com_Repository"), e("ns_b_stash.appscode.com_BackupConfiguration"), e("ns_keep_stash.appscode.com_BackupConfiguration")],
+      [e("ns_keep_stash.appscode.com_BackupConfiguration")],
+    ).map((x) => x.id),
     ["ns_b_stash.appscode.com_BackupConfiguration", "ns_r_stash.appscode.com_Repository"],
   );
   assert.deepEqual(parseInventoryId("_task_stash.appscode.com_Task"), { namespace: "", name: "task", group: "stash.appscode.com", kind: "Task" });

@@ -73,7 +73,12 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  const errors = new Counter({ name: "restash_reconcile_errors_total", help: "Reconciles that ended in an error, by kind.", labelNames: ["kind"], registers: [registry] });
+  const errors = new Counter({
+    name: "restash_reconcile_errors_total",
+    help: "Reconciles that ended in an error, by kind.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
   let readDepth: () => Record<string, number> = () => ({});
   new Gauge({
     name: "restash_workqueue_depth",
@@ -91,7 +96,11 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
   const state = () => {
     if (!cache || now() - cache.at > (opts.cacheMs ?? 15_000)) {
       const data = (async () => {
-        const list = (apiVersion: string, kind: string) => kube.list(apiVersion, kind).then((l) => l.items as KubeObject[], () => [] as KubeObject[]);
+        const list = (apiVersion: string, kind: string) =>
+          kube.list(apiVersion, kind).then(
+            (l) => l.items as KubeObject[],
+            () => [] as KubeObject[],
+          );
         const [configs, batches, sessions, sources, restores] = await Promise.all([
           list("stash.appscode.com/v1beta1", "BackupConfiguration"),
           list("stash.appscode.com/v1beta1", "BackupBatch"),
@@ -121,8 +130,16 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
         }
       },
     });
-  bcGauge("restash_backupconfiguration_last_success_timestamp_seconds", "Creation time of the newest Succeeded BackupSession (0: never).", (f) => f.lastSuccess);
-  bcGauge("restash_backupconfiguration_last_failure_timestamp_seconds", "Creation time of the newest Failed BackupSession (0: never); above the last success while the latest backup failed.", (f) => f.lastFailure);
+  bcGauge(
+    "restash_backupconfiguration_last_success_timestamp_seconds",
+    "Creation time of the newest Succeeded BackupSession (0: never).",
+    (f) => f.lastSuccess,
+  );
+  bcGauge(
+    "restash_backupconfiguration_last_failure_timestamp_seconds",
+    "Creation time of the newest Failed BackupSession (0: never); above the last success while the latest backup failed.",
+    (f) => f.lastFailure,
+  );
   bcGauge("restash_backupconfiguration_schedule_interval_seconds", "Seconds between two runs of the configuration's schedule.", (f) => f.interval);
   bcGauge("restash_backupconfiguration_paused", "1 while spec.paused is true.", (f) => (f.paused ? 1 : 0));
   bcGauge("restash_backupconfiguration_created_timestamp_seconds", "Creation time of the BackupConfiguration.", (f) => f.created);
@@ -144,8 +161,18 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     });
   // Gauges over the sessions still in the API server, for dashboards (history is bounded by
   // backupHistoryLimit, so they drop when old sessions go: alerts use the timestamps instead).
-  sessionCounter("restash_backupsessions_completed_total", "Completed BackupSessions present in the cluster, by phase.", (s) => s.sessions, (o) => o.spec?.invoker?.name ?? "");
-  sessionCounter("restash_restoresessions_completed_total", "Completed RestoreSessions present in the cluster, by phase.", (s) => s.restores, (o) => o.metadata.name!);
+  sessionCounter(
+    "restash_backupsessions_completed_total",
+    "Completed BackupSessions present in the cluster, by phase.",
+    (s) => s.sessions,
+    (o) => o.spec?.invoker?.name ?? "",
+  );
+  sessionCounter(
+    "restash_restoresessions_completed_total",
+    "Completed RestoreSessions present in the cluster, by phase.",
+    (s) => s.restores,
+    (o) => o.metadata.name!,
+  );
   new Gauge({
     name: "restash_restoresession_failed_timestamp_seconds",
     help: "When a RestoreSession failed (its newest condition transition, else its creation), per Failed RestoreSession.",
@@ -155,7 +182,9 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
       this.reset();
       for (const o of (await state()).restores) {
         if (o.status?.phase !== "Failed") continue;
-        const times = [String(o.metadata.creationTimestamp), ...(o.status?.conditions ?? []).map((c: any) => String(c.lastTransitionTime))].map((t) => Date.parse(t) / 1000).filter((t) => !Number.isNaN(t));
+        const times = [String(o.metadata.creationTimestamp), ...(o.status?.conditions ?? []).map((c: any) => String(c.lastTransitionTime))]
+          .map((t) => Date.parse(t) / 1000)
+          .filter((t) => !Number.isNaN(t));
         if (times.length) this.set({ namespace: o.metadata.namespace!, name: o.metadata.name! }, Math.max(...times));
       }
     },
@@ -180,7 +209,9 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     });
   const ready = (o: KubeObject) => (o.status?.conditions ?? []).find((c: any) => c.type === "Ready");
   sourceGauge("restash_policysource_ready", "1 when the source's last sync applied its revision.", (o) => (ready(o)?.status === "True" ? 1 : 0));
-  sourceGauge("restash_policysource_revision_info", "The revision last applied, as a label.", (o) => (o.status?.lastAppliedRevision ? 1 : undefined), ["revision"]);
+  sourceGauge("restash_policysource_revision_info", "The revision last applied, as a label.", (o) => (o.status?.lastAppliedRevision ? 1 : undefined), [
+    "revision",
+  ]);
   sourceGauge("restash_policysource_last_applied_timestamp_seconds", "When the source last became Ready.", (o) => {
     const r = ready(o);
     return r?.status === "True" && r.lastTransitionTime ? Date.parse(r.lastTransitionTime) / 1000 : undefined;

@@ -89,7 +89,13 @@ export function startOperator(o: StartOperatorOptions): Operator {
       onError: (key, e) => {
         const errKind = errorKind(e);
         if ((e as any)?.code === 409) return log.debug("conflict; retrying", { kind: reg.kind, key });
-        (errKind === "Transient" ? log.warn : log.info)("reconcile did not finish", { controller: reg.kind, object: `${reg.kind}/${key}`, key, errorKind: errKind, err: e as Error });
+        (errKind === "Transient" ? log.warn : log.info)("reconcile did not finish", {
+          controller: reg.kind,
+          object: `${reg.kind}/${key}`,
+          key,
+          errorKind: errKind,
+          err: e as Error,
+        });
       },
     });
   }
@@ -123,7 +129,14 @@ export function startOperator(o: StartOperatorOptions): Operator {
   for (const reg of REGISTRATIONS) {
     const queue = queues[reg.kind];
     if (reg.mapFrom?.length && !reg.for.cache) throw new Error(`${reg.kind}: mapFrom reads the kind's cache, so its for needs cache: true`);
-    forSources.set(reg.kind, on(reg.for, filtered(reg.for.when, (obj) => queue.add(keyOf(obj))), !!reg.for.cache));
+    forSources.set(
+      reg.kind,
+      on(
+        reg.for,
+        filtered(reg.for.when, (obj) => queue.add(keyOf(obj))),
+        !!reg.for.cache,
+      ),
+    );
     for (const owned of reg.owns ?? []) {
       on({ ...owned, metadataOnly: true }, (obj) => {
         const key = ownerKey(obj, reg.kind);
@@ -131,9 +144,12 @@ export function startOperator(o: StartOperatorOptions): Operator {
       });
     }
     for (const m of reg.mapFrom ?? []) {
-      on(m.source, filtered(m.when, (obj) => {
-        for (const key of m.map(obj, caches.informer(reg.kind).cache)) queue.add(key);
-      }));
+      on(
+        m.source,
+        filtered(m.when, (obj) => {
+          for (const key of m.map(obj, caches.informer(reg.kind).cache)) queue.add(key);
+        }),
+      );
     }
   }
 

@@ -25,12 +25,35 @@ export interface LocalSpec {
   /** Any inline VolumeSource (hostPath, persistentVolumeClaim, nfs, ...): mounted by the executor. */
   [volumeSource: string]: unknown;
 }
-export interface S3Spec { endpoint: string; bucket: string; prefix?: string; region?: string; insecureTLS?: boolean }
-export interface GCSSpec { bucket: string; prefix?: string; maxConnections?: number }
-export interface AzureSpec { container: string; prefix?: string; maxConnections?: number }
-export interface SwiftSpec { container: string; prefix?: string }
-export interface B2Spec { bucket: string; prefix?: string; maxConnections?: number }
-export interface RestSpec { url: string }
+export interface S3Spec {
+  endpoint: string;
+  bucket: string;
+  prefix?: string;
+  region?: string;
+  insecureTLS?: boolean;
+}
+export interface GCSSpec {
+  bucket: string;
+  prefix?: string;
+  maxConnections?: number;
+}
+export interface AzureSpec {
+  container: string;
+  prefix?: string;
+  maxConnections?: number;
+}
+export interface SwiftSpec {
+  container: string;
+  prefix?: string;
+}
+export interface B2Spec {
+  bucket: string;
+  prefix?: string;
+  maxConnections?: number;
+}
+export interface RestSpec {
+  url: string;
+}
 
 export interface BackendSpec {
   storageSecretName?: string;
@@ -89,15 +112,41 @@ export interface ResticBackend {
 }
 
 const SWIFT_KEYS = [
-  "ST_AUTH", "ST_USER", "ST_KEY",
-  "OS_AUTH_URL", "OS_REGION_NAME", "OS_USERNAME", "OS_PASSWORD", "OS_TENANT_ID", "OS_TENANT_NAME",
-  "OS_USER_DOMAIN_NAME", "OS_PROJECT_NAME", "OS_PROJECT_DOMAIN_NAME",
-  "OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_NAME", "OS_APPLICATION_CREDENTIAL_SECRET",
-  "OS_STORAGE_URL", "OS_AUTH_TOKEN",
+  "ST_AUTH",
+  "ST_USER",
+  "ST_KEY",
+  "OS_AUTH_URL",
+  "OS_REGION_NAME",
+  "OS_USERNAME",
+  "OS_PASSWORD",
+  "OS_TENANT_ID",
+  "OS_TENANT_NAME",
+  "OS_USER_DOMAIN_NAME",
+  "OS_PROJECT_NAME",
+  "OS_PROJECT_DOMAIN_NAME",
+  "OS_APPLICATION_CREDENTIAL_ID",
+  "OS_APPLICATION_CREDENTIAL_NAME",
+  "OS_APPLICATION_CREDENTIAL_SECRET",
+  "OS_STORAGE_URL",
+  "OS_AUTH_TOKEN",
 ] as const;
 
 /** Keys whose values are not secret (they may appear in messages). */
-const NON_SECRET_KEYS = new Set(["GOOGLE_PROJECT_ID", "AZURE_ACCOUNT_NAME", "OS_AUTH_URL", "OS_REGION_NAME", "ST_AUTH", "OS_STORAGE_URL", "OS_USER_DOMAIN_NAME", "OS_PROJECT_NAME", "OS_PROJECT_DOMAIN_NAME", "OS_TENANT_NAME", "REST_SERVER_USERNAME", "AWS_ACCESS_KEY_ID", "B2_ACCOUNT_ID"]);
+const NON_SECRET_KEYS = new Set([
+  "GOOGLE_PROJECT_ID",
+  "AZURE_ACCOUNT_NAME",
+  "OS_AUTH_URL",
+  "OS_REGION_NAME",
+  "ST_AUTH",
+  "OS_STORAGE_URL",
+  "OS_USER_DOMAIN_NAME",
+  "OS_PROJECT_NAME",
+  "OS_PROJECT_DOMAIN_NAME",
+  "OS_TENANT_NAME",
+  "REST_SERVER_USERNAME",
+  "AWS_ACCESS_KEY_ID",
+  "B2_ACCOUNT_ID",
+]);
 
 /** Decodes a core/v1 Secret's data (base64) and stringData into plain strings. */
 /** Which provider a backend spec configures; exactly one must be set. */
@@ -126,14 +175,20 @@ function colonUrl(scheme: string, bucket: string, prefix: string | undefined): s
 }
 
 /** Restic's URL for a REST server, with REST_SERVER_USERNAME[:REST_SERVER_PASSWORD]@ injected. */
-function restUrl(raw: string, user: string | undefined, password: string | undefined, ref: ReturnType<typeof repoRef>): { url: string; redacted: string; host: string; path: string } {
+function restUrl(
+  raw: string,
+  user: string | undefined,
+  password: string | undefined,
+  ref: ReturnType<typeof repoRef>,
+): { url: string; redacted: string; host: string; path: string } {
   let u: URL;
   try {
     u = new URL(raw);
   } catch {
     throw new InvalidBackendError(ref, "spec.backend.rest.url", `is not a valid URL`);
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new InvalidBackendError(ref, "spec.backend.rest.url", `must be http:// or https://, got ${u.protocol}//`);
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new InvalidBackendError(ref, "spec.backend.rest.url", `must be http:// or https://, got ${u.protocol}//`);
   const host = u.host;
   const path = u.pathname === "/" ? "" : u.pathname;
   const plain = new URL(u.href);

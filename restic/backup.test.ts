@@ -38,7 +38,10 @@ async function roundTrip(t: TestRepo, largeFileBytes: number) {
 
   const list = await snapshots(t.ctx, { host: "app-0" });
   assert.equal(list.length, 2);
-  assert.deepEqual(list.map((s) => s.paths), [[src], [src]]);
+  assert.deepEqual(
+    list.map((s) => s.paths),
+    [[src], [src]],
+  );
 
   const target = join(t.work, "restored");
   const r = await restore(t.ctx, { snapshot: "latest", host: "app-0", path: src, target });
@@ -66,7 +69,7 @@ test("a backup restored from S3 (MinIO) is byte-identical and lands under bucket
   const t = await s3RepoContext("bk-s3");
   await roundTrip(t, 2 * 1024 * 1024);
   const { listObjects } = await (await import("../testing/services.ts")).sharedMinio();
-  const bucket = (t.repo.spec!.backend!.s3!).bucket;
+  const bucket = t.repo.spec!.backend!.s3!.bucket;
   const keys = await listObjects(bucket);
   assert.ok(keys.includes("demo/app/config"), keys.slice(0, 5).join(","));
   assert.ok(keys.every((k) => k.startsWith("demo/app/")));

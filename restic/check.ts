@@ -24,7 +24,11 @@ export async function check(ctx: ResticContext, opts: CheckOptions = {}): Promis
     return { integrity, output: res.stdout };
   } catch (e) {
     // restic exits 1 when it found errors: that is an answer (integrity false), not a failure to run.
-    if (e instanceof ResticFailedError && e.exitCode === 1 && /contains errors|errors were found|damaged|invalid|not found|missing|unreferenced|incomplete|error for tree|wrong data/i.test(e.message)) {
+    if (
+      e instanceof ResticFailedError &&
+      e.exitCode === 1 &&
+      /contains errors|errors were found|damaged|invalid|not found|missing|unreferenced|incomplete|error for tree|wrong data/i.test(e.message)
+    ) {
       return { integrity: false, output: e.message };
     }
     throw e;

@@ -29,7 +29,12 @@ export type ResticErrorCode =
 export class ResticError extends ReconcileError {
   readonly code: ResticErrorCode;
   readonly exitCode?: number;
-  constructor(code: ResticErrorCode, kind: ErrorKind, message: string, opts: { exitCode?: number; object?: ObjectRef; field?: string; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ResticErrorCode,
+    kind: ErrorKind,
+    message: string,
+    opts: { exitCode?: number; object?: ObjectRef; field?: string; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
     super(kind, code, message, opts);
     this.name = `${code}Error`;
     this.code = code;

@@ -10,15 +10,44 @@ import { localRepoContext } from "../testing/restic-context.ts";
 
 test("every retention field maps to its restic flag, zero keeps are left out", () => {
   assert.deepEqual(
-    retentionArgs({ name: "all", keepLast: 5, keepHourly: 0, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 3, keepTags: ["a", "b c"], prune: true, dryRun: true }),
-    ["--keep-last", "5", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "12", "--keep-yearly", "3", "--keep-tag", "a", "--keep-tag", "b c", "--prune", "--dry-run"],
+    retentionArgs({
+      name: "all",
+      keepLast: 5,
+      keepHourly: 0,
+      keepDaily: 7,
+      keepWeekly: 4,
+      keepMonthly: 12,
+      keepYearly: 3,
+      keepTags: ["a", "b c"],
+      prune: true,
+      dryRun: true,
+    }),
+    [
+      "--keep-last",
+      "5",
+      "--keep-daily",
+      "7",
+      "--keep-weekly",
+      "4",
+      "--keep-monthly",
+      "12",
+      "--keep-yearly",
+      "3",
+      "--keep-tag",
+      "a",
+      "--keep-tag",
+      "b c",
+      "--prune",
+      "--dry-run",
+    ],
   );
   assert.deepEqual(retentionArgs({ name: "min", keepLast: 1, prune: false }), ["--keep-last", "1"]);
   assert.deepEqual(retentionArgs({ name: "hourly", keepHourly: 2, prune: false }), ["--keep-hourly", "2"]);
 });
 
 test("forget JSON output counts kept and removed snapshots over all groups", () => {
-  const out = '[{"host":"a","paths":["/x"],"tags":null,"keep":[{"id":"1"}],"remove":[{"id":"2"},{"id":"3"}]},{"host":"b","paths":["/y"],"tags":null,"keep":[{"id":"4"}],"remove":null}]\nsome prune text\n';
+  const out =
+    '[{"host":"a","paths":["/x"],"tags":null,"keep":[{"id":"1"}],"remove":[{"id":"2"},{"id":"3"}]},{"host":"b","paths":["/y"],"tags":null,"keep":[{"id":"4"}],"remove":null}]\nsome prune text\n';
   assert.deepEqual(forgetResultOf(out), {
     kept: 2,
     removed: 2,

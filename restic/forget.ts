@@ -58,8 +58,16 @@ export function retentionArgs(policy: RetentionPolicy): string[] {
   return args;
 }
 
-interface RawSnap { id: string }
-interface RawGroup { host?: string; paths?: string[] | null; tags?: string[] | null; keep?: RawSnap[] | null; remove?: RawSnap[] | null }
+interface RawSnap {
+  id: string;
+}
+interface RawGroup {
+  host?: string;
+  paths?: string[] | null;
+  tags?: string[] | null;
+  keep?: RawSnap[] | null;
+  remove?: RawSnap[] | null;
+}
 
 /** Parses forget's JSON (the first line that is a JSON array; prune may print text after it). */
 export function forgetResultOf(stdout: string): ForgetResult {
@@ -93,7 +101,9 @@ export interface ForgetOptions {
 export async function forget(ctx: ResticContext, policy: RetentionPolicy, opts: ForgetOptions = {}): Promise<ForgetResult> {
   const flags = retentionArgs(policy);
   if (!flags.some((f) => f.startsWith("--keep-"))) {
-    throw stalled("InvalidRetentionPolicy", `policy ${policy.name} has no keep rule (keepLast, keepHourly, ..., keepTags); refusing to forget`, { field: "spec.retentionPolicy" });
+    throw stalled("InvalidRetentionPolicy", `policy ${policy.name} has no keep rule (keepLast, keepHourly, ..., keepTags); refusing to forget`, {
+      field: "spec.retentionPolicy",
+    });
   }
   const args = ["forget", "--json", ...flags];
   if (opts.host) args.push("--host", opts.host);

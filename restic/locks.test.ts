@@ -37,7 +37,10 @@ test("a stale lock left by a SIGKILLed restic is removed and reported; the next 
   await assert.rejects(forget(t.ctx, { name: "p", keepLast: 1, prune: true }), RepositoryLockedError);
 
   const { removed, live } = await clearStaleLocks(t.ctx);
-  assert.deepEqual(removed.map((l) => l.pid), [pid]);
+  assert.deepEqual(
+    removed.map((l) => l.pid),
+    [pid],
+  );
   assert.deepEqual(live, []);
   assert.deepEqual(await listLocks(t.ctx), []);
 
@@ -54,15 +57,29 @@ test("a lock whose holder is alive is waited for, then reported as RepositoryLoc
   await writeSeededFile(join(src, "big.bin"), 4 * 1024 * 1024, "live");
   const pid = await killedBackup(t, src);
   let polls = 0;
-  const err = await waitForLocks(t.ctx, { isHolderAlive: () => true, timeoutMs: 2500, pollMs: 100, sleep: async (ms) => { polls++; await sleep(ms); } }).catch((e: unknown) => e);
+  const err = await waitForLocks(t.ctx, {
+    isHolderAlive: () => true,
+    timeoutMs: 2500,
+    pollMs: 100,
+    sleep: async (ms) => {
+      polls++;
+      await sleep(ms);
+    },
+  }).catch((e: unknown) => e);
   assert.ok(err instanceof RepositoryLockedError, String(err));
   assert.equal(err.kind, "Waiting");
   assert.match(err.message, new RegExp(`held by pid ${pid} on `));
-  assert.deepEqual(err.holders.map((h) => h.pid), [pid]);
+  assert.deepEqual(
+    err.holders.map((h) => h.pid),
+    [pid],
+  );
   assert.ok(polls >= 1);
   // A backup only waits for exclusive locks: a (non-exclusive) backup lock does not block it.
   assert.deepEqual((await waitForLocks(t.ctx, { exclusive: false, isHolderAlive: () => true, timeoutMs: 0 })).removed, []);
   // Once judged gone, it is removed and reported.
   const done = await waitForLocks(t.ctx, { timeoutMs: 1000 });
-  assert.deepEqual(done.removed.map((l) => l.pid), [pid]);
+  assert.deepEqual(
+    done.removed.map((l) => l.pid),
+    [pid],
+  );
 });

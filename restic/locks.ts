@@ -50,7 +50,10 @@ export function defaultHolderAlive(opts: { hostname?: string; now?: () => Date }
 }
 
 export async function listLocks(ctx: ResticContext): Promise<LockInfo[]> {
-  const ids = (await runRestic(ctx, ["list", "locks", "--no-lock"])).stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  const ids = (await runRestic(ctx, ["list", "locks", "--no-lock"])).stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const out: LockInfo[] = [];
   for (const id of ids) {
     try {
@@ -119,7 +122,9 @@ export async function waitForLocks(ctx: ResticContext, opts: WaitForLocksOptions
     const blocking = r.live.filter((l) => exclusive || l.exclusive);
     if (blocking.length === 0) return { removed, waitedMs: Date.now() - started };
     if (Date.now() - started >= timeout) {
-      const who = blocking.map((l) => `${l.exclusive ? "exclusive " : ""}lock ${l.id.slice(0, 8)} held by pid ${l.pid} on ${l.hostname} since ${l.time}`).join("; ");
+      const who = blocking
+        .map((l) => `${l.exclusive ? "exclusive " : ""}lock ${l.id.slice(0, 8)} held by pid ${l.pid} on ${l.hostname} since ${l.time}`)
+        .join("; ");
       throw new RepositoryLockedError(ctx.backend.redactedRepository, `${who} (waited ${Math.round((Date.now() - started) / 1000)} s)`, blocking);
     }
     await sleep(poll);

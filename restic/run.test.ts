@@ -13,19 +13,32 @@ import { freePort } from "../local/control-plane.ts";
 
 test("restic failures map to typed errors by exit code and message", () => {
   assert.ok(classifyFailure("r", "snapshots", 12, "Fatal: wrong password or no key found") instanceof WrongPasswordError);
-  assert.ok(classifyFailure("r", "cat", 10, "Fatal: repository does not exist: unable to open config file: stat /x/config: no such file or directory") instanceof RepositoryNotFoundError);
-  const locked = classifyFailure("r", "forget", 11, '{"message_type":"exit_error","code":11,"message":"unable to create lock in backend: repository is already locked by PID 7 on vm by root"}');
+  assert.ok(
+    classifyFailure("r", "cat", 10, "Fatal: repository does not exist: unable to open config file: stat /x/config: no such file or directory") instanceof
+      RepositoryNotFoundError,
+  );
+  const locked = classifyFailure(
+    "r",
+    "forget",
+    11,
+    '{"message_type":"exit_error","code":11,"message":"unable to create lock in backend: repository is already locked by PID 7 on vm by root"}',
+  );
   assert.ok(locked instanceof RepositoryLockedError);
   assert.equal(locked.kind, "Waiting");
   assert.match(locked.message, /already locked by PID 7 on vm/);
-  assert.ok(classifyFailure("r", "init", 1, "Fatal: create repository failed: dial tcp 127.0.0.1:9: connect: connection refused") instanceof BackendUnreachableError);
+  assert.ok(
+    classifyFailure("r", "init", 1, "Fatal: create repository failed: dial tcp 127.0.0.1:9: connect: connection refused") instanceof BackendUnreachableError,
+  );
   const other = classifyFailure("r", "backup", 1, "Fatal: something odd");
   assert.ok(other instanceof ResticFailedError);
   assert.equal(other.message, "restic backup failed (exit 1): Fatal: something odd");
 });
 
 test("redaction removes secret values and URL credentials", () => {
-  assert.equal(redactText("open rest:http://user:hunter22@host:1/x failed, password hunter22", ["hunter22"]), "open rest:http://<redacted>@host:1/x failed, password <redacted>");
+  assert.equal(
+    redactText("open rest:http://user:hunter22@host:1/x failed, password hunter22", ["hunter22"]),
+    "open rest:http://<redacted>@host:1/x failed, password <redacted>",
+  );
   assert.equal(redactText("s3:https://u:p@h/b", []), "s3:https://<redacted>@h/b");
 });
 
@@ -57,7 +70,10 @@ test("REST credentials are injected into the URL and never logged; a wrong REST 
   const src = join(t.work, "f.txt");
   await writeFile(src, "hello\n");
   await backup(ctx, { path: src });
-  assert.ok(lines.some((l) => l.includes("<redacted>@127.0.0.1")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.includes("<redacted>@127.0.0.1")),
+    lines.join("\n"),
+  );
   assert.ok(lines.every((l) => !l.includes(t.secret.REST_SERVER_PASSWORD) && !l.includes(t.secret.RESTIC_PASSWORD)));
   const wrong = await contextFor(t.repo, { ...t.secret, REST_SERVER_PASSWORD: "not-the-rest-password" }, tempDir("rest-auth2"));
   await assert.rejects(snapshots(wrong), (e: unknown) => {
@@ -70,14 +86,22 @@ test("REST credentials are injected into the URL and never logged; a wrong REST 
 test("an unreachable REST server or S3 endpoint fails fast with BackendUnreachableError", async () => {
   const port = await freePort();
   const work = tempDir("unreachable");
-  const rest = await contextFor({ metadata: { name: "gone", namespace: "ns" }, spec: { backend: { rest: { url: `http://127.0.0.1:${port}/repo` } } } }, { RESTIC_PASSWORD: "x-password" }, work);
+  const rest = await contextFor(
+    { metadata: { name: "gone", namespace: "ns" }, spec: { backend: { rest: { url: `http://127.0.0.1:${port}/repo` } } } },
+    { RESTIC_PASSWORD: "x-password" },
+    work,
+  );
   const started = Date.now();
   await assert.rejects(ensureRepository(rest), (e: unknown) => {
     assert.ok(e instanceof BackendUnreachableError, String(e));
     assert.match(e.message, /connection refused/);
     return true;
   });
-  const s3 = await contextFor({ metadata: { name: "gone-s3", namespace: "ns" }, spec: { backend: { s3: { endpoint: `http://127.0.0.1:${port}`, bucket: "nowhere" } } } }, { RESTIC_PASSWORD: "x-password", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s3-secret-value" }, work);
+  const s3 = await contextFor(
+    { metadata: { name: "gone-s3", namespace: "ns" }, spec: { backend: { s3: { endpoint: `http://127.0.0.1:${port}`, bucket: "nowhere" } } } },
+    { RESTIC_PASSWORD: "x-password", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s3-secret-value" },
+    work,
+  );
   await assert.rejects(snapshots(s3), (e: unknown) => e instanceof BackendUnreachableError && !e.message.includes("s3-secret-value"));
   assert.ok(Date.now() - started < 120_000);
 });

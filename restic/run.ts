@@ -14,14 +14,7 @@ import type { Readable, Writable } from "node:stream";
 import { redact } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ResticBackend } from "./backend.ts";
-import {
-  BackendUnreachableError,
-  RepositoryLockedError,
-  RepositoryNotFoundError,
-  ResticFailedError,
-  WrongPasswordError,
-  type ResticError,
-} from "./errors.ts";
+import { BackendUnreachableError, RepositoryLockedError, RepositoryNotFoundError, ResticFailedError, WrongPasswordError, type ResticError } from "./errors.ts";
 
 export interface ResticContext {
   /** From resticBackend(): URL, env, global flags, secrets to redact. Files must be written already (writeBackendFiles). */
@@ -71,7 +64,10 @@ export function redactText(text: string, secrets: Iterable<string>): string {
 
 /** The last meaningful lines of restic's stderr (its "Fatal: ..." and exit_error messages first). */
 function detailOf(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const messages: string[] = [];
   for (const l of lines) {
     if (l.startsWith("{")) {
@@ -91,7 +87,8 @@ function detailOf(stderr: string): string {
   return pick.length > 600 ? pick.slice(0, 600) + "…" : pick || "(no output)";
 }
 
-const UNREACHABLE = /connection refused|no such host|dial tcp|i\/o timeout|network is unreachable|TLS handshake|x509:|certificate|tls: |Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|401 Unauthorized|403 Forbidden|unexpected HTTP response \((401|403)\)|connection reset|context deadline exceeded|server gave HTTP response to HTTPS client/i;
+const UNREACHABLE =
+  /connection refused|no such host|dial tcp|i\/o timeout|network is unreachable|TLS handshake|x509:|certificate|tls: |Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|401 Unauthorized|403 Forbidden|unexpected HTTP response \((401|403)\)|connection reset|context deadline exceeded|server gave HTTP response to HTTPS client/i;
 
 /** Maps a failed restic run to a typed error. Pure; `stderr` must already be redacted. */
 export function classifyFailure(repository: string, verb: string, exitCode: number | null, stderr: string): ResticError {
@@ -100,7 +97,8 @@ export function classifyFailure(repository: string, verb: string, exitCode: numb
   if (exitCode === 12 || /wrong password or no key found/i.test(stderr)) return new WrongPasswordError(repository, code);
   if (exitCode === 11 || /repository is already locked|unable to create lock/i.test(stderr)) return new RepositoryLockedError(repository, detail, [], code);
   if (exitCode === 10 || /repository does not exist|Is there a repository at the following location|The specified bucket does not exist/i.test(stderr)) {
-    if (UNREACHABLE.test(stderr) && !/The specified bucket does not exist|no such file or directory/i.test(stderr)) return new BackendUnreachableError(repository, detail, code);
+    if (UNREACHABLE.test(stderr) && !/The specified bucket does not exist|no such file or directory/i.test(stderr))
+      return new BackendUnreachableError(repository, detail, code);
     return new RepositoryNotFoundError(repository, code);
   }
   if (UNREACHABLE.test(stderr)) return new BackendUnreachableError(repository, detail, code);
@@ -148,8 +146,7 @@ export async function runRestic(ctx: ResticContext, args: string[], opts: RunOpt
     };
     dest.once("error", discard);
     dest.once("close", discard);
-  }
-  else {
+  } else {
     out.setEncoding("utf8");
     out.on("data", (chunk: string) => {
       if (keep) stdout += chunk;
@@ -209,10 +206,10 @@ export async function runRestic(ctx: ResticContext, args: string[], opts: RunOpt
     const err = missingBucket
       ? new RepositoryNotFoundError(backend.redactedRepository, code)
       : gaveUp !== undefined
-      ? new BackendUnreachableError(backend.redactedRepository, `gave up after ${retries} retries: ${redactText(gaveUp, secrets)}`, code)
-      : signal
-      ? new ResticFailedError(verb, null, `killed by ${signal}${ctx.signal?.aborted ? " (aborted)" : ""}`)
-      : classifyFailure(backend.redactedRepository, verb, exitCode, cleanErr);
+        ? new BackendUnreachableError(backend.redactedRepository, `gave up after ${retries} retries: ${redactText(gaveUp, secrets)}`, code)
+        : signal
+          ? new ResticFailedError(verb, null, `killed by ${signal}${ctx.signal?.aborted ? " (aborted)" : ""}`)
+          : classifyFailure(backend.redactedRepository, verb, exitCode, cleanErr);
     // A missing repository is an answer the caller expects (and acts on: init), not a failure to report.
     if (err instanceof RepositoryNotFoundError) log?.debug("restic: no repository yet", { exitCode: code });
     else log?.warn("restic failed", { exitCode: code, error: err.message });

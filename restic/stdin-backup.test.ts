@@ -12,7 +12,10 @@ import { NothingToBackUpError, PipeCommandError, SnapshotNotFoundError } from ".
 import { restore } from "./restore.ts";
 import { s3RepoContext, localRepoContext } from "../testing/restic-context.ts";
 
-const sha = async (p: string) => createHash("sha256").update(await readFile(p)).digest("hex");
+const sha = async (p: string) =>
+  createHash("sha256")
+    .update(await readFile(p))
+    .digest("hex");
 
 test("a command's stdout is backed up with --stdin and dumped back into another command byte for byte", async () => {
   const t = await s3RepoContext("stdin");
@@ -23,7 +26,13 @@ test("a command's stdout is backed up with --stdin and dumped back into another 
   assert.equal(res.snapshot.path, "/dumpfile.sql");
   assert.equal(res.totalBytes, 3 * 1024 * 1024 + 17);
   const out = join(t.work, "back.sql");
-  await dump(t.ctx, { snapshot: "latest", file: "/dumpfile.sql", host: "pg-0", command: ["sh", "-c", `cat > '${out}'`], commandEnv: { PATH: process.env.PATH } });
+  await dump(t.ctx, {
+    snapshot: "latest",
+    file: "/dumpfile.sql",
+    host: "pg-0",
+    command: ["sh", "-c", `cat > '${out}'`],
+    commandEnv: { PATH: process.env.PATH },
+  });
   assert.equal(await sha(out), await sha(src));
 });
 

@@ -109,10 +109,18 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
         break;
       }
       case "enum":
-        add({ path: at, locate: at, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => String(v)).join(", ")} (got ${describeValue(e.data)})` });
+        add({
+          path: at,
+          locate: at,
+          message: `must be one of ${(p.allowedValues as unknown[]).map((v) => String(v)).join(", ")} (got ${describeValue(e.data)})`,
+        });
         break;
       case "type":
-        add({ path: at, locate: at, message: `must be ${typeName(p.type)} (got ${typeof e.data === "object" || e.data === null ? describeValue(e.data) : `${typeof e.data} ${describeValue(e.data)}`})` });
+        add({
+          path: at,
+          locate: at,
+          message: `must be ${typeName(p.type)} (got ${typeof e.data === "object" || e.data === null ? describeValue(e.data) : `${typeof e.data} ${describeValue(e.data)}`})`,
+        });
         break;
       case "anyOf": {
         const branches = (e.schema as any[]).map((s) => s?.type).filter(Boolean);
@@ -122,7 +130,9 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
       }
       case "oneOf": {
         // oneOf over `required` alone means "exactly one of these fields" (e.g. a backend provider).
-        const fields = (e.schema as any[]).map((b) => (Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? b.required[0] : undefined));
+        const fields = (e.schema as any[]).map((b) =>
+          Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? b.required[0] : undefined,
+        );
         if (fields.every((f) => f !== undefined)) {
           const set = fields.filter((f) => e.data && typeof e.data === "object" && f in (e.data as object));
           const found = set.length ? `found ${set.join(" and ")}` : "found none";

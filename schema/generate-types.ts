@@ -12,7 +12,8 @@ export const TYPES_FILE = join(import.meta.dirname, "types.generated.ts");
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 const key = (k: string) => (IDENT.test(k) ? k : JSON.stringify(k));
-const doc = (text: unknown, pad: string) => (typeof text === "string" && text ? `${pad}/** ${text.replace(/\*\//g, "*\\/").replace(/\s*\n\s*/g, " ")} */\n` : "");
+const doc = (text: unknown, pad: string) =>
+  typeof text === "string" && text ? `${pad}/** ${text.replace(/\*\//g, "*\\/").replace(/\s*\n\s*/g, " ")} */\n` : "";
 const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The TypeScript type of one schema node, indented for its depth. Pure. */

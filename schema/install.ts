@@ -49,7 +49,10 @@ export async function installCRDs(kube: Kube, opts: { timeoutMs?: number } = {})
     const version = crd.spec.versions.find((v: any) => v.storage)?.name ?? crd.spec.versions[0].name;
     const path = `/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}`;
     for (;;) {
-      const ok = await kube.request(path, { query: { limit: 1 } }).then(() => true, () => false);
+      const ok = await kube.request(path, { query: { limit: 1 } }).then(
+        () => true,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} is established but ${path} is not served`);
       await new Promise((r) => setTimeout(r, 100));

@@ -28,7 +28,12 @@ const CASES: Case[] = [
   { file: "batch-unknown-execution-order.yaml", line: 11, field: "spec.executionOrder", message: 'must be one of Parallel, Sequential (got "Random")' },
   { file: "bb-missing-retention-policy.yaml", line: 6, field: "spec.retentionPolicy", message: "required field is missing" },
   { file: "bc-history-limit-fraction.yaml", line: 8, field: "spec.backupHistoryLimit", message: "must be an integer (got number 1.5)" },
-  { file: "bc-hook-without-action.yaml", line: 15, field: "spec.hooks.preBackup", message: "must set exactly one of exec, httpGet, httpPost, tcpSocket (found none)" },
+  {
+    file: "bc-hook-without-action.yaml",
+    line: 15,
+    field: "spec.hooks.preBackup",
+    message: "must set exactly one of exec, httpGet, httpPost, tcpSocket (found none)",
+  },
   { file: "bc-hook-port-list.yaml", line: 18, field: "spec.hooks.preBackup.httpGet.port", message: "must be an integer or a string (got a list)" },
   {
     file: "bc-invalid-name.yaml",
@@ -47,21 +52,46 @@ const CASES: Case[] = [
   { file: "bc-retention-missing-name.yaml", line: 10, field: "spec.retentionPolicy.name", message: "required field is missing" },
   { file: "bc-retention-missing-prune.yaml", line: 11, field: "spec.retentionPolicy.prune", message: "required field is missing" },
   { file: "bc-target-ref-missing-name.yaml", line: 11, field: "spec.target.ref.name", message: "required field is missing" },
-  { file: "bc-timeout-in-days.yaml", line: 10, field: "spec.timeOut", message: 'must be a Go duration such as 30m, 2h or 1h30m (units ns, us, ms, s, m, h; there is no d) (got "1d")' },
+  {
+    file: "bc-timeout-in-days.yaml",
+    line: 10,
+    field: "spec.timeOut",
+    message: 'must be a Go duration such as 30m, 2h or 1h30m (units ns, us, ms, s, m, h; there is no d) (got "1d")',
+  },
   { file: "bc-unknown-driver.yaml", line: 8, field: "spec.driver", message: 'must be one of Restic, VolumeSnapshotter (got "Rsync")' },
-  { file: "bc-unknown-execution-policy.yaml", line: 16, field: "spec.hooks.postBackup.executionPolicy", message: 'must be one of Always, OnSuccess, OnFailure, OnFinalRetryFailure (got "Sometimes")' },
+  {
+    file: "bc-unknown-execution-policy.yaml",
+    line: 16,
+    field: "spec.hooks.postBackup.executionPolicy",
+    message: 'must be one of Always, OnSuccess, OnFailure, OnFinalRetryFailure (got "Sometimes")',
+  },
   { file: "bc-volume-mount-missing-mount-path.yaml", line: 16, field: "spec.target.volumeMounts[0].mountPath", message: "required field is missing" },
   { file: "bs-unknown-invoker-kind.yaml", line: 10, field: "spec.invoker.kind", message: 'must be one of BackupConfiguration, BackupBatch (got "CronJob")' },
   { file: "function-missing-image.yaml", line: 6, field: "spec.image", message: "required field is missing" },
   { file: "repo-local-missing-mount-path.yaml", line: 9, field: "spec.backend.local.mountPath", message: "required field is missing" },
   { file: "repo-missing-backend.yaml", line: 7, field: "spec.backend", message: "required field is missing" },
   { file: "repo-no-provider.yaml", line: 8, field: "spec.backend", message: "must set exactly one of local, s3, gcs, azure, swift, b2, rest (found none)" },
-  { file: "repo-two-providers.yaml", line: 8, field: "spec.backend", message: "must set exactly one of local, s3, gcs, azure, swift, b2, rest (found s3 and gcs)" },
+  {
+    file: "repo-two-providers.yaml",
+    line: 8,
+    field: "spec.backend",
+    message: "must set exactly one of local, s3, gcs, azure, swift, b2, rest (found s3 and gcs)",
+  },
   { file: "repo-s3-missing-bucket.yaml", line: 9, field: "spec.backend.s3.bucket", message: "required field is missing" },
   { file: "repo-s3-missing-endpoint.yaml", line: 9, field: "spec.backend.s3.endpoint", message: "required field is missing" },
-  { file: "repo-unknown-usage-policy.yaml", line: 14, field: "spec.usagePolicy.allowedNamespaces.from", message: 'must be one of All, Selector, Same (got "Others")' },
+  {
+    file: "repo-unknown-usage-policy.yaml",
+    line: 14,
+    field: "spec.usagePolicy.allowedNamespaces.from",
+    message: 'must be one of All, Selector, Same (got "Others")',
+  },
   { file: "repo-wipe-out-string.yaml", line: 12, field: "spec.wipeOut", message: 'must be a boolean (true or false) (got string "yes")' },
-  { file: "rs-final-retry-policy.yaml", line: 17, field: "spec.hooks.postRestore.executionPolicy", message: 'must be one of Always, OnSuccess, OnFailure (got "OnFinalRetryFailure")' },
+  {
+    file: "rs-final-retry-policy.yaml",
+    line: 17,
+    field: "spec.hooks.postRestore.executionPolicy",
+    message: 'must be one of Always, OnSuccess, OnFailure (got "OnFinalRetryFailure")',
+  },
   { file: "rs-rules-not-a-list.yaml", line: 15, field: "spec.target.rules", message: "must be a list (got a mapping)" },
   { file: "rs-temp-dir-size.yaml", line: 12, field: "spec.tempDir.sizeLimit", message: 'must be a quantity such as 512Mi or 2Gi (got "two gigabytes")' },
   { file: "task-step-missing-name.yaml", line: 9, field: "spec.steps[1].name", message: "required field is missing" },
@@ -77,7 +107,12 @@ function load(c: Case) {
 }
 
 test("the malformed table covers every fixture, and at least 20 of them", () => {
-  assert.deepEqual(CASES.map((c) => c.file).sort(), readdirSync(DIR).filter((f) => f.endsWith(".yaml")).sort());
+  assert.deepEqual(
+    CASES.map((c) => c.file).sort(),
+    readdirSync(DIR)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort(),
+  );
   assert.ok(CASES.length >= 20);
 });
 
@@ -135,11 +170,15 @@ test("each malformed fixture is rejected by the API server (dry-run apply), nami
     }
   }
   // Control: the same namespace accepts a well-formed object, so the rejections above are the schema's.
-  const ok = await dryRun(kube, {
-    apiVersion: "stash.appscode.com/v1beta1",
-    kind: "BackupConfiguration",
-    metadata: { name: "nightly", namespace },
-    spec: { repository: { name: "gcs-repo" }, retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true } },
-  }, "apply");
+  const ok = await dryRun(
+    kube,
+    {
+      apiVersion: "stash.appscode.com/v1beta1",
+      kind: "BackupConfiguration",
+      metadata: { name: "nightly", namespace },
+      spec: { repository: { name: "gcs-repo" }, retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true } },
+    },
+    "apply",
+  );
   assert.equal(ok, undefined, ok?.message);
 });

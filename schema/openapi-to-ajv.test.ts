@@ -30,7 +30,12 @@ test("a structural object rejects unknown fields; one that preserves unknown fie
 test("int-or-string becomes integer-or-string, and kubernetes list markers are dropped", () => {
   assert.deepEqual(openApiToAjv({ "x-kubernetes-int-or-string": true }), { anyOf: [{ type: "integer" }, { type: "string" }] });
   assert.deepEqual(
-    openApiToAjv({ type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], items: { type: "object", properties: { type: { type: "string" } } } }),
+    openApiToAjv({
+      type: "array",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+      items: { type: "object", properties: { type: { type: "string" } } },
+    }),
     { type: "array", items: { type: "object", properties: { type: { type: "string" } }, additionalProperties: false } },
   );
 });
@@ -50,7 +55,11 @@ test("an embedded resource allows apiVersion, kind and metadata beside its decla
 });
 
 test("object schemas that occur more than once are hoisted into shared schemas referenced by $ref", () => {
-  const hook = { type: "object", properties: { exec: { type: "object", properties: { command: { type: "array", items: { type: "string" } } } } }, additionalProperties: false };
+  const hook = {
+    type: "object",
+    properties: { exec: { type: "object", properties: { command: { type: "array", items: { type: "string" } } } } },
+    additionalProperties: false,
+  };
   const root = (extra: object) => ({ type: "object", properties: { pre: hook, post: hook, ...extra }, additionalProperties: false });
   const { roots, shared } = shareSubschemas([root({}), root({ x: { type: "string" } })], 10);
   assert.deepEqual(shared, {
@@ -59,6 +68,10 @@ test("object schemas that occur more than once are hoisted into shared schemas r
   });
   assert.deepEqual(roots, [
     { type: "object", properties: { pre: { $ref: "restash-shared-1" }, post: { $ref: "restash-shared-1" } }, additionalProperties: false },
-    { type: "object", properties: { pre: { $ref: "restash-shared-1" }, post: { $ref: "restash-shared-1" }, x: { type: "string" } }, additionalProperties: false },
+    {
+      type: "object",
+      properties: { pre: { $ref: "restash-shared-1" }, post: { $ref: "restash-shared-1" }, x: { type: "string" } },
+      additionalProperties: false,
+    },
   ]);
 });

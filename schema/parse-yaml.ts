@@ -154,7 +154,13 @@ export function parseYaml(file: string, content: string | Buffer): { objects: Lo
     if (missing.length) {
       for (const k of missing) {
         const present = k in value;
-        errors.push({ file, line: docLine, object, field: k, message: present ? `must be a non-empty string` : `required field is missing (every document needs apiVersion and kind)` });
+        errors.push({
+          file,
+          line: docLine,
+          object,
+          field: k,
+          message: present ? `must be a non-empty string` : `required field is missing (every document needs apiVersion and kind)`,
+        });
       }
       continue;
     }

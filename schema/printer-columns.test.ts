@@ -78,9 +78,22 @@ test("the API server's table view of every Stash kind has Stash's columns", asyn
 
 test("a BackupPolicy or BackupPolicyDefaults applied to the cluster is refused with what to do instead (they are policy-file kinds)", async () => {
   const { kube, namespace } = await testNamespace("policy-kinds");
-  const policy = { apiVersion: "restash.dev/v1alpha1", kind: "BackupPolicy", metadata: { name: "web", namespace }, spec: { target: { kind: "Deployment", name: "web" }, paths: ["/data"] } };
-  await assert.rejects(kube.apply(policy), /BackupPolicy is a policy-file kind and is never stored in the cluster: a PolicySource \(or `restash render`\) renders it into a Repository and a BackupConfiguration/);
-  const defaults = { apiVersion: "restash.dev/v1alpha1", kind: "BackupPolicyDefaults", metadata: { name: "defaults", namespace }, spec: { schedule: "0 2 * * *" } };
+  const policy = {
+    apiVersion: "restash.dev/v1alpha1",
+    kind: "BackupPolicy",
+    metadata: { name: "web", namespace },
+    spec: { target: { kind: "Deployment", name: "web" }, paths: ["/data"] },
+  };
+  await assert.rejects(
+    kube.apply(policy),
+    /BackupPolicy is a policy-file kind and is never stored in the cluster: a PolicySource \(or `restash render`\) renders it into a Repository and a BackupConfiguration/,
+  );
+  const defaults = {
+    apiVersion: "restash.dev/v1alpha1",
+    kind: "BackupPolicyDefaults",
+    metadata: { name: "defaults", namespace },
+    spec: { schedule: "0 2 * * *" },
+  };
   await assert.rejects(kube.apply(defaults), /BackupPolicyDefaults is a policy-file kind and is never stored in the cluster/);
   assert.equal((await kube.list("restash.dev/v1alpha1", "BackupPolicy", namespace)).items.length, 0);
 });

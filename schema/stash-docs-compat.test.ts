@@ -16,7 +16,9 @@ after(() => stopControlPlane());
 
 // The Stash docs' example YAML (Apache-2.0), kept outside the repository; RESTASH_STASH_DOCS moves it.
 // CI clones the repository with shared/ beside it; a developer's checkout sits in /work/main.
-const DEFAULT_CORPUS = [resolve(import.meta.dirname, "../../shared/compat/stash-docs"), "/work/shared/compat/stash-docs"].find((d) => existsSync(d)) ?? "../shared/compat/stash-docs";
+const DEFAULT_CORPUS =
+  [resolve(import.meta.dirname, "../../shared/compat/stash-docs"), "/work/shared/compat/stash-docs"].find((d) => existsSync(d)) ??
+  "../shared/compat/stash-docs";
 const STASH_GROUPS = new Set(["stash.appscode.com", "appcatalog.appscode.com"]);
 
 interface Doc {
@@ -126,7 +128,10 @@ test("every Stash-kind document of the Stash docs is accepted offline and by the
     perKind.set(src.kind, (perKind.get(src.kind) ?? 0) + 1);
   }
 
-  const summary = [...perKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
+  const summary = [...perKind]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
   const tabs = docs.filter((d) => d.tabExpanded).map((d) => d.loaded.file);
   console.log(
     `stash-docs compat: ${docs.length} Stash-kind documents from ${files} files accepted offline and by the API server ` +

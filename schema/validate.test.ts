@@ -39,8 +39,16 @@ test("objects of odd shapes get errors, never exceptions", () => {
     for (const e of errors) assert.ok(!formatError(e).includes("\n"), formatError(e));
   }
   assert.deepEqual(
-    validateObject(loaded({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "a", labels: { n: 1 } }, spec: { retentionPolicy: { name: "k", prune: true } } }), "").map((e) => [e.field, e.message]),
-    [['metadata.labels.n', "must be a string (got number); quote it in YAML"]],
+    validateObject(
+      loaded({
+        apiVersion: "stash.appscode.com/v1beta1",
+        kind: "BackupConfiguration",
+        metadata: { name: "a", labels: { n: 1 } },
+        spec: { retentionPolicy: { name: "k", prune: true } },
+      }),
+      "",
+    ).map((e) => [e.field, e.message]),
+    [["metadata.labels.n", "must be a string (got number); quote it in YAML"]],
   );
 });
 
@@ -48,12 +56,19 @@ test("without the source text, the file is read to find lines, and only when the
   const dir = mkdtempSync(join(tmpdir(), "restash-validate-"));
   try {
     const file = join(dir, "bc.yaml");
-    const text = "apiVersion: stash.appscode.com/v1beta1\nkind: BackupConfiguration\nmetadata:\n  name: a\nspec:\n  paused: maybe\n  retentionPolicy: {name: k, prune: true}\n";
+    const text =
+      "apiVersion: stash.appscode.com/v1beta1\nkind: BackupConfiguration\nmetadata:\n  name: a\nspec:\n  paused: maybe\n  retentionPolicy: {name: k, prune: true}\n";
     writeFileSync(file, text);
     const [obj] = parseYaml(file, text).objects;
-    assert.deepEqual(validateObject(obj).map((e) => [e.line, e.field]), [[6, "spec.paused"]]);
+    assert.deepEqual(
+      validateObject(obj).map((e) => [e.line, e.field]),
+      [[6, "spec.paused"]],
+    );
     // A missing file still gives the error, at the document's line.
-    assert.deepEqual(validateObject({ ...obj, file: join(dir, "gone.yaml") }).map((e) => [e.line, e.field]), [[1, "spec.paused"]]);
+    assert.deepEqual(
+      validateObject({ ...obj, file: join(dir, "gone.yaml") }).map((e) => [e.line, e.field]),
+      [[1, "spec.paused"]],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -61,10 +76,10 @@ test("without the source text, the file is read to find lines, and only when the
 
 test("validateFile reports parse and schema errors of every document in line order", () => {
   const text = "apiVersion: stash.appscode.com/v1beta1\nkind: Task\nmetadata:\n  name: t\nspec:\n  steps:\n    - params: []\n---\nkind: Function\n";
-  assert.deepEqual(
-    validateFile("multi.yaml", text).errors.map(formatError),
-    ["multi.yaml:7:7: Task t: spec.steps[0].name: required field is missing", "multi.yaml:9: Function (no name): apiVersion: required field is missing (every document needs apiVersion and kind)"],
-  );
+  assert.deepEqual(validateFile("multi.yaml", text).errors.map(formatError), [
+    "multi.yaml:7:7: Task t: spec.steps[0].name: required field is missing",
+    "multi.yaml:9: Function (no name): apiVersion: required field is missing (every document needs apiVersion and kind)",
+  ]);
 });
 
 test("any CRD is handled generically: int-or-string, nullable, preserved fields and several served versions", () => {
@@ -118,7 +133,15 @@ test("any CRD is handled generically: int-or-string, nullable, preserved fields 
 test("a CRD whose schema does not compile is an error naming its file", () => {
   const crd = {
     kind: "CustomResourceDefinition",
-    spec: { group: "example.dev", names: { kind: "Gadget", plural: "gadgets" }, scope: "Namespaced", versions: [{ name: "v1", served: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "objekt" } } } } }] },
+    spec: {
+      group: "example.dev",
+      names: { kind: "Gadget", plural: "gadgets" },
+      scope: "Namespaced",
+      versions: [{ name: "v1", served: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "objekt" } } } } }],
+    },
   } as unknown as KubeObject;
-  assert.throws(() => createValidator([{ file: "schema/crds/example.dev_gadgets.yaml", crd }]), /schema\/crds\/example\.dev_gadgets\.yaml: the openAPIV3Schema of v1 does not compile/);
+  assert.throws(
+    () => createValidator([{ file: "schema/crds/example.dev_gadgets.yaml", crd }]),
+    /schema\/crds\/example\.dev_gadgets\.yaml: the openAPIV3Schema of v1 does not compile/,
+  );
 });

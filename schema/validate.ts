@@ -55,7 +55,10 @@ function metadataProblems(obj: Record<string, any>, scope: ServedKind["scope"]):
   if (md.name === undefined || md.name === null || md.name === "") at(["metadata", "name"], "required field is missing", ["metadata"]);
   else if (typeof md.name !== "string") at(["metadata", "name"], `must be a string (got ${typeof md.name})`);
   else if (md.name.length > 253 || !DNS_SUBDOMAIN.test(md.name))
-    at(["metadata", "name"], `must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters (got ${JSON.stringify(md.name)})`);
+    at(
+      ["metadata", "name"],
+      `must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters (got ${JSON.stringify(md.name)})`,
+    );
   if (md.namespace !== undefined && scope === "Namespaced") {
     if (typeof md.namespace !== "string" || md.namespace.length > 63 || !DNS_LABEL.test(md.namespace))
       at(["metadata", "namespace"], `must be a lowercase RFC 1123 label of at most 63 characters (got ${JSON.stringify(md.namespace)})`);

@@ -34,7 +34,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 }
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "Platform Team", GIT_AUTHOR_EMAIL: "platform@example.com", GIT_COMMITTER_NAME: "Platform Team", GIT_COMMITTER_EMAIL: "platform@example.com" } });
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "Platform Team",
+      GIT_AUTHOR_EMAIL: "platform@example.com",
+      GIT_COMMITTER_NAME: "Platform Team",
+      GIT_COMMITTER_EMAIL: "platform@example.com",
+    },
+  });
 }
 
 /** Runs a container's command line as the pod would, here: the restash image's entrypoint is bin/restash.ts. */
@@ -43,7 +53,12 @@ function runContainer(name: string, container: any, env: Record<string, string>,
   console.log(`    $ restash ${(container.args ?? []).join(" ")}`);
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], signal });
-    const prefix = (b: Buffer) => b.toString().split("\n").filter(Boolean).forEach((l) => console.log(`    [${name}] ${l.length > 200 ? l.slice(0, 200) + "…" : l}`));
+    const prefix = (b: Buffer) =>
+      b
+        .toString()
+        .split("\n")
+        .filter(Boolean)
+        .forEach((l) => console.log(`    [${name}] ${l.length > 200 ? l.slice(0, 200) + "…" : l}`));
     child.stdout.on("data", prefix);
     child.stderr.on("data", prefix);
     child.on("error", (e) => ((e as any).name === "AbortError" ? res(0) : rej(e)));
@@ -72,7 +87,10 @@ async function main() {
     say("Starting MinIO (S3) and a Prometheus pushgateway");
     const minio: Minio = await startMinio({ dir: join(work, "minio") });
     const pushgateway: Pushgateway = await startPushgateway({ dir: join(work, "pushgateway") });
-    cleanups.unshift(() => minio.stop(), () => pushgateway.stop());
+    cleanups.unshift(
+      () => minio.stop(),
+      () => pushgateway.stop(),
+    );
     await minio.createBucket("backups");
     show(`S3 ${minio.endpoint}, pushgateway ${pushgateway.url}`);
 
@@ -106,7 +124,11 @@ async function main() {
       kind: "Role",
       metadata: { name: "backup-policy-editor", namespace: NS },
       rules: [
-        { apiGroups: ["stash.appscode.com"], resources: ["repositories", "backupconfigurations", "restoresessions"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+        {
+          apiGroups: ["stash.appscode.com"],
+          resources: ["repositories", "backupconfigurations", "restoresessions"],
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
       ],
     });
     await kube.apply({
@@ -161,7 +183,10 @@ async function main() {
         selector: { matchLabels: labels },
         template: {
           metadata: { labels },
-          spec: { containers: [{ name: "app", image: "busybox", command: ["sleep", "infinity"], volumeMounts: [{ name: "data", mountPath: "/data" }] }], volumes: [{ name: "data", emptyDir: {} }] },
+          spec: {
+            containers: [{ name: "app", image: "busybox", command: ["sleep", "infinity"], volumeMounts: [{ name: "data", mountPath: "/data" }] }],
+            volumes: [{ name: "data", emptyDir: {} }],
+          },
         },
       },
     });
@@ -170,7 +195,9 @@ async function main() {
       const d = await kube.get("apps/v1", "Deployment", "demo-app", NS);
       return d.spec.template.spec.containers.some((c: any) => c.name === "stash") ? d : undefined;
     });
-    show(await kubectl("get", "deployment", "demo-app", "-n", NS, "-o", "jsonpath={range .spec.template.spec.containers[*]}{.name}{\"\\t\"}{.image}{\"\\n\"}{end}"));
+    show(
+      await kubectl("get", "deployment", "demo-app", "-n", NS, "-o", 'jsonpath={range .spec.template.spec.containers[*]}{.name}{"\\t"}{.image}{"\\n"}{end}'),
+    );
     await until("the trigger CronJob", async () => (await kube.list("batch/v1", "CronJob", NS)).items.length > 0);
     show(await kubectl("get", "cronjobs", "-n", NS));
 
@@ -204,10 +231,18 @@ async function main() {
     stopSidecar.abort();
     await sidecarDone;
     show(await kubectl("get", "backupsessions", "-n", NS));
-    if (session.status.phase !== "Succeeded") throw new Error(`backup ${session.metadata.name} ended ${session.status.phase}: ${JSON.stringify(session.status.targets?.[0]?.stats ?? session.status.conditions)}`);
+    if (session.status.phase !== "Succeeded")
+      throw new Error(
+        `backup ${session.metadata.name} ended ${session.status.phase}: ${JSON.stringify(session.status.targets?.[0]?.stats ?? session.status.conditions)}`,
+      );
     const stats = session.status.targets[0].stats[0];
-    show(`host ${stats.hostname}: snapshot ${stats.snapshots[0].name} of ${stats.snapshots[0].path}, ${stats.snapshots[0].totalSize}, ${stats.snapshots[0].fileStats.totalFiles} files`);
-    await until("Repository status", async () => ((await kube.get("stash.appscode.com/v1alpha1", "Repository", "demo-app-repo", NS)).status?.snapshotCount ?? 0) > 0);
+    show(
+      `host ${stats.hostname}: snapshot ${stats.snapshots[0].name} of ${stats.snapshots[0].path}, ${stats.snapshots[0].totalSize}, ${stats.snapshots[0].fileStats.totalFiles} files`,
+    );
+    await until(
+      "Repository status",
+      async () => ((await kube.get("stash.appscode.com/v1alpha1", "Repository", "demo-app-repo", NS)).status?.snapshotCount ?? 0) > 0,
+    );
     show(await kubectl("get", "repository", "-n", NS));
 
     say("kubectl get snapshots (the aggregated Snapshot API)");
@@ -253,7 +288,11 @@ async function main() {
     show("byte-identical: content, names, modes and symlink targets");
 
     say("Metrics pushed to the pushgateway (Stash's names)");
-    const pushed = (await pushgateway.metrics()).split("\n").filter((l) => /^stash_backup_(session_success|host_backup_success|host_files_total)\{/.test(l) || l.startsWith("restash_backupconfiguration_last_success"));
+    const pushed = (await pushgateway.metrics())
+      .split("\n")
+      .filter(
+        (l) => /^stash_backup_(session_success|host_backup_success|host_files_total)\{/.test(l) || l.startsWith("restash_backupconfiguration_last_success"),
+      );
     show(pushed.slice(0, 6).join("\n"));
 
     say("The git note restash wrote on the synced commit (git log --notes=restash)");
@@ -263,7 +302,10 @@ async function main() {
 
     say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)} s; cleaning up`);
   } finally {
-    for (const c of cleanups) await Promise.resolve().then(c).catch(() => {});
+    for (const c of cleanups)
+      await Promise.resolve()
+        .then(c)
+        .catch(() => {});
   }
 }
 

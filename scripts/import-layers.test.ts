@@ -11,7 +11,10 @@ test("every import in the tree goes down the layers, production code imports no 
 test("every top folder with TypeScript has a place in the layers", () => {
   const folders = new Set([...importGraph().keys()].filter((f) => f.includes("/")).map((f) => f.slice(0, f.indexOf("/"))));
   const placed = new Set([...Object.keys(LAYERS), ...SUPPORT]);
-  assert.deepEqual([...folders].filter((f) => !placed.has(f)), []);
+  assert.deepEqual(
+    [...folders].filter((f) => !placed.has(f)),
+    [],
+  );
 });
 
 test("an import against the direction is named with the file, the import and what the folder may import", () => {

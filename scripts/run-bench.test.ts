@@ -18,7 +18,9 @@ test("with no name, every bench is listed with the first line of its header comm
   assert.ok(benchFiles.length > 0);
   const lines = r.stdout.split("\n");
   for (const f of benchFiles) {
-    const first = readFileSync(join(root, "bench", f), "utf8").split("\n")[0].replace(/^\/\/ /, "");
+    const first = readFileSync(join(root, "bench", f), "utf8")
+      .split("\n")[0]
+      .replace(/^\/\/ /, "");
     const line = lines.find((l) => l.startsWith(`  ${f.replace(/\.ts$/, "")} `));
     assert.ok(line?.endsWith(`  ${first}`), `${f}: ${line}`);
   }
@@ -36,7 +38,10 @@ test("a name runs that bench with the remaining args and ends with its exit code
   const dir = mkdtempSync(join(tmpdir(), "run-bench-"));
   try {
     const seen = join(dir, "argv.json");
-    writeFileSync(join(dir, "stand-in.ts"), `// A stand-in.\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(seen)}, JSON.stringify(process.argv.slice(2)));\nprocess.exit(3);\n`);
+    writeFileSync(
+      join(dir, "stand-in.ts"),
+      `// A stand-in.\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(seen)}, JSON.stringify(process.argv.slice(2)));\nprocess.exit(3);\n`,
+    );
     const io = { out: (s: string) => assert.fail(s), err: (s: string) => assert.fail(s) };
     assert.equal(await runBench(["stand-in", "--count=10", "--verbose"], io, dir), 3);
     assert.deepEqual(JSON.parse(readFileSync(seen, "utf8")), ["--count=10", "--verbose"]);

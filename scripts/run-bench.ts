@@ -21,17 +21,16 @@ export function listBenches(dir = BENCH_DIR): Bench[] {
     .sort()
     .map((f) => {
       const file = join(dir, f);
-      const comment = readFileSync(file, "utf8").split("\n").find((l) => l.startsWith("//"));
+      const comment = readFileSync(file, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("//"));
       return { name: basename(f, ".ts"), file, summary: comment?.replace(/^\/\/\s?/, "").trim() ?? "" };
     });
 }
 
 export function formatList(benches: Bench[]): string {
   const width = Math.max(0, ...benches.map((b) => b.name.length));
-  return (
-    "usage: npm run bench -- <name> [args...]   (runs bench/<name>.ts)\n" +
-    benches.map((b) => `  ${b.name.padEnd(width)}  ${b.summary}\n`).join("")
-  );
+  return "usage: npm run bench -- <name> [args...]   (runs bench/<name>.ts)\n" + benches.map((b) => `  ${b.name.padEnd(width)}  ${b.summary}\n`).join("");
 }
 
 function editDistance(a: string, b: string): number {
@@ -66,7 +65,10 @@ export function runBench(argv: string[], io: BenchIO, dir = BENCH_DIR): Promise<
   const name = basename(arg).replace(/\.ts$/, "");
   const bench = benches.find((b) => b.name === name);
   if (!bench) {
-    const near = closest(name, benches.map((b) => b.name));
+    const near = closest(
+      name,
+      benches.map((b) => b.name),
+    );
     io.err(`unknown bench "${arg}"${near ? `; the closest is "${near}"` : ""}\n${formatList(benches)}`);
     return Promise.resolve(2);
   }

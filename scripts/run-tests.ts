@@ -19,14 +19,20 @@ if (!process.env.RESTASH_SKIP_TYPECHECK) {
 
 step("real services: control plane and tools");
 const bin = (script: string) =>
-  execFileSync("bash", [join(root, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  execFileSync("bash", [join(root, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop()!;
 const cpDir = bin("build-control-plane.sh");
 const toolsDir = bin("install-tools.sh");
-const env = { ...process.env, PATH: `${toolsDir}:${cpDir}:${join(root, "node_modules/.bin")}:${process.env.PATH}`, RESTASH_TOOLS_DIR: toolsDir, KUBEBUILDER_ASSETS: process.env.KUBEBUILDER_ASSETS ?? cpDir };
+const env = {
+  ...process.env,
+  PATH: `${toolsDir}:${cpDir}:${join(root, "node_modules/.bin")}:${process.env.PATH}`,
+  RESTASH_TOOLS_DIR: toolsDir,
+  KUBEBUILDER_ASSETS: process.env.KUBEBUILDER_ASSETS ?? cpDir,
+};
 
-const files = only.length
-  ? only
-  : globSync("**/*.test.ts", { cwd: root, exclude: (p) => p.includes("node_modules") || p.startsWith(".restash") }).sort();
+const files = only.length ? only : globSync("**/*.test.ts", { cwd: root, exclude: (p) => p.includes("node_modules") || p.startsWith(".restash") }).sort();
 step(`node --test: ${files.length} files`);
 const run = spawnSync(process.execPath, ["--test", "--test-isolation=none", "--test-reporter=spec", "--test-timeout=600000", ...flags, ...files], {
   cwd: root,

@@ -12,7 +12,13 @@ test("the front-proxy settings are read from the API server's published ConfigMa
       "requestheader-group-headers": '["X-Remote-Group"]',
       "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
     }),
-    { caPem: "PEM", allowedNames: ["front-proxy-client"], usernameHeaders: ["X-Remote-User"], groupHeaders: ["X-Remote-Group"], extraHeaderPrefixes: ["X-Remote-Extra-"] },
+    {
+      caPem: "PEM",
+      allowedNames: ["front-proxy-client"],
+      usernameHeaders: ["X-Remote-User"],
+      groupHeaders: ["X-Remote-Group"],
+      extraHeaderPrefixes: ["X-Remote-Extra-"],
+    },
   );
   assert.equal(frontProxyFromConfigMap({}), undefined);
   assert.deepEqual(frontProxyFromConfigMap({ "requestheader-client-ca-file": "PEM" })?.usernameHeaders, ["X-Remote-User"]);

@@ -29,6 +29,9 @@ export function frontProxyFromConfigMap(data: Record<string, string> | undefined
 export async function readFrontProxyConfig(kube: Kube): Promise<FrontProxyConfig> {
   const cm = await kube.get("v1", "ConfigMap", "extension-apiserver-authentication", "kube-system");
   const cfg = frontProxyFromConfigMap(cm.data as Record<string, string> | undefined);
-  if (!cfg) throw new Error("ConfigMap kube-system/extension-apiserver-authentication has no requestheader-client-ca-file: the API server runs without the aggregation layer flags");
+  if (!cfg)
+    throw new Error(
+      "ConfigMap kube-system/extension-apiserver-authentication has no requestheader-client-ca-file: the API server runs without the aggregation layer flags",
+    );
   return cfg;
 }

@@ -140,8 +140,16 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
             // Name and resourceVersion are all it needs: the Secrets' data never reaches this process.
             metadataOnly: true,
             onEvent: (secret, type) => {
-              const marked = index.secretChanged(secret.metadata.namespace, secret.metadata.name, type === "delete" ? undefined : secret.metadata.resourceVersion);
-              if (marked.length > 0) log?.info("storage Secret changed; reloading snapshot listings", { secret: `${secret.metadata.namespace}/${secret.metadata.name}`, repositories: marked });
+              const marked = index.secretChanged(
+                secret.metadata.namespace,
+                secret.metadata.name,
+                type === "delete" ? undefined : secret.metadata.resourceVersion,
+              );
+              if (marked.length > 0)
+                log?.info("storage Secret changed; reloading snapshot listings", {
+                  secret: `${secret.metadata.namespace}/${secret.metadata.name}`,
+                  repositories: marked,
+                });
             },
           },
           log ?? silentLogger(),
@@ -206,7 +214,9 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       // The aggregator verifies the serving certificate against <svc>.<ns>.svc.
       const dns = serviceDnsName(svc.namespace, svc.name);
       if (!certs.dnsNames.includes(dns)) {
-        throw new Error(`the serving certificate has no SAN ${dns} (it has ${certs.dnsNames.join(", ")}): start the server with service: { namespace: ${JSON.stringify(svc.namespace)}, name: ${JSON.stringify(svc.name)} }`);
+        throw new Error(
+          `the serving certificate has no SAN ${dns} (it has ${certs.dnsNames.join(", ")}): start the server with service: { namespace: ${JSON.stringify(svc.namespace)}, name: ${JSON.stringify(svc.name)} }`,
+        );
       }
       if (svc.externalName) {
         await kube.apply(externalNameService(svc.namespace, svc.name), { force: true });
@@ -220,7 +230,8 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
         const live = await kube.get("apiregistration.k8s.io/v1", "APIService", API_SERVICE_NAME);
         const cond = (live.status?.conditions ?? []).find((c: any) => c.type === "Available");
         if (cond?.status === "True") break;
-        if (Date.now() > deadline) throw new Error(`APIService ${API_SERVICE_NAME} is not Available: ${cond?.reason ?? "no condition"} ${cond?.message ?? ""}`.trim());
+        if (Date.now() > deadline)
+          throw new Error(`APIService ${API_SERVICE_NAME} is not Available: ${cond?.reason ?? "no condition"} ${cond?.message ?? ""}`.trim());
         await sleep(100);
       }
     }

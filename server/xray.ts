@@ -25,7 +25,8 @@ export async function webhookXray(kube: Kube, namespace: string, timeoutMs = 15_
       if (e instanceof ApiError && /wipe out operation is not supported for local backend/.test(e.message)) return;
       if (!(e instanceof ApiError) || e.code >= 500) throw e;
     }
-    if (Date.now() > deadline) throw new Error(`validating webhook is not active in namespace ${namespace} after ${timeoutMs} ms: the xray Repository was admitted`);
+    if (Date.now() > deadline)
+      throw new Error(`validating webhook is not active in namespace ${namespace} after ${timeoutMs} ms: the xray Repository was admitted`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

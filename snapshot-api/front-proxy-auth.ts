@@ -31,7 +31,10 @@ export type AuthResult = { ok: true; user: UserInfo } | { ok: false; reason: str
 
 function headerValues(req: IncomingMessage, name: string): string[] {
   const v = req.headersDistinct?.[name.toLowerCase()];
-  return (v ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  return (v ?? [])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function authenticate(req: IncomingMessage, cfg: FrontProxyConfig): AuthResult {

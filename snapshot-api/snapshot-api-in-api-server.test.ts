@@ -48,7 +48,8 @@ async function backup(repoDir: string, host: string, content: string, env: Recor
   await restic(repoDir, ["backup", "--host", host, "--no-cache", "--quiet", data], env);
 }
 
-const resticSnapshots = async (repoDir: string, env: Record<string, string> = {}) => JSON.parse(await restic(repoDir, ["snapshots", "--json", "--no-lock", "--no-cache"], env)) as any[];
+const resticSnapshots = async (repoDir: string, env: Record<string, string> = {}) =>
+  JSON.parse(await restic(repoDir, ["snapshots", "--json", "--no-lock", "--no-cache"], env)) as any[];
 
 async function localRepository(kube: Kube, ns: string, name: string, labels: Record<string, string> = {}): Promise<string> {
   const dir = join(work, `${ns}-${name}`);
@@ -81,13 +82,14 @@ before(async () => {
   await backup(repoB, "host-0", "four");
 });
 
-const expectedNames = async (repo: string, dir: string, env: Record<string, string> = {}) => (await resticSnapshots(dir, env)).map((s) => `${repo}-${s.id.slice(0, 8)}`);
+const expectedNames = async (repo: string, dir: string, env: Record<string, string> = {}) =>
+  (await resticSnapshots(dir, env)).map((s) => `${repo}-${s.id.slice(0, 8)}`);
 
 test("kubectl lists exactly the snapshots restic has, named <repository>-<short id>", async () => {
   const r = await kubectl(op.cp.kubeconfig, ["get", "snapshots", "-n", ns, "-o", "json"]);
   assert.equal(r.status, 0, r.stderr);
   const items = JSON.parse(r.stdout).items as KubeObject[];
-  const want = [...await expectedNames("repo-a", repoA), ...await expectedNames("repo-b", repoB)].sort();
+  const want = [...(await expectedNames("repo-a", repoA)), ...(await expectedNames("repo-b", repoB))].sort();
   assert.deepEqual(items.map((i) => i.metadata.name).sort(), want);
   const byId = new Map((await resticSnapshots(repoA)).map((s) => [s.id, s]));
   for (const item of items.filter((i) => i.status.repository === "repo-a")) {
@@ -118,10 +120,16 @@ test("label selectors on repository and hostname work alone and combined", async
   const a = await expectedNames("repo-a", repoA);
   const hostOf = new Map((await resticSnapshots(repoA)).map((s) => [`repo-a-${s.id.slice(0, 8)}`, s.hostname]));
   assert.deepEqual(await list("repository=repo-a"), [...a].sort());
-  assert.deepEqual(await list("hostname=host-1"), a.filter((n) => hostOf.get(n) === "host-1"));
+  assert.deepEqual(
+    await list("hostname=host-1"),
+    a.filter((n) => hostOf.get(n) === "host-1"),
+  );
   assert.deepEqual(await list("repository=repo-a,hostname=host-0"), a.filter((n) => hostOf.get(n) === "host-0").sort());
   assert.deepEqual(await list("repository=repo-b,hostname=host-1"), []);
-  assert.deepEqual(await list("repository in (repo-a,repo-b),team=blue,hostname!=host-0"), a.filter((n) => hostOf.get(n) === "host-1"));
+  assert.deepEqual(
+    await list("repository in (repo-a,repo-b),team=blue,hostname!=host-0"),
+    a.filter((n) => hostOf.get(n) === "host-1"),
+  );
 });
 
 test("kubectl get snapshot -o yaml shows one Snapshot", async () => {
@@ -134,7 +142,15 @@ test("kubectl get snapshot -o yaml shows one Snapshot", async () => {
   assert.equal(obj.kind, "Snapshot");
   assert.equal(obj.metadata.name, name);
   assert.equal(obj.metadata.uid, s.id);
-  assert.deepEqual(obj.status, { tree: s.tree, paths: s.paths, hostname: "host-0", username: s.username, uid: s.uid ?? 0, gid: s.gid ?? 0, repository: "repo-b" });
+  assert.deepEqual(obj.status, {
+    tree: s.tree,
+    paths: s.paths,
+    hostname: "host-0",
+    username: s.username,
+    uid: s.uid ?? 0,
+    gid: s.gid ?? 0,
+    repository: "repo-b",
+  });
 });
 
 test("an unknown snapshot is a 404 Kubernetes Status", async () => {
@@ -156,7 +172,10 @@ test("kubectl delete snapshot forgets it in restic, and a new backup shows up af
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`snapshot.repositories.stash.appscode.com "${victim}" deleted`));
   assert.deepEqual(await expectedNames("repo-a", repoA), rest, "gone from restic");
-  const listed = async () => JSON.parse((await kubectl(op.cp.kubeconfig, ["get", "snapshots", "-n", ns, "-l", "repository=repo-a", "-o", "json"])).stdout).items.map((i: KubeObject) => i.metadata.name).sort();
+  const listed = async () =>
+    JSON.parse((await kubectl(op.cp.kubeconfig, ["get", "snapshots", "-n", ns, "-l", "repository=repo-a", "-o", "json"])).stdout)
+      .items.map((i: KubeObject) => i.metadata.name)
+      .sort();
   assert.deepEqual(await listed(), [...rest].sort(), "gone from the API");
 
   await backup(repoA, "host-2", "five");
@@ -181,12 +200,20 @@ test("a rotated storage Secret reaches the index without invalidate: the new pas
   const want = (await expectedNames("repo", dir, { RESTIC_PASSWORD: NEW })).sort();
   assert.equal(want.length, 2);
   await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "repo-secret", namespace: rotated }, stringData: { RESTIC_PASSWORD: NEW } });
-  assert.deepEqual(await eventually("the listing made with the rotated password", async () => {
-    const names = await listed();
-    return names.length === 2 && names;
-  }), want);
+  assert.deepEqual(
+    await eventually("the listing made with the rotated password", async () => {
+      const names = await listed();
+      return names.length === 2 && names;
+    }),
+    want,
+  );
 
-  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "repo-secret", namespace: rotated }, stringData: { RESTIC_PASSWORD: "not-the-password" } });
+  await op.kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "repo-secret", namespace: rotated },
+    stringData: { RESTIC_PASSWORD: "not-the-password" },
+  });
   const failure = await eventually("a 503 for the wrong password", () =>
     op.kube.request(`${BASE}/namespaces/${rotated}/snapshots`).then(
       () => undefined,
@@ -203,8 +230,19 @@ test("RBAC on snapshots holds: no role is refused, a reader may list but not del
   assert.notEqual(denied.status, 0);
   assert.match(denied.stderr, /forbidden: User "eve" cannot list resource "snapshots" in API group "repositories.stash.appscode.com"/);
 
-  await op.kube.apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "snapshot-reader", namespace: ns }, rules: [{ apiGroups: ["repositories.stash.appscode.com"], resources: ["snapshots"], verbs: ["get", "list"] }] });
-  await op.kube.apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "reader", namespace: ns }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "snapshot-reader" }, subjects: [{ kind: "User", name: "reader", apiGroup: "rbac.authorization.k8s.io" }] });
+  await op.kube.apply({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "snapshot-reader", namespace: ns },
+    rules: [{ apiGroups: ["repositories.stash.appscode.com"], resources: ["snapshots"], verbs: ["get", "list"] }],
+  });
+  await op.kube.apply({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "reader", namespace: ns },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "snapshot-reader" },
+    subjects: [{ kind: "User", name: "reader", apiGroup: "rbac.authorization.k8s.io" }],
+  });
   const reader = await op.cp.kubeconfigFor("reader");
   const ok = await kubectl(reader, ["get", "snapshots", "-n", ns, "-o", "name"]);
   assert.equal(ok.status, 0, ok.stderr);
@@ -216,7 +254,13 @@ test("RBAC on snapshots holds: no role is refused, a reader may list but not del
   assert.deepEqual(await expectedNames("repo-b", repoB), [name], "still in restic");
 });
 
-function direct(port: number, path: string, ca: string, cert?: { cert: string; key: string }, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+function direct(
+  port: number,
+  path: string,
+  ca: string,
+  cert?: { cert: string; key: string },
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, ca, agent: false, ...(cert ?? {}), headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -234,23 +278,40 @@ test("the server itself refuses callers that are not the aggregator, and users R
   const anonymous = await direct(server.port, path, server.certs.caPem);
   assert.equal(anonymous.status, 401);
   assert.match(anonymous.body.message, /no client certificate/);
-  const proxy = { cert: readFileSync(join(cp.dir, "pki/front-proxy-client.crt"), "utf8"), key: readFileSync(join(cp.dir, "pki/front-proxy-client.key"), "utf8") };
+  const proxy = {
+    cert: readFileSync(join(cp.dir, "pki/front-proxy-client.crt"), "utf8"),
+    key: readFileSync(join(cp.dir, "pki/front-proxy-client.key"), "utf8"),
+  };
   const nobody = await direct(server.port, path, server.certs.caPem, proxy, { "X-Remote-User": "mallory" });
   assert.equal(nobody.status, 403);
-  assert.equal(nobody.body.message, `snapshots.repositories.stash.appscode.com is forbidden: User "mallory" cannot list resource "snapshots" in API group "repositories.stash.appscode.com" in the namespace "${ns}"`);
+  assert.equal(
+    nobody.body.message,
+    `snapshots.repositories.stash.appscode.com is forbidden: User "mallory" cannot list resource "snapshots" in API group "repositories.stash.appscode.com" in the namespace "${ns}"`,
+  );
   const admin = await direct(server.port, path, server.certs.caPem, proxy, { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" });
   assert.equal(admin.status, 200);
   // A client certificate from another CA is not the aggregator, whatever headers it sends.
   const user = readFileSync(await cp.kubeconfigFor("forger"), "utf8");
   const b64 = (k: string) => Buffer.from(new RegExp(`${k}: (\\S+)`).exec(user)![1], "base64").toString();
-  const forged = await direct(server.port, path, server.certs.caPem, { cert: b64("client-certificate-data"), key: b64("client-key-data") }, { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" });
+  const forged = await direct(
+    server.port,
+    path,
+    server.certs.caPem,
+    { cert: b64("client-certificate-data"), key: b64("client-key-data") },
+    { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" },
+  );
   assert.equal(forged.status, 401);
 });
 
 test("an unreachable backend answers 503 with the reason", async () => {
   const other = await op.namespace("snap-down");
   await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: other }, stringData: { RESTIC_PASSWORD: PASSWORD } });
-  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "down", namespace: other }, spec: { backend: { storageSecretName: "s", rest: { url: "http://127.0.0.1:9/repo" } } } });
+  await op.kube.create({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "down", namespace: other },
+    spec: { backend: { storageSecretName: "s", rest: { url: "http://127.0.0.1:9/repo" } } },
+  });
   await assert.rejects(op.kube.request(`${BASE}/namespaces/${other}/snapshots`), (e: unknown) => {
     assert.ok(e instanceof ApiError);
     assert.equal(e.code, 503);
@@ -261,7 +322,12 @@ test("an unreachable backend answers 503 with the reason", async () => {
     return true;
   });
   // A missing storage Secret is reported the same way, naming the Secret.
-  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "nosecret", namespace: other }, spec: { backend: { storageSecretName: "absent", local: { mountPath: "/tmp/x", hostPath: { path: "/tmp/x" } } } } });
+  await op.kube.create({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "nosecret", namespace: other },
+    spec: { backend: { storageSecretName: "absent", local: { mountPath: "/tmp/x", hostPath: { path: "/tmp/x" } } } },
+  });
   await assert.rejects(op.kube.request(`${BASE}/namespaces/${other}/snapshots`, { query: { labelSelector: "repository=nosecret" } }), (e: unknown) => {
     assert.ok(e instanceof ApiError);
     assert.equal(e.code, 503);
@@ -272,7 +338,16 @@ test("an unreachable backend answers 503 with the reason", async () => {
 
 test("discovery lists the snapshots resource with its verbs", async () => {
   const list = await op.kube.request(BASE);
-  assert.deepEqual(list.resources, [{ name: "snapshots", singularName: "snapshot", namespaced: true, kind: "Snapshot", verbs: ["get", "list", "delete"], categories: ["storage", "appscode", "all"] }]);
+  assert.deepEqual(list.resources, [
+    {
+      name: "snapshots",
+      singularName: "snapshot",
+      namespaced: true,
+      kind: "Snapshot",
+      verbs: ["get", "list", "delete"],
+      categories: ["storage", "appscode", "all"],
+    },
+  ]);
   const r = await kubectl(op.cp.kubeconfig, ["api-resources", "--api-group=repositories.stash.appscode.com", "--no-headers"]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^snapshots\s+repositories\.stash\.appscode\.com\/v1alpha1\s+true\s+Snapshot/m);
@@ -289,15 +364,33 @@ test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, a
   const data = join(work, "remote-data");
   mkdirSync(data, { recursive: true });
   writeFileSync(join(data, "f"), "remote");
-  for (const [url, env] of [[s3Url, s3Env], [restUrl, {}]] as const) {
+  for (const [url, env] of [
+    [s3Url, s3Env],
+    [restUrl, {}],
+  ] as const) {
     await restic(url, ["init"], env);
     await restic(url, ["backup", "--host", "host-0", "--no-cache", "--quiet", data], env);
     await restic(url, ["backup", "--host", "host-1", "--no-cache", "--quiet", data], env);
   }
   await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3", namespace: remote }, stringData: { RESTIC_PASSWORD: PASSWORD, ...s3Env } });
-  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "rest", namespace: remote }, stringData: { RESTIC_PASSWORD: PASSWORD, REST_SERVER_USERNAME: rest.username!, REST_SERVER_PASSWORD: rest.password! } });
-  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "minio", namespace: remote }, spec: { backend: { storageSecretName: "s3", s3: { endpoint: minio.endpoint, bucket, prefix: "team-a" } } } });
-  await op.kube.create({ apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name: "rest", namespace: remote }, spec: { backend: { storageSecretName: "rest", rest: { url: rest.repoUrl(restName) } } } });
+  await op.kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "rest", namespace: remote },
+    stringData: { RESTIC_PASSWORD: PASSWORD, REST_SERVER_USERNAME: rest.username!, REST_SERVER_PASSWORD: rest.password! },
+  });
+  await op.kube.create({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "minio", namespace: remote },
+    spec: { backend: { storageSecretName: "s3", s3: { endpoint: minio.endpoint, bucket, prefix: "team-a" } } },
+  });
+  await op.kube.create({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "rest", namespace: remote },
+    spec: { backend: { storageSecretName: "rest", rest: { url: rest.repoUrl(restName) } } },
+  });
 
   const listed = (await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`)).items as KubeObject[];
   const want = [
@@ -306,11 +399,19 @@ test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, a
   ].sort();
   assert.equal(want.length, 4);
   assert.deepEqual(listed.map((i) => i.metadata.name).sort(), want);
-  assert.deepEqual((await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length, 1);
+  assert.deepEqual(
+    (await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length,
+    1,
+  );
 
   // The password changes in the Secret: the Secret watch reloads the listing; invalidate makes the
   // next read wait for that reload rather than poll for it.
-  await op.kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3", namespace: remote }, stringData: { RESTIC_PASSWORD: "not-the-password", ...s3Env } });
+  await op.kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "s3", namespace: remote },
+    stringData: { RESTIC_PASSWORD: "not-the-password", ...s3Env },
+  });
   op.server.invalidate(remote, "minio");
   await assert.rejects(op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=minio" } }), (e: unknown) => {
     assert.ok(e instanceof ApiError);

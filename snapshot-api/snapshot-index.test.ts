@@ -76,7 +76,11 @@ test("an old listing is answered at once and refreshed behind", async () => {
 test("a changed storage Secret reloads the listings of the Repositories using it, and only a real change does", async () => {
   const src = source();
   const idx = new SnapshotIndex({ load: src.load });
-  const other: KubeObject = { ...repo(), metadata: { name: "other", namespace: "ns", uid: "o" }, spec: { backend: { storageSecretName: "other-secret", local: { mountPath: "/y" } } } };
+  const other: KubeObject = {
+    ...repo(),
+    metadata: { name: "other", namespace: "ns", uid: "o" },
+    spec: { backend: { storageSecretName: "other-secret", local: { mountPath: "/y" } } },
+  };
   const mine: KubeObject = { ...repo(), spec: { backend: { storageSecretName: "s", local: { mountPath: "/x" } } } };
   await idx.snapshotsOf(mine);
   await idx.snapshotsOf(other);

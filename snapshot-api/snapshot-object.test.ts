@@ -36,7 +36,10 @@ test("a restic snapshot becomes Stash's Snapshot object", () => {
 test("the table has Stash's columns plus paths and size, and honours includeObject", () => {
   const obj = snapshotObject({ namespace: "demo", name: "r" }, restic);
   const t = snapshotTable([{ object: obj, sizeBytes: 3 * 1024 * 1024 }]);
-  assert.deepEqual(t.columnDefinitions.map((c) => c.name), ["Name", "ID", "Repository", "Hostname", "Created", "Paths", "Size"]);
+  assert.deepEqual(
+    t.columnDefinitions.map((c) => c.name),
+    ["Name", "ID", "Repository", "Hostname", "Created", "Paths", "Size"],
+  );
   assert.deepEqual(t.rows[0].cells, ["r-4bba301e", "4bba301e", "r", "host-0", "2026-11-24T02:01:02Z", "/data,/etc", "3.000 MiB"]);
   assert.deepEqual(t.rows[0].object, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: obj.metadata });
   assert.equal(snapshotTable([{ object: obj }], "None").rows[0].object, undefined);

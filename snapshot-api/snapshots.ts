@@ -93,8 +93,13 @@ export async function listSnapshots(deps: SnapshotsDeps, q: ListQuery): Promise<
   const results = await Promise.allSettled(repos.map((repo) => snapshotsOf(deps, repo)));
   const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as ApiStatusError] : []));
   if (failed.length > 0) {
-    const shown = failed.slice(0, 3).map((f) => f.message).join("; ");
-    throw unavailable(`cannot list snapshots of ${failed.length} of ${repos.length} repositories: ${shown}${failed.length > 3 ? `; and ${failed.length - 3} more` : ""}`);
+    const shown = failed
+      .slice(0, 3)
+      .map((f) => f.message)
+      .join("; ");
+    throw unavailable(
+      `cannot list snapshots of ${failed.length} of ${repos.length} repositories: ${shown}${failed.length > 3 ? `; and ${failed.length - 3} more` : ""}`,
+    );
   }
   const out: SnapshotRecord[] = [];
   repos.forEach((repo, i) => {

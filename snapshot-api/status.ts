@@ -19,7 +19,8 @@ export const notFound = (name: string, what = `${RESOURCE}.${GROUP}`) => new Api
 export const badRequest = (message: string) => new ApiStatusError(400, "BadRequest", message);
 export const unauthorized = (message: string) => new ApiStatusError(401, "Unauthorized", message);
 export const forbidden = (message: string) => new ApiStatusError(403, "Forbidden", message);
-export const methodNotAllowed = (verb: string) => new ApiStatusError(405, "MethodNotAllowed", `${verb} is not supported on ${RESOURCE}.${GROUP} (get, list and delete are)`);
+export const methodNotAllowed = (verb: string) =>
+  new ApiStatusError(405, "MethodNotAllowed", `${verb} is not supported on ${RESOURCE}.${GROUP} (get, list and delete are)`);
 export const unavailable = (message: string) => new ApiStatusError(503, "ServiceUnavailable", message);
 
 export function statusBody(e: ApiStatusError) {

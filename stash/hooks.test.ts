@@ -32,21 +32,31 @@ test("post hooks run by executionPolicy and phase; pre hooks always run", () => 
   for (const [policy, phase, retryLeft, run] of table) {
     assert.equal(hookDecision(policy, { hook: "postBackup", phase, retryLeft }).run, run, `${policy} ${phase} ${retryLeft}`);
   }
-  assert.deepEqual(hookDecision("OnSuccess", { hook: "postBackup", phase: "Failed" }), { run: false, message: 'Skipping executing postBackup. Reason: executionPolicy is "OnSuccess" but phase is "Failed".' });
+  assert.deepEqual(hookDecision("OnSuccess", { hook: "postBackup", phase: "Failed" }), {
+    run: false,
+    message: 'Skipping executing postBackup. Reason: executionPolicy is "OnSuccess" but phase is "Failed".',
+  });
   assert.deepEqual(hookDecision("OnFailure", { hook: "preBackup", phase: "Running" }), { run: true });
   assert.equal(hookDecision("OnFinalRetryFailure", { hook: "postRestore", phase: "Failed", retryLeft: 0 }).run, false);
   assert.throws(() => hookDecision("Sometimes" as never, { hook: "postBackup", phase: "Failed" }), /unknown executionPolicy "Sometimes"/);
 });
 
 test("hook templates render Stash's Summary with the Go template subset the docs use", () => {
-  const slack = "{\"text\":\"{{if eq .Status.Phase `Succeeded`}}:white_check_mark: Backup succeeded for {{ .Namespace }}/{{.Target.Name}}{{else}}:x: Backup failed for {{ .Namespace }}/{{.Target.Name}} Reason: {{.Status.Error}}.{{end}}\"}";
+  const slack =
+    '{"text":"{{if eq .Status.Phase `Succeeded`}}:white_check_mark: Backup succeeded for {{ .Namespace }}/{{.Target.Name}}{{else}}:x: Backup failed for {{ .Namespace }}/{{.Target.Name}} Reason: {{.Status.Error}}.{{end}}"}';
   assert.equal(renderTemplate(slack, ok), '{"text":":white_check_mark: Backup succeeded for demo/stash-demo"}');
   assert.equal(renderTemplate(slack, failed), '{"text":":x: Backup failed for demo/stash-demo Reason: restic: repository is locked."}');
-  assert.equal(renderTemplate("  {{ .Invoker.Kind }}/{{ .Invoker.Name }} took {{ .Status.Duration }}, {{ .RetryLeft }} retries left  ", failed), "BackupConfiguration/deployment-backup took 3s, 2 retries left");
+  assert.equal(
+    renderTemplate("  {{ .Invoker.Kind }}/{{ .Invoker.Name }} took {{ .Status.Duration }}, {{ .RetryLeft }} retries left  ", failed),
+    "BackupConfiguration/deployment-backup took 3s, 2 retries left",
+  );
   assert.equal(renderTemplate('{{- if ne .Status.Phase "Succeeded" -}}  FAIL  {{- else if .Status.Error }}odd{{ else }}ok{{ end }}', ok), "ok");
-  assert.equal(renderTemplate("{{ .Status.Phase | upper }} {{ .Status.Error | default \"none\" }} {{ .Target.Kind | quote }}", ok), 'SUCCEEDED none "Deployment"');
-  assert.equal(renderTemplate("{{ if and (eq .Status.Phase \"Failed\") (not .RetryLeft) }}final{{ else }}again{{ end }}", failed), "again");
-  assert.equal(renderTemplate("{{ if or (eq .Target.Kind \"StatefulSet\" \"Deployment\") false }}yes{{ end }}", ok), "yes");
+  assert.equal(
+    renderTemplate('{{ .Status.Phase | upper }} {{ .Status.Error | default "none" }} {{ .Target.Kind | quote }}', ok),
+    'SUCCEEDED none "Deployment"',
+  );
+  assert.equal(renderTemplate('{{ if and (eq .Status.Phase "Failed") (not .RetryLeft) }}final{{ else }}again{{ end }}', failed), "again");
+  assert.equal(renderTemplate('{{ if or (eq .Target.Kind "StatefulSet" "Deployment") false }}yes{{ end }}', ok), "yes");
   assert.equal(renderTemplate("no template here  ", ok), "no template here  ");
   assert.throws(() => renderTemplate("{{ .Status.Nope }}", ok), HookTemplateError);
   assert.throws(() => renderTemplate("{{ if .Name }}x", ok), /missing \{\{ end \}\}/);
@@ -96,10 +106,34 @@ test("httpGet and httpPost hooks hit a real HTTP server with path, headers, rend
     assert.deepEqual(r1, { action: "httpGet", description: `GET http://127.0.0.1:${port}/ready`, statusCode: 200 });
     assert.equal(got[0].headers["x-token"], "secret-token-value");
 
-    await executeHook({ httpPost: { host: "127.0.0.1", port: String(port), path: "notify", body: '{"phase":"{{ .Status.Phase }}","target":"{{ .Target.Name }}"}', httpHeaders: [{ name: "Content-Type", value: "application/json" }] } }, failed);
+    await executeHook(
+      {
+        httpPost: {
+          host: "127.0.0.1",
+          port: String(port),
+          path: "notify",
+          body: '{"phase":"{{ .Status.Phase }}","target":"{{ .Target.Name }}"}',
+          httpHeaders: [{ name: "Content-Type", value: "application/json" }],
+        },
+      },
+      failed,
+    );
     assert.deepEqual([got[1].method, got[1].url, got[1].body], ["POST", "/notify", '{"phase":"Failed","target":"stash-demo"}']);
 
-    await executeHook({ httpPost: { port: "web", path: "/form", form: [{ key: "phase", values: ["done"] }, { key: "tag", values: ["a", "b c"] }] } }, ok, { resolvePort: (n) => (n === "web" ? port : undefined) });
+    await executeHook(
+      {
+        httpPost: {
+          port: "web",
+          path: "/form",
+          form: [
+            { key: "phase", values: ["done"] },
+            { key: "tag", values: ["a", "b c"] },
+          ],
+        },
+      },
+      ok,
+      { resolvePort: (n) => (n === "web" ? port : undefined) },
+    );
     assert.equal(got[2].body, "phase=done&tag=a&tag=b+c");
     assert.equal(got[2].headers["content-type"], "application/x-www-form-urlencoded");
 

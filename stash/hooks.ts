@@ -58,7 +58,10 @@ export interface HookSummary {
 // ------------------------------------------------------------------ execution policy
 
 /** Whether a hook runs given the target phase. Pre hooks always run. */
-export function hookDecision(policy: ExecutionPolicy | undefined, s: { hook: HookType; phase: string; retryLeft?: number }): { run: boolean; message?: string } {
+export function hookDecision(
+  policy: ExecutionPolicy | undefined,
+  s: { hook: HookType; phase: string; retryLeft?: number },
+): { run: boolean; message?: string } {
   if (s.hook === "preBackup" || s.hook === "preRestore") return { run: true };
   const p = policy ?? "Always";
   let run: boolean;
@@ -76,7 +79,9 @@ export function hookDecision(policy: ExecutionPolicy | undefined, s: { hook: Hoo
       run = s.hook === "postBackup" && s.phase === "Failed" && (s.retryLeft ?? 0) === 0;
       break;
     default:
-      throw stalled("InvalidExecutionPolicy", `unknown executionPolicy ${JSON.stringify(p)} (Always, OnSuccess, OnFailure, OnFinalRetryFailure)`, { field: `spec.hooks.${s.hook}.executionPolicy` });
+      throw stalled("InvalidExecutionPolicy", `unknown executionPolicy ${JSON.stringify(p)} (Always, OnSuccess, OnFailure, OnFinalRetryFailure)`, {
+        field: `spec.hooks.${s.hook}.executionPolicy`,
+      });
   }
   if (run) return { run };
   const why = p === "OnFinalRetryFailure" && s.phase === "Failed" ? ` and retryLeft is ${s.retryLeft ?? 0}` : "";
@@ -92,10 +97,7 @@ export class HookTemplateError extends Error {
   }
 }
 
-type Node =
-  | { t: "text"; v: string }
-  | { t: "out"; expr: string }
-  | { t: "if"; branches: { cond: string | null; body: Node[] }[] };
+type Node = { t: "text"; v: string } | { t: "out"; expr: string } | { t: "if"; branches: { cond: string | null; body: Node[] }[] };
 
 /** Splits into text and actions, honouring "{{-" / "-}}" whitespace trimming. */
 function lex(src: string): ({ text: string } | { action: string })[] {
@@ -160,7 +162,8 @@ function parse(src: string): Node[] {
         if (!inIf) throw new HookTemplateError(src, `unexpected {{ ${a} }}`);
         return { nodes, stop: a };
       }
-      if (/^(range|with|define|template|block)\b/.test(a)) throw new HookTemplateError(src, `{{ ${a.split(/\s/)[0]} }} is not supported (fields, if/else, eq/ne/not/and/or and pipes are)`);
+      if (/^(range|with|define|template|block)\b/.test(a))
+        throw new HookTemplateError(src, `{{ ${a.split(/\s/)[0]} }} is not supported (fields, if/else, eq/ne/not/and/or and pipes are)`);
       nodes.push({ t: "out", expr: a });
     }
     if (inIf) throw new HookTemplateError(src, "missing {{ end }} for {{ if }}");
@@ -335,7 +338,9 @@ export function buildExecRequest(handler: Handler, summary: HookSummary, pod: { 
   const container = handler.containerName || pod.containers[0];
   if (!container) throw stalled("InvalidHook", `pod ${pod.namespace}/${pod.name} has no container to exec into`, { field: "containerName" });
   if (handler.containerName && !pod.containers.includes(handler.containerName)) {
-    throw stalled("InvalidHook", `pod ${pod.namespace}/${pod.name} has no container ${handler.containerName} (has ${pod.containers.join(", ")})`, { field: "containerName" });
+    throw stalled("InvalidHook", `pod ${pod.namespace}/${pod.name} has no container ${handler.containerName} (has ${pod.containers.join(", ")})`, {
+      field: "containerName",
+    });
   }
   return { namespace: pod.namespace, pod: pod.name, container, command: handler.exec.command.map((c) => renderTemplate(c, summary)) };
 }
@@ -369,7 +374,12 @@ function portOf(port: number | string, handler: Handler, opts: ExecuteOptions): 
   if (typeof port === "number") return port;
   if (/^\d+$/.test(port)) return Number(port);
   const p = opts.resolvePort?.(port, handler.containerName);
-  if (p === undefined) throw stalled("InvalidHook", `named port ${JSON.stringify(port)} cannot be resolved${handler.containerName ? ` in container ${handler.containerName}` : " (set containerName)"}`, { field: "port" });
+  if (p === undefined)
+    throw stalled(
+      "InvalidHook",
+      `named port ${JSON.stringify(port)} cannot be resolved${handler.containerName ? ` in container ${handler.containerName}` : " (set containerName)"}`,
+      { field: "port" },
+    );
   return p;
 }
 
@@ -429,7 +439,11 @@ function tcpCall(a: { host?: string; port: number | string }, handler: Handler, 
 /** Runs one hook handler. Exactly one action must be set. */
 export async function executeHook(handler: Handler, summary: HookSummary, opts: ExecuteOptions = {}): Promise<HookResult> {
   const actions = (["exec", "httpGet", "httpPost", "tcpSocket"] as const).filter((k) => handler[k] != null);
-  if (actions.length !== 1) throw stalled("InvalidHook", `a hook handler needs exactly one of exec, httpGet, httpPost, tcpSocket; it has ${actions.length ? actions.join(", ") : "none"}`);
+  if (actions.length !== 1)
+    throw stalled(
+      "InvalidHook",
+      `a hook handler needs exactly one of exec, httpGet, httpPost, tcpSocket; it has ${actions.length ? actions.join(", ") : "none"}`,
+    );
   const action = actions[0];
   if (action === "httpGet") return httpCall("GET", handler.httpGet!, handler, summary, opts);
   if (action === "httpPost") return httpCall("POST", handler.httpPost!, handler, summary, opts);

@@ -20,7 +20,10 @@ const target = { kind: "Deployment", group: "apps", name: "stash-demo" };
 
 /** name{labels} value lines, sorted, without HELP/TYPE. */
 async function samples(reg: Registry): Promise<string[]> {
-  return (await reg.metrics()).split("\n").filter((l) => l && !l.startsWith("#")).sort();
+  return (await reg.metrics())
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .sort();
 }
 
 test("the push job is <lower-case invoker kind>-<namespace>-<name>", () => {
@@ -38,7 +41,8 @@ test("a successful host backup emits every host metric under the new and the leg
       { totalBytes: 24, uploadedBytes: 4, processingSeconds: 1, fileStats: { totalFiles: 1, newFiles: 1, modifiedFiles: 0, unmodifiedFiles: 0 } },
     ],
   });
-  const l = 'driver="Restic",group="apps",hostname="host-0",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
+  const l =
+    'driver="Restic",group="apps",hostname="host-0",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
   const expected: [string, string, number][] = [
     ["backupsession_host_backup_success", "stash_backup_host_backup_success", 1],
     ["backupsession_host_backup_duration_seconds", "stash_backup_host_backup_duration_seconds", 12],
@@ -55,7 +59,8 @@ test("a successful host backup emits every host metric under the new and the leg
 
 test("a failed host backup emits only host_backup_success 0", async () => {
   const reg = backupHostMetrics(common, target, { hostname: "host-0", succeeded: false, durationSeconds: 3, snapshots: [] });
-  const l = 'driver="Restic",group="apps",hostname="host-0",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
+  const l =
+    'driver="Restic",group="apps",hostname="host-0",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
   assert.deepEqual(await samples(reg), [`stash_appscode_com_backupsession_host_backup_success{${l}} 0`, `stash_backup_host_backup_success{${l}} 0`]);
 });
 
@@ -63,7 +68,8 @@ test("session, target, repository and restore metrics carry Stash's labels", asy
   const at = new Date("2026-01-02T03:04:05Z");
   const s = await samples(backupSessionMetrics(common, { succeeded: true, durationSeconds: 30, at, targets: [{ target, succeeded: true, totalHosts: 1 }] }));
   const cl = 'driver="Restic",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",namespace="demo",repository="gcs-repo"';
-  const tl = 'driver="Restic",group="apps",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
+  const tl =
+    'driver="Restic",group="apps",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",kind="Deployment",name="stash-demo",namespace="demo",repository="gcs-repo"';
   assert.deepEqual(s, [
     `stash_appscode_com_backupsession_duration_seconds{${cl}} 30`,
     `stash_appscode_com_backupsession_last_success_time_seconds{${cl}} 1767323045`,
@@ -80,11 +86,25 @@ test("session, target, repository and restore metrics carry Stash's labels", asy
     `stash_backup_target_last_success_time_seconds{${tl}} 1767323045`,
     `stash_backup_target_success{${tl}} 1`,
   ]);
-  const failed = await samples(backupSessionMetrics(common, { succeeded: false, durationSeconds: 30, at, targets: [{ target, succeeded: false, totalHosts: 1 }] }));
-  assert.deepEqual(failed, [`stash_appscode_com_backupsession_success{${cl}} 0`, `stash_appscode_com_backupsession_target_success{${tl}} 0`, `stash_backup_session_success{${cl}} 0`, `stash_backup_target_success{${tl}} 0`]);
+  const failed = await samples(
+    backupSessionMetrics(common, { succeeded: false, durationSeconds: 30, at, targets: [{ target, succeeded: false, totalHosts: 1 }] }),
+  );
+  assert.deepEqual(failed, [
+    `stash_appscode_com_backupsession_success{${cl}} 0`,
+    `stash_appscode_com_backupsession_target_success{${tl}} 0`,
+    `stash_backup_session_success{${cl}} 0`,
+    `stash_backup_target_success{${tl}} 0`,
+  ]);
 
-  const r = await samples(repositoryMetrics(common, { name: "gcs-repo", namespace: "backups", backend: "gcs", bucket: "b", prefix: "demo" }, { integrity: true, sizeBytes: 2048, snapshotCount: 5, snapshotsRemovedOnLastCleanup: 2 }));
-  const rl = 'backend="gcs",bucket="b",driver="Restic",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",name="gcs-repo",namespace="backups",prefix="demo",repository="gcs-repo"';
+  const r = await samples(
+    repositoryMetrics(
+      common,
+      { name: "gcs-repo", namespace: "backups", backend: "gcs", bucket: "b", prefix: "demo" },
+      { integrity: true, sizeBytes: 2048, snapshotCount: 5, snapshotsRemovedOnLastCleanup: 2 },
+    ),
+  );
+  const rl =
+    'backend="gcs",bucket="b",driver="Restic",invoker_kind="BackupConfiguration",invoker_name="deployment-backup",name="gcs-repo",namespace="backups",prefix="demo",repository="gcs-repo"';
   assert.deepEqual(r, [
     `stash_appscode_com_repository_integrity{${rl}} 1`,
     `stash_appscode_com_repository_size_bytes{${rl}} 2048`,
@@ -97,7 +117,12 @@ test("session, target, repository and restore metrics carry Stash's labels", asy
   ]);
 
   const rc: MetricsCommon = { invoker: { kind: "RestoreSession", name: "restore", namespace: "demo" }, repository: "gcs-repo" };
-  const restoreSamples = await samples(mergeRegistries(restoreSessionMetrics(rc, { succeeded: true, durationSeconds: 9, targets: [{ target, succeeded: true, totalHosts: 1 }] }), restoreHostMetrics(rc, target, { hostname: "host-0", succeeded: true, durationSeconds: 8 })));
+  const restoreSamples = await samples(
+    mergeRegistries(
+      restoreSessionMetrics(rc, { succeeded: true, durationSeconds: 9, targets: [{ target, succeeded: true, totalHosts: 1 }] }),
+      restoreHostMetrics(rc, target, { hostname: "host-0", succeeded: true, durationSeconds: 8 }),
+    ),
+  );
   assert.equal(restoreSamples.length, 14);
   assert.ok(restoreSamples.some((x) => x.startsWith("stash_restore_host_restore_duration_seconds{") && x.endsWith(" 8")));
   assert.ok(restoreSamples.some((x) => x.startsWith("stash_appscode_com_restoresession_success{") && x.endsWith(" 1")));
@@ -109,12 +134,31 @@ test("metrics pushed to the pushgateway are read back from its /metrics under St
   const c: MetricsCommon = { invoker: { kind: "BackupConfiguration", name, namespace: "demo" }, repository: "minio-repo" };
   const job = jobName(c.invoker);
   const at = new Date("2026-03-01T00:00:00Z");
-  await pushMetrics(gw.url, job, mergeRegistries(
-    backupHostMetrics(c, target, { hostname: "host-0", succeeded: true, durationSeconds: 5, snapshots: [{ totalBytes: 4096, uploadedBytes: 512, processingSeconds: 2, fileStats: { totalFiles: 3, newFiles: 3, modifiedFiles: 0, unmodifiedFiles: 0 } }] }),
-    lastSuccessMetric({ name, namespace: "demo" }, at),
-  ));
+  await pushMetrics(
+    gw.url,
+    job,
+    mergeRegistries(
+      backupHostMetrics(c, target, {
+        hostname: "host-0",
+        succeeded: true,
+        durationSeconds: 5,
+        snapshots: [
+          { totalBytes: 4096, uploadedBytes: 512, processingSeconds: 2, fileStats: { totalFiles: 3, newFiles: 3, modifiedFiles: 0, unmodifiedFiles: 0 } },
+        ],
+      }),
+      lastSuccessMetric({ name, namespace: "demo" }, at),
+    ),
+  );
   // A later push of other metrics to the same job keeps the first ones (POST, not PUT).
-  await pushMetrics(gw.url, job, repositoryMetrics(c, { name: "minio-repo", namespace: "demo", backend: "s3", bucket: "bk" }, { integrity: true, sizeBytes: 9000, snapshotCount: 2, snapshotsRemovedOnLastCleanup: 0 }));
+  await pushMetrics(
+    gw.url,
+    job,
+    repositoryMetrics(
+      c,
+      { name: "minio-repo", namespace: "demo", backend: "s3", bucket: "bk" },
+      { integrity: true, sizeBytes: 9000, snapshotCount: 2, snapshotsRemovedOnLastCleanup: 0 },
+    ),
+  );
   const text = await gw.metrics();
   const mine = text.split("\n").filter((l) => l.includes(`job="${job}"`));
   const find = (metric: string) => mine.find((l) => l.startsWith(`${metric}{`));

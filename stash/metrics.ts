@@ -99,32 +99,96 @@ export function jobName(invoker: InvokerRef): string {
 // [new name suffix after stash_appscode_com_, legacy name, help]
 const M = {
   sessionSuccess: ["backupsession_success", "stash_backup_session_success", "Indicates whether the entire backup session was succeeded or not"],
-  sessionDuration: ["backupsession_duration_seconds", "stash_backup_session_duration_seconds", "Indicates total time taken to complete the entire backup session"],
-  sessionTargets: ["backupsession_target_count_total", "stash_backup_target_count_total", "Indicates the total number of targets that was backed up in this backup session"],
+  sessionDuration: [
+    "backupsession_duration_seconds",
+    "stash_backup_session_duration_seconds",
+    "Indicates total time taken to complete the entire backup session",
+  ],
+  sessionTargets: [
+    "backupsession_target_count_total",
+    "stash_backup_target_count_total",
+    "Indicates the total number of targets that was backed up in this backup session",
+  ],
   sessionLastSuccess: ["backupsession_last_success_time_seconds", "stash_backup_last_success_time_seconds", "Indicates the last successful backup time"],
   targetSuccess: ["backupsession_target_success", "stash_backup_target_success", "Indicates whether the backup for a target has succeeded or not"],
-  targetHosts: ["backupsession_target_host_count_total", "stash_backup_target_host_count_total", "Indicates the total number of hosts that was backed up for this target"],
-  targetLastSuccess: ["backupsession_target_last_success_time_seconds", "stash_backup_target_last_success_time_seconds", "Indicates the last successful backup time for this target"],
+  targetHosts: [
+    "backupsession_target_host_count_total",
+    "stash_backup_target_host_count_total",
+    "Indicates the total number of hosts that was backed up for this target",
+  ],
+  targetLastSuccess: [
+    "backupsession_target_last_success_time_seconds",
+    "stash_backup_target_last_success_time_seconds",
+    "Indicates the last successful backup time for this target",
+  ],
   hostSuccess: ["backupsession_host_backup_success", "stash_backup_host_backup_success", "Indicates whether the backup for a host succeeded or not"],
-  hostDuration: ["backupsession_host_backup_duration_seconds", "stash_backup_host_backup_duration_seconds", "Indicates total time taken to complete the backup process for a host"],
+  hostDuration: [
+    "backupsession_host_backup_duration_seconds",
+    "stash_backup_host_backup_duration_seconds",
+    "Indicates total time taken to complete the backup process for a host",
+  ],
   hostSize: ["backupsession_host_data_size_bytes", "stash_backup_host_data_size_bytes", "Total size of the target data to backup for a host (in bytes)"],
-  hostUploaded: ["backupsession_host_data_uploaded_bytes", "stash_backup_host_data_uploaded_bytes", "Amount of data uploaded to the repository for a host (in bytes)"],
-  hostProcessing: ["backupsession_host_data_processing_time_seconds", "stash_backup_host_data_processing_time_seconds", "Total time taken to backup the target data for a host"],
+  hostUploaded: [
+    "backupsession_host_data_uploaded_bytes",
+    "stash_backup_host_data_uploaded_bytes",
+    "Amount of data uploaded to the repository for a host (in bytes)",
+  ],
+  hostProcessing: [
+    "backupsession_host_data_processing_time_seconds",
+    "stash_backup_host_data_processing_time_seconds",
+    "Total time taken to backup the target data for a host",
+  ],
   hostFiles: ["backupsession_host_files_total", "stash_backup_host_files_total", "Total number of files that has been backed up for a host"],
-  hostFilesNew: ["backupsession_host_files_new", "stash_backup_host_files_new", "Total number of new files that has been uploaded to the repository for a host"],
-  hostFilesModified: ["backupsession_host_files_modified", "stash_backup_host_files_modified", "Total number of modified files that has been uploaded to the repository for a host"],
-  hostFilesUnmodified: ["backupsession_host_files_unmodified", "stash_backup_host_files_unmodified", "Total number of unmodified files that has been re-used from the latest snapshot for a host"],
+  hostFilesNew: [
+    "backupsession_host_files_new",
+    "stash_backup_host_files_new",
+    "Total number of new files that has been uploaded to the repository for a host",
+  ],
+  hostFilesModified: [
+    "backupsession_host_files_modified",
+    "stash_backup_host_files_modified",
+    "Total number of modified files that has been uploaded to the repository for a host",
+  ],
+  hostFilesUnmodified: [
+    "backupsession_host_files_unmodified",
+    "stash_backup_host_files_unmodified",
+    "Total number of unmodified files that has been re-used from the latest snapshot for a host",
+  ],
   repoIntegrity: ["repository_integrity", "stash_repository_integrity", "Result of repository integrity check after last backup"],
   repoSize: ["repository_size_bytes", "stash_repository_size_bytes", "Indicates size of repository after last backup (in bytes)"],
   repoSnapshots: ["repository_snapshot_count", "stash_repository_snapshot_count", "Indicates number of snapshots stored in the repository"],
-  repoCleaned: ["repository_snapshot_cleaned", "stash_repository_snapshot_cleaned", "Indicates number of old snapshots cleaned up according to retention policy on last backup session"],
+  repoCleaned: [
+    "repository_snapshot_cleaned",
+    "stash_repository_snapshot_cleaned",
+    "Indicates number of old snapshots cleaned up according to retention policy on last backup session",
+  ],
   restoreSuccess: ["restoresession_success", "stash_restore_session_success", "Indicates whether the entire restore session was succeeded or not"],
-  restoreDuration: ["restoresession_duration_seconds", "stash_restore_session_duration_seconds", "Indicates the total time taken to complete the entire restore session"],
-  restoreTargets: ["restoresession_target_count_total", "stash_restore_target_count_total", "Indicates the total number of targets that was restored in this restore session"],
+  restoreDuration: [
+    "restoresession_duration_seconds",
+    "stash_restore_session_duration_seconds",
+    "Indicates the total time taken to complete the entire restore session",
+  ],
+  restoreTargets: [
+    "restoresession_target_count_total",
+    "stash_restore_target_count_total",
+    "Indicates the total number of targets that was restored in this restore session",
+  ],
   restoreTargetSuccess: ["restoresession_target_success", "stash_restore_target_success", "Indicates whether the restore for a target has succeeded or not"],
-  restoreTargetHosts: ["restoresession_target_host_count_total", "stash_restore_target_host_count_total", "Indicates the total number of hosts that was restored for this target"],
-  restoreHostSuccess: ["restoresession_host_restore_success", "stash_restore_host_restore_success", "Indicates whether the restore process was succeeded for a host"],
-  restoreHostDuration: ["restoresession_host_restore_duration_seconds", "stash_restore_host_restore_duration_seconds", "Indicates the total time taken to complete the restore process for a host"],
+  restoreTargetHosts: [
+    "restoresession_target_host_count_total",
+    "stash_restore_target_host_count_total",
+    "Indicates the total number of hosts that was restored for this target",
+  ],
+  restoreHostSuccess: [
+    "restoresession_host_restore_success",
+    "stash_restore_host_restore_success",
+    "Indicates whether the restore process was succeeded for a host",
+  ],
+  restoreHostDuration: [
+    "restoresession_host_restore_duration_seconds",
+    "stash_restore_host_restore_duration_seconds",
+    "Indicates the total time taken to complete the restore process for a host",
+  ],
 } as const satisfies Record<string, readonly [string, string, string]>;
 
 type MetricKey = keyof typeof M;
@@ -256,7 +320,8 @@ export async function pushMetrics(url: string, job: string, registry: Registry, 
   const gw = new Pushgateway(url, { timeout: opts.timeoutMs ?? 10_000 }, registry);
   const res = await gw.pushAdd({ jobName: job });
   const status = (res.resp as { statusCode?: number } | undefined)?.statusCode;
-  if (status !== undefined && (status < 200 || status >= 300)) throw new Error(`pushgateway ${url} answered HTTP ${status} for job ${job}: ${String(res.body ?? "").slice(0, 200)}`);
+  if (status !== undefined && (status < 200 || status >= 300))
+    throw new Error(`pushgateway ${url} answered HTTP ${status} for job ${job}: ${String(res.body ?? "").slice(0, 200)}`);
 }
 
 /** Stash's target labels: kind, API group ("" for core) and name. */

@@ -9,8 +9,14 @@ const c = (type: string, status: "True" | "False" | "Unknown") => ({ type, statu
 test("BackupConfiguration phase follows Stash's order: NotReady before Invalid before Ready", () => {
   assert.equal(backupInvokerPhase([c("ValidationPassed", "False")]), "NotReady", "Repository conditions unknown");
   assert.equal(backupInvokerPhase([c("RepositoryFound", "True"), c("BackendSecretFound", "True"), c("ValidationPassed", "False")]), "Invalid");
-  assert.equal(backupInvokerPhase([c("RepositoryFound", "True"), c("BackendSecretFound", "True"), c("ValidationPassed", "True"), c("CronJobCreated", "True")]), "Ready");
-  assert.equal(backupInvokerPhase([c("RepositoryFound", "True"), c("BackendSecretFound", "False"), c("ValidationPassed", "True"), c("CronJobCreated", "True")]), "NotReady");
+  assert.equal(
+    backupInvokerPhase([c("RepositoryFound", "True"), c("BackendSecretFound", "True"), c("ValidationPassed", "True"), c("CronJobCreated", "True")]),
+    "Ready",
+  );
+  assert.equal(
+    backupInvokerPhase([c("RepositoryFound", "True"), c("BackendSecretFound", "False"), c("ValidationPassed", "True"), c("CronJobCreated", "True")]),
+    "NotReady",
+  );
   assert.equal(backupInvokerPhase([c("ValidationPassed", "True"), c("CronJobCreated", "True")], "VolumeSnapshotter"), "Ready");
 });
 
@@ -34,7 +40,13 @@ test("a BackupSession is final only once metrics are pushed, and failed post-bac
 });
 
 test("a RestoreSession is Running until metrics are pushed after every host reported", () => {
-  const base = [c("RepositoryFound", "True"), c("BackendSecretFound", "True"), c("RestoreTargetFound", "True"), c("ValidationPassed", "True"), c("RestoreExecutorEnsured", "True")];
+  const base = [
+    c("RepositoryFound", "True"),
+    c("BackendSecretFound", "True"),
+    c("RestoreTargetFound", "True"),
+    c("ValidationPassed", "True"),
+    c("RestoreExecutorEnsured", "True"),
+  ];
   assert.equal(restoreSessionPhase({ conditions: base }), "Pending");
   assert.equal(restoreSessionPhase({ conditions: base, totalHosts: 1 }), "Running");
   assert.equal(restoreSessionPhase({ conditions: base, totalHosts: 1, stats: [{ phase: "Succeeded" }] }), "Running");
@@ -45,7 +57,12 @@ test("a RestoreSession is Running until metrics are pushed after every host repo
 
 test("backupHistoryLimit keeps the newest sessions and always the last completed one", () => {
   const s = (name: string, ts: string, phase?: string) => ({ metadata: { name, creationTimestamp: ts }, status: phase ? { phase } : {} });
-  const sessions = [s("a", "2026-01-01T00:00:01Z", "Succeeded"), s("b", "2026-01-01T00:00:02Z", "Failed"), s("c", "2026-01-01T00:00:03Z", "Skipped"), s("d", "2026-01-01T00:00:04Z")];
+  const sessions = [
+    s("a", "2026-01-01T00:00:01Z", "Succeeded"),
+    s("b", "2026-01-01T00:00:02Z", "Failed"),
+    s("c", "2026-01-01T00:00:03Z", "Skipped"),
+    s("d", "2026-01-01T00:00:04Z"),
+  ];
   assert.deepEqual(sessionsToDelete(sessions, 1).sort(), ["a", "c"], "b is the last completed; d is running");
   assert.deepEqual(sessionsToDelete(sessions, 3), ["a"]);
   assert.deepEqual(sessionsToDelete(sessions, 0).sort(), ["a", "b", "c"]);
@@ -53,9 +70,21 @@ test("backupHistoryLimit keeps the newest sessions and always the last completed
 
 test("restore rules: one catch-all rule at most, a host in one rule, snapshots and paths exclusive", () => {
   assert.equal(validateRules([{ paths: ["/a"] }, { targetHosts: ["h1"], snapshots: ["abcd1234"] }]), null);
-  assert.deepEqual(validateRules([{ paths: ["/a"] }, { paths: ["/b"] }]), { field: "spec.target.rules[1].targetHosts", message: "at most one rule may have empty targetHosts" });
-  assert.deepEqual(validateRules([{ targetHosts: ["h"], paths: ["/a"] }, { targetHosts: ["h"], paths: ["/b"] }]), { field: "spec.target.rules[1].targetHosts", message: 'host "h" is already matched by rule 0' });
-  assert.deepEqual(validateRules([{ paths: ["/a"], snapshots: ["x"] }]), { field: "spec.target.rules[0]", message: "snapshots and paths cannot be used together in a rule" });
+  assert.deepEqual(validateRules([{ paths: ["/a"] }, { paths: ["/b"] }]), {
+    field: "spec.target.rules[1].targetHosts",
+    message: "at most one rule may have empty targetHosts",
+  });
+  assert.deepEqual(
+    validateRules([
+      { targetHosts: ["h"], paths: ["/a"] },
+      { targetHosts: ["h"], paths: ["/b"] },
+    ]),
+    { field: "spec.target.rules[1].targetHosts", message: 'host "h" is already matched by rule 0' },
+  );
+  assert.deepEqual(validateRules([{ paths: ["/a"], snapshots: ["x"] }]), {
+    field: "spec.target.rules[0]",
+    message: "snapshots and paths cannot be used together in a rule",
+  });
   const rules = [{ targetHosts: ["host-1"], paths: ["/one"] }, { paths: ["/all"] }];
   assert.deepEqual(ruleForHost(rules, "host-1")?.paths, ["/one"]);
   assert.deepEqual(ruleForHost(rules, "host-0")?.paths, ["/all"]);

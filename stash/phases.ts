@@ -5,7 +5,14 @@ import { C } from "./conditions.ts";
 export type InvokerPhase = "Ready" | "NotReady" | "Invalid";
 
 export function backupInvokerPhase(conditions: Condition[] | undefined, driver = "Restic"): InvokerPhase {
-  if (driver === "Restic" && (isNotTrueOrFalse(conditions, C.RepositoryFound) || isFalse(conditions, C.RepositoryFound) || isNotTrueOrFalse(conditions, C.BackendSecretFound) || isFalse(conditions, C.BackendSecretFound))) return "NotReady";
+  if (
+    driver === "Restic" &&
+    (isNotTrueOrFalse(conditions, C.RepositoryFound) ||
+      isFalse(conditions, C.RepositoryFound) ||
+      isNotTrueOrFalse(conditions, C.BackendSecretFound) ||
+      isFalse(conditions, C.BackendSecretFound))
+  )
+    return "NotReady";
   if (isFalse(conditions, C.ValidationPassed)) return "Invalid";
   if (isTrue(conditions, C.ValidationPassed) && isTrue(conditions, C.CronJobCreated)) return "Ready";
   return "NotReady";
@@ -15,7 +22,13 @@ export type TargetPhase = "Pending" | "Running" | "Succeeded" | "Failed";
 
 export function backupTargetPhase(target: any): TargetPhase {
   const cs: Condition[] = target?.conditions ?? [];
-  if (isFalse(cs, C.BackupExecutorEnsured) || isFalse(cs, C.PreBackupHookExecutionSucceeded) || isTrue(cs, C.BackupDisrupted) || isFalse(cs, C.PostBackupHookExecutionSucceeded)) return "Failed";
+  if (
+    isFalse(cs, C.BackupExecutorEnsured) ||
+    isFalse(cs, C.PreBackupHookExecutionSucceeded) ||
+    isTrue(cs, C.BackupDisrupted) ||
+    isFalse(cs, C.PostBackupHookExecutionSucceeded)
+  )
+    return "Failed";
   if (target?.totalHosts === undefined || target?.totalHosts === null) return "Pending";
   const stats: any[] = target.stats ?? [];
   const done = stats.filter((s) => s.phase === "Succeeded" || s.phase === "Failed");
@@ -29,12 +42,25 @@ export function backupSessionPhase(status: any): SessionPhase {
   const cs: Condition[] = status?.conditions ?? [];
   if (isFalse(cs, C.MetricsPushed)) return "Failed";
   if (isTrue(cs, C.BackupSkipped)) return "Skipped";
-  if (isTrue(cs, C.MetricsPushed) && (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.BackupHistoryCleaned) || isFalse(cs, C.GlobalPreBackupHookSucceeded) || isFalse(cs, C.GlobalPostBackupHookSucceeded))) return "Failed";
+  if (
+    isTrue(cs, C.MetricsPushed) &&
+    (isTrue(cs, C.DeadlineExceeded) ||
+      isFalse(cs, C.BackupHistoryCleaned) ||
+      isFalse(cs, C.GlobalPreBackupHookSucceeded) ||
+      isFalse(cs, C.GlobalPostBackupHookSucceeded))
+  )
+    return "Failed";
   const targets: any[] = status?.targets ?? [];
   const phases = targets.map(backupTargetPhase);
   if (targets.length === 0 || phases.every((p) => p === "Pending")) return "Pending";
   if (phases.every((p) => p === "Succeeded" || p === "Failed") && isTrue(cs, C.MetricsPushed)) {
-    if (phases.includes("Failed") || isFalse(cs, C.RetentionPolicyApplied) || isFalse(cs, C.RepositoryMetricsPushed) || isFalse(cs, C.RepositoryIntegrityVerified)) return "Failed";
+    if (
+      phases.includes("Failed") ||
+      isFalse(cs, C.RetentionPolicyApplied) ||
+      isFalse(cs, C.RepositoryMetricsPushed) ||
+      isFalse(cs, C.RepositoryIntegrityVerified)
+    )
+      return "Failed";
     return "Succeeded";
   }
   return "Running";
@@ -91,7 +117,8 @@ export type RestoreTargetPhase = "Pending" | "Running" | "Succeeded" | "Failed" 
 /** A RestoreBatch member's phase (A:pkg/invoker/restore_invoker.go calculateRestoreTargetPhase). */
 export function restoreTargetPhase(member: any): RestoreTargetPhase {
   const cs: Condition[] = member?.conditions ?? [];
-  if (isFalse(cs, C.RestoreExecutorEnsured) || isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.PostRestoreHookExecutionSucceeded)) return "Failed";
+  if (isFalse(cs, C.RestoreExecutorEnsured) || isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.PostRestoreHookExecutionSucceeded))
+    return "Failed";
   if (member?.totalHosts === undefined || member?.totalHosts === null || cs.length === 0 || isFalse(cs, C.RestoreTargetFound)) return "Pending";
   const stats: any[] = member.stats ?? [];
   const failed = stats.filter((s) => s.phase === "Failed").length;
@@ -107,7 +134,11 @@ const restoreTargetDone = (p: RestoreTargetPhase) => p === "Succeeded" || p === 
 export function restoreBatchPhase(status: any, totalTargets: number): RestorePhase {
   const cs: Condition[] = status?.conditions ?? [];
   if (isFalse(cs, C.MetricsPushed)) return "Failed";
-  if (isTrue(cs, C.MetricsPushed) && (isFalse(cs, C.GlobalPreRestoreHookSucceeded) || isFalse(cs, C.GlobalPostRestoreHookSucceeded) || isTrue(cs, C.DeadlineExceeded))) return "Failed";
+  if (
+    isTrue(cs, C.MetricsPushed) &&
+    (isFalse(cs, C.GlobalPreRestoreHookSucceeded) || isFalse(cs, C.GlobalPostRestoreHookSucceeded) || isTrue(cs, C.DeadlineExceeded))
+  )
+    return "Failed";
   const members: any[] = status?.members ?? [];
   const phases = members.map(restoreTargetPhase);
   if (cs.length === 0 || members.length === 0 || phases.every((p) => p === "Pending")) return "Pending";
@@ -146,7 +177,7 @@ export function goDuration(ms: number): string {
 export function parseGoDuration(s: string | undefined): number {
   if (!s) return NaN;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   let consumed = 0;
   for (const m of s.matchAll(re)) {

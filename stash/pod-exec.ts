@@ -59,7 +59,17 @@ export async function podExec(kube: Kube, req: ExecRequest, timeoutMs = 5 * 60_0
   let status: V1Status | undefined;
   let ws: Awaited<ReturnType<Exec["exec"]>>;
   try {
-    ws = await new (clientNode().Exec)(kube.kc).exec(req.namespace, req.pod, req.container, req.command, out.stream, err.stream, null, false, (s) => (status = s));
+    ws = await new (clientNode().Exec)(kube.kc).exec(
+      req.namespace,
+      req.pod,
+      req.container,
+      req.command,
+      out.stream,
+      err.stream,
+      null,
+      false,
+      (s) => (status = s),
+    );
   } catch (e) {
     throw await handshakeError(kube, req, e);
   }
@@ -75,7 +85,8 @@ export async function podExec(kube: Kube, req: ExecRequest, timeoutMs = 5 * 60_0
     if (ws.readyState === ws.CLOSED) done();
     else ws.addEventListener("close", done, { once: true });
   });
-  if (!status) throw transient("HookExecutionFailed", `exec in ${req.namespace}/${req.pod} container ${req.container}: the connection closed without an exit status`);
+  if (!status)
+    throw transient("HookExecutionFailed", `exec in ${req.namespace}/${req.pod} container ${req.container}: the connection closed without an exit status`);
   return { exitCode: exitCodeOf(status), stdout: out.text(), stderr: err.text() };
 }
 
@@ -105,7 +116,12 @@ export interface ExecutorPod {
  * What executeHook needs to run `handler` from `pod`: the default host (POD_IP, else the Pod's
  * IP, else 127.0.0.1), named ports and, for exec, the Pod's containers and a pod exec.
  */
-export async function executorOptions(kube: Kube, handler: Handler, pod: ExecutorPod, env: Readonly<Record<string, string | undefined>>): Promise<ExecuteOptions> {
+export async function executorOptions(
+  kube: Kube,
+  handler: Handler,
+  pod: ExecutorPod,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ExecuteOptions> {
   const port = handler.httpGet?.port ?? handler.httpPost?.port ?? handler.tcpSocket?.port;
   const named = typeof port === "string" && !/^\d+$/.test(port);
   const explicitHost = handler.httpGet?.host || handler.httpPost?.host || handler.tcpSocket?.host;
@@ -127,7 +143,12 @@ export async function executorOptions(kube: Kube, handler: Handler, pod: Executo
       }
       return undefined;
     },
-    ...(obj ? { pod: { namespace: pod.namespace, name: pod.name!, containers: containers.map((c) => c.name as string) }, exec: (req: ExecRequest) => podExec(kube, req) } : {}),
+    ...(obj
+      ? {
+          pod: { namespace: pod.namespace, name: pod.name!, containers: containers.map((c) => c.name as string) },
+          exec: (req: ExecRequest) => podExec(kube, req),
+        }
+      : {}),
   };
 }
 
@@ -139,12 +160,25 @@ export async function appBindingPod(kube: Kube, namespace: string, name: string)
   const ab = await kube.getOrNull<KubeObject>("appcatalog.appscode.com/v1alpha1", "AppBinding", name, namespace);
   if (!ab) throw stalled("InvalidHook", `AppBinding ${namespace}/${name} not found`, { field: "spec.target.ref" });
   const svcRef = ab.spec?.clientConfig?.service;
-  if (!svcRef?.name) throw stalled("InvalidHook", `AppBinding ${namespace}/${name} names no Service: its app pod cannot be found`, { field: "spec.clientConfig.service.name" });
+  if (!svcRef?.name)
+    throw stalled("InvalidHook", `AppBinding ${namespace}/${name} names no Service: its app pod cannot be found`, { field: "spec.clientConfig.service.name" });
   const svcNs = svcRef.namespace || namespace;
   const svc = await kube.getOrNull<KubeObject>("v1", "Service", svcRef.name, svcNs);
   const selector = svc?.spec?.selector as Record<string, string> | undefined;
-  if (!svc || !selector || Object.keys(selector).length === 0) throw stalled("InvalidHook", `Service ${svcNs}/${svcRef.name} (AppBinding ${namespace}/${name}) ${svc ? "has no selector" : "not found"}`, { field: "spec.clientConfig.service.name" });
-  const pods = (await kube.list<KubeObject>("v1", "Pod", svcNs, Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(","))).items;
+  if (!svc || !selector || Object.keys(selector).length === 0)
+    throw stalled("InvalidHook", `Service ${svcNs}/${svcRef.name} (AppBinding ${namespace}/${name}) ${svc ? "has no selector" : "not found"}`, {
+      field: "spec.clientConfig.service.name",
+    });
+  const pods = (
+    await kube.list<KubeObject>(
+      "v1",
+      "Pod",
+      svcNs,
+      Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    )
+  ).items;
   const pod = pods.find((p) => p.status?.phase === "Running") ?? pods[0];
   if (!pod) throw transient("HookExecutionFailed", `no pod behind Service ${svcNs}/${svcRef.name} (AppBinding ${namespace}/${name})`);
   return pod.metadata.name!;

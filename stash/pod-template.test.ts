@@ -79,7 +79,9 @@ test("pausing a BackupConfiguration does not change the hash (pods are not resta
 });
 
 test("tempDir settings and disableCaching reach the volume and the flags", () => {
-  const out = injectSidecar(app, { ...bc, spec: { ...bc.spec, tempDir: { medium: "Memory", sizeLimit: "1Gi", disableCaching: true } } }, undefined, { image: "i" });
+  const out = injectSidecar(app, { ...bc, spec: { ...bc.spec, tempDir: { medium: "Memory", sizeLimit: "1Gi", disableCaching: true } } }, undefined, {
+    image: "i",
+  });
   const c = out.spec!.containers!.find((x) => x.name === "stash");
   assert.ok(c.args.includes("--enable-cache=false"));
   assert.ok(c.args.includes("--max-connections=0"));
@@ -92,13 +94,30 @@ test("a restore init-container is prepended, runs as root, and is removed cleanl
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreSession",
     metadata: { name: "deployment-restore", namespace: "demo" },
-    spec: { repository: { name: "gcs-repo" }, target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "stash-recovered" }, volumeMounts: [{ name: "source-data", mountPath: "/source/data" }], rules: [{ paths: ["/source/data"] }] } },
+    spec: {
+      repository: { name: "gcs-repo" },
+      target: {
+        ref: { apiVersion: "apps/v1", kind: "Deployment", name: "stash-recovered" },
+        volumeMounts: [{ name: "source-data", mountPath: "/source/data" }],
+        rules: [{ paths: ["/source/data"] }],
+      },
+    },
   };
   const withInit = { ...app, spec: { ...app.spec, initContainers: [{ name: "setup", image: "busybox" }] } };
   const out = injectInitContainer(withInit, rs, repo, opts);
-  assert.deepEqual(out.spec!.initContainers!.map((c) => c.name), ["stash-init", "setup"]);
+  assert.deepEqual(
+    out.spec!.initContainers!.map((c) => c.name),
+    ["stash-init", "setup"],
+  );
   const init = out.spec!.initContainers![0];
-  assert.deepEqual(init.args.slice(0, 6), ["restore", "--invoker-name=deployment-restore", "--invoker-kind=RestoreSession", "--target-name=stash-recovered", "--target-namespace=demo", "--target-kind=Deployment"]);
+  assert.deepEqual(init.args.slice(0, 6), [
+    "restore",
+    "--invoker-name=deployment-restore",
+    "--invoker-kind=RestoreSession",
+    "--target-name=stash-recovered",
+    "--target-namespace=demo",
+    "--target-kind=Deployment",
+  ]);
   assert.deepEqual(init.securityContext, { runAsUser: 0, runAsGroup: 0 });
   assert.deepEqual(removeInitContainer(out), withInit);
 });

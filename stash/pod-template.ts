@@ -34,7 +34,15 @@ export interface PodTemplate {
 interface InvokerLike {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+  };
   spec?: any;
 }
 
@@ -71,7 +79,8 @@ export function lastAppliedInvoker(inv: InvokerLike): string {
   if (m.uid) meta.uid = m.uid;
   if (m.generation !== undefined) meta.generation = m.generation;
   if (m.labels) meta.labels = m.labels;
-  if (m.annotations) meta.annotations = Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== "kubectl.kubernetes.io/last-applied-configuration"));
+  if (m.annotations)
+    meta.annotations = Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== "kubectl.kubernetes.io/last-applied-configuration"));
   if (m.ownerReferences) meta.ownerReferences = m.ownerReferences;
   return stableJson({ apiVersion: inv.apiVersion, kind: inv.kind, metadata: meta, spec: inv.spec ?? {} });
 }
@@ -170,7 +179,13 @@ export function initContainer(inv: InvokerLike, repo: RepositoryLike | undefined
 }
 
 /** The pod template with the backup sidecar, the tmp volume and the invoker hash annotation. Idempotent. */
-export function injectSidecar(podTemplate: PodTemplate, bc: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): PodTemplate {
+export function injectSidecar(
+  podTemplate: PodTemplate,
+  bc: InvokerLike,
+  repo: RepositoryLike | undefined,
+  opts: InjectOptions,
+  info?: TargetInfo,
+): PodTemplate {
   const t = clone(podTemplate) ?? {};
   const spec = { ...(t.spec ?? {}) };
   spec.containers = upsertByName(spec.containers, sidecarContainer(bc, repo, opts, info));
@@ -196,7 +211,13 @@ export function removeSidecar(podTemplate: PodTemplate): PodTemplate {
 }
 
 /** The pod template with `stash-init` prepended to initContainers, the tmp volume and the hash annotation. Idempotent. */
-export function injectInitContainer(podTemplate: PodTemplate, rs: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): PodTemplate {
+export function injectInitContainer(
+  podTemplate: PodTemplate,
+  rs: InvokerLike,
+  repo: RepositoryLike | undefined,
+  opts: InjectOptions,
+  info?: TargetInfo,
+): PodTemplate {
   const t = clone(podTemplate) ?? {};
   const spec = { ...(t.spec ?? {}) };
   spec.initContainers = upsertByName(spec.initContainers, initContainer(rs, repo, opts, info), true);

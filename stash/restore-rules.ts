@@ -19,7 +19,8 @@ export function validateRules(rules: Rule[], field = "spec.target.rules"): { fie
   let emptyHostRules = 0;
   const seen = new Map<string, number>();
   for (const [i, r] of rules.entries()) {
-    if ((r.snapshots?.length ?? 0) > 0 && (r.paths?.length ?? 0) > 0) return { field: `${field}[${i}]`, message: "snapshots and paths cannot be used together in a rule" };
+    if ((r.snapshots?.length ?? 0) > 0 && (r.paths?.length ?? 0) > 0)
+      return { field: `${field}[${i}]`, message: "snapshots and paths cannot be used together in a rule" };
     if (!r.targetHosts?.length) {
       emptyHostRules++;
       if (emptyHostRules > 1) return { field: `${field}[${i}].targetHosts`, message: "at most one rule may have empty targetHosts" };

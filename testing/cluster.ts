@@ -39,7 +39,10 @@ export interface TestCluster {
 export async function testNamespace(prefix = "t"): Promise<TestCluster> {
   const cp = await controlPlane();
   const kube = Kube.fromFile(cp.kubeconfig);
-  const namespace = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`;
+  const namespace = `${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .slice(0, 40)}-${randomBytes(3).toString("hex")}`;
   await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   return { cp, kube, namespace };
 }

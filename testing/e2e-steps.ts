@@ -70,7 +70,10 @@ export async function finalSession(w: World, name: string, timeoutMs = 90_000): 
 }
 
 export function resticSnapshots(repoDir: string, password: string): any[] {
-  const out = execFileSync("restic", ["snapshots", "--json", "--no-lock"], { env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: password }, encoding: "utf8" });
+  const out = execFileSync("restic", ["snapshots", "--json", "--no-lock"], {
+    env: { ...process.env, RESTIC_REPOSITORY: repoDir, RESTIC_PASSWORD: password },
+    encoding: "utf8",
+  });
   return JSON.parse(out);
 }
 
@@ -90,12 +93,22 @@ export async function setupBackup(w: World, opts: { srcFill?: (src: string) => v
  * Applies BackupConfiguration `name` backing up `src` of Deployment `app` into Repository `repo`,
  * waits until it is Ready and the sidecar is injected, and returns the injected `stash` container.
  */
-export async function applyBackupConfiguration(w: World, name: string, app: string, repo: string, src: string, extra: Record<string, unknown> = {}): Promise<any> {
+export async function applyBackupConfiguration(
+  w: World,
+  name: string,
+  app: string,
+  repo: string,
+  src: string,
+  extra: Record<string, unknown> = {},
+): Promise<any> {
   const bc = backupConfiguration(w.namespace, name, { kind: "Deployment", name: app }, repo, extra);
   bc.spec.target.volumeMounts = [{ name: "source-data", mountPath: src }];
   bc.spec.target.paths = [src];
   await w.kube.apply(bc);
-  await eventually("BackupConfiguration Ready", async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", name, w.namespace))?.status?.phase === "Ready");
+  await eventually(
+    "BackupConfiguration Ready",
+    async () => (await w.kube.getOrNull<any>(V1B, "BackupConfiguration", name, w.namespace))?.status?.phase === "Ready",
+  );
   return injected(w, app, "stash");
 }
 
@@ -106,4 +119,3 @@ export async function injected(w: World, name: string, container: "stash" | "sta
     return ((container === "stash" ? spec.containers : spec.initContainers) ?? []).find((c: any) => c.name === container);
   });
 }
-

@@ -27,7 +27,10 @@ export interface FileCleanup {
 export function cleanupAfterFile(opts: { sharedServices?: boolean } = {}): FileCleanup {
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   after(async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+    for (const c of cleanups.reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => {});
     if (opts.sharedServices) await stopSharedServices().catch(() => {});
     await stopControlPlane();
   });

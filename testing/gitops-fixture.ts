@@ -12,7 +12,12 @@ import { gitAt } from "../reconciler/gitops/git-source.ts";
 import { NOTES_REF } from "../reconciler/gitops/notes.ts";
 import { POLICY_SOURCE_API, type PolicySource, type PolicySourceSpec } from "../policies/policy-source.ts";
 
-export async function grantStash(kube: Kube, namespace: string, sa: string, resources = ["repositories", "backupconfigurations", "backupblueprints", "tasks", "functions"]): Promise<void> {
+export async function grantStash(
+  kube: Kube,
+  namespace: string,
+  sa: string,
+  resources = ["repositories", "backupconfigurations", "backupblueprints", "tasks", "functions"],
+): Promise<void> {
   await kube.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace } });
   await kube.apply({
     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -29,7 +34,13 @@ export async function grantStash(kube: Kube, namespace: string, sa: string, reso
   } as any);
 }
 
-export async function applySource(kube: Kube, namespace: string, name: string, spec: Partial<PolicySourceSpec>, annotations?: Record<string, string>): Promise<void> {
+export async function applySource(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  spec: Partial<PolicySourceSpec>,
+  annotations?: Record<string, string>,
+): Promise<void> {
   await kube.apply({
     apiVersion: POLICY_SOURCE_API,
     kind: "PolicySource",
@@ -49,7 +60,11 @@ export async function getSource(kube: Kube, namespace: string, name: string): Pr
 export async function startController(kube: Kube, namespace: string, opts: { workDir?: string; logs?: string[] } = {}): Promise<PolicySourceController> {
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), "restash-sync-")));
   const logs = opts.logs;
-  const log = logs ? createLogger({ level: "debug", write: (l) => logs.push(l) }) : process.env.RESTASH_TEST_VERBOSE ? createLogger({ level: "debug" }) : silentLogger();
+  const log = logs
+    ? createLogger({ level: "debug", write: (l) => logs.push(l) })
+    : process.env.RESTASH_TEST_VERBOSE
+      ? createLogger({ level: "debug" })
+      : silentLogger();
   return startPolicySourceController({ kube, log, workDir, namespace });
 }
 
@@ -73,8 +88,13 @@ export async function sourceEvents(kube: Kube, namespace: string, name: string):
 
 /** The JSON lines of the note on `sha` in the bare repository `bare` (none when it has no note). */
 export async function noteLines(bare: string, sha: string): Promise<any[]> {
-  const text = await gitAt(bare).raw(["notes", `--ref=${NOTES_REF}`, "show", sha]).catch(() => "");
-  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const text = await gitAt(bare)
+    .raw(["notes", `--ref=${NOTES_REF}`, "show", sha])
+    .catch(() => "");
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
 }
 
 export interface GitopsEnv {
@@ -107,7 +127,11 @@ export const webPolicy = (extra = "") => ({ "defaults.yaml": defaultsYaml(), "we
  * and a controller scoped to the namespace; afterwards stops the controller, runs the deferred
  * cleanups and removes the remote and the clones.
  */
-export async function withGitops(where: { kube: Kube; namespace: string }, fn: (env: GitopsEnv) => Promise<void>, opts: { resources?: string[]; logs?: string[] } = {}): Promise<void> {
+export async function withGitops(
+  where: { kube: Kube; namespace: string },
+  fn: (env: GitopsEnv) => Promise<void>,
+  opts: { resources?: string[]; logs?: string[] } = {},
+): Promise<void> {
   const { kube, namespace } = where;
   const remote = await createRemote();
   const workDir = await mkdtemp(join(tmpdir(), "restash-sync-"));
@@ -148,7 +172,10 @@ export async function withGitops(where: { kube: Kube; namespace: string }, fn: (
       await ctl.stop();
     } finally {
       // Best effort, so that the remote and the clones are removed whatever happens.
-      for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+      for (const c of cleanups.reverse())
+        await Promise.resolve()
+          .then(c)
+          .catch(() => {});
       await remote.cleanup();
       await rm(workDir, { recursive: true, force: true });
     }

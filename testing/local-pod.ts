@@ -102,7 +102,11 @@ export async function runPodLocally(pod: TaskPodSpec, opts: LocalRunOptions): Pr
         temps.push(d);
         dirs[v.name] = d;
       } else {
-        throw new Error(`volume ${v.name} (${Object.keys(v).filter((k) => k !== "name").join(",")}) needs a host directory in volumeDirs`);
+        throw new Error(
+          `volume ${v.name} (${Object.keys(v)
+            .filter((k) => k !== "name")
+            .join(",")}) needs a host directory in volumeDirs`,
+        );
       }
     }
     const result: LocalRunResult = { containers: [] };
@@ -136,7 +140,13 @@ export async function runJobLocally(r: LocalJobRun): Promise<LocalRunResult & { 
   const job = await r.kube.getOrNull<KubeObject>("batch/v1", "Job", r.name, r.namespace);
   if (!job) throw new Error(`Job ${r.namespace}/${r.name} not found`);
   const spec = job.spec?.template?.spec ?? {};
-  const pod: TaskPodSpec = { initContainers: spec.initContainers ?? [], containers: spec.containers ?? [], volumes: spec.volumes ?? [], restartPolicy: "Never", securityContext: spec.securityContext ?? {} };
+  const pod: TaskPodSpec = {
+    initContainers: spec.initContainers ?? [],
+    containers: spec.containers ?? [],
+    volumes: spec.volumes ?? [],
+    restartPolicy: "Never",
+    securityContext: spec.securityContext ?? {},
+  };
   const env: Record<string, string> = { PATH: r.path ?? process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECONFIG: r.kubeconfig };
   const result = await runPodLocally(pod, { entrypoint: [process.execPath, RUNNER_MAIN], volumeDirs: r.volumeDirs, env, onOutput: r.onOutput });
   return { ...result, pod };

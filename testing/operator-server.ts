@@ -35,7 +35,10 @@ export function testOperator(): Promise<TestOperator> {
       apiServiceService: { ...service, externalName: true },
     });
     const namespace = async (prefix: string, labels: Record<string, string> = {}) => {
-      const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`;
+      const name = `${prefix
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, 40)}-${randomBytes(3).toString("hex")}`;
       await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { ...scope, ...labels } } });
       return name;
     };

@@ -66,7 +66,11 @@ export async function startPostgres(): Promise<Postgres> {
   own(pwfile);
   const data = join(dir, "data");
   const opts = { ...ids, stdio: "pipe" as const, env: { PATH: process.env.PATH ?? "", LC_ALL: "C" } };
-  execFileSync(pgBin("initdb"), ["-D", data, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"], opts);
+  execFileSync(
+    pgBin("initdb"),
+    ["-D", data, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
+    opts,
+  );
   rmSync(pwfile);
   const port = await freePort();
   const log = join(dir, "server.log");
@@ -89,10 +93,14 @@ export async function startPostgres(): Promise<Postgres> {
     password,
     psql(sql, database = "postgres") {
       return new Promise((resolve, reject) => {
-        const child = spawn(pgBin("psql"), ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database], {
-          env: { PATH: process.env.PATH ?? "", PGPASSWORD: password },
-          stdio: ["pipe", "pipe", "pipe"],
-        });
+        const child = spawn(
+          pgBin("psql"),
+          ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database],
+          {
+            env: { PATH: process.env.PATH ?? "", PGPASSWORD: password },
+            stdio: ["pipe", "pipe", "pipe"],
+          },
+        );
         let out = "";
         let err = "";
         child.stdout.on("data", (c) => (out += c));

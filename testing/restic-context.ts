@@ -38,7 +38,10 @@ const password = () => `pw-${freshName("x")}`;
 
 export async function localRepoContext(prefix: string): Promise<TestRepo> {
   const work = tempDir(prefix);
-  const repo: RepositoryLike = { metadata: { name: freshName(prefix), namespace: "test" }, spec: { backend: { storageSecretName: "s", local: { mountPath: join(work, "repo"), hostPath: { path: join(work, "repo") } } } } };
+  const repo: RepositoryLike = {
+    metadata: { name: freshName(prefix), namespace: "test" },
+    spec: { backend: { storageSecretName: "s", local: { mountPath: join(work, "repo"), hostPath: { path: join(work, "repo") } } } },
+  };
   const secret = { RESTIC_PASSWORD: password() };
   return { ctx: await contextFor(repo, secret, work), repo, secret, work };
 }
@@ -46,7 +49,10 @@ export async function localRepoContext(prefix: string): Promise<TestRepo> {
 export async function s3RepoContext(prefix: string): Promise<TestRepo> {
   const work = tempDir(prefix);
   const { minio, bucket } = await freshBucket(prefix);
-  const repo: RepositoryLike = { metadata: { name: bucket, namespace: "test" }, spec: { backend: { storageSecretName: "s", s3: { endpoint: minio.endpoint, bucket, prefix: "/demo/app", region: minio.region } } } };
+  const repo: RepositoryLike = {
+    metadata: { name: bucket, namespace: "test" },
+    spec: { backend: { storageSecretName: "s", s3: { endpoint: minio.endpoint, bucket, prefix: "/demo/app", region: minio.region } } },
+  };
   const secret = { RESTIC_PASSWORD: password(), AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey };
   return { ctx: await contextFor(repo, secret, work), repo, secret, work };
 }

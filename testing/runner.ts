@@ -128,7 +128,12 @@ export function treeHash(root: string): string {
       else if (st.isDirectory()) {
         h.update(`D ${r} ${mode}\n`);
         walk(r);
-      } else h.update(`F ${r} ${mode} ${createHash("sha256").update(readFileSync(join(root, r))).digest("hex")}\n`);
+      } else
+        h.update(
+          `F ${r} ${mode} ${createHash("sha256")
+            .update(readFileSync(join(root, r)))
+            .digest("hex")}\n`,
+        );
     }
   };
   walk("");

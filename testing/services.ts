@@ -31,7 +31,10 @@ export function toolsDir(): string {
 }
 
 export const freshName = (prefix: string) =>
-  `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40)}-${randomBytes(3).toString("hex")}`;
+  `${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .slice(0, 40)}-${randomBytes(3).toString("hex")}`;
 
 export interface Service {
   url: string;
@@ -47,7 +50,14 @@ interface Started {
   stop(): Promise<void>;
 }
 
-async function launch(name: string, bin: string, args: (dir: string) => string[], env: Record<string, string>, ready: () => Promise<boolean>, dir?: string): Promise<Started> {
+async function launch(
+  name: string,
+  bin: string,
+  args: (dir: string) => string[],
+  env: Record<string, string>,
+  ready: () => Promise<boolean>,
+  dir?: string,
+): Promise<Started> {
   const ownsDir = !dir;
   const root = dir ?? mkdtempSync(join(tmpdir(), `restash-${name}-`));
   mkdirSync(root, { recursive: true });
@@ -99,16 +109,12 @@ interface HttpResult {
 function http(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; ca?: string } = {}): Promise<HttpResult> {
   return new Promise((res, rej) => {
     const u = new URL(url);
-    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
-      u,
-      { method: init.method ?? "GET", headers: init.headers, ca: init.ca },
-      (r) => {
-        let body = "";
-        r.setEncoding("utf8");
-        r.on("data", (c: string) => (body += c));
-        r.on("end", () => res({ status: r.statusCode ?? 0, body }));
-      },
-    );
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method: init.method ?? "GET", headers: init.headers, ca: init.ca }, (r) => {
+      let body = "";
+      r.setEncoding("utf8");
+      r.on("data", (c: string) => (body += c));
+      r.on("end", () => res({ status: r.statusCode ?? 0, body }));
+    });
     req.on("error", rej);
     req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${init.method ?? "GET"} ${url}`)));
     req.end(init.body);
@@ -131,7 +137,10 @@ export interface Minio extends Service {
 /** AWS Signature V4 over an S3 request (enough for bucket create and list in tests). */
 function signS3(method: string, url: URL, body: string, creds: { accessKey: string; secretKey: string; region: string }): Record<string, string> {
   const now = new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const payloadHash = createHash("sha256").update(body).digest("hex");
   const query = [...url.searchParams.entries()]
@@ -275,7 +284,14 @@ export async function startPushgateway(opts: { dir?: string } = {}): Promise<Pus
   const bin = join(toolsDir(), "pushgateway");
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const s = await launch("pushgateway", bin, () => [`--web.listen-address=127.0.0.1:${port}`], {}, async () => (await http(`${url}/-/ready`)).status === 200, opts.dir);
+  const s = await launch(
+    "pushgateway",
+    bin,
+    () => [`--web.listen-address=127.0.0.1:${port}`],
+    {},
+    async () => (await http(`${url}/-/ready`)).status === 200,
+    opts.dir,
+  );
   return {
     url,
     dir: s.dir,

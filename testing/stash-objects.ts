@@ -2,7 +2,12 @@
 // BackupConfiguration. Plain builders (test support, not a mock: they go to the real API server).
 
 export function repository(namespace: string, name: string, backend: Record<string, unknown>, extra: Record<string, unknown> = {}): any {
-  return { apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", metadata: { name, namespace }, spec: { backend: { storageSecretName: `${name}-secret`, ...backend }, ...extra } };
+  return {
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name, namespace },
+    spec: { backend: { storageSecretName: `${name}-secret`, ...backend }, ...extra },
+  };
 }
 
 export function secret(namespace: string, name: string, data: Record<string, string>): any {
@@ -28,7 +33,13 @@ export function deployment(namespace: string, name: string, mountPath = "/source
   };
 }
 
-export function backupConfiguration(namespace: string, name: string, target: { kind: string; name: string; apiVersion?: string }, repo: string, extra: Record<string, unknown> = {}): any {
+export function backupConfiguration(
+  namespace: string,
+  name: string,
+  target: { kind: string; name: string; apiVersion?: string },
+  repo: string,
+  extra: Record<string, unknown> = {},
+): any {
   return {
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "BackupConfiguration",

@@ -24,7 +24,13 @@ test("the fixture tree is deterministic and its hash sees content, names, modes 
   const mutations: [string, (dir: string) => Promise<void>][] = [
     ["content", (d) => writeFile(join(d, "config/app.yaml"), "replicas: 4\n")],
     ["mode", (d) => chmod(join(d, "modes/run.sh"), 0o700)],
-    ["link target", async (d) => { await unlink(join(d, "link-to-dir")); await symlink("deep", join(d, "link-to-dir")); }],
+    [
+      "link target",
+      async (d) => {
+        await unlink(join(d, "link-to-dir"));
+        await symlink("deep", join(d, "link-to-dir"));
+      },
+    ],
     ["new empty file", (d) => writeFile(join(d, "new-empty"), "")],
   ];
   for (const [what, mutate] of mutations) {

@@ -25,6 +25,10 @@ test("the alert rules pass promtool check rules", () => {
 test("every alert passes its promtool unit tests (backup too old or never succeeded, failed sessions, sync stalled, integrity, reconcile errors)", () => {
   const alerts = [...readFileSync(join(dir, "alerts.rules.yaml"), "utf8").matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
   const tested = new Set([...readFileSync(join(dir, "alerts.test.yaml"), "utf8").matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
-  assert.deepEqual(alerts.filter((a) => !tested.has(a)), [], "every alert has a unit test");
+  assert.deepEqual(
+    alerts.filter((a) => !tested.has(a)),
+    [],
+    "every alert has a unit test",
+  );
   assert.match(promtool("test", "rules", "alerts.test.yaml"), /SUCCESS/);
 });

@@ -13,7 +13,14 @@ import { METADATA_ONLY } from "./watch.ts";
 after(() => stopControlPlane());
 
 const KUBECONFIG = (user: Record<string, unknown>, cluster: Record<string, unknown> = { server: "https://127.0.0.1:6443" }) =>
-  JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: "c", cluster }], users: [{ name: "u", user }], contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "team" } }], "current-context": "x" });
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "c", cluster }],
+    users: [{ name: "u", user }],
+    contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "team" } }],
+    "current-context": "x",
+  });
 
 test("kubeconfigs with exec plugins, auth-providers, proxies, plain http or no user are left to client-node", () => {
   const src = { file: "/dev/null" };
@@ -29,16 +36,28 @@ test("a token, a token file, a relative CA file and impersonation are applied as
   const dir = mkdtempSync(join(tmpdir(), "restash-kubeconfig-"));
   writeFileSync(join(dir, "ca.pem"), "not parsed until a connection is made");
   writeFileSync(join(dir, "token"), "from-file");
-  const withToken = parseKubeconfigText(KUBECONFIG({ token: "abc", as: "alice" }, { server: "https://k:6443/", "certificate-authority": "ca.pem", "tls-server-name": "kubernetes" }), dir, { file: join(dir, "config") })!;
+  const withToken = parseKubeconfigText(
+    KUBECONFIG({ token: "abc", as: "alice" }, { server: "https://k:6443/", "certificate-authority": "ca.pem", "tls-server-name": "kubernetes" }),
+    dir,
+    { file: join(dir, "config") },
+  )!;
   assert.equal(withToken.getCurrentCluster()!.server, "https://k:6443");
   assert.equal(withToken.namespace, "team");
-  assert.equal(parseKubeconfigText(KUBECONFIG({ token: "abc" }, { server: "https://k:6443", "certificate-authority": "missing.pem" }), dir, { file: join(dir, "config") }), null, "the CA path is relative to the kubeconfig's directory");
-  const fromFile = parseKubeconfigText(KUBECONFIG({ "token-file": join(dir, "token") }, { server: "https://k:6443", "insecure-skip-tls-verify": true }), dir, { file: join(dir, "config") })!;
+  assert.equal(
+    parseKubeconfigText(KUBECONFIG({ token: "abc" }, { server: "https://k:6443", "certificate-authority": "missing.pem" }), dir, { file: join(dir, "config") }),
+    null,
+    "the CA path is relative to the kubeconfig's directory",
+  );
+  const fromFile = parseKubeconfigText(KUBECONFIG({ "token-file": join(dir, "token") }, { server: "https://k:6443", "insecure-skip-tls-verify": true }), dir, {
+    file: join(dir, "config"),
+  })!;
   const o2: any = {};
   await fromFile.applyToHTTPSOptions(o2);
   assert.equal(o2.headers.Authorization, "Bearer from-file");
   assert.equal(o2.rejectUnauthorized, false);
-  const imp = parseKubeconfigText(KUBECONFIG({ token: "abc", as: "alice" }, { server: "https://k:6443", "insecure-skip-tls-verify": true }), dir, { file: join(dir, "config") })!;
+  const imp = parseKubeconfigText(KUBECONFIG({ token: "abc", as: "alice" }, { server: "https://k:6443", "insecure-skip-tls-verify": true }), dir, {
+    file: join(dir, "config"),
+  })!;
   const o3: any = {};
   await imp.applyToHTTPSOptions(o3);
   assert.deepEqual([o3.headers.Authorization, o3.headers["Impersonate-User"]], ["Bearer abc", "alice"]);
@@ -76,7 +95,10 @@ test("the control plane's kubeconfig is read without client-node; paths are clie
     assert.equal(await kube.pathOf(structuredClone(spec), action), await (objects as any).specUriPath(structuredClone(spec), action), JSON.stringify(spec));
   }
   await assert.rejects(kube.pathOf({ apiVersion: "v1", kind: "Nope", metadata: { name: "x" } }), /Unrecognized API version and kind: v1 Nope/);
-  await assert.rejects(kube.pathOf({ apiVersion: "example.com/v1", kind: "Nope", metadata: { name: "x" } }), (e: any) => /Failed to fetch resource metadata for example.com\/v1\/Nope/.test(e.message) && e.code === 404);
+  await assert.rejects(
+    kube.pathOf({ apiVersion: "example.com/v1", kind: "Nope", metadata: { name: "x" } }),
+    (e: any) => /Failed to fetch resource metadata for example.com\/v1\/Nope/.test(e.message) && e.code === 404,
+  );
   assert.equal(kube.contextNamespace(), undefined);
   assert.match(readFileSync(cp.kubeconfig, "utf8"), /client-certificate-data/);
 });
@@ -88,15 +110,32 @@ test("a watch delivers added, modified and deleted objects; a metadata-only watc
   const meta: [string, any][] = [];
   const ended: unknown[] = [];
   const q = { resourceVersion: list.metadata.resourceVersion };
-  const a = await kube.watch(`/api/v1/namespaces/${namespace}/configmaps`, q, (type, obj) => full.push([type, obj]), (e) => ended.push(e));
-  const b = await kube.watch(`/api/v1/namespaces/${namespace}/configmaps`, q, (type, obj) => meta.push([type, obj]), (e) => ended.push(e), { Accept: METADATA_ONLY.watch });
+  const a = await kube.watch(
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    q,
+    (type, obj) => full.push([type, obj]),
+    (e) => ended.push(e),
+  );
+  const b = await kube.watch(
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    q,
+    (type, obj) => meta.push([type, obj]),
+    (e) => ended.push(e),
+    { Accept: METADATA_ONLY.watch },
+  );
   await kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace }, data: { big: "x".repeat(10_000) } });
   await kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace, labels: { a: "b" } }, data: { big: "y".repeat(10_000) } });
   await kube.delete({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace } });
   const deadline = Date.now() + 20_000;
   while ((full.length < 3 || meta.length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(full.map(([t]) => t), ["ADDED", "MODIFIED", "DELETED"]);
-  assert.deepEqual(meta.map(([t]) => t), ["ADDED", "MODIFIED", "DELETED"]);
+  assert.deepEqual(
+    full.map(([t]) => t),
+    ["ADDED", "MODIFIED", "DELETED"],
+  );
+  assert.deepEqual(
+    meta.map(([t]) => t),
+    ["ADDED", "MODIFIED", "DELETED"],
+  );
   assert.equal(full[1][1].data.big, "y".repeat(10_000));
   assert.equal(meta[1][1].kind, "PartialObjectMetadata");
   assert.equal(meta[1][1].data, undefined);

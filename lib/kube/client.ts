@@ -232,7 +232,13 @@ export class Kube {
    * fails (client-node's Watch.watch contract). `headers.Accept` may ask for metadata only
    * (watch.ts METADATA_ONLY.watch).
    */
-  async watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: WatchCallback, done: WatchDone, headers: Record<string, string> = {}): Promise<AbortController> {
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: WatchCallback,
+    done: WatchDone,
+    headers: Record<string, string> = {},
+  ): Promise<AbortController> {
     const cluster = this.access.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);

@@ -114,7 +114,11 @@ export function parseKubeconfigText(text: string, dir: string, source: KubeSourc
   }
   if (!doc || typeof doc !== "object") return null;
   // client-node throws on these entries; let it, with its message.
-  for (const [list, fields] of [["clusters", ["name", "cluster"]], ["contexts", ["name", "context"]], ["users", ["name"]]] as const) {
+  for (const [list, fields] of [
+    ["clusters", ["name", "cluster"]],
+    ["contexts", ["name", "context"]],
+    ["users", ["name"]],
+  ] as const) {
     if (doc[list] !== undefined && !Array.isArray(doc[list])) return null;
     for (const e of doc[list] ?? []) if (fields.some((f) => !e?.[f])) return null;
   }

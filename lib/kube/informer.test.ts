@@ -11,11 +11,16 @@ import { eventually } from "../../testing/stash-objects.ts";
 after(() => stopControlPlane());
 
 const log = silentLogger();
-const cm = (namespace: string, name: string, extra: Record<string, unknown> = {}) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace, ...extra }, data: { k: name } });
+const cm = (namespace: string, name: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, namespace, ...extra },
+  data: { k: name },
+});
 
 test("one list-watch per collection: callers share the cache, a late caller gets the cached objects as adds, the last stop ends it", async () => {
   const { kube, namespace } = await testNamespace("informer-shared");
-  await kube.apply(cm(namespace, "first", { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{\"big\":true}", keep: "me" } }));
+  await kube.apply(cm(namespace, "first", { annotations: { "kubectl.kubernetes.io/last-applied-configuration": '{"big":true}', keep: "me" } }));
   const path = collectionPath("", "v1", "configmaps", namespace);
   const seenA: [EventType, string][] = [];
   const a = startInformer(kube, { path, onEvent: (o, t) => seenA.push([t, o.metadata.name]) }, log, realClock);
@@ -38,7 +43,10 @@ test("one list-watch per collection: callers share the cache, a late caller gets
   assert.ok(b.cache.get("second", namespace));
   await kube.delete(cm(namespace, "first"));
   await eventually("delete", async () => seenB.some(([t, n]) => t === "delete" && n === "first"));
-  assert.deepEqual(b.cache.list(namespace).map((o: any) => o.metadata.name), ["second"]);
+  assert.deepEqual(
+    b.cache.list(namespace).map((o: any) => o.metadata.name),
+    ["second"],
+  );
   await b.stop();
 
   // A new caller after everyone stopped starts a fresh list-watch.
@@ -52,14 +60,30 @@ test("one list-watch per collection: callers share the cache, a late caller gets
 
 test("a metadata-only watcher gets names, labels and owners, never data", async () => {
   const { kube, namespace } = await testNamespace("watcher-meta");
-  await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "listed", namespace, labels: { a: "1" } }, stringData: { password: "listed-secret-value" } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "listed", namespace, labels: { a: "1" } },
+    stringData: { password: "listed-secret-value" },
+  });
   const seen: [EventType, any][] = [];
-  const w = startWatcher(kube, { path: collectionPath("", "v1", "secrets", namespace), metadataOnly: true, onEvent: (o, t) => seen.push([t, o]) }, log, realClock);
+  const w = startWatcher(
+    kube,
+    { path: collectionPath("", "v1", "secrets", namespace), metadataOnly: true, onEvent: (o, t) => seen.push([t, o]) },
+    log,
+    realClock,
+  );
   await w.synced;
   await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "watched", namespace }, stringData: { password: "watched-secret-value" } });
   await eventually("watched add", async () => seen.some(([t, o]) => t === "add" && o.metadata.name === "watched"));
   await w.stop();
-  assert.deepEqual(seen.map(([t, o]) => [t, o.metadata.name]), [["add", "listed"], ["add", "watched"]]);
+  assert.deepEqual(
+    seen.map(([t, o]) => [t, o.metadata.name]),
+    [
+      ["add", "listed"],
+      ["add", "watched"],
+    ],
+  );
   assert.deepEqual(seen[0][1].metadata.labels, { a: "1" });
   for (const [, o] of seen) assert.equal(o.data, undefined);
   assert.doesNotMatch(JSON.stringify(seen), /secret-value|cGFzc3dvcmQ/);

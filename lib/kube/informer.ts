@@ -337,7 +337,8 @@ export function cachedGets(kube: Kube, kinds: CachedKind[]): Kube {
     get(target, prop) {
       if (prop === "get" || prop === "getOrNull") {
         const direct = (target as any)[prop].bind(target);
-        return async (apiVersion: string, kind: string, name: string, namespace?: string) => cached(apiVersion, kind, name, namespace) ?? direct(apiVersion, kind, name, namespace);
+        return async (apiVersion: string, kind: string, name: string, namespace?: string) =>
+          cached(apiVersion, kind, name, namespace) ?? direct(apiVersion, kind, name, namespace);
       }
       const v = Reflect.get(target, prop, target);
       return typeof v === "function" ? v.bind(target) : v;

@@ -39,5 +39,8 @@ test("a LabelSelector object becomes the same requirements", () => {
   ]);
   assert.equal(matches(reqs, { team: "a", env: "prod" }), true);
   assert.equal(matches(reqs, { team: "a" }), false);
-  assert.throws(() => fromLabelSelector({ matchExpressions: [{ key: "k", operator: "Has" }] }, "spec.x"), /spec\.x\.matchExpressions\[0\]\.operator: unknown operator "Has"/);
+  assert.throws(
+    () => fromLabelSelector({ matchExpressions: [{ key: "k", operator: "Has" }] }, "spec.x"),
+    /spec\.x\.matchExpressions\[0\]\.operator: unknown operator "Has"/,
+  );
 });

@@ -19,7 +19,16 @@ test("a BackupConfiguration gets the stash-trigger CronJob Stash users know", ()
       name: "stash-trigger-deployment-backup",
       namespace: "demo",
       labels,
-      ownerReferences: [{ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", name: "deployment-backup", uid: "uid-1", controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: "stash.appscode.com/v1beta1",
+          kind: "BackupConfiguration",
+          name: "deployment-backup",
+          uid: "uid-1",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       schedule: "*/5 * * * *",
@@ -53,16 +62,34 @@ test("a paused BackupConfiguration gets a suspended CronJob", () => {
 });
 
 test("runtime settings reach the trigger pod, and a user service account replaces the generated one", () => {
-  const cj = desiredCronJob({ ...bc, spec: { ...bc.spec, runtimeSettings: { pod: { serviceAccountName: "mine", nodeSelector: { a: "b" } }, container: { resources: { limits: { cpu: "1" } }, livenessProbe: {} } } } }, { image: "i" });
+  const cj = desiredCronJob(
+    {
+      ...bc,
+      spec: {
+        ...bc.spec,
+        runtimeSettings: {
+          pod: { serviceAccountName: "mine", nodeSelector: { a: "b" } },
+          container: { resources: { limits: { cpu: "1" } }, livenessProbe: {} },
+        },
+      },
+    },
+    { image: "i" },
+  );
   const pod = cj.spec.jobTemplate.spec.template.spec;
   assert.equal(pod.serviceAccountName, "mine");
   assert.deepEqual(pod.nodeSelector, { a: "b" });
   assert.deepEqual(pod.containers[0].resources, { limits: { cpu: "1" } });
   assert.equal(pod.containers[0].livenessProbe, undefined, "only resources, env, envFrom and securityContext are copied");
   const rbac = desiredCronJobRBAC({ ...bc, spec: { ...bc.spec, runtimeSettings: { pod: { serviceAccountName: "mine" } } } });
-  assert.deepEqual(rbac.map((o) => o.kind), ["RoleBinding"]);
+  assert.deepEqual(
+    rbac.map((o) => o.kind),
+    ["RoleBinding"],
+  );
   assert.deepEqual(rbac[0].subjects, [{ kind: "ServiceAccount", name: "mine", namespace: "demo" }]);
-  assert.deepEqual(desiredCronJobRBAC(bc).map((o) => `${o.kind}/${o.metadata.name}`), ["ServiceAccount/stash-trigger-deployment-backup", "RoleBinding/stash-trigger-deployment-backup"]);
+  assert.deepEqual(
+    desiredCronJobRBAC(bc).map((o) => `${o.kind}/${o.metadata.name}`),
+    ["ServiceAccount/stash-trigger-deployment-backup", "RoleBinding/stash-trigger-deployment-backup"],
+  );
 });
 
 test("names follow Stash: CronJob keeps the rightmost 52 characters, sessions are <invoker>-<unix seconds>", () => {

@@ -1,13 +1,5 @@
 // The backup-triggering CronJob of a BackupConfiguration (stash-behaviour.md 2.3), built purely.
-import {
-  COMPONENT_BACKUP,
-  LABEL_DELETE_JOB_ON_COMPLETION,
-  TRIGGER_CONTAINER,
-  V1BETA1,
-  cronJobName,
-  offshootLabels,
-  sortKeys,
-} from "../../stash/names.ts";
+import { COMPONENT_BACKUP, LABEL_DELETE_JOB_ON_COMPLETION, TRIGGER_CONTAINER, V1BETA1, cronJobName, offshootLabels, sortKeys } from "../../stash/names.ts";
 import { controllerRef } from "../../lib/owner.ts";
 import type { OperatorOptions } from "../context.ts";
 
@@ -15,7 +7,20 @@ const pick = (o: any, keys: string[]) => Object.fromEntries(keys.filter((k) => o
 
 /** Pod-level runtime settings Stash applies to its pods. */
 export function podRuntimeSettings(pod: any): Record<string, unknown> {
-  return pick(pod, ["nodeSelector", "securityContext", "imagePullSecrets", "affinity", "schedulerName", "tolerations", "priorityClassName", "priority", "runtimeClassName", "nodeName", "automountServiceAccountToken", "enableServiceLinks"]);
+  return pick(pod, [
+    "nodeSelector",
+    "securityContext",
+    "imagePullSecrets",
+    "affinity",
+    "schedulerName",
+    "tolerations",
+    "priorityClassName",
+    "priority",
+    "runtimeClassName",
+    "nodeName",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+  ]);
 }
 
 export function desiredCronJob(bc: any, opts: Pick<OperatorOptions, "image" | "imagePullPolicy">): any {

@@ -30,7 +30,12 @@ test("a BackupConfiguration synced by Argo CD gives a CronJob and BackupSessions
   };
   const cron = desiredCronJob(bc as any, { image: "restash:test" } as any) as any;
   const session = newBackupSession(bc as any, 1795493387) as any;
-  for (const labels of [cron.metadata.labels, cron.spec.jobTemplate.metadata?.labels ?? {}, cron.spec.jobTemplate.spec.template.metadata.labels, session.metadata.labels]) {
+  for (const labels of [
+    cron.metadata.labels,
+    cron.spec.jobTemplate.metadata?.labels ?? {},
+    cron.spec.jobTemplate.spec.template.metadata.labels,
+    session.metadata.labels,
+  ]) {
     for (const k of Object.keys(gitopsLabels)) if (k !== "team") assert.equal(labels[k], undefined, `${k} copied`);
   }
   assert.equal(session.metadata.labels.team, "web");

@@ -34,13 +34,24 @@ test("a BackupConfiguration for a Deployment gets its CronJob, the sidecar, a Re
   const cj = await kube.get<any>("batch/v1", "CronJob", "stash-trigger-app-backup", namespace);
   assert.equal(cj.spec.schedule, "*/5 * * * *");
   assert.equal(cj.spec.suspend, false);
-  assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].args, ["create-backupsession", "--invoker-name=app-backup", "--invoker-kind=BackupConfiguration"]);
+  assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].args, [
+    "create-backupsession",
+    "--invoker-name=app-backup",
+    "--invoker-kind=BackupConfiguration",
+  ]);
   assert.equal(cj.metadata.ownerReferences[0].uid, bc.metadata.uid);
 
   const dep = await kube.get<any>("apps/v1", "Deployment", "app", namespace);
   const sidecar = dep.spec.template.spec.containers.find((c: any) => c.name === "stash");
   assert.ok(sidecar, "sidecar injected");
-  assert.deepEqual(sidecar.args.slice(0, 6), ["run-backup", "--invoker-name=app-backup", "--invoker-kind=BackupConfiguration", "--target-name=app", `--target-namespace=${namespace}`, "--target-kind=Deployment"]);
+  assert.deepEqual(sidecar.args.slice(0, 6), [
+    "run-backup",
+    "--invoker-name=app-backup",
+    "--invoker-kind=BackupConfiguration",
+    "--target-name=app",
+    `--target-namespace=${namespace}`,
+    "--target-kind=Deployment",
+  ]);
   assert.ok(dep.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"));
   assert.ok(dep.spec.template.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-hash"]);
   assert.equal(dep.metadata.annotations["stash.appscode.com/last-applied-backup-invoker-kind"], "BackupConfiguration");
@@ -63,11 +74,17 @@ test("a BackupConfiguration for a Deployment gets its CronJob, the sidecar, a Re
   await kube.delete(bc);
   await eventually("BackupConfiguration gone", async () => (await getBC(kube, namespace, "app-backup")) === null);
   const dep3 = await kube.get<any>("apps/v1", "Deployment", "app", namespace);
-  assert.deepEqual(dep3.spec.template.spec.containers.map((c: any) => c.name), ["app"]);
+  assert.deepEqual(
+    dep3.spec.template.spec.containers.map((c: any) => c.name),
+    ["app"],
+  );
   assert.ok(!dep3.spec.template.spec.volumes.some((v: any) => v.name === "stash-tmp-dir"));
   assert.equal(dep3.metadata.annotations?.["stash.appscode.com/last-applied-backup-invoker"], undefined);
   assert.equal(await kube.getOrNull("batch/v1", "CronJob", "stash-trigger-app-backup", namespace), null);
-  await eventually("reference removed", async () => (await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace)).status?.references === undefined);
+  await eventually(
+    "reference removed",
+    async () => (await kube.get<any>("stash.appscode.com/v1alpha1", "Repository", "repo", namespace)).status?.references === undefined,
+  );
 });
 
 test("a BackupConfiguration whose Repository is missing is NotReady, and becomes Ready when it appears", async (t) => {
@@ -102,7 +119,10 @@ test("an invalid schedule makes the BackupConfiguration Invalid and Stalled, nam
     return o?.status?.phase === "Invalid" && o;
   });
   assert.equal(cond(bc, "ValidationPassed").status, "False");
-  assert.match(cond(bc, "ValidationPassed").message, new RegExp(`^BackupConfiguration ${namespace}/bad, field spec.schedule: "every monday" is not a cron expression`));
+  assert.match(
+    cond(bc, "ValidationPassed").message,
+    new RegExp(`^BackupConfiguration ${namespace}/bad, field spec.schedule: "every monday" is not a cron expression`),
+  );
   assert.equal(cond(bc, "Stalled").status, "True");
   assert.equal(await kube.getOrNull("batch/v1", "CronJob", "stash-trigger-bad", namespace), null);
 });
@@ -126,20 +146,33 @@ test("two BackupConfigurations on one Deployment: the newest has the sidecar, th
   const since = Math.floor(Date.now() / 1000);
   await eventually("a new second", async () => Math.floor(Date.now() / 1000) > since);
   await kube.apply(backupConfiguration(namespace, "newer", { kind: "Deployment", name: "app" }, "repo"));
-  await eventually("newer Ready with its sidecar", async () => (await getBC(kube, namespace, "newer"))?.status?.phase === "Ready" && (await invokerOf()) === "newer");
+  await eventually(
+    "newer Ready with its sidecar",
+    async () => (await getBC(kube, namespace, "newer"))?.status?.phase === "Ready" && (await invokerOf()) === "newer",
+  );
 
   // The older one's next reconcile (a spec change) leaves the sidecar alone and says why.
-  await kube.mergePatch({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "older", namespace } }, { spec: { schedule: "0 * * * *" } });
+  await kube.mergePatch(
+    { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "older", namespace } },
+    { spec: { schedule: "0 * * * *" } },
+  );
   const older = await eventually("older says the newer one has the sidecar", async () => {
     const o = await getBC(kube, namespace, "older");
     return o?.status?.observedGeneration === o?.metadata.generation && cond(o, "StashSidecarInjected")?.status === "False" && o;
   });
-  assert.match(cond(older, "StashSidecarInjected").message, new RegExp(`^Deployment ${namespace}/app is backed up by BackupConfiguration ${namespace}/newer, the newest invoker that targets it`));
+  assert.match(
+    cond(older, "StashSidecarInjected").message,
+    new RegExp(`^Deployment ${namespace}/app is backed up by BackupConfiguration ${namespace}/newer, the newest invoker that targets it`),
+  );
   assert.equal(cond(older, "Stalled")?.status, "True");
   assert.equal(await invokerOf(), "newer");
 
   // The newer one deleted: its sidecar goes with it and the older one injects its own.
   await kube.delete({ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "newer", namespace } });
-  await eventually("older has the sidecar and is Ready", async () => (await invokerOf()) === "older" && (await getBC(kube, namespace, "older"))?.status?.phase === "Ready", 30_000);
+  await eventually(
+    "older has the sidecar and is Ready",
+    async () => (await invokerOf()) === "older" && (await getBC(kube, namespace, "older"))?.status?.phase === "Ready",
+    30_000,
+  );
   assert.equal(cond(await getBC(kube, namespace, "older"), "StashSidecarInjected")?.status, "True");
 });

@@ -30,22 +30,40 @@ export function validateBackupInvoker(inv: any): ReconcileError | null {
   try {
     CronExpressionParser.parse(spec.schedule);
   } catch (e) {
-    return stalled(R.ResourceValidationFailed, `${JSON.stringify(spec.schedule)} is not a cron expression (${errorMessage(e)})`, { object: obj, field: "spec.schedule" });
+    return stalled(R.ResourceValidationFailed, `${JSON.stringify(spec.schedule)} is not a cron expression (${errorMessage(e)})`, {
+      object: obj,
+      field: "spec.schedule",
+    });
   }
   if (!spec.retentionPolicy) return stalled(R.ResourceValidationFailed, "a retention policy is required", { object: obj, field: "spec.retentionPolicy" });
-  if (isBatch(inv.kind) && !(spec.members?.length > 0)) return stalled(R.ResourceValidationFailed, "a BackupBatch needs at least one member", { object: obj, field: "spec.members" });
+  if (isBatch(inv.kind) && !(spec.members?.length > 0))
+    return stalled(R.ResourceValidationFailed, "a BackupBatch needs at least one member", { object: obj, field: "spec.members" });
   const seen: any[] = [];
   for (const t of targetsOf(inv)) {
     const ref = t.target?.ref;
-    if (ref?.namespace && ref.namespace !== inv.metadata.namespace && (ref.kind === "PersistentVolumeClaim" || backupModel(ref.kind, t.task?.name) === "sidecar")) {
-      return stalled(R.ResourceValidationFailed, `cross-namespace target reference is not allowed for "${ref.kind}"`, { object: obj, field: `${t.field}.ref.namespace` });
+    if (
+      ref?.namespace &&
+      ref.namespace !== inv.metadata.namespace &&
+      (ref.kind === "PersistentVolumeClaim" || backupModel(ref.kind, t.task?.name) === "sidecar")
+    ) {
+      return stalled(R.ResourceValidationFailed, `cross-namespace target reference is not allowed for "${ref.kind}"`, {
+        object: obj,
+        field: `${t.field}.ref.namespace`,
+      });
     }
     // Two members on one target would share one sidecar and one status entry.
-    if (ref?.name && seen.some((r) => sameRef(r, ref))) return stalled(R.ResourceValidationFailed, `${ref.kind} ${ref.namespace}/${ref.name} is the target of an earlier member`, { object: obj, field: `${t.field}.ref` });
+    if (ref?.name && seen.some((r) => sameRef(r, ref)))
+      return stalled(R.ResourceValidationFailed, `${ref.kind} ${ref.namespace}/${ref.name} is the target of an earlier member`, {
+        object: obj,
+        field: `${t.field}.ref`,
+      });
     if (ref?.name) seen.push(ref);
   }
   if (spec.timeOut !== undefined && !DURATION.test(spec.timeOut)) {
-    return stalled(R.ResourceValidationFailed, `${JSON.stringify(spec.timeOut)} is not a duration such as "30m" or "1h30m"`, { object: obj, field: "spec.timeOut" });
+    return stalled(R.ResourceValidationFailed, `${JSON.stringify(spec.timeOut)} is not a duration such as "30m" or "1h30m"`, {
+      object: obj,
+      field: "spec.timeOut",
+    });
   }
   return null;
 }
@@ -136,7 +154,10 @@ async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, ta
     // mutating webhook applies); the others inject nothing and say which one has it, instead of
     // taking turns rewriting the pod template (a rollout each time).
     const rivals = ctx.backupInvokersTargeting?.({ kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name }) ?? [];
-    const owner = backupInvokerFor(found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } }, rivals.some((r) => r.metadata.uid === inv.metadata.uid) ? rivals : [...rivals, inv]);
+    const owner = backupInvokerFor(
+      found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } },
+      rivals.some((r) => r.metadata.uid === inv.metadata.uid) ? rivals : [...rivals, inv],
+    );
     if (owner && owner.metadata.uid !== inv.metadata.uid) {
       const msg = `${ref.kind} ${ref.namespace ?? namespace}/${ref.name} is backed up by ${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}, the newest invoker that targets it; a workload has one backup sidecar, so this ${kind} injects none. Remove one of them or point it at another target`;
       setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, msg);
@@ -144,9 +165,21 @@ async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, ta
     }
     try {
       await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
-      setCond(memberSt[t.index], C.StashSidecarInjected, true, R.SidecarInjectionSucceeded, `Successfully injected stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}`);
+      setCond(
+        memberSt[t.index],
+        C.StashSidecarInjected,
+        true,
+        R.SidecarInjectionSucceeded,
+        `Successfully injected stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}`,
+      );
     } catch (e) {
-      setCond(memberSt[t.index], C.StashSidecarInjected, false, R.SidecarInjectionFailed, `Failed to inject stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}. Reason: ${errorMessage(e)}`);
+      setCond(
+        memberSt[t.index],
+        C.StashSidecarInjected,
+        false,
+        R.SidecarInjectionFailed,
+        `Failed to inject stash sidecar into ${ref.kind} ${ref.namespace}/${ref.name}. Reason: ${errorMessage(e)}`,
+      );
       throw e;
     }
   }
@@ -157,13 +190,19 @@ function status(_ctx: ControllerContext, inv: KubeObject, { st, memberSt, target
   const phase = backupInvokerPhase(st.conditions, driver);
   const status: Record<string, any> = { ...(inv.status ?? {}), observedGeneration: inv.metadata.generation, phase, conditions: st.conditions };
   if (isBatch(inv.kind)) {
-    const members = targets.filter((t) => t.target?.ref && memberSt[t.index].conditions.length > 0).map((t) => ({ target: t.target.ref, conditions: memberSt[t.index].conditions }));
+    const members = targets
+      .filter((t) => t.target?.ref && memberSt[t.index].conditions.length > 0)
+      .map((t) => ({ target: t.target.ref, conditions: memberSt[t.index].conditions }));
     if (members.length) status.memberConditions = members;
     else delete status.memberConditions;
   }
   const health: HealthInput =
     phase === "Ready"
-      ? { health: "Ready", reason: "Succeeded", message: `${inv.kind} is ready; CronJob schedule ${JSON.stringify(inv.spec?.schedule)}${inv.spec?.paused ? " (paused)" : ""}.` }
+      ? {
+          health: "Ready",
+          reason: "Succeeded",
+          message: `${inv.kind} is ready; CronJob schedule ${JSON.stringify(inv.spec?.schedule)}${inv.spec?.paused ? " (paused)" : ""}.`,
+        }
       : phase === "Invalid"
         ? { health: "Stalled", reason: "Invalid", message: `${inv.kind} is Invalid.` }
         : { health: "Reconciling", reason: "Progressing", message: "Reconciling." };

@@ -23,7 +23,9 @@ export function backupInvokerRegistration(kind: string, resource: Resource, reco
       ...readsCachedRepositories(ctx, caches),
       backupInvokersTargeting: (ref) =>
         BACKUP_INVOKERS.flatMap((k) => caches.informer(k).cache.list()).filter(
-          (inv: any) => !inv.metadata.deletionTimestamp && targetsOf(inv).some(({ target }) => target?.ref?.kind === ref.kind && target.ref.name === ref.name && target.ref.namespace === ref.namespace),
+          (inv: any) =>
+            !inv.metadata.deletionTimestamp &&
+            targetsOf(inv).some(({ target }) => target?.ref?.kind === ref.kind && target.ref.name === ref.name && target.ref.namespace === ref.namespace),
         ) as KubeObject[],
     }),
   };

@@ -47,35 +47,37 @@ export function desiredBackupJob(session: any, invoker: any, repo: any, index: n
       backoffLimit: 0,
       template: {
         metadata: { labels, ...(rs.pod?.podAnnotations ? { annotations: rs.pod.podAnnotations } : {}) },
-        spec: taskPod ? { ...jobPodBase(rs.pod), ...taskPod } : {
-          ...jobPodBase(rs.pod),
-          restartPolicy: "Never",
-          containers: [
-            {
-              name: SIDECAR_CONTAINER,
-              image: opts.image,
-              imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
-              args: [
-                "run-backup",
-                `--invoker-name=${invoker.metadata.name}`,
-                `--invoker-kind=${invoker.kind ?? "BackupConfiguration"}`,
-                `--target-name=${ref.name ?? ""}`,
-                `--target-namespace=${ref.namespace || invoker.metadata.namespace}`,
-                `--target-kind=${ref.kind ?? ""}`,
-                `--backupsession=${session.metadata.name}`,
-                `--enable-cache=${!invoker.spec?.tempDir?.disableCaching}`,
-                `--max-connections=${maxConnections(repo)}`,
-                `--metrics-enabled=${opts.pushgatewayUrl ? "true" : "false"}`,
-                `--pushgateway-url=${opts.pushgatewayUrl ?? ""}`,
+        spec: taskPod
+          ? { ...jobPodBase(rs.pod), ...taskPod }
+          : {
+              ...jobPodBase(rs.pod),
+              restartPolicy: "Never",
+              containers: [
+                {
+                  name: SIDECAR_CONTAINER,
+                  image: opts.image,
+                  imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
+                  args: [
+                    "run-backup",
+                    `--invoker-name=${invoker.metadata.name}`,
+                    `--invoker-kind=${invoker.kind ?? "BackupConfiguration"}`,
+                    `--target-name=${ref.name ?? ""}`,
+                    `--target-namespace=${ref.namespace || invoker.metadata.namespace}`,
+                    `--target-kind=${ref.kind ?? ""}`,
+                    `--backupsession=${session.metadata.name}`,
+                    `--enable-cache=${!invoker.spec?.tempDir?.disableCaching}`,
+                    `--max-connections=${maxConnections(repo)}`,
+                    `--metrics-enabled=${opts.pushgatewayUrl ? "true" : "false"}`,
+                    `--pushgateway-url=${opts.pushgatewayUrl ?? ""}`,
+                  ],
+                  env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+                  volumeMounts: mounts,
+                  ...(rs.container?.resources ? { resources: rs.container.resources } : {}),
+                  securityContext: { runAsUser: 0, runAsGroup: 0, ...(rs.container?.securityContext ?? {}) },
+                },
               ],
-              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
-              volumeMounts: mounts,
-              ...(rs.container?.resources ? { resources: rs.container.resources } : {}),
-              securityContext: { runAsUser: 0, runAsGroup: 0, ...(rs.container?.securityContext ?? {}) },
+              volumes,
             },
-          ],
-          volumes,
-        },
       },
     },
   };

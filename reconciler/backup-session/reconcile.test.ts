@@ -83,7 +83,7 @@ test("a BackupSession past its timeOut fails with DeadlineExceeded, and retryCon
     const s = await session(kube, namespace, name);
     return s?.status?.nextRetry && s;
   });
-  assert.equal(Date.parse(withRetry.status.nextRetry), Math.floor((clock.now()) / 1000) * 1000 + 10 * 60_000);
+  assert.equal(Date.parse(withRetry.status.nextRetry), Math.floor(clock.now() / 1000) * 1000 + 10 * 60_000);
   assert.equal((await kube.list(V1B, "BackupSession", namespace)).items.length, 1, "no retry before the delay");
 
   clock.advance(10 * 60_000 + 1000);
@@ -103,7 +103,12 @@ test("a PVC target gets a backup Job per BackupSession, running the Job's contai
   const dir = mkdtempSync(join(tmpdir(), "restash-bs-job-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "data.txt"), "pvc data\n");
-  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data", namespace },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   await kube.apply(secret(namespace, "repo-secret", { RESTIC_PASSWORD: "pw-for-tests-only" }));
   await kube.apply(repository(namespace, "repo", { local: { mountPath: "/safe/repo", hostPath: { path: "/backups" } } }));
   const bcObj = backupConfiguration(namespace, "bc", { kind: "PersistentVolumeClaim", name: "data" }, "repo");
@@ -116,14 +121,22 @@ test("a PVC target gets a backup Job per BackupSession, running the Job's contai
   });
   assert.equal(cond(bc, "StashSidecarInjected"), undefined, "no sidecar for a PVC");
   await kube.create(newBackupSession(bc, 1_700_000_000));
-  const job = await eventually("backup Job", () => kube.getOrNull<any>("batch/v1", "Job", "stash-backup-bc-1700000000-0", namespace).then((j) => j ?? undefined));
+  const job = await eventually("backup Job", () =>
+    kube.getOrNull<any>("batch/v1", "Job", "stash-backup-bc-1700000000-0", namespace).then((j) => j ?? undefined),
+  );
   assert.equal(job.metadata.ownerReferences[0].kind, "BackupSession");
   assert.equal(job.spec.backoffLimit, 0);
   const c = job.spec.template.spec.containers[0];
   assert.ok(c.args.includes("--backupsession=bc-1700000000"));
   assert.deepEqual(job.spec.template.spec.volumes[1], { name: "stash-target", persistentVolumeClaim: { claimName: "data" } });
 
-  const r = await runRunner(c.args, { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: cp.kubeconfig, RESTASH_SCRATCH_DIR: join(dir, "..", `${namespace}-scratch`), RESTASH_PATH_MAP: `/safe/repo=${join(dir, "..", `${namespace}-repo`)}` });
+  const r = await runRunner(c.args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KUBECONFIG: cp.kubeconfig,
+    RESTASH_SCRATCH_DIR: join(dir, "..", `${namespace}-scratch`),
+    RESTASH_PATH_MAP: `/safe/repo=${join(dir, "..", `${namespace}-repo`)}`,
+  });
   assert.equal(r.code, 0, r.output);
   const s = await eventually("Succeeded", async () => {
     const o = await session(kube, namespace, "bc-1700000000");
@@ -133,19 +146,39 @@ test("a PVC target gets a backup Job per BackupSession, running the Job's contai
   assert.equal(s.status.targets[0].stats[0].snapshots[0].fileStats.totalFiles, 1);
 
   // Restore that snapshot by id into another PVC through a restore Job.
-  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data-copy", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data-copy", namespace },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   const snapshotId = s.status.targets[0].stats[0].snapshots[0].name;
   await kube.apply({
     apiVersion: V1B,
     kind: "RestoreSession",
     metadata: { name: "pvc-restore", namespace },
-    spec: { repository: { name: "repo" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-copy" }, volumeMounts: [{ name: "data", mountPath: dir }], rules: [{ snapshots: [snapshotId] }] } },
+    spec: {
+      repository: { name: "repo" },
+      target: {
+        ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data-copy" },
+        volumeMounts: [{ name: "data", mountPath: dir }],
+        rules: [{ snapshots: [snapshotId] }],
+      },
+    },
   });
-  const rjob = await eventually("restore Job", () => kube.getOrNull<any>("batch/v1", "Job", "stash-restore-pvc-restore-0", namespace).then((j) => j ?? undefined));
+  const rjob = await eventually("restore Job", () =>
+    kube.getOrNull<any>("batch/v1", "Job", "stash-restore-pvc-restore-0", namespace).then((j) => j ?? undefined),
+  );
   assert.equal(rjob.metadata.ownerReferences[0].kind, "RestoreSession");
   assert.deepEqual(rjob.spec.template.spec.volumes[1], { name: "stash-target", persistentVolumeClaim: { claimName: "data-copy" } });
   const restored = join(dir, "..", `${namespace}-restored`);
-  const rr = await runRunner(rjob.spec.template.spec.containers[0].args, { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: cp.kubeconfig, RESTASH_SCRATCH_DIR: join(dir, "..", `${namespace}-scratch`), RESTASH_PATH_MAP: `/safe/repo=${join(dir, "..", `${namespace}-repo`)},${dir}=${restored}` });
+  const rr = await runRunner(rjob.spec.template.spec.containers[0].args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KUBECONFIG: cp.kubeconfig,
+    RESTASH_SCRATCH_DIR: join(dir, "..", `${namespace}-scratch`),
+    RESTASH_PATH_MAP: `/safe/repo=${join(dir, "..", `${namespace}-repo`)},${dir}=${restored}`,
+  });
   assert.equal(rr.code, 0, rr.output);
   const rs = await eventually("RestoreSession final", async () => {
     const o = await kube.get<any>(V1B, "RestoreSession", "pvc-restore", namespace);

@@ -17,15 +17,7 @@ import { newBackupSession } from "../../stash/new-backup-session.ts";
 import { now, type ControllerContext } from "../context.ts";
 import { backupSessionCompleted, backupSessionPhase, backupTargetPhase, goDuration, isFinalSessionPhase, parseGoDuration } from "../../stash/phases.ts";
 import { C, R } from "../../stash/conditions.ts";
-import {
-  DEFAULT_BACKUP_HISTORY_LIMIT,
-  LABEL_INVOKER_NAME,
-  LABEL_INVOKER_TYPE,
-  SIDECAR_CONTAINER,
-  V1ALPHA1,
-  V1BETA1,
-  backupModel,
-} from "../../stash/names.ts";
+import { DEFAULT_BACKUP_HISTORY_LIMIT, LABEL_INVOKER_NAME, LABEL_INVOKER_TYPE, SIDECAR_CONTAINER, V1ALPHA1, V1BETA1, backupModel } from "../../stash/names.ts";
 import { setCondition } from "../../lib/conditions.ts";
 import { invokerTaskPod } from "../../stash/tasks/invoker-task.ts";
 import { targetApiVersion } from "../invoker/workload.ts";
@@ -46,7 +38,8 @@ export function waitingForPostBackupHooks(invoker: KubeObject | null, status: an
     if (!info.hooks?.postBackup) return false;
     const t = (status?.targets ?? []).find((x: any) => sameRef(x.ref, info.target?.ref, ns));
     const cs = t?.conditions ?? [];
-    if (!t || getCondition(cs, C.PostBackupHookExecutionSucceeded) || isFalse(cs, C.PreBackupHookExecutionSucceeded) || isFalse(cs, C.BackupExecutorEnsured)) return false;
+    if (!t || getCondition(cs, C.PostBackupHookExecutionSucceeded) || isFalse(cs, C.PreBackupHookExecutionSucceeded) || isFalse(cs, C.BackupExecutorEnsured))
+      return false;
     return (t.stats ?? []).length > 0 && t.stats.every((s: any) => s.phase === "Succeeded");
   });
 }
@@ -115,7 +108,12 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
   // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
   const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
   if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
-    const o = await runGlobalHook("preBackup", globalPre, globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }), operatorExecutor(ctx.kube, ctx.opts.ownPod));
+    const o = await runGlobalHook(
+      "preBackup",
+      globalPre,
+      globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }),
+      operatorExecutor(ctx.kube, ctx.opts.ownPod),
+    );
     setCond(st, o.type, o.status, o.reason, o.message);
     status.conditions = st.conditions;
     if (!o.status) {
@@ -153,10 +151,17 @@ async function skipReason(ctx: ControllerContext, bs: KubeObject, invoker: KubeO
   const inv = bs.spec?.invoker ?? {};
   if (!invoker) return `Skipped taking backup. Reason: ${inv.kind} ${bs.metadata.namespace}/${inv.name} does not exist.`;
   if (invoker.status?.phase !== "Ready") {
-    const notReady = (invoker.status?.conditions ?? []).find((c: any) => c.status !== "True" && c.type !== "Reconciling" && c.type !== "Stalled" && c.type !== "Ready");
+    const notReady = (invoker.status?.conditions ?? []).find(
+      (c: any) => c.status !== "True" && c.type !== "Reconciling" && c.type !== "Stalled" && c.type !== "Ready",
+    );
     return `Skipped taking backup. Reason: ${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name} is not ready.${notReady?.message ? ` ${notReady.message}` : ""}`;
   }
-  const others = await ctx.kube.list<KubeObject>(V1BETA1, "BackupSession", bs.metadata.namespace, `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`);
+  const others = await ctx.kube.list<KubeObject>(
+    V1BETA1,
+    "BackupSession",
+    bs.metadata.namespace,
+    `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`,
+  );
   const running = others.items.find((o) => o.metadata.name !== bs.metadata.name && o.status?.phase === "Running");
   if (running) return `Skipped taking new backup. Reason: Previous BackupSession: ${running.metadata.name} is "Running".`;
   return undefined;
@@ -209,7 +214,15 @@ async function initiateTargets(ctx: ControllerContext, bs: KubeObject, invoker: 
 }
 
 /** Ensures one target's executor (the sidecar is there, or the backup Job) and returns its status entry. */
-async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, info: TargetInfo, count: number, existing: any, t: Date): Promise<any> {
+async function initiateTarget(
+  ctx: ControllerContext,
+  bs: KubeObject,
+  invoker: KubeObject,
+  info: TargetInfo,
+  count: number,
+  existing: any,
+  t: Date,
+): Promise<any> {
   const { kube } = ctx;
   const ref = refOf(info);
   const view = memberView(invoker, info);
@@ -231,9 +244,22 @@ async function initiateTarget(ctx: ControllerContext, bs: KubeObject, invoker: K
       await kube.apply(desiredBackupJob(bs, view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       totalHosts = 1;
     }
-    conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." }, t);
+    conditions = setCondition(
+      conditions,
+      { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." },
+      t,
+    );
   } catch (e) {
-    conditions = setCondition(conditions, { type: C.BackupExecutorEnsured, status: false, reason: R.FailedToEnsureBackupExecutor, message: `Failed to ensure backup executor. Reason: ${errorMessage(e)}` }, t);
+    conditions = setCondition(
+      conditions,
+      {
+        type: C.BackupExecutorEnsured,
+        status: false,
+        reason: R.FailedToEnsureBackupExecutor,
+        message: `Failed to ensure backup executor. Reason: ${errorMessage(e)}`,
+      },
+      t,
+    );
   }
   const target: Record<string, any> = { ref, conditions };
   if (totalHosts !== undefined) target.totalHosts = totalHosts;
@@ -250,10 +276,17 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
   // A batch's global postBackup hook: after every member, unless the global preBackup hook failed
   // or the backup was skipped; its executionPolicy sees the phase the session is about to get.
   const globalPost = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.postBackup : undefined;
-  if (globalPost && !getCondition(st.conditions, C.GlobalPostBackupHookSucceeded) && !isFalse(st.conditions, C.GlobalPreBackupHookSucceeded) && !isTrue(st.conditions, C.BackupSkipped)) {
+  if (
+    globalPost &&
+    !getCondition(st.conditions, C.GlobalPostBackupHookSucceeded) &&
+    !isFalse(st.conditions, C.GlobalPreBackupHookSucceeded) &&
+    !isTrue(st.conditions, C.BackupSkipped)
+  ) {
     status.conditions = st.conditions;
     for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
-    const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, previewPhase(status, st), { retryLeft: bs.spec?.retryLeft });
+    const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, previewPhase(status, st), {
+      retryLeft: bs.spec?.retryLeft,
+    });
     const o = await runGlobalHook("postBackup", globalPost, summary, operatorExecutor(ctx.kube, ctx.opts.ownPod));
     setCond(st, o.type, o.status, o.reason, o.message);
   }
@@ -271,12 +304,20 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
     try {
       if (ctx.pushSessionMetrics && !isTrue(st.conditions, C.BackupSkipped)) {
         const repoName = invoker?.spec?.repository?.name;
-        const repo = repoName ? await ctx.kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker?.spec?.repository?.namespace || bs.metadata.namespace) : null;
+        const repo = repoName
+          ? await ctx.kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker?.spec?.repository?.namespace || bs.metadata.namespace)
+          : null;
         const preview = { ...bs, status: { ...status, phase: previewPhase(status, st) } };
         await ctx.pushSessionMetrics("BackupSession", preview, invoker, repo);
         setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");
       } else {
-        setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, ctx.pushSessionMetrics ? "Backup skipped: no session metrics." : "Metrics are disabled: no pushgateway URL configured.");
+        setCond(
+          st,
+          C.MetricsPushed,
+          true,
+          R.SuccessfullyPushedMetrics,
+          ctx.pushSessionMetrics ? "Backup skipped: no session metrics." : "Metrics are disabled: no pushgateway URL configured.",
+        );
       }
     } catch (e) {
       setCond(st, C.MetricsPushed, false, R.FailedToPushMetrics, `Failed to push metrics. Reason: ${errorMessage(e)}`);
@@ -292,7 +333,12 @@ function previewPhase(status: any, st: StepState): string {
 
 async function cleanupHistory(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject): Promise<void> {
   const limit = invoker.spec?.backupHistoryLimit ?? DEFAULT_BACKUP_HISTORY_LIMIT;
-  const list = await ctx.kube.list<KubeObject>(V1BETA1, "BackupSession", bs.metadata.namespace, `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`);
+  const list = await ctx.kube.list<KubeObject>(
+    V1BETA1,
+    "BackupSession",
+    bs.metadata.namespace,
+    `${LABEL_INVOKER_TYPE}=${invoker.kind},${LABEL_INVOKER_NAME}=${invoker.metadata.name}`,
+  );
   for (const name of sessionsToDelete(list.items, limit)) {
     if (name === bs.metadata.name) continue;
     await ctx.kube.delete({ apiVersion: V1BETA1, kind: "BackupSession", metadata: { name, namespace: bs.metadata.namespace } });
@@ -321,4 +367,3 @@ async function retry(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject
   status.retried = true;
   return {};
 }
-

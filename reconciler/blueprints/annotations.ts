@@ -25,7 +25,11 @@ export interface AutoBackupRequest {
   params: { name: string; value: string }[];
 }
 
-const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** The auto-backup request of an object, or undefined when it names no blueprint. */
 export function autoBackupRequest(annotations: Record<string, string> | undefined, object: ObjectRef): AutoBackupRequest | undefined {
@@ -48,7 +52,8 @@ export function autoBackupRequest(annotations: Record<string, string> | undefine
     const mounts: VolumeMount[] = [];
     for (const item of list(a[KEY_VOLUME_MOUNTS])) {
       const [name, mountPath, subPath, ...rest] = item.split(":");
-      if (!name || !mountPath || rest.length || !mountPath.startsWith("/")) throw bad(KEY_VOLUME_MOUNTS, `${JSON.stringify(item)} is not <volume>:<absolute mountPath>[:<subPath>]`);
+      if (!name || !mountPath || rest.length || !mountPath.startsWith("/"))
+        throw bad(KEY_VOLUME_MOUNTS, `${JSON.stringify(item)} is not <volume>:<absolute mountPath>[:<subPath>]`);
       mounts.push(subPath ? { name, mountPath, subPath } : { name, mountPath });
     }
     if (mounts.length) req.volumeMounts = mounts;

@@ -37,9 +37,12 @@ export function blueprintViolations(blueprint: { metadata: { name?: string }; sp
   const req: AutoBackupRequest = { blueprints: [blueprint.metadata.name ?? "sample"], params: [] };
   for (const t of SAMPLES) {
     const r = renderAutoBackup(blueprint, t, req);
-    for (const [obj, kind] of [[r.repository, "Repository"], [r.backupConfiguration, "BackupConfiguration"]] as const) {
+    for (const [obj, kind] of [
+      [r.repository, "Repository"],
+      [r.backupConfiguration, "BackupConfiguration"],
+    ] as const) {
       for (const e of validateObject({ file: "BackupBlueprint", line: 1, docIndex: 0, object: obj }, "")) {
-        const field = e.field?.startsWith("spec.") ? e.field.replace(/^spec\.repository\b/, "spec") : e.field ?? "spec";
+        const field = e.field?.startsWith("spec.") ? e.field.replace(/^spec\.repository\b/, "spec") : (e.field ?? "spec");
         const key = `${field}|${e.message}`;
         if (seen.has(key)) continue;
         seen.add(key);

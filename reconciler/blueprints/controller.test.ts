@@ -13,7 +13,6 @@ const V1BETA1 = "stash.appscode.com/v1beta1";
 const V1ALPHA1 = "stash.appscode.com/v1alpha1";
 const { defer } = cleanupAfterFile();
 
-
 function blueprint(name: string, over: Record<string, unknown> = {}) {
   return {
     apiVersion: V1BETA1,
@@ -39,7 +38,10 @@ function deployment(namespace: string, annotations: Record<string, string>) {
       selector: { matchLabels: { app: "stash-demo" } },
       template: {
         metadata: { labels: { app: "stash-demo" } },
-        spec: { containers: [{ name: "busybox", image: "busybox", volumeMounts: [{ name: "source-data", mountPath: "/source/data" }] }], volumes: [{ name: "source-data", emptyDir: {} }] },
+        spec: {
+          containers: [{ name: "busybox", image: "busybox", volumeMounts: [{ name: "source-data", mountPath: "/source/data" }] }],
+          volumes: [{ name: "source-data", emptyDir: {} }],
+        },
       },
     },
   };
@@ -74,17 +76,29 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
     driver: "Restic",
     repository: { name: "deployment-stash-demo" },
     schedule: "*/15 * * * *",
-    target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "stash-demo" }, paths: ["/source/data"], volumeMounts: [{ name: "source-data", mountPath: "/source/data" }] },
+    target: {
+      ref: { apiVersion: "apps/v1", kind: "Deployment", name: "stash-demo" },
+      paths: ["/source/data"],
+      volumeMounts: [{ name: "source-data", mountPath: "/source/data" }],
+    },
     retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     backupHistoryLimit: 3,
   });
   assert.equal(bc.metadata.labels?.["stash.appscode.com/backup-blueprint"], bpName);
-  assert.deepEqual(bc.metadata.ownerReferences?.map((r: any) => [r.kind, r.name]), [["Deployment", "stash-demo"]]);
+  assert.deepEqual(
+    bc.metadata.ownerReferences?.map((r: any) => [r.kind, r.name]),
+    [["Deployment", "stash-demo"]],
+  );
   const repo = await eventually("the Repository", () => repoOf(kube, namespace, "deployment-stash-demo"));
   assert.deepEqual(repo.spec.backend, { gcs: { bucket: "stash-backup", prefix: `stash/${namespace}/deployment/stash-demo` }, storageSecretName: "gcs-secret" });
 
   // The blueprint changes: the generated objects follow.
-  await kube.apply(blueprint(bpName, { retentionPolicy: { name: "keep-last-7", keepLast: 7, prune: false }, backend: { gcs: { bucket: "other", prefix: "x/${TARGET_NAME}" }, storageSecretName: "gcs-secret" } }));
+  await kube.apply(
+    blueprint(bpName, {
+      retentionPolicy: { name: "keep-last-7", keepLast: 7, prune: false },
+      backend: { gcs: { bucket: "other", prefix: "x/${TARGET_NAME}" }, storageSecretName: "gcs-secret" },
+    }),
+  );
   await eventually("the new retention policy", async () => (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec.retentionPolicy.keepLast === 7);
   await eventually("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs.prefix === "x/stash-demo");
 
@@ -103,18 +117,45 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
 
 test("a PVC and an AppBinding get `persistentvolumeclaim-<name>` and `app-<name>` with their params and TARGET_APP_* filled in", async () => {
   const { kube, namespace, bpName } = await start("auto-db");
-  await kube.apply(blueprint(bpName, { task: { name: "postgres-backup", params: [{ name: "args", value: "--clean" }] }, backend: { s3: { endpoint: "http://minio:9000", bucket: "b", prefix: "${TARGET_APP_RESOURCE}/${TARGET_NAMESPACE}/${TARGET_NAME}" }, storageSecretName: "s3" } }));
-  await kube.apply({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "nfs-pvc", namespace, annotations: { "stash.appscode.com/backup-blueprint": bpName } }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  await kube.apply(
+    blueprint(bpName, {
+      task: { name: "postgres-backup", params: [{ name: "args", value: "--clean" }] },
+      backend: {
+        s3: { endpoint: "http://minio:9000", bucket: "b", prefix: "${TARGET_APP_RESOURCE}/${TARGET_NAMESPACE}/${TARGET_NAME}" },
+        storageSecretName: "s3",
+      },
+    }),
+  );
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "nfs-pvc", namespace, annotations: { "stash.appscode.com/backup-blueprint": bpName } },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  });
   await kube.apply({
     apiVersion: "appcatalog.appscode.com/v1alpha1",
     kind: "AppBinding",
-    metadata: { name: "sample-postgres", namespace, annotations: { "stash.appscode.com/backup-blueprint": bpName, "params.stash.appscode.com/args": "--if-exists", "params.stash.appscode.com/database": "shop" } },
+    metadata: {
+      name: "sample-postgres",
+      namespace,
+      annotations: {
+        "stash.appscode.com/backup-blueprint": bpName,
+        "params.stash.appscode.com/args": "--if-exists",
+        "params.stash.appscode.com/database": "shop",
+      },
+    },
     spec: { type: "kubedb.com/postgres", version: "15", clientConfig: { service: { name: "sample-postgres", port: 5432 } }, secret: { name: "pg-auth" } },
   });
   const pvcBc = await eventually("the PVC's BackupConfiguration", () => bcOf(kube, namespace, "persistentvolumeclaim-nfs-pvc"));
   assert.deepEqual(pvcBc.spec.task, { name: "postgres-backup", params: [{ name: "args", value: "--clean" }] });
   const app = await eventually("the AppBinding's BackupConfiguration", () => bcOf(kube, namespace, "app-sample-postgres"));
-  assert.deepEqual(app.spec.task, { name: "postgres-backup", params: [{ name: "args", value: "--if-exists" }, { name: "database", value: "shop" }] });
+  assert.deepEqual(app.spec.task, {
+    name: "postgres-backup",
+    params: [
+      { name: "args", value: "--if-exists" },
+      { name: "database", value: "shop" },
+    ],
+  });
   assert.deepEqual(app.spec.target.ref, { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "sample-postgres" });
   const repo = await eventually("the AppBinding's Repository", () => repoOf(kube, namespace, "app-sample-postgres"));
   assert.equal(repo.spec.backend.s3.prefix, `postgres/${namespace}/sample-postgres`);

@@ -62,7 +62,13 @@ function splitTargetKey(key: string): { kind: string; namespace: string; name: s
 }
 
 function targetOf(obj: KubeObject, k: TargetKind): AutoBackupTarget {
-  const t: AutoBackupTarget = { apiVersion: apiVersionOf(k), kind: k.kind, name: obj.metadata.name!, namespace: obj.metadata.namespace!, uid: obj.metadata.uid };
+  const t: AutoBackupTarget = {
+    apiVersion: apiVersionOf(k),
+    kind: k.kind,
+    name: obj.metadata.name!,
+    namespace: obj.metadata.namespace!,
+    uid: obj.metadata.uid,
+  };
   if (k.kind === "AppBinding") {
     if (obj.spec?.type) t.appType = obj.spec.type;
     if (obj.spec?.version) t.appVersion = String(obj.spec.version);
@@ -148,7 +154,9 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     }
     // Generated configurations of this target that no named blueprint wants any more.
     const selector = `${LABEL_TARGET_KIND}=${kind},${LABEL_TARGET_NAME}=${name},${LABEL_TARGET_NAMESPACE}=${namespace},${LABEL_BLUEPRINT}`;
-    const existing = await kube.request<{ items: KubeObject[] }>(collectionPath("stash.appscode.com", "v1beta1", "backupconfigurations"), { query: { labelSelector: selector } });
+    const existing = await kube.request<{ items: KubeObject[] }>(collectionPath("stash.appscode.com", "v1beta1", "backupconfigurations"), {
+      query: { labelSelector: selector },
+    });
     for (const bc of existing.items) {
       if (desired.has(`${bc.metadata.namespace}/${bc.metadata.name}`) || keepBlueprints.has(bc.metadata.labels?.[LABEL_BLUEPRINT] ?? "")) continue;
       log.info("removing auto-backup configuration", { target: key, backupConfiguration: `${bc.metadata.namespace}/${bc.metadata.name}` });
@@ -157,7 +165,9 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     if (problems.length) {
       const message = problems.join("; ");
       await warn(live, k, key, message);
-      throw missing ? waiting("BlueprintNotFound", message, BLUEPRINT_MISSING_RETRY_MS, { object: ref }) : stalled("InvalidBlueprint", message, { object: ref });
+      throw missing
+        ? waiting("BlueprintNotFound", message, BLUEPRINT_MISSING_RETRY_MS, { object: ref })
+        : stalled("InvalidBlueprint", message, { object: ref });
     }
     lastWarning.delete(key);
     return {};
@@ -184,10 +194,15 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     informers.push(inf);
     return inf;
   };
-  const generated = watch(collectionPath("stash.appscode.com", "v1beta1", "backupconfigurations"), (bc) => {
-    const l = bc.metadata?.labels ?? {};
-    if (l[LABEL_TARGET_KIND] && l[LABEL_TARGET_NAME] && l[LABEL_TARGET_NAMESPACE]) queue.add(targetKey(l[LABEL_TARGET_KIND], l[LABEL_TARGET_NAMESPACE], l[LABEL_TARGET_NAME]));
-  }, LABEL_BLUEPRINT);
+  const generated = watch(
+    collectionPath("stash.appscode.com", "v1beta1", "backupconfigurations"),
+    (bc) => {
+      const l = bc.metadata?.labels ?? {};
+      if (l[LABEL_TARGET_KIND] && l[LABEL_TARGET_NAME] && l[LABEL_TARGET_NAMESPACE])
+        queue.add(targetKey(l[LABEL_TARGET_KIND], l[LABEL_TARGET_NAMESPACE], l[LABEL_TARGET_NAME]));
+    },
+    LABEL_BLUEPRINT,
+  );
   const hasGenerated = (kind: string, ns: string, name: string) =>
     generated.cache.list().some((bc: any) => {
       const l = bc.metadata?.labels ?? {};
@@ -203,7 +218,8 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
   }));
   watch(collectionPath("stash.appscode.com", "v1beta1", "backupblueprints"), (bp) => {
     const name = bp.metadata?.name;
-    for (const { k, inf } of targets) for (const obj of inf.cache.list() as any[]) if (namesBlueprint(obj, name)) queue.add(targetKey(k.kind, obj.metadata.namespace, obj.metadata.name));
+    for (const { k, inf } of targets)
+      for (const obj of inf.cache.list() as any[]) if (namesBlueprint(obj, name)) queue.add(targetKey(k.kind, obj.metadata.namespace, obj.metadata.name));
   });
 
   return {

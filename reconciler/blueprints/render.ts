@@ -65,7 +65,13 @@ export function autoBackupName(t: AutoBackupTarget, backupNamespace: string, blu
 
 /** Labels that tie a generated object to its target and blueprint (also how stale ones are found). */
 export function autoBackupLabels(t: AutoBackupTarget, blueprint: string): Record<string, string> {
-  return sortKeys({ [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_BLUEPRINT]: blueprint, [LABEL_TARGET_KIND]: t.kind, [LABEL_TARGET_NAME]: t.name, [LABEL_TARGET_NAMESPACE]: t.namespace });
+  return sortKeys({
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_BLUEPRINT]: blueprint,
+    [LABEL_TARGET_KIND]: t.kind,
+    [LABEL_TARGET_NAME]: t.name,
+    [LABEL_TARGET_NAMESPACE]: t.namespace,
+  });
 }
 
 const BC_FIELDS = ["runtimeSettings", "tempDir", "interimVolumeTemplate", "hooks", "backupHistoryLimit", "timeOut", "retryConfig"] as const;

@@ -62,7 +62,10 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
   const withRepoLock = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const prev = locks.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    locks.set(key, next.catch(() => undefined));
+    locks.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   };
   const deps: SyncDeps = {
@@ -141,23 +144,32 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
       if (inv?.kind !== "BackupConfiguration") return;
       const bc = await opts.kube.getOrNull<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", inv.name, namespace);
       if (!bc || !trackedBy(bc)) return;
-      const snapshots = (bs.status?.targets ?? []).flatMap((t: any) => (t.stats ?? []).flatMap((h: any) => (h.snapshots ?? []).map((s: any) => s.name))).filter(Boolean);
-      await handle.recordBackupResult({ backupConfiguration: bc, session: name, phase, snapshots, time: bs.metadata.creationTimestamp ? String(bs.metadata.creationTimestamp) : undefined });
+      const snapshots = (bs.status?.targets ?? [])
+        .flatMap((t: any) => (t.stats ?? []).flatMap((h: any) => (h.snapshots ?? []).map((s: any) => s.name)))
+        .filter(Boolean);
+      await handle.recordBackupResult({
+        backupConfiguration: bc,
+        session: name,
+        phase,
+        snapshots,
+        time: bs.metadata.creationTimestamp ? String(bs.metadata.creationTimestamp) : undefined,
+      });
       recorded.add(`${key}|${bs.metadata.uid}`);
     },
     onError: (key, e) => log.warn("recording a backup result failed", { backupSession: key, error: errorMessage(e) }),
   });
-  const sessions = opts.watchBackupSessions === false
-    ? undefined
-    : listWatch({
-        kube: opts.kube,
-        clock,
-        log,
-        path: nsPath("backupsessions", "stash.appscode.com/v1beta1"),
-        onItem: (phase, obj) => {
-          if (phase !== "DELETED" && FINISHED.has(obj.status?.phase)) sessionQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
-        },
-      });
+  const sessions =
+    opts.watchBackupSessions === false
+      ? undefined
+      : listWatch({
+          kube: opts.kube,
+          clock,
+          log,
+          path: nsPath("backupsessions", "stash.appscode.com/v1beta1"),
+          onItem: (phase, obj) => {
+            if (phase !== "DELETED" && FINISHED.has(obj.status?.phase)) sessionQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
+          },
+        });
 
   const trigger = (namespace: string, name: string) => queue.add(`${namespace}/${name}`);
 

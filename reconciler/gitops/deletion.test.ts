@@ -40,7 +40,20 @@ test("deleting a PolicySource with prune: true deletes what it applied; kept Rep
 
     // Someone else's object with the same labels but not in the inventory is not touched, nor is
     // an object the inventory lists that another source has taken over since.
-    await kube.apply({ apiVersion: BC, kind: "BackupConfiguration", metadata: { name: "handmade", namespace, labels: { [SOURCE_NAME_LABEL]: "p", "restash.dev/source-namespace": namespace } }, spec: { repository: { name: "x" }, schedule: "1 1 * * *", target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "x" }, paths: ["/d"] }, retentionPolicy: { name: "x", keepLast: 1, prune: true } } } as KubeObject, { fieldManager: "someone" });
+    await kube.apply(
+      {
+        apiVersion: BC,
+        kind: "BackupConfiguration",
+        metadata: { name: "handmade", namespace, labels: { [SOURCE_NAME_LABEL]: "p", "restash.dev/source-namespace": namespace } },
+        spec: {
+          repository: { name: "x" },
+          schedule: "1 1 * * *",
+          target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "x" }, paths: ["/d"] },
+          retentionPolicy: { name: "x", keepLast: 1, prune: true },
+        },
+      } as KubeObject,
+      { fieldManager: "someone" },
+    );
     const db = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
     await kube.mergePatch(db, { metadata: { labels: { [SOURCE_NAME_LABEL]: "other" } } });
     // The prunable Repository is held by a test finalizer so its last state can be read; it has wipeOut on.

@@ -24,7 +24,11 @@ import type { SyncDeps } from "./sync-deps.ts";
 const RETRY_MS = 15_000;
 
 async function jsonPatch(kube: Kube, source: PolicySource, ops: unknown[]): Promise<void> {
-  const path = await kube.pathOf({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: source.metadata.name, namespace: source.metadata.namespace } });
+  const path = await kube.pathOf({
+    apiVersion: POLICY_SOURCE_API,
+    kind: POLICY_SOURCE_KIND,
+    metadata: { name: source.metadata.name, namespace: source.metadata.namespace },
+  });
   await kube.request(path, { method: "PATCH", body: ops, contentType: "application/json-patch+json" });
 }
 
@@ -34,7 +38,9 @@ export async function addFinalizer(kube: Kube, source: PolicySource): Promise<vo
   if (list.includes(POLICY_SOURCE_FINALIZER)) return;
   await jsonPatch(kube, source, [
     { op: "test", path: "/metadata/resourceVersion", value: source.metadata.resourceVersion },
-    list.length ? { op: "add", path: "/metadata/finalizers/-", value: POLICY_SOURCE_FINALIZER } : { op: "add", path: "/metadata/finalizers", value: [POLICY_SOURCE_FINALIZER] },
+    list.length
+      ? { op: "add", path: "/metadata/finalizers/-", value: POLICY_SOURCE_FINALIZER }
+      : { op: "add", path: "/metadata/finalizers", value: [POLICY_SOURCE_FINALIZER] },
   ]);
   source.metadata.finalizers = [...list, POLICY_SOURCE_FINALIZER];
 }
@@ -76,7 +82,11 @@ export async function finalizeSource(deps: SyncDeps, key: SourceKey, source: Pol
   }
   const entries = source.status?.inventory?.entries ?? [];
   const now = deps.now();
-  const ids = (list: { id: string }[]) => list.slice(0, 10).map((e) => e.id).join(", ") + (list.length > 10 ? ", …" : "");
+  const ids = (list: { id: string }[]) =>
+    list
+      .slice(0, 10)
+      .map((e) => e.id)
+      .join(", ") + (list.length > 10 ? ", …" : "");
   let event: { type: "Normal" | "Warning"; reason: string; message: string };
 
   if (!entries.length) event = { type: "Normal", reason: "Finalized", message: "PolicySource deleted; it had applied nothing" };
@@ -90,20 +100,37 @@ export async function finalizeSource(deps: SyncDeps, key: SourceKey, source: Pol
     const sa = source.spec.serviceAccountName;
     const account = await deps.kube.getOrNull<KubeObject>("v1", "ServiceAccount", sa, key.namespace).catch(() => undefined);
     if (account === null) {
-      event = { type: "Warning", reason: "PruneSkipped", message: `service account ${key.namespace}/${sa} no longer exists, so nothing could be deleted as it; ${entries.length} object(s) left in place: ${ids(entries)}` };
+      event = {
+        type: "Warning",
+        reason: "PruneSkipped",
+        message: `service account ${key.namespace}/${sa} no longer exists, so nothing could be deleted as it; ${entries.length} object(s) left in place: ${ids(entries)}`,
+      };
     } else {
-      const outcomes = await pruneStale(actAs(), staleEntries(entries.map((e) => ({ ...e, prunable: e.prunable !== false })), []), key, { parallelism: deps.parallelism });
+      const outcomes = await pruneStale(
+        actAs(),
+        staleEntries(
+          entries.map((e) => ({ ...e, prunable: e.prunable !== false })),
+          [],
+        ),
+        key,
+        { parallelism: deps.parallelism },
+      );
       const failed = outcomes.filter((o) => o.action === "failed");
       const summary = `${count(outcomes, "deleted")} deleted, ${count(outcomes, "kept")} Repository(ies) kept and released, ${count(outcomes, "gone")} already gone, ${count(outcomes, "skipped")} no longer this source's`;
       if (failed.length) {
         const ns = await deps.kube.getOrNull<KubeObject>("v1", "Namespace", key.namespace).catch(() => undefined);
-        const message = `deleting the objects of the deleted PolicySource: ${failed.length} failed (${failed.slice(0, 5).map((f) => f.message).join("; ")}); ${summary}`;
+        const message = `deleting the objects of the deleted PolicySource: ${failed.length} failed (${failed
+          .slice(0, 5)
+          .map((f) => f.message)
+          .join("; ")}); ${summary}`;
         if (!ns?.metadata.deletionTimestamp) {
           log.warn("pruning a deleted source failed; retrying", { failed: failed.length });
           await sourceEvent(deps.kube, source, { type: "Warning", reason: "PruneFailed", message }, now);
           // The inventory stays: the retry needs it.
           const conditions = setHealth(source.status?.conditions, { health: "Reconciling", reason: "PruneFailed", message }, now, source.metadata.generation);
-          await writeSourceStatus(deps.kube, source, { ...source.status, conditions }).catch((e) => log.warn("writing status failed", { error: errorMessage(e) }));
+          await writeSourceStatus(deps.kube, source, { ...source.status, conditions }).catch((e) =>
+            log.warn("writing status failed", { error: errorMessage(e) }),
+          );
           return { requeueAfterMs: RETRY_MS };
         }
         event = { type: "Warning", reason: "PruneFailed", message: `${message}; the namespace is being deleted, so they are left to it` };

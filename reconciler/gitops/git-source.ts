@@ -35,12 +35,33 @@ export function isSshUrl(url: string): boolean {
 /** A value for GIT_SSH_COMMAND, which git runs through a shell. */
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const ENV_ALLOW = ["GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_KEY_1", "GIT_CONFIG_VALUE_1", "GIT_SSH_COMMAND", "GIT_TERMINAL_PROMPT", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "RESTASH_SSH_PASSPHRASE", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"];
+const ENV_ALLOW = [
+  "GIT_CONFIG_COUNT",
+  "GIT_CONFIG_KEY_0",
+  "GIT_CONFIG_VALUE_0",
+  "GIT_CONFIG_KEY_1",
+  "GIT_CONFIG_VALUE_1",
+  "GIT_SSH_COMMAND",
+  "GIT_TERMINAL_PROMPT",
+  "SSH_ASKPASS",
+  "SSH_ASKPASS_REQUIRE",
+  "RESTASH_SSH_PASSPHRASE",
+  "GIT_AUTHOR_NAME",
+  "GIT_AUTHOR_EMAIL",
+  "GIT_COMMITTER_NAME",
+  "GIT_COMMITTER_EMAIL",
+];
 
 /** simple-git in `dir` with exactly this environment (git's own variables must be allowed by name). */
 export function gitAt(dir: string, env: Record<string, string> = {}): SimpleGit {
   const full = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env };
-  return simpleGit({ baseDir: dir, trimmed: true, maxConcurrentProcesses: 1, allowEnvironment: ENV_ALLOW, unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true, allowUnsafeAskPass: true } } as any).env(full);
+  return simpleGit({
+    baseDir: dir,
+    trimmed: true,
+    maxConcurrentProcesses: 1,
+    allowEnvironment: ENV_ALLOW,
+    unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true, allowUnsafeAskPass: true },
+  } as any).env(full);
 }
 
 /** A URL safe to print: user info dropped. */
@@ -83,8 +104,16 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
   let remote = <T>(fn: () => Promise<T>) => fn();
   if (ssh) {
     // Flux's rules: the Secret brings the key and the host's key; nothing is trusted on first use.
-    if (!creds.identity) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: spec.secretRef must name a Secret with the keys identity (private key) and known_hosts`);
-    if (!creds.knownHosts?.trim()) throw stalled("SecretInvalid", `${displayUrl(url)} is an ssh remote: the Secret has an identity but no known_hosts (the server's host key, e.g. from ssh-keyscan)`);
+    if (!creds.identity)
+      throw stalled(
+        "SecretInvalid",
+        `${displayUrl(url)} is an ssh remote: spec.secretRef must name a Secret with the keys identity (private key) and known_hosts`,
+      );
+    if (!creds.knownHosts?.trim())
+      throw stalled(
+        "SecretInvalid",
+        `${displayUrl(url)} is an ssh remote: the Secret has an identity but no known_hosts (the server's host key, e.g. from ssh-keyscan)`,
+      );
     const sshDir = join(dir, "..", "ssh");
     await mkdir(sshDir, { recursive: true, mode: 0o700 });
     await chmod(sshDir, 0o700);
@@ -92,12 +121,18 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
     const hosts = join(sshDir, "known_hosts");
     await writeFile(hosts, creds.knownHosts.endsWith("\n") ? creds.knownHosts : creds.knownHosts + "\n", { mode: 0o600 });
     await rm(key, { force: true }); // left over by a crash
-    const options = ["IdentitiesOnly=yes", `UserKnownHostsFile=${shellQuote(hosts)}`, "GlobalKnownHostsFile=/dev/null", "StrictHostKeyChecking=yes", "ConnectTimeout=30"];
+    const options = [
+      "IdentitiesOnly=yes",
+      `UserKnownHostsFile=${shellQuote(hosts)}`,
+      "GlobalKnownHostsFile=/dev/null",
+      "StrictHostKeyChecking=yes",
+      "ConnectTimeout=30",
+    ];
     if (creds.password) {
       // Flux's `password`: the key's passphrase, handed to ssh by an askpass program that reads it
       // from the environment (never argv, never a file); no other prompt is allowed.
       const askpass = join(sshDir, "askpass");
-      await writeFile(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$RESTASH_SSH_PASSPHRASE"\n', { mode: 0o700 });
+      await writeFile(askpass, "#!/bin/sh\nprintf '%s\\n' \"$RESTASH_SSH_PASSPHRASE\"\n", { mode: 0o700 });
       env.SSH_ASKPASS = askpass;
       env.SSH_ASKPASS_REQUIRE = "force";
       env.RESTASH_SSH_PASSPHRASE = creds.password;
@@ -137,15 +172,26 @@ export async function openRepo(dir: string, url: string, creds: GitCredentials =
 /** Turns a git failure into a typed error with a reason and a message fit for status. */
 export function classifyGitError(e: unknown, repo: GitRepo, what: string, branch?: string): ReconcileError {
   const raw = redact(String((e as Error)?.message ?? e), repo.secrets).replace(/[a-z][a-z0-9+.-]*:\/\/[^/\s@]*@/gi, (m) => m.replace(/\/\/[^/@]*@/, "//"));
-  const msg = raw.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("hint:")).slice(0, 3).join("; ");
+  const msg = raw
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("hint:"))
+    .slice(0, 3)
+    .join("; ");
   const url = displayUrl(repo.url);
-  if (/couldn't find remote ref|Remote branch .* not found/i.test(raw))
-    return stalled("BranchNotFound", `branch "${branch}" does not exist on ${url}`);
+  if (/couldn't find remote ref|Remote branch .* not found/i.test(raw)) return stalled("BranchNotFound", `branch "${branch}" does not exist on ${url}`);
   if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(raw))
-    return transient("HostKeyVerificationFailed", `${what} ${url}: the server's host key is not the one in the Secret's known_hosts; nothing was fetched (${msg})`);
+    return transient(
+      "HostKeyVerificationFailed",
+      `${what} ${url}: the server's host key is not the one in the Secret's known_hosts; nothing was fetched (${msg})`,
+    );
   if (/Authentication failed|could not read Username|Permission denied \(publickey|403|401|access denied/i.test(raw))
     return transient("AuthenticationFailed", `${what} ${url}: the remote rejected the credentials (${msg})`);
-  if (/Could not resolve host|Connection refused|unable to connect|does not appear to be a git repository|not found|timed out|Could not read from remote/i.test(raw))
+  if (
+    /Could not resolve host|Connection refused|unable to connect|does not appear to be a git repository|not found|timed out|Could not read from remote/i.test(
+      raw,
+    )
+  )
     return transient("RemoteUnreachable", `${what} ${url}: ${msg}`);
   return transient("GitOperationFailed", `${what} ${url}: ${msg}`);
 }

@@ -42,7 +42,12 @@ export function noteLine(r: NoteRecord): string {
 }
 
 export function mergeNoteText(existing: string, lines: string[]): string {
-  const all = new Set(existing.split("\n").map((l) => l.trim()).filter(Boolean));
+  const all = new Set(
+    existing
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
   for (const l of lines) all.add(l);
   return [...all].sort().join("\n") + "\n";
 }
@@ -111,5 +116,8 @@ export async function writeNote(repo: GitRepo, sha: string, records: NoteRecord[
 /** The note lines on `sha`, parsed (after bringing in the remote's notes). */
 export async function readNote(repo: GitRepo, sha: string): Promise<NoteRecord[]> {
   const text = await repo.git.raw(["notes", `--ref=${NOTES_REF}`, "show", sha]).catch(() => "");
-  return text.split("\n").filter((l) => l.trim().startsWith("{")).map((l) => JSON.parse(l));
+  return text
+    .split("\n")
+    .filter((l) => l.trim().startsWith("{"))
+    .map((l) => JSON.parse(l));
 }

@@ -16,7 +16,12 @@ export interface PruneOutcome {
 }
 
 /** In two waves (everything else, then Repositories), `parallelism` deletes at a time; outcomes in `stale`'s order. */
-export async function pruneStale(kube: Kube, stale: InventoryEntry[], source: SourceKey, opts: { dryRun?: boolean; parallelism?: number } = {}): Promise<PruneOutcome[]> {
+export async function pruneStale(
+  kube: Kube,
+  stale: InventoryEntry[],
+  source: SourceKey,
+  opts: { dryRun?: boolean; parallelism?: number } = {},
+): Promise<PruneOutcome[]> {
   const out: PruneOutcome[] = new Array(stale.length);
   const isRepo = (e: InventoryEntry) => parseInventoryId(e.id).kind === "Repository";
   for (const repositories of [false, true]) {

@@ -16,7 +16,12 @@ export interface SourceEvent {
 
 export async function sourceEvent(kube: Kube, source: PolicySource, e: SourceEvent, now: Date): Promise<void> {
   const obj = { ...source, apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND } as unknown as KubeObject;
-  const ev = conditionEvent(obj, { type: "Ready", status: e.type === "Warning" ? "False" : "True", reason: e.reason, message: e.message }, now, EVENT_COMPONENT);
+  const ev = conditionEvent(
+    obj,
+    { type: "Ready", status: e.type === "Warning" ? "False" : "True", reason: e.reason, message: e.message },
+    now,
+    EVENT_COMPONENT,
+  );
   ev.type = e.type;
   await kube.create(ev).catch(() => undefined);
 }

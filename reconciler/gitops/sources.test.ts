@@ -12,7 +12,17 @@ import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
 import { eventually } from "../../testing/eventually.ts";
 import { freePort } from "../../local/control-plane.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
-import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, startController, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
+import {
+  defaultsYaml,
+  getSource,
+  noteLines,
+  policyYaml,
+  readyCondition,
+  startController,
+  syncNow,
+  webPolicy,
+  withGitops,
+} from "../../testing/gitops-fixture.ts";
 import { gitAt, openRepo } from "./git-source.ts";
 import { NOTES_REF, writeNote } from "./notes.ts";
 import { signBody } from "./receiver.ts";
@@ -27,9 +37,25 @@ test("a git:// remote served by git daemon is synced, and notes are pushed back 
   await withGitops(await testNamespace("gitops-daemon"), async ({ kube, namespace, remote, push, sync, defer }) => {
     const port = await freePort();
     await gitAt(remote.bare).raw(["config", "daemon.receivepack", "true"]);
-    const daemon = spawn("git", ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${remote.root}`, "--listen=127.0.0.1", `--port=${port}`, remote.root], { stdio: "ignore" });
+    const daemon = spawn(
+      "git",
+      ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${remote.root}`, "--listen=127.0.0.1", `--port=${port}`, remote.root],
+      { stdio: "ignore" },
+    );
     defer(() => daemon.kill());
-    await eventually("git daemon", () => new Promise<boolean>((r) => connect(port, "127.0.0.1").once("connect", function (this: any) { this.end(); r(true); }).once("error", () => r(false))), 30_000);
+    await eventually(
+      "git daemon",
+      () =>
+        new Promise<boolean>((r) =>
+          connect(port, "127.0.0.1")
+            .once("connect", function (this: any) {
+              this.end();
+              r(true);
+            })
+            .once("error", () => r(false)),
+        ),
+      30_000,
+    );
     const { head } = await push(webPolicy(), "web");
     const src = await sync("p", { url: `git://127.0.0.1:${port}/remote.git` });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
@@ -63,7 +89,11 @@ test("a signed push webhook syncs at once; a bad signature or a notes push is no
     await ctl.idle();
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null, "no sync from unsigned or notes pushes");
 
-    const ok = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, "s3cret-hook-key") } });
+    const ok = await fetch(url, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, "s3cret-hook-key") },
+    });
     assert.equal(ok.status, 202);
     await eventually("the pushed revision", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${head}`, 30_000);
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
@@ -80,7 +110,11 @@ test("a local directory source applies on file save, and a symlink leaving it or
     assert.match(first.status!.lastAppliedRevision!, /^dir@sha256:[0-9a-f]{40}$/);
 
     await writeFile(join(dir, "web.yaml"), policyYaml("web", '  schedule: "7 7 * * *"\n'));
-    await eventually("the saved file applied", async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *", 30_000);
+    await eventually(
+      "the saved file applied",
+      async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *",
+      30_000,
+    );
 
     await symlink("/etc/hostname", join(dir, "escape.yaml"));
     await writeFile(join(dir, "big.yaml"), "# " + "x".repeat(5000) + "\n");
@@ -99,10 +133,18 @@ test("concurrent note writers are merged, not lost, and backup results land on t
     // Four writers in four clones race on the same commit's note.
     const writers = await Promise.all([1, 2, 3, 4].map(async (i) => openRepo(join(remote.root, `writer-${i}`), remote.url)));
     await Promise.all(
-      writers.map((w, i) => writeNote(w, head, [{ time: `2026-01-01T00:00:0${i}Z`, kind: "backup", source: "other/cluster", revision: `main@sha1:${head}`, writer: i }])),
+      writers.map((w, i) =>
+        writeNote(w, head, [{ time: `2026-01-01T00:00:0${i}Z`, kind: "backup", source: "other/cluster", revision: `main@sha1:${head}`, writer: i }]),
+      ),
     );
     const bc = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
-    await ctl.recordBackupResult({ backupConfiguration: bc, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"], time: "2026-01-02T00:00:00Z" });
+    await ctl.recordBackupResult({
+      backupConfiguration: bc,
+      session: "web-1700000000",
+      phase: "Succeeded",
+      snapshots: ["0a1b2c3d"],
+      time: "2026-01-02T00:00:00Z",
+    });
     // A controller that has not synced the source yet (e.g. just restarted) records results too.
     const fresh = await startController(kube, "no-such-namespace");
     try {
@@ -112,16 +154,34 @@ test("concurrent note writers are merged, not lost, and backup results land on t
     }
     const lines = await noteLines(remote.bare, head);
     assert.ok(lines.some((l) => l.session === "web-1700000600" && l.phase === "Failed"));
-    assert.deepEqual(lines.filter((l) => l.source === "other/cluster").map((l) => l.writer).sort(), [0, 1, 2, 3]);
+    assert.deepEqual(
+      lines
+        .filter((l) => l.source === "other/cluster")
+        .map((l) => l.writer)
+        .sort(),
+      [0, 1, 2, 3],
+    );
     assert.equal(lines.filter((l) => l.kind === "sync").length, 1);
     const backup = lines.find((l) => l.kind === "backup" && l.session === "web-1700000000");
-    assert.deepEqual(backup, { time: "2026-01-02T00:00:00Z", kind: "backup", source: `${namespace}/p`, revision: `main@sha1:${head}`, backupConfiguration: `${namespace}/web`, session: "web-1700000000", phase: "Succeeded", snapshots: ["0a1b2c3d"] });
+    assert.deepEqual(backup, {
+      time: "2026-01-02T00:00:00Z",
+      kind: "backup",
+      source: `${namespace}/p`,
+      revision: `main@sha1:${head}`,
+      backupConfiguration: `${namespace}/web`,
+      session: "web-1700000000",
+      phase: "Succeeded",
+      snapshots: ["0a1b2c3d"],
+    });
     const log = await gitAt(remote.bare).raw(["log", `--notes=${NOTES_REF}`, "-1", head]);
     assert.match(log, /"session":"web-1700000000"/);
 
     // A prunable Repository is pruned when its policy leaves Git, and wipeOut never rides along.
     // A finalizer holds the deleted Repository so the test can see what the prune left in it.
-    await kube.mergePatch(await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace), { metadata: { finalizers: ["test.restash.dev/hold"] }, spec: { wipeOut: true } });
+    await kube.mergePatch(await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace), {
+      metadata: { finalizers: ["test.restash.dev/hold"] },
+      spec: { wipeOut: true },
+    });
     await work.remove("web.yaml");
     await work.commitAndPush("drop web");
     await syncNow(ctl, namespace, "p");
@@ -139,13 +199,23 @@ test("an https remote with basic credentials from a Secret is synced; wrong cred
     const server = await startGitHttpServer(remote.root, { username: "sync-bot", password: "correct-horse-battery" });
     defer(() => server.close());
     const { head } = await push(webPolicy(), "web");
-    await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "correct-horse-battery", "ca.crt": server.caPem } } as any);
+    await kube.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "git", namespace },
+      stringData: { username: "sync-bot", password: "correct-horse-battery", "ca.crt": server.caPem },
+    } as any);
     let src = await sync("p", { url: `${server.url}/remote.git`, secretRef: { name: "git" } });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
     assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied", "notes pushed over https with the same credentials");
 
-    await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "git", namespace }, stringData: { username: "sync-bot", password: "wrong-password-123", "ca.crt": server.caPem } } as any);
+    await kube.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "git", namespace },
+      stringData: { username: "sync-bot", password: "wrong-password-123", "ca.crt": server.caPem },
+    } as any);
     src = await resync("p");
     assert.equal(readyCondition(src)?.reason, "AuthenticationFailed");
     assert.match(readyCondition(src)!.message!, new RegExp(`fetching ${server.url.replace(/\./g, "\\.")}/remote\\.git: the remote rejected the credentials`));
@@ -159,11 +229,31 @@ test("a finished BackupSession of a BackupConfiguration from Git is written into
     const { head } = await push(webPolicy(), "web");
     await sync("p");
 
-    const bs = await kube.create<KubeObject>({ apiVersion: BC, kind: "BackupSession", metadata: { name: "web-1700000900", namespace }, spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "web" } } } as KubeObject);
+    const bs = await kube.create<KubeObject>({
+      apiVersion: BC,
+      kind: "BackupSession",
+      metadata: { name: "web-1700000900", namespace },
+      spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "web" } },
+    } as KubeObject);
     await kube.mergePatch(bs, { status: { phase: "Running" } }, "status");
     await ctl.idle();
     assert.equal((await noteLines(remote.bare, head)).filter((l) => l.kind === "backup").length, 0, "a running session is not recorded");
-    await kube.mergePatch(bs, { status: { phase: "Succeeded", targets: [{ ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, phase: "Succeeded", stats: [{ hostname: "host-0", phase: "Succeeded", snapshots: [{ name: "4f2a9c1e", path: "/data" }] }] }] } }, "status");
+    await kube.mergePatch(
+      bs,
+      {
+        status: {
+          phase: "Succeeded",
+          targets: [
+            {
+              ref: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
+              phase: "Succeeded",
+              stats: [{ hostname: "host-0", phase: "Succeeded", snapshots: [{ name: "4f2a9c1e", path: "/data" }] }],
+            },
+          ],
+        },
+      },
+      "status",
+    );
     const line = await eventually("the backup result note", async () => (await noteLines(remote.bare, head)).find((l) => l.kind === "backup"), 30_000);
     assert.deepEqual(line, {
       time: bs.metadata.creationTimestamp,

@@ -18,14 +18,27 @@ test("the inventory moves to its own field manager without being lost, and uncha
   const a = { id: `${namespace}_a_stash.appscode.com_BackupConfiguration`, v: "v1beta1", file: "a.yaml" };
   const b = { id: `${namespace}_b_stash.appscode.com_BackupConfiguration`, v: "v1beta1", file: "b.yaml" };
   // As an older restash wrote it: everything under one manager.
-  await kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: "PolicySource", metadata: { name: "p", namespace }, status: { inventory: { entries: [a, b] }, lastAppliedRevision: "main@sha1:1" } } as unknown as KubeObject, { fieldManager: STATUS_MANAGER });
+  await kube.applyStatus(
+    {
+      apiVersion: POLICY_SOURCE_API,
+      kind: "PolicySource",
+      metadata: { name: "p", namespace },
+      status: { inventory: { entries: [a, b] }, lastAppliedRevision: "main@sha1:1" },
+    } as unknown as KubeObject,
+    { fieldManager: STATUS_MANAGER },
+  );
   const owners = async () => {
     const mf = ((await getSource(kube, namespace, "p")).metadata as any).managedFields as any[];
-    return mf.filter((m) => m.subresource === "status" && m.fieldsV1?.["f:status"]?.["f:inventory"]).map((m) => m.manager).sort();
+    return mf
+      .filter((m) => m.subresource === "status" && m.fieldsV1?.["f:status"]?.["f:inventory"])
+      .map((m) => m.manager)
+      .sort();
   };
   assert.deepEqual(await owners(), [STATUS_MANAGER]);
 
-  const conditions: Condition[] = [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" }];
+  const conditions: Condition[] = [
+    { type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" },
+  ];
   let src = await getSource(kube, namespace, "p");
   assert.equal(await writeSourceStatus(kube, src, { inventory: { entries: [a, b] }, lastAppliedRevision: "main@sha1:1", conditions }), true);
   src = await getSource(kube, namespace, "p");

@@ -25,7 +25,15 @@ export async function writeSourceStatus(kube: Kube, source: PolicySource, next: 
   const { inventory: prevInventory, ...prevRest } = source.status ?? {};
   const legacy = ownsInventory(source, STATUS_MANAGER);
   const apply = (status: PolicySourceStatus, fieldManager: string) =>
-    kube.applyStatus({ apiVersion: POLICY_SOURCE_API, kind: POLICY_SOURCE_KIND, metadata: { name: source.metadata.name, namespace: source.metadata.namespace }, status } as unknown as KubeObject, { fieldManager });
+    kube.applyStatus(
+      {
+        apiVersion: POLICY_SOURCE_API,
+        kind: POLICY_SOURCE_KIND,
+        metadata: { name: source.metadata.name, namespace: source.metadata.namespace },
+        status,
+      } as unknown as KubeObject,
+      { fieldManager },
+    );
   let wrote = false;
   if (legacy || canonicalJson(inventory ?? null) !== canonicalJson(prevInventory ?? null)) {
     await apply(inventory ? { inventory } : {}, INVENTORY_MANAGER);

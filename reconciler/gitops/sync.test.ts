@@ -22,7 +22,7 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
       {
         "policies/defaults.yaml": defaultsYaml(),
         "policies/apps/web.yaml": policyYaml("web"),
-        "policies/apps/db.yaml": policyYaml("db", "  schedule: \"0 3 * * *\"\n"),
+        "policies/apps/db.yaml": policyYaml("db", '  schedule: "0 3 * * *"\n'),
         "README.md": "not a policy\n",
       },
       "add web and db",
@@ -31,12 +31,15 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c1}`);
     assert.equal(src.status?.observedGeneration, src.metadata.generation);
-    assert.deepEqual(src.status?.inventory?.entries.map((e) => e.id), [
-      `${namespace}_db-repo_stash.appscode.com_Repository`,
-      `${namespace}_db_stash.appscode.com_BackupConfiguration`,
-      `${namespace}_web-repo_stash.appscode.com_Repository`,
-      `${namespace}_web_stash.appscode.com_BackupConfiguration`,
-    ]);
+    assert.deepEqual(
+      src.status?.inventory?.entries.map((e) => e.id),
+      [
+        `${namespace}_db-repo_stash.appscode.com_Repository`,
+        `${namespace}_db_stash.appscode.com_BackupConfiguration`,
+        `${namespace}_web-repo_stash.appscode.com_Repository`,
+        `${namespace}_web_stash.appscode.com_BackupConfiguration`,
+      ],
+    );
     const web = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
     assert.equal(web.spec.schedule, "*/30 * * * *");
     assert.equal(web.metadata.labels?.[SOURCE_NAME_LABEL], "policies");
@@ -56,7 +59,7 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     assert.equal((await getSource(kube, namespace, "policies")).status?.lastSyncSummary?.unchanged, 4);
 
     // Change one file, rename another, delete the third's file: db is pruned (its Repository is kept), web changes.
-    await work.write({ "policies/apps/web.yaml": policyYaml("web", "  schedule: \"15 * * * *\"\n") });
+    await work.write({ "policies/apps/web.yaml": policyYaml("web", '  schedule: "15 * * * *"\n') });
     await work.rename("policies/apps/db.yaml", "policies/moved/db.yaml");
     const c2 = await work.commitAndPush("change web, move db");
     src = await resync("policies");
@@ -73,7 +76,10 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
     const keptRepo = await kube.get<KubeObject>(REPO, "Repository", "db-repo", namespace);
     assert.equal(keptRepo.metadata.labels?.[SOURCE_NAME_LABEL], undefined, "a kept Repository is released, not deleted");
-    assert.deepEqual(src.status?.inventory?.entries.map((e) => e.id), [`${namespace}_web-repo_stash.appscode.com_Repository`, `${namespace}_web_stash.appscode.com_BackupConfiguration`]);
+    assert.deepEqual(
+      src.status?.inventory?.entries.map((e) => e.id),
+      [`${namespace}_web-repo_stash.appscode.com_Repository`, `${namespace}_web_stash.appscode.com_BackupConfiguration`],
+    );
 
     // Notes on the remote, one per revision, readable with git log --notes.
     const n1 = await noteLines(remote.bare, c1);
@@ -114,7 +120,10 @@ test("a broken commit applies and prunes nothing, names file, line and field, an
     assert.equal(note[0].result, "Failed");
     assert.deepEqual(
       note[0].errors.map((e: any) => [e.file, e.line, e.field]),
-      [["extra.yaml", 8, "spec.unknownField"], ["web.yaml", 8, "spec.schedule"]],
+      [
+        ["extra.yaml", 8, "spec.unknownField"],
+        ["web.yaml", 8, "spec.schedule"],
+      ],
     );
 
     await work.write({ "web.yaml": policyYaml("web", '  schedule: "5 * * * *"\n') });
@@ -122,7 +131,10 @@ test("a broken commit applies and prunes nothing, names file, line and field, an
     const fixed = await work.commitAndPush("fixed");
     const after = await resync("p");
     assert.equal(readyCondition(after)?.status, "True");
-    assert.equal(after.status?.conditions?.find((c) => c.type === "Stalled"), undefined);
+    assert.equal(
+      after.status?.conditions?.find((c) => c.type === "Stalled"),
+      undefined,
+    );
     assert.equal(after.status?.lastAppliedRevision, `main@sha1:${fixed}`);
     assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
     assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "5 * * * *");
@@ -175,22 +187,46 @@ test("a hand edit is restored and reported; another applier's fields and another
 
     // kubectl-style hand edit (an Update by another manager) of a field the source set.
     const live = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
-    await kube.request(await kube.pathOf(live), { method: "PATCH", body: { spec: { schedule: "0 0 * * *" } }, contentType: "application/merge-patch+json", query: { fieldManager: "kubectl-edit" } });
+    await kube.request(await kube.pathOf(live), {
+      method: "PATCH",
+      body: { spec: { schedule: "0 0 * * *" } },
+      contentType: "application/merge-patch+json",
+      query: { fieldManager: "kubectl-edit" },
+    });
     let src = await resync("p");
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
-    assert.match(src.status!.lastDriftCorrection!.objects.join("\n"), /BackupConfiguration .*\/web: .*spec\.schedule.* changed outside Git by kubectl-edit; restored/);
+    assert.match(
+      src.status!.lastDriftCorrection!.objects.join("\n"),
+      /BackupConfiguration .*\/web: .*spec\.schedule.* changed outside Git by kubectl-edit; restored/,
+    );
     const driftNote = (await noteLines(remote.bare, shaOfRevision(src.status!.lastAppliedRevision!))).find((l) => l.drift);
     assert.match(driftNote.drift.join("\n"), /spec\.schedule.* changed outside Git by kubectl-edit; restored/);
 
     // Another server-side applier owns a field of an object Git also wants: a conflict.
-    await kube.apply({ apiVersion: BC, kind: "BackupConfiguration", metadata: { name: "taken", namespace }, spec: { repository: { name: "taken-repo" }, schedule: "1 1 * * *", target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "taken" }, paths: ["/data"] }, retentionPolicy: { name: "x", keepLast: 1, prune: true } } } as KubeObject, { fieldManager: "argocd-controller" });
+    await kube.apply(
+      {
+        apiVersion: BC,
+        kind: "BackupConfiguration",
+        metadata: { name: "taken", namespace },
+        spec: {
+          repository: { name: "taken-repo" },
+          schedule: "1 1 * * *",
+          target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name: "taken" }, paths: ["/data"] },
+          retentionPolicy: { name: "x", keepLast: 1, prune: true },
+        },
+      } as KubeObject,
+      { fieldManager: "argocd-controller" },
+    );
     // And a second source in the same namespace already owns "owned".
     await work.write({ "taken.yaml": policyYaml("taken", '  schedule: "2 2 * * *"\n') });
     const c2 = await work.commitAndPush("taken");
     src = await resync("p");
     assert.equal(readyCondition(src)?.reason, "Conflict", readyCondition(src)?.message);
-    assert.match(src.status!.lastSyncSummary!.conflicts!.join("\n"), /BackupConfiguration .*\/taken: .*spec\.schedule.* owned by argocd-controller; not overwritten/);
+    assert.match(
+      src.status!.lastSyncSummary!.conflicts!.join("\n"),
+      /BackupConfiguration .*\/taken: .*spec\.schedule.* owned by argocd-controller; not overwritten/,
+    );
     assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "taken", namespace)).spec.schedule, "1 1 * * *");
     assert.notEqual(src.status?.lastAppliedRevision, `main@sha1:${c2}`);
   });
@@ -198,22 +234,37 @@ test("a hand edit is restored and reported; another applier's fields and another
 
 test("a source only touches what its service account may: without Repository rights nothing from the revision is applied", async () => {
   const onlyBackupConfigurations = { resources: ["backupconfigurations"] };
-  await withGitops(await testNamespace("gitops-rbac"), async ({ kube, namespace, push, sync }) => {
-    await push(webPolicy(), "web");
-    const ready = readyCondition(await sync("p"))!;
-    assert.equal(ready.status, "False");
-    assert.equal(ready.reason, "ApplyFailed");
-    assert.match(ready.message!, /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/);
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "the permitted object is not applied either: all or nothing");
-    assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
-  }, onlyBackupConfigurations);
+  await withGitops(
+    await testNamespace("gitops-rbac"),
+    async ({ kube, namespace, push, sync }) => {
+      await push(webPolicy(), "web");
+      const ready = readyCondition(await sync("p"))!;
+      assert.equal(ready.status, "False");
+      assert.equal(ready.reason, "ApplyFailed");
+      assert.match(
+        ready.message!,
+        /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/,
+      );
+      assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "the permitted object is not applied either: all or nothing");
+      assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
+    },
+    onlyBackupConfigurations,
+  );
 });
 
 test("two sources in two namespaces each apply their own policies, and one may not claim the other's objects", async () => {
   await withGitops(await testNamespace("gitops-two-a"), async (a) => {
     await withGitops(await testNamespace("gitops-two-b"), async (b) => {
       // One remote (A's) holds both teams' files.
-      const { work } = await a.push({ "team-a/defaults.yaml": defaultsYaml("a-creds"), "team-a/web.yaml": policyYaml("web"), "team-b/defaults.yaml": defaultsYaml("b-creds"), "team-b/db.yaml": policyYaml("db") }, "two teams");
+      const { work } = await a.push(
+        {
+          "team-a/defaults.yaml": defaultsYaml("a-creds"),
+          "team-a/web.yaml": policyYaml("web"),
+          "team-b/defaults.yaml": defaultsYaml("b-creds"),
+          "team-b/db.yaml": policyYaml("db"),
+        },
+        "two teams",
+      );
       assert.equal(readyCondition(await a.sync("team", { path: "team-a" }))?.status, "True");
       assert.equal(readyCondition(await b.sync("team", { url: a.remote.url, path: "team-b" }))?.status, "True");
       assert.equal((await a.kube.get<KubeObject>(REPO, "Repository", "web-repo", a.namespace)).spec.backend.storageSecretName, "a-creds");
@@ -225,7 +276,9 @@ test("two sources in two namespaces each apply their own policies, and one may n
       assert.equal(readyCondition(intruder)?.reason, "Conflict");
       assert.match(intruder.status!.lastSyncSummary!.conflicts!.join("\n"), new RegExp(`belongs to PolicySource ${a.namespace}/team; not overwritten`));
       // B's source cannot write into A's namespace: its service account has no rights there.
-      await work.write({ "team-b/cross.yaml": `apiVersion: restash.dev/v1alpha1\nkind: BackupPolicy\nmetadata:\n  name: cross\n  namespace: ${a.namespace}\nspec:\n  target: { kind: Deployment, name: cross }\n  paths: [/data]\n` });
+      await work.write({
+        "team-b/cross.yaml": `apiVersion: restash.dev/v1alpha1\nkind: BackupPolicy\nmetadata:\n  name: cross\n  namespace: ${a.namespace}\nspec:\n  target: { kind: Deployment, name: cross }\n  paths: [/data]\n`,
+      });
       await work.commitAndPush("cross-namespace");
       await syncNow(b.ctl, b.namespace, "team");
       const bSrc = await getSource(b.kube, b.namespace, "team");
@@ -243,7 +296,11 @@ test("a source polls its remote on its interval, and a suspended source applies 
     // No trigger: the interval alone brings the next commit in.
     await work.write({ "db.yaml": policyYaml("db") });
     const polled = await work.commitAndPush("db");
-    await eventually("the interval to bring the new commit in", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${polled}`, 30_000);
+    await eventually(
+      "the interval to bring the new commit in",
+      async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${polled}`,
+      30_000,
+    );
     assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
 
     await sync("p", { interval: "200ms", suspend: true });
@@ -260,11 +317,19 @@ test("a source polls its remote on its interval, and a suspended source applies 
 
 test("sync outcomes are Events on the PolicySource with the Ready condition's reason; a resync that changes nothing adds none", async () => {
   await withGitops(await testNamespace("gitops-events"), async ({ kube, namespace, ctl, push, sync }) => {
-    const events = async () => (await sourceEvents(kube, namespace, "p")).map((e) => ({ type: e.type, reason: e.reason, message: e.message, component: e.source?.component }));
+    const events = async () =>
+      (await sourceEvents(kube, namespace, "p")).map((e) => ({ type: e.type, reason: e.reason, message: e.message, component: e.source?.component }));
     const { work, head: c1 } = await push(webPolicy(), "web");
     await sync("p");
     let seen = await events();
-    assert.deepEqual(seen, [{ type: "Normal", reason: "ReconciliationSucceeded", message: `Applied revision: main@sha1:${c1} (2 changed, 0 unchanged, 0 pruned)`, component: "restash-gitops" }]);
+    assert.deepEqual(seen, [
+      {
+        type: "Normal",
+        reason: "ReconciliationSucceeded",
+        message: `Applied revision: main@sha1:${c1} (2 changed, 0 unchanged, 0 pruned)`,
+        component: "restash-gitops",
+      },
+    ]);
 
     await syncNow(ctl, namespace, "p");
     assert.equal((await events()).length, 1, "an unchanged resync is quiet");
@@ -285,6 +350,9 @@ test("sync outcomes are Events on the PolicySource with the Ready condition's re
     await syncNow(ctl, namespace, "p");
     seen = await events();
     assert.equal(seen.length, 3);
-    assert.ok(seen.some((e) => e.type === "Normal" && e.message.startsWith(`Applied revision: main@sha1:${fixed}`)), JSON.stringify(seen));
+    assert.ok(
+      seen.some((e) => e.type === "Normal" && e.message.startsWith(`Applied revision: main@sha1:${fixed}`)),
+      JSON.stringify(seen),
+    );
   });
 });

@@ -156,7 +156,14 @@ async function readCredentials(deps: SyncDeps, run: Run): Promise<GitCredentials
   if (!secret) throw stalled("SecretNotFound", `Secret ${run.key.namespace}/${ref} named in spec.secretRef does not exist`);
   const data = (secret.data ?? {}) as Record<string, string>;
   const get = (k: string) => (data[k] ? Buffer.from(data[k], "base64").toString("utf8") : undefined);
-  const creds: GitCredentials = { username: get("username"), password: get("password"), bearerToken: get("bearerToken"), identity: get("identity"), knownHosts: get("known_hosts"), caCert: get("ca.crt") };
+  const creds: GitCredentials = {
+    username: get("username"),
+    password: get("password"),
+    bearerToken: get("bearerToken"),
+    identity: get("identity"),
+    knownHosts: get("known_hosts"),
+    caCert: get("ca.crt"),
+  };
   const { caCert: _ca, knownHosts: _kh, ...secretValues } = creds;
   run.secrets.push(...Object.values(secretValues).filter((v): v is string => !!v));
   return creds;
@@ -181,7 +188,7 @@ async function sourceRepo(deps: SyncDeps, key: SourceKey, url: string, creds: Gi
  * if this process has not synced the source yet.
  */
 export async function appendSourceNote(deps: SyncDeps, key: SourceKey, sha: string, records: NoteRecord[]): Promise<void> {
-  const source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace) as PolicySource;
+  const source = (await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace)) as PolicySource;
   if (!source.spec.url) return; // a local directory has no remote to write to
   const run = { source, key, secrets: [] as string[] } as unknown as Run;
   const creds = await readCredentials(deps, run);
@@ -283,9 +290,17 @@ async function checkStep(deps: SyncDeps, run: Run): Promise<void> {
   await Promise.all([
     ...memo.repositories.map((k) => {
       const [ns, name] = k.split("/");
-      return deps.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", name, ns).then((r) => void (r && externalRepositories.add(k)), () => undefined);
+      return deps.kube.getOrNull("stash.appscode.com/v1alpha1", "Repository", name, ns).then(
+        (r) => void (r && externalRepositories.add(k)),
+        () => undefined,
+      );
     }),
-    ...memo.tasks.map((t) => deps.kube.getOrNull("stash.appscode.com/v1beta1", "Task", t).then((r) => void (r && externalTasks.add(t)), () => undefined)),
+    ...memo.tasks.map((t) =>
+      deps.kube.getOrNull("stash.appscode.com/v1beta1", "Task", t).then(
+        (r) => void (r && externalTasks.add(t)),
+        () => undefined,
+      ),
+    ),
   ]);
   const found = JSON.stringify([[...externalRepositories].sort(), [...externalTasks].sort()]);
   if (memo.last?.found !== found) memo.last = { found, errors: checkRevision(built, { externalRepositories, externalTasks }) };
@@ -312,7 +327,10 @@ async function planStep(deps: SyncDeps, run: Run): Promise<void> {
     const what = conflicts.length === bad.length ? "Conflict" : "ApplyFailed";
     // Refusals (RBAC, admission, invalid) need a change; server or network failures may pass.
     const passing = bad.some(mayPassLater);
-    throw (passing ? transient : stalled)(what, `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`);
+    throw (passing ? transient : stalled)(
+      what,
+      `revision ${run.revision}: ${bad.length} object(s) cannot be applied as ${run.source.spec.serviceAccountName}; nothing applied: ${run.summary.errors.slice(0, 5).join("; ")}`,
+    );
   }
 }
 
@@ -332,7 +350,13 @@ async function applyStep(deps: SyncDeps, run: Run): Promise<void> {
     const ids = new Set(applied.map((e) => e.id));
     run.status.inventory = { entries: [...applied, ...(run.status.inventory?.entries ?? []).filter((e) => !ids.has(e.id))].sort(byId) };
     run.summary.failed = failed.length;
-    throw transient("ApplyFailed", `revision ${run.revision}: ${failed.length} apply(s) failed: ${failed.slice(0, 5).map((p) => p.message).join("; ")}`);
+    throw transient(
+      "ApplyFailed",
+      `revision ${run.revision}: ${failed.length} apply(s) failed: ${failed
+        .slice(0, 5)
+        .map((p) => p.message)
+        .join("; ")}`,
+    );
   }
 }
 
@@ -393,10 +417,20 @@ async function eventStep(deps: SyncDeps, run: Run): Promise<void> {
   const ready = run.written?.conditions?.find((c) => c.type === "Ready");
   if (!ready) return;
   const before = run.source.status?.conditions?.find((c) => c.type === "Ready");
-  const changedSomething = run.summary.applied > 0 || run.summary.pruned > 0 || run.summary.driftCorrected > 0 || run.written?.lastAppliedRevision !== run.source.status?.lastAppliedRevision;
-  const sameOutcome = before && before.status === ready.status && before.reason === ready.reason && (ready.status === "True" || before.message === ready.message);
+  const changedSomething =
+    run.summary.applied > 0 ||
+    run.summary.pruned > 0 ||
+    run.summary.driftCorrected > 0 ||
+    run.written?.lastAppliedRevision !== run.source.status?.lastAppliedRevision;
+  const sameOutcome =
+    before && before.status === ready.status && before.reason === ready.reason && (ready.status === "True" || before.message === ready.message);
   if (sameOutcome && !changedSomething) return;
-  await sourceEvent(deps.kube, run.source, { type: ready.status === "True" ? "Normal" : "Warning", reason: ready.reason ?? run.health.reason, message: ready.message ?? "" }, deps.now());
+  await sourceEvent(
+    deps.kube,
+    run.source,
+    { type: ready.status === "True" ? "Normal" : "Warning", reason: ready.reason ?? run.health.reason, message: ready.message ?? "" },
+    deps.now(),
+  );
 }
 
 async function noteStep(deps: SyncDeps, run: Run): Promise<void> {
@@ -411,7 +445,9 @@ async function noteStep(deps: SyncDeps, run: Run): Promise<void> {
     applied: run.summary.applied,
     unchanged: run.summary.unchanged,
     pruned: (run.pruned ?? []).filter((p) => p.action === "deleted").map((p) => p.id),
-    failed: (run.plan ?? []).filter((p) => p.action === "failed" || p.action === "conflict").map((p) => ({ object: p.ref, file: p.file, line: p.line, message: p.message })),
+    failed: (run.plan ?? [])
+      .filter((p) => p.action === "failed" || p.action === "conflict")
+      .map((p) => ({ object: p.ref, file: p.file, line: p.line, message: p.message })),
     ...(run.drift.length ? { drift: run.drift } : {}),
     errors: run.errors.slice(0, 50).map((e) => ({ file: e.file, line: e.line, ...(e.field ? { field: e.field } : {}), message: e.message })),
     ...(run.health.health !== "Ready" && !run.errors.length ? { message: run.health.message } : {}),

@@ -35,7 +35,13 @@ export async function findRepository(kube: Kube, st: StepState, invoker: any): P
   try {
     repo = await kube.getOrNull(V1ALPHA1, "Repository", name, namespace);
   } catch (e) {
-    setCond(st, C.RepositoryFound, "Unknown", R.UnableToCheckRepositoryAvailability, `Failed to check whether the Repository ${namespace}/${name} exist. Reason: ${(e as Error).message}`);
+    setCond(
+      st,
+      C.RepositoryFound,
+      "Unknown",
+      R.UnableToCheckRepositoryAvailability,
+      `Failed to check whether the Repository ${namespace}/${name} exist. Reason: ${(e as Error).message}`,
+    );
     throw e;
   }
   if (!repo || repo.metadata.deletionTimestamp) {
@@ -52,18 +58,30 @@ export async function findBackendSecret(kube: Kube, st: StepState, invoker: any,
   const ns = repo.metadata.namespace!;
   if (!name) {
     setCond(st, C.BackendSecretFound, false, R.BackendSecretNotAvailable, `Repository ${ns}/${repo.metadata.name} has no spec.backend.storageSecretName.`);
-    throw stalled(R.BackendSecretNotAvailable, "no storage Secret named", { object: { kind: "Repository", namespace: ns, name: repo.metadata.name! }, field: "spec.backend.storageSecretName" });
+    throw stalled(R.BackendSecretNotAvailable, "no storage Secret named", {
+      object: { kind: "Repository", namespace: ns, name: repo.metadata.name! },
+      field: "spec.backend.storageSecretName",
+    });
   }
   let secret: KubeObject | null;
   try {
     secret = await kube.getOrNull("v1", "Secret", name, ns);
   } catch (e) {
-    setCond(st, C.BackendSecretFound, "Unknown", R.UnableToCheckBackendSecretAvailability, `Failed to check whether the backend Secret ${ns}/${name} exist. Reason: ${(e as Error).message}`);
+    setCond(
+      st,
+      C.BackendSecretFound,
+      "Unknown",
+      R.UnableToCheckBackendSecretAvailability,
+      `Failed to check whether the backend Secret ${ns}/${name} exist. Reason: ${(e as Error).message}`,
+    );
     throw e;
   }
   if (!secret) {
     setCond(st, C.BackendSecretFound, false, R.BackendSecretNotAvailable, `Backend Secret ${ns}/${name} does not exist.`);
-    throw waiting(R.BackendSecretNotAvailable, `backend Secret ${ns}/${name} does not exist`, REQUEUE_MS, { object: objRef(invoker), field: "spec.repository" });
+    throw waiting(R.BackendSecretNotAvailable, `backend Secret ${ns}/${name} does not exist`, REQUEUE_MS, {
+      object: objRef(invoker),
+      field: "spec.repository",
+    });
   }
   setCond(st, C.BackendSecretFound, true, R.BackendSecretAvailable, `Backend Secret ${ns}/${name} exist.`);
   return secret;
@@ -92,7 +110,14 @@ export async function usageAllowed(kube: Kube, repo: KubeObject, namespace: stri
 }
 
 /** Finds the invoker's target (`info`: one of a batch's members; default spec.target) and sets `conditionType` on `st`. */
-export async function findTarget(kube: Kube, st: StepState, invoker: any, conditionType: string, kindWord: string, info?: TargetInfo): Promise<KubeObject | null> {
+export async function findTarget(
+  kube: Kube,
+  st: StepState,
+  invoker: any,
+  conditionType: string,
+  kindWord: string,
+  info?: TargetInfo,
+): Promise<KubeObject | null> {
   const ref = (info ? info.target?.ref : invoker.spec?.target?.ref) as TargetRef | undefined;
   const field = `${info?.field ?? "spec.target"}.ref`;
   if (!ref?.kind || !ref?.name) {
@@ -104,12 +129,21 @@ export async function findTarget(kube: Kube, st: StepState, invoker: any, condit
   try {
     target = await kube.getOrNull(targetApiVersion(ref), ref.kind, ref.name, ns);
   } catch (e) {
-    setCond(st, conditionType, "Unknown", R.UnableToCheckTargetAvailability, `Failed to check whether ${kindWord} target ${ref.kind} ${ns}/${ref.name} exist. Reason: ${(e as Error).message}`);
+    setCond(
+      st,
+      conditionType,
+      "Unknown",
+      R.UnableToCheckTargetAvailability,
+      `Failed to check whether ${kindWord} target ${ref.kind} ${ns}/${ref.name} exist. Reason: ${(e as Error).message}`,
+    );
     throw e;
   }
   if (!target) {
     setCond(st, conditionType, false, R.TargetNotAvailable, `${kindWord} target ${ref.kind} ${ns}/${ref.name} does not exist.`);
-    throw waiting(R.TargetNotAvailable, `${kindWord.toLowerCase()} target ${ref.kind} ${ns}/${ref.name} does not exist`, REQUEUE_MS, { object: objRef(invoker), field });
+    throw waiting(R.TargetNotAvailable, `${kindWord.toLowerCase()} target ${ref.kind} ${ns}/${ref.name} does not exist`, REQUEUE_MS, {
+      object: objRef(invoker),
+      field,
+    });
   }
   setCond(st, conditionType, true, R.TargetAvailable, `${kindWord} target ${ref.kind} ${ns}/${ref.name} found.`);
   return target;

@@ -18,7 +18,17 @@ test("a global exec hook is a pods/exec request for the operator's own pod; outs
   const { kube, namespace } = await testNamespace("ghooks");
   const pod = "restash-operator-5d8f-abcde";
   // The operator's pod as the API server stores it (nothing runs it: there is no kubelet).
-  await kube.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace }, spec: { containers: [{ name: "operator", image: "restash" }, { name: "pushgateway", image: "pushgateway" }] } });
+  await kube.apply({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: pod, namespace },
+    spec: {
+      containers: [
+        { name: "operator", image: "restash" },
+        { name: "pushgateway", image: "pushgateway" },
+      ],
+    },
+  });
   const summary = globalHookSummary({ name: "nightly-1700000000", namespace }, batch(namespace), "Running");
   const hook = { exec: { command: ["/bin/sh", "-c", "echo {{ .Invoker.Name }} > /tmp/marker"] } };
 
@@ -26,9 +36,19 @@ test("a global exec hook is a pods/exec request for the operator's own pod; outs
   assert.equal(inPod.type, "GlobalPreBackupHookSucceeded");
   assert.equal(inPod.status, false);
   assert.equal(inPod.reason, "GlobalPreBackupHookExecutionFailed");
-  assert.match(inPod.message, new RegExp(`^Failed to execute global PreBackup Hook\\. Reason: exec in ${namespace}/${pod} container operator was refused by the API server: .*pod ${pod} does not have a host assigned`));
+  assert.match(
+    inPod.message,
+    new RegExp(
+      `^Failed to execute global PreBackup Hook\\. Reason: exec in ${namespace}/${pod} container operator was refused by the API server: .*pod ${pod} does not have a host assigned`,
+    ),
+  );
 
-  const named = await runGlobalHook("preBackup", { containerName: "sidecar", exec: { command: ["true"] } }, summary, operatorExecutor(kube, { name: pod, namespace }));
+  const named = await runGlobalHook(
+    "preBackup",
+    { containerName: "sidecar", exec: { command: ["true"] } },
+    summary,
+    operatorExecutor(kube, { name: pod, namespace }),
+  );
   assert.match(named.message, /has no container sidecar \(has operator, pushgateway\)/);
 
   const local = await runGlobalHook("preBackup", hook, summary, operatorExecutor(kube, undefined));
@@ -47,7 +67,15 @@ test("a global httpGet without a host goes to the operator pod's own address (PO
   defer(() => new Promise((r) => server.close(r)));
   const port = (server.address() as AddressInfo).port;
   const summary = globalHookSummary({ name: "nightly-1700000000", namespace }, batch(namespace), "Succeeded");
-  const o = await runGlobalHook("postBackup", { executionPolicy: "OnSuccess", httpGet: { port, path: "/done" } }, summary, operatorExecutor(kube, { ip: "127.0.0.2", namespace }));
-  assert.deepEqual([o.status, o.reason, o.message], [true, "GlobalPostBackupHookExecutedSuccessfully", "Global PostBackup hook has been executed successfully"]);
+  const o = await runGlobalHook(
+    "postBackup",
+    { executionPolicy: "OnSuccess", httpGet: { port, path: "/done" } },
+    summary,
+    operatorExecutor(kube, { ip: "127.0.0.2", namespace }),
+  );
+  assert.deepEqual(
+    [o.status, o.reason, o.message],
+    [true, "GlobalPostBackupHookExecutedSuccessfully", "Global PostBackup hook has been executed successfully"],
+  );
   assert.deepEqual(seen, ["/done"]);
 });

@@ -42,7 +42,12 @@ const FAILED: Record<HookType, string> = {
 export const globalHookCondition = (hook: HookType) => TYPE[hook];
 
 /** The Summary a global hook sees: the session, the batch as invoker, no target (Stash passes an empty TargetRef). */
-export function globalHookSummary(session: { name: string; namespace: string }, invoker: any, phase: string, extra: { duration?: string; retryLeft?: number } = {}): HookSummary {
+export function globalHookSummary(
+  session: { name: string; namespace: string },
+  invoker: any,
+  phase: string,
+  extra: { duration?: string; retryLeft?: number } = {},
+): HookSummary {
   return {
     Name: session.name,
     Namespace: session.namespace,

@@ -12,8 +12,16 @@ export function sessionMetricsPusher(url: string, now: () => number): NonNullabl
     const created = Date.parse(String(session.metadata.creationTimestamp));
     const durationSeconds = Math.max(0, Math.round((now() - created) / 1000));
     if (kind === "BackupSession") {
-      const targets = (session.status?.targets ?? []).map((t: any) => ({ target: targetLabels(t.ref), succeeded: t.phase === "Succeeded", totalHosts: t.totalHosts ?? 0 }));
-      await pushMetrics(url, jobName(c.invoker), backupSessionMetrics(c, { succeeded: session.status?.phase === "Succeeded", durationSeconds, targets, at: new Date(now()) }));
+      const targets = (session.status?.targets ?? []).map((t: any) => ({
+        target: targetLabels(t.ref),
+        succeeded: t.phase === "Succeeded",
+        totalHosts: t.totalHosts ?? 0,
+      }));
+      await pushMetrics(
+        url,
+        jobName(c.invoker),
+        backupSessionMetrics(c, { succeeded: session.status?.phase === "Succeeded", durationSeconds, targets, at: new Date(now()) }),
+      );
     } else {
       const st = session.status ?? {};
       // A RestoreBatch reports each member; a RestoreSession its one target.

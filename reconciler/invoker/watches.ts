@@ -13,7 +13,8 @@ import { REPOSITORIES, SECRETS, WORKLOADS, generationChanged, type Caches, type 
 export const repositoryKeyOf = (inv: any) => `${inv.spec?.repository?.namespace || inv.metadata.namespace}/${inv.spec?.repository?.name}`;
 
 /** Whether an invoker uses the Repository namespace/name. */
-export const uses = (inv: any, namespace: string, name: string) => inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace;
+export const uses = (inv: any, namespace: string, name: string) =>
+  inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace;
 
 /** Whether a workload's pod template carries the sidecar or the restore init-container. */
 function hasStashParts(w: any): boolean {
@@ -27,27 +28,36 @@ export const invokerWatches: Mapping[] = [
     // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.
     source: REPOSITORIES,
     when: generationChanged,
-    map: (repo, own) => own.list().filter((inv) => uses(inv, repo.metadata.namespace, repo.metadata.name)).map(keyOf),
+    map: (repo, own) =>
+      own
+        .list()
+        .filter((inv) => uses(inv, repo.metadata.namespace, repo.metadata.name))
+        .map(keyOf),
   },
   {
     // Only existence matters: a backend Secret appearing (or going) changes its users' readiness.
     source: SECRETS,
     when: () => (_secret, type) => type !== "update",
-    map: (secret, own) => own.list().filter((inv) => inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace).map(keyOf),
+    map: (secret, own) =>
+      own
+        .list()
+        .filter((inv) => inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace)
+        .map(keyOf),
   },
-  ...WORKLOADS.map(
-    (source): Mapping => ({
-      source,
-      // A workload update matters only when it lost (or never had) what an invoker put there.
-      when: () => (w, type) => !(type === "update" && hasStashParts(w)),
-      map: (w, own) => {
-        // Listed items carry no kind: then any target of that name and namespace matches.
-        const kind = w.kind ?? "";
-        const targets = (inv: any) => targetsOf(inv).some(({ target }) => target?.ref?.name === w.metadata.name && target.ref.namespace === w.metadata.namespace && (!kind || target.ref.kind === kind));
-        return own.list().filter(targets).map(keyOf);
-      },
-    }),
-  ),
+  ...WORKLOADS.map((source): Mapping => ({
+    source,
+    // A workload update matters only when it lost (or never had) what an invoker put there.
+    when: () => (w, type) => !(type === "update" && hasStashParts(w)),
+    map: (w, own) => {
+      // Listed items carry no kind: then any target of that name and namespace matches.
+      const kind = w.kind ?? "";
+      const targets = (inv: any) =>
+        targetsOf(inv).some(
+          ({ target }) => target?.ref?.name === w.metadata.name && target.ref.namespace === w.metadata.namespace && (!kind || target.ref.kind === kind),
+        );
+      return own.list().filter(targets).map(keyOf);
+    },
+  })),
 ];
 
 /**

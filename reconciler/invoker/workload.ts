@@ -35,7 +35,13 @@ export function targetApiVersion(ref: TargetRef): string {
   return ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"].includes(ref.kind) ? "apps/v1" : "v1";
 }
 
-async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, change: (w: KubeObject) => KubeObject, current?: KubeObject): Promise<"changed" | "unchanged" | "absent"> {
+async function mutateWorkload(
+  kube: Kube,
+  ref: TargetRef,
+  namespace: string,
+  change: (w: KubeObject) => KubeObject,
+  current?: KubeObject,
+): Promise<"changed" | "unchanged" | "absent"> {
   for (let attempt = 0; ; attempt++) {
     // The caller may hand over the object it just read; a conflict re-reads.
     const w = attempt === 0 && current ? current : await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, namespace);
@@ -52,14 +58,27 @@ async function mutateWorkload(kube: Kube, ref: TargetRef, namespace: string, cha
 }
 
 /** Puts the sidecar of `bc` (for its target `info`: a BackupBatch member) into the target workload. */
-export function ensureSidecar(kube: Kube, bc: any, repo: any, opts: InjectOptions, current?: KubeObject, info: TargetInfo = targetsOf(bc)[0]): Promise<"changed" | "unchanged" | "absent"> {
+export function ensureSidecar(
+  kube: Kube,
+  bc: any,
+  repo: any,
+  opts: InjectOptions,
+  current?: KubeObject,
+  info: TargetInfo = targetsOf(bc)[0],
+): Promise<"changed" | "unchanged" | "absent"> {
   const ref = info.target.ref as TargetRef;
-  return mutateWorkload(kube, ref, ref.namespace ?? bc.metadata.namespace, (w) => {
-    const spec = w.spec as any;
-    spec.template = injectSidecar(spec.template ?? {}, bc, repo, opts, info);
-    w.metadata.annotations = sortKeys({ ...(w.metadata.annotations ?? {}), ...backupInvokerAnnotations(bc) });
-    return w;
-  }, current);
+  return mutateWorkload(
+    kube,
+    ref,
+    ref.namespace ?? bc.metadata.namespace,
+    (w) => {
+      const spec = w.spec as any;
+      spec.template = injectSidecar(spec.template ?? {}, bc, repo, opts, info);
+      w.metadata.annotations = sortKeys({ ...(w.metadata.annotations ?? {}), ...backupInvokerAnnotations(bc) });
+      return w;
+    },
+    current,
+  );
 }
 
 /** Whether the workload's record (`last-applied-*-invoker` and its kind) names this invoker; an unreadable record is ours to clean. */
@@ -106,7 +125,13 @@ export function removeSidecarFor(kube: Kube, bc: any): Promise<void> {
 }
 
 /** Puts the init-container of `rs` (for its target `info`: a RestoreBatch member) into the target workload. */
-export function ensureInitContainer(kube: Kube, rs: any, repo: any, opts: InjectOptions, info: TargetInfo = targetsOf(rs)[0]): Promise<"changed" | "unchanged" | "absent"> {
+export function ensureInitContainer(
+  kube: Kube,
+  rs: any,
+  repo: any,
+  opts: InjectOptions,
+  info: TargetInfo = targetsOf(rs)[0],
+): Promise<"changed" | "unchanged" | "absent"> {
   const ref = info.target.ref as TargetRef;
   return mutateWorkload(kube, ref, ref.namespace ?? rs.metadata.namespace, (w) => {
     const spec = w.spec as any;

@@ -29,17 +29,26 @@ test("deleting an S3 Repository with wipeOut deletes its data in the bucket; wit
   const op = startOperator({ kube, namespace, image: "restash:test" });
   t.after(() => op.stop());
   const { minio, bucket } = await freshBucket("wipe");
-  await kube.apply(secret(namespace, "s3-secret", { RESTIC_PASSWORD: "wipe-test-password", AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }));
+  await kube.apply(
+    secret(namespace, "s3-secret", { RESTIC_PASSWORD: "wipe-test-password", AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }),
+  );
   for (const prefix of ["gone", "kept"]) {
     execFileSync("restic", ["init"], {
-      env: { ...process.env, RESTIC_REPOSITORY: `s3:${minio.endpoint}/${bucket}/${prefix}`, RESTIC_PASSWORD: "wipe-test-password", AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
+      env: {
+        ...process.env,
+        RESTIC_REPOSITORY: `s3:${minio.endpoint}/${bucket}/${prefix}`,
+        RESTIC_PASSWORD: "wipe-test-password",
+        AWS_ACCESS_KEY_ID: minio.accessKey,
+        AWS_SECRET_ACCESS_KEY: minio.secretKey,
+      },
       stdio: "ignore",
     });
   }
   const s3 = (prefix: string) => ({ storageSecretName: "s3-secret", s3: { endpoint: minio.endpoint, bucket, prefix, region: minio.region } });
   await kube.apply({ ...repository(namespace, "gone", {}), spec: { backend: s3("gone"), wipeOut: true } });
   await kube.apply({ ...repository(namespace, "kept", {}), spec: { backend: s3("kept") } });
-  for (const n of ["gone", "kept"]) await eventually(`finalizer on ${n}`, async () => (await kube.get<any>(V1A, "Repository", n, namespace)).metadata.finalizers?.includes("stash"));
+  for (const n of ["gone", "kept"])
+    await eventually(`finalizer on ${n}`, async () => (await kube.get<any>(V1A, "Repository", n, namespace)).metadata.finalizers?.includes("stash"));
   assert.ok((await minio.listObjects(bucket, "gone/")).length > 0);
   const keptBefore = (await minio.listObjects(bucket, "kept/")).length;
   assert.ok(keptBefore > 0);

@@ -31,9 +31,15 @@ export const reconcileRepository = reconciler<ControllerContext, RepositoryState
   async finalize(ctx, repo) {
     const { namespace, name } = repo.metadata;
     const running = await runningSessions(ctx, repo);
-    if (running.length) throw waiting("BackupRunning", `Repository ${namespace}/${name} is being deleted; waiting for running BackupSession(s) ${running.join(", ")}`, 2_000);
+    if (running.length)
+      throw waiting("BackupRunning", `Repository ${namespace}/${name} is being deleted; waiting for running BackupSession(s) ${running.join(", ")}`, 2_000);
     if (repo.spec?.wipeOut && !wipeOutRefusal(repo)) {
-      if (!ctx.wipeOut) throw new Error(`Repository ${namespace}/${name}: spec.wipeOut is true but this operator cannot delete ${Object.keys(repo.spec.backend ?? {}).filter((k) => k !== "storageSecretName").join(",")} backend data`);
+      if (!ctx.wipeOut)
+        throw new Error(
+          `Repository ${namespace}/${name}: spec.wipeOut is true but this operator cannot delete ${Object.keys(repo.spec.backend ?? {})
+            .filter((k) => k !== "storageSecretName")
+            .join(",")} backend data`,
+        );
       await ctx.wipeOut(repo);
     }
   },
@@ -43,7 +49,12 @@ export const reconcileRepository = reconciler<ControllerContext, RepositoryState
     s.references = ctx.invokersOf?.(namespace!, name!).sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
     const refusal = wipeOutRefusal(repo);
     if (refusal) {
-      s.conditions = setCondition(s.conditions, { type: "ValidationPassed", status: false, reason: "ResourceValidationFailed", message: `field spec.wipeOut: ${refusal}` }, s.now, repo.metadata.generation);
+      s.conditions = setCondition(
+        s.conditions,
+        { type: "ValidationPassed", status: false, reason: "ResourceValidationFailed", message: `field spec.wipeOut: ${refusal}` },
+        s.now,
+        repo.metadata.generation,
+      );
       throw stalled("ResourceValidationFailed", refusal, { object: { kind: "Repository", namespace, name: name! }, field: "spec.wipeOut" });
     }
     s.conditions = s.conditions.filter((c) => c.type !== "ValidationPassed");
@@ -62,7 +73,12 @@ async function runningSessions(ctx: ControllerContext, repo: KubeObject): Promis
   const out: string[] = [];
   for (const ref of repo.status?.references ?? []) {
     if (ref.kind !== "BackupConfiguration") continue;
-    const list = await ctx.kube.list<KubeObject>(V1BETA1, "BackupSession", ref.namespace, `${LABEL_INVOKER_TYPE}=${ref.kind},${LABEL_INVOKER_NAME}=${ref.name}`);
+    const list = await ctx.kube.list<KubeObject>(
+      V1BETA1,
+      "BackupSession",
+      ref.namespace,
+      `${LABEL_INVOKER_TYPE}=${ref.kind},${LABEL_INVOKER_NAME}=${ref.name}`,
+    );
     for (const s of list.items) if (s.status?.phase === "Running") out.push(`${ref.namespace}/${s.metadata.name}`);
   }
   return out;

@@ -3,7 +3,16 @@
 // computed here from the invokers' caches, so an invoker event requeues its Repository (coalesced
 // by the queue) instead of each invoker writing the shared list.
 import { uses, repositoryKeyOf } from "../invoker/watches.ts";
-import { BACKUP_BATCHES, BACKUP_CONFIGURATIONS, REPOSITORIES, RESTORE_BATCHES, RESTORE_SESSIONS, generationChanged, type Mapping, type Registration } from "../registration.ts";
+import {
+  BACKUP_BATCHES,
+  BACKUP_CONFIGURATIONS,
+  REPOSITORIES,
+  RESTORE_BATCHES,
+  RESTORE_SESSIONS,
+  generationChanged,
+  type Mapping,
+  type Registration,
+} from "../registration.ts";
 import { reconcileRepository } from "./reconcile.ts";
 
 const INVOKERS = ["BackupConfiguration", "BackupBatch", "RestoreSession", "RestoreBatch"];

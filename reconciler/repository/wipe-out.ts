@@ -14,7 +14,10 @@ interface S3Creds {
 
 /** AWS Signature V4 headers for one S3 request with an empty body. */
 export function signS3(method: string, url: URL, creds: S3Creds, now: Date): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const payloadHash = createHash("sha256").update("").digest("hex");
   const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -34,7 +37,11 @@ export function signS3(method: string, url: URL, creds: S3Creds, now: Date): Rec
   return { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKey}/${scope}, SignedHeaders=${signed.join(";")}, Signature=${signature}` };
 }
 
-const encodeKey = (key: string) => key.split("/").map((p) => encodeURIComponent(p)).join("/");
+const encodeKey = (key: string) =>
+  key
+    .split("/")
+    .map((p) => encodeURIComponent(p))
+    .join("/");
 
 async function s3(method: string, url: URL, creds: S3Creds): Promise<string> {
   const res = await fetch(url, { method, headers: signS3(method, url, creds, new Date()) });
@@ -47,19 +54,27 @@ async function s3(method: string, url: URL, creds: S3Creds): Promise<string> {
 export async function wipeS3(repo: KubeObject, secretData: Record<string, string>): Promise<number> {
   const spec = repo.spec.backend.s3;
   const where = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
-  if (!secretData.AWS_ACCESS_KEY_ID || !secretData.AWS_SECRET_ACCESS_KEY) throw new Error(`${where}: wipeOut needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the storage Secret`);
+  if (!secretData.AWS_ACCESS_KEY_ID || !secretData.AWS_SECRET_ACCESS_KEY)
+    throw new Error(`${where}: wipeOut needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the storage Secret`);
   const creds = { accessKey: secretData.AWS_ACCESS_KEY_ID, secretKey: secretData.AWS_SECRET_ACCESS_KEY, region: spec.region || "us-east-1" };
   const endpoint = /^https?:\/\//.test(spec.endpoint) ? spec.endpoint : `https://${spec.endpoint}`;
   const base = new URL(`${endpoint.replace(/\/$/, "")}/${spec.bucket}`);
   const prefix = spec.prefix ? `${spec.prefix.replace(/^\/|\/$/g, "")}/` : "";
   let deleted = 0;
-  for (let token: string | undefined; ; ) {
+  for (let token: string | undefined; ;) {
     const list = new URL(base);
     list.searchParams.set("list-type", "2");
     if (prefix) list.searchParams.set("prefix", prefix);
     if (token) list.searchParams.set("continuation-token", token);
     const xml = await s3("GET", list, creds);
-    const keys = [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1].replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'"));
+    const keys = [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) =>
+      m[1]
+        .replace(/&amp;/g, "&")
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'"),
+    );
     for (const key of keys) {
       await s3("DELETE", new URL(`${base.toString()}/${encodeKey(key)}`), creds);
       deleted++;
@@ -74,9 +89,15 @@ export function wipeOutWith(kube: Kube): (repo: KubeObject) => Promise<void> {
   return async (repo) => {
     const backend = repo.spec?.backend ?? {};
     const where = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
-    if (!backend.s3) throw new Error(`${where}, field spec.wipeOut: deleting backend data is supported for s3 only (this Repository uses ${Object.keys(backend).filter((k) => k !== "storageSecretName").join(",")})`);
+    if (!backend.s3)
+      throw new Error(
+        `${where}, field spec.wipeOut: deleting backend data is supported for s3 only (this Repository uses ${Object.keys(backend)
+          .filter((k) => k !== "storageSecretName")
+          .join(",")})`,
+      );
     const secret = await kube.getOrNull<any>("v1", "Secret", backend.storageSecretName, repo.metadata.namespace!);
-    if (!secret) throw new Error(`${where}: storage Secret ${repo.metadata.namespace}/${backend.storageSecretName} not found; cannot wipe out the backend data`);
+    if (!secret)
+      throw new Error(`${where}: storage Secret ${repo.metadata.namespace}/${backend.storageSecretName} not found; cannot wipe out the backend data`);
     await wipeS3(repo, secretDataOf(secret));
   };
 }

@@ -33,7 +33,8 @@ export function validateRestoreBatch(rb: any): { field: string; message: string 
   for (const info of infos) {
     const ref = info.target?.ref;
     if (!ref?.kind || !ref?.name) return { field: `${info.field}.ref`, message: "kind and name are required" };
-    if (seen.some((r) => sameRef(r, ref))) return { field: `${info.field}.ref`, message: `${ref.kind} ${ref.namespace}/${ref.name} is the target of an earlier member` };
+    if (seen.some((r) => sameRef(r, ref)))
+      return { field: `${info.field}.ref`, message: `${ref.kind} ${ref.namespace}/${ref.name} is the target of an earlier member` };
     seen.push(ref);
     const bad = validateRules(rulesOf(memberView(rb, info)), `${info.field}.rules`);
     if (bad) return bad;
@@ -56,7 +57,12 @@ export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchS
   finalize: (ctx, rb) => removeInitContainerFor(ctx.kube, rb),
   begin(_ctx, rb, now) {
     const status: Record<string, any> = structuredClone(rb.status ?? {});
-    return { status, st: { conditions: status.conditions ?? [], now, generation: rb.metadata.generation }, infos: targetsOf(rb), members: status.members ?? [] };
+    return {
+      status,
+      st: { conditions: status.conditions ?? [], now, generation: rb.metadata.generation },
+      infos: targetsOf(rb),
+      members: status.members ?? [],
+    };
   },
   steps,
   status(_ctx, rb, { status, st, infos, members }) {
@@ -68,7 +74,8 @@ export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchS
     if (ordered.length) status.members = ordered;
     else delete status.members;
     const phase = restoreBatchPhase(status, infos.length);
-    if (FINAL.includes(phase) && !status.sessionDuration && rb.metadata.creationTimestamp) status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rb.metadata.creationTimestamp)));
+    if (FINAL.includes(phase) && !status.sessionDuration && rb.metadata.creationTimestamp)
+      status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rb.metadata.creationTimestamp)));
     status.phase = phase;
     status.observedGeneration = rb.metadata.generation;
     const health: HealthInput =
@@ -165,7 +172,9 @@ async function steps(ctx: ControllerContext, rb: KubeObject, { status, st, infos
 /** The first failure a user needs to read: a member's host error, a False condition, the deadline. */
 export function restoreBatchFailure(status: any): string {
   for (const m of status.members ?? []) {
-    for (const s of m.stats ?? []) if (s.phase === "Failed" || s.phase === "Unknown") return `${m.ref?.kind} ${m.ref?.name}, host ${s.hostname}: ${s.error ?? `restore ${String(s.phase).toLowerCase()}`}`;
+    for (const s of m.stats ?? [])
+      if (s.phase === "Failed" || s.phase === "Unknown")
+        return `${m.ref?.kind} ${m.ref?.name}, host ${s.hostname}: ${s.error ?? `restore ${String(s.phase).toLowerCase()}`}`;
     for (const c of m.conditions ?? []) if (c.status === "False") return `${m.ref?.kind} ${m.ref?.name}: ${c.message ?? c.reason}`;
   }
   for (const c of status.conditions ?? []) {
@@ -185,7 +194,12 @@ async function finish(ctx: ControllerContext, rb: KubeObject, status: Record<str
   const globalPost = rb.spec?.hooks?.postRestore;
   if (globalPost && !getCondition(st.conditions, C.GlobalPostRestoreHookSucceeded) && !isFalse(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
     status.conditions = st.conditions;
-    const o = await runGlobalHook("postRestore", globalPost, globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)), operatorExecutor(ctx.kube, ctx.opts.ownPod));
+    const o = await runGlobalHook(
+      "postRestore",
+      globalPost,
+      globalHookSummary({ name: rb.metadata.name!, namespace: rb.metadata.namespace! }, rb, previewPhase(status, st, total)),
+      operatorExecutor(ctx.kube, ctx.opts.ownPod),
+    );
     setCond(st, o.type, o.status, o.reason, o.message);
   }
   if (getCondition(st.conditions, C.MetricsPushed)) return;

@@ -42,7 +42,8 @@ export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSess
     const t = st.now;
     status.conditions = st.conditions;
     const phase = restoreSessionPhase(status);
-    if (FINAL.includes(phase) && phase !== "Invalid" && !status.sessionDuration && rs.metadata.creationTimestamp) status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rs.metadata.creationTimestamp)));
+    if (FINAL.includes(phase) && phase !== "Invalid" && !status.sessionDuration && rs.metadata.creationTimestamp)
+      status.sessionDuration = goDuration(t.getTime() - Date.parse(String(rs.metadata.creationTimestamp)));
     status.phase = phase;
     status.observedGeneration = rs.metadata.generation;
     const health: HealthInput =
@@ -120,13 +121,16 @@ function restoreFailure(status: any): string {
 }
 
 async function finish(ctx: ControllerContext, rs: KubeObject, status: Record<string, any>, st: StepState): Promise<void> {
-  if (!getCondition(st.conditions, C.RestoreCompleted)) setCond(st, C.RestoreCompleted, true, R.PostRestoreTasksExecuted, "Post-restore tasks have been executed successfully.");
+  if (!getCondition(st.conditions, C.RestoreCompleted))
+    setCond(st, C.RestoreCompleted, true, R.PostRestoreTasksExecuted, "Post-restore tasks have been executed successfully.");
   if (getCondition(st.conditions, C.MetricsPushed)) return;
   status.conditions = st.conditions;
   try {
     if (ctx.pushSessionMetrics) {
       const repoName = rs.spec?.repository?.name;
-      const repo = repoName ? await ctx.kube.getOrNull(V1BETA1.replace("v1beta1", "v1alpha1"), "Repository", repoName, rs.spec?.repository?.namespace || rs.metadata.namespace) : null;
+      const repo = repoName
+        ? await ctx.kube.getOrNull(V1BETA1.replace("v1beta1", "v1alpha1"), "Repository", repoName, rs.spec?.repository?.namespace || rs.metadata.namespace)
+        : null;
       const preview = { ...status, conditions: [...st.conditions, { type: C.MetricsPushed, status: "True" }] };
       await ctx.pushSessionMetrics("RestoreSession", { ...rs, status: { ...status, phase: restoreSessionPhase(preview) } }, rs, repo);
       setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");

@@ -20,16 +20,25 @@ export async function ensureRestoreExecutor(ctx: ControllerContext, st: StepStat
   try {
     if (sidecar) {
       await ensureInitContainer(ctx.kube, inv, repo, ctx.opts, info);
-      setCond(st, C.StashInitContainerInjected, true, R.InitContainerInjectionSucceeded, `Successfully injected stash init-container into ${ref.kind} ${ref.namespace}/${ref.name}.`);
+      setCond(
+        st,
+        C.StashInitContainerInjected,
+        true,
+        R.InitContainerInjectionSucceeded,
+        `Successfully injected stash init-container into ${ref.kind} ${ref.namespace}/${ref.name}.`,
+      );
     } else {
       const view = memberView(inv, info);
-      const taskPod = info.task?.name ? await invokerTaskPod({ kube: ctx.kube, invoker: view, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl }) : undefined;
+      const taskPod = info.task?.name
+        ? await invokerTaskPod({ kube: ctx.kube, invoker: view, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
+        : undefined;
       await ctx.kube.apply(desiredRestoreJob(view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       setCond(st, C.RestoreJobCreated, true, R.RestoreJobCreationSucceeded, "Successfully created restore job.");
     }
     setCond(st, C.RestoreExecutorEnsured, true, R.SuccessfullyEnsuredRestoreExecutor, "Successfully ensured restore executor.");
   } catch (e) {
-    if (sidecar) setCond(st, C.StashInitContainerInjected, false, R.InitContainerInjectionFailed, `Failed to inject stash init-container. Reason: ${errorMessage(e)}`);
+    if (sidecar)
+      setCond(st, C.StashInitContainerInjected, false, R.InitContainerInjectionFailed, `Failed to inject stash init-container. Reason: ${errorMessage(e)}`);
     else setCond(st, C.RestoreJobCreated, false, R.RestoreJobCreationFailed, `Failed to create restore job. Reason: ${errorMessage(e)}`);
     setCond(st, C.RestoreExecutorEnsured, false, R.FailedToEnsureRestoreExecutor, `Failed to ensure restore executor. Reason: ${errorMessage(e)}`);
     throw e;

@@ -25,34 +25,36 @@ export function desiredRestoreJob(rs: any, repo: any, index: number, opts: Opera
       backoffLimit: 0,
       template: {
         metadata: { labels },
-        spec: taskPod ? { ...jobPodBase(rt.pod), ...taskPod } : {
-          ...jobPodBase(rt.pod),
-          restartPolicy: "Never",
-          containers: [
-            {
-              name: SIDECAR_CONTAINER,
-              image: opts.image,
-              imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
-              args: [
-                "restore",
-                `--invoker-name=${rs.metadata.name}`,
-                `--invoker-kind=${rs.kind ?? "RestoreSession"}`,
-                `--target-name=${ref.name ?? ""}`,
-                `--target-namespace=${ref.namespace || rs.metadata.namespace}`,
-                `--target-kind=${ref.kind ?? ""}`,
-                `--restore-model=job`,
-                `--enable-cache=${!rs.spec?.tempDir?.disableCaching}`,
-                `--max-connections=${maxConnections(repo)}`,
-                `--metrics-enabled=${opts.pushgatewayUrl ? "true" : "false"}`,
-                `--pushgateway-url=${opts.pushgatewayUrl ?? ""}`,
+        spec: taskPod
+          ? { ...jobPodBase(rt.pod), ...taskPod }
+          : {
+              ...jobPodBase(rt.pod),
+              restartPolicy: "Never",
+              containers: [
+                {
+                  name: SIDECAR_CONTAINER,
+                  image: opts.image,
+                  imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
+                  args: [
+                    "restore",
+                    `--invoker-name=${rs.metadata.name}`,
+                    `--invoker-kind=${rs.kind ?? "RestoreSession"}`,
+                    `--target-name=${ref.name ?? ""}`,
+                    `--target-namespace=${ref.namespace || rs.metadata.namespace}`,
+                    `--target-kind=${ref.kind ?? ""}`,
+                    `--restore-model=job`,
+                    `--enable-cache=${!rs.spec?.tempDir?.disableCaching}`,
+                    `--max-connections=${maxConnections(repo)}`,
+                    `--metrics-enabled=${opts.pushgatewayUrl ? "true" : "false"}`,
+                    `--pushgateway-url=${opts.pushgatewayUrl ?? ""}`,
+                  ],
+                  env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+                  volumeMounts: mounts,
+                  securityContext: { runAsUser: 0, runAsGroup: 0, ...(rt.container?.securityContext ?? {}) },
+                },
               ],
-              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
-              volumeMounts: mounts,
-              securityContext: { runAsUser: 0, runAsGroup: 0, ...(rt.container?.securityContext ?? {}) },
+              volumes,
             },
-          ],
-          volumes,
-        },
       },
     },
   };

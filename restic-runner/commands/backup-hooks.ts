@@ -33,30 +33,77 @@ export function hookSummary(session: KubeObject, invoker: KubeObject, target: Ho
 }
 
 /** Runs the preBackup hook; returns its condition, or undefined when there is none. */
-export async function runPreBackupHook(deps: RunnerDeps, session: KubeObject, invoker: KubeObject, target: HookTarget, secrets: string[]): Promise<OutputCondition | undefined> {
+export async function runPreBackupHook(
+  deps: RunnerDeps,
+  session: KubeObject,
+  invoker: KubeObject,
+  target: HookTarget,
+  secrets: string[],
+): Promise<OutputCondition | undefined> {
   const handler = invoker.spec?.hooks?.preBackup;
   if (!handler) return undefined;
   try {
-    await executeHook(handler, hookSummary(session, invoker, target, "Running"), await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env));
-    return { type: C.PreBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPreBackupHook", message: "Successfully executed preBackup hook." };
+    await executeHook(
+      handler,
+      hookSummary(session, invoker, target, "Running"),
+      await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env),
+    );
+    return {
+      type: C.PreBackupHookExecutionSucceeded,
+      status: "True",
+      reason: "SuccessfullyExecutedPreBackupHook",
+      message: "Successfully executed preBackup hook.",
+    };
   } catch (e) {
-    return { type: C.PreBackupHookExecutionSucceeded, status: "False", reason: "FailedToExecutePreBackupHook", message: `Failed to execute preBackup hook. Reason: ${redact(errorMessage(e), secrets)}` };
+    return {
+      type: C.PreBackupHookExecutionSucceeded,
+      status: "False",
+      reason: "FailedToExecutePreBackupHook",
+      message: `Failed to execute preBackup hook. Reason: ${redact(errorMessage(e), secrets)}`,
+    };
   }
 }
 
 /** Runs the postBackup hook if its executionPolicy allows for `phase`; a skip is recorded as True, as Stash does. */
-export async function runPostBackupHook(deps: RunnerDeps, session: KubeObject, invoker: KubeObject, target: HookTarget, phase: string, error: string | undefined, secrets: string[]): Promise<OutputCondition | undefined> {
+export async function runPostBackupHook(
+  deps: RunnerDeps,
+  session: KubeObject,
+  invoker: KubeObject,
+  target: HookTarget,
+  phase: string,
+  error: string | undefined,
+  secrets: string[],
+): Promise<OutputCondition | undefined> {
   const handler = invoker.spec?.hooks?.postBackup;
   if (!handler) return undefined;
   const decision = hookDecision(handler.executionPolicy, { hook: "postBackup", phase, retryLeft: session.spec?.retryLeft ?? 0 });
   if (!decision.run) {
-    return { type: C.PostBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPostBackupHook", message: decision.message ?? `Skipping executing postBackup. Reason: executionPolicy is "${handler.executionPolicy}" but phase is "${phase}".` };
+    return {
+      type: C.PostBackupHookExecutionSucceeded,
+      status: "True",
+      reason: "SuccessfullyExecutedPostBackupHook",
+      message: decision.message ?? `Skipping executing postBackup. Reason: executionPolicy is "${handler.executionPolicy}" but phase is "${phase}".`,
+    };
   }
   try {
-    await executeHook(handler, hookSummary(session, invoker, target, phase, error), await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env));
-    return { type: C.PostBackupHookExecutionSucceeded, status: "True", reason: "SuccessfullyExecutedPostBackupHook", message: "Successfully executed postBackup hook." };
+    await executeHook(
+      handler,
+      hookSummary(session, invoker, target, phase, error),
+      await executorOptions(deps.kube, handler, { namespace: target.namespace, name: deps.env.POD_NAME }, deps.env),
+    );
+    return {
+      type: C.PostBackupHookExecutionSucceeded,
+      status: "True",
+      reason: "SuccessfullyExecutedPostBackupHook",
+      message: "Successfully executed postBackup hook.",
+    };
   } catch (e) {
-    return { type: C.PostBackupHookExecutionSucceeded, status: "False", reason: "FailedToExecutePostBackupHook", message: `Failed to execute postBackup hook. Reason: ${redact(errorMessage(e), secrets)}` };
+    return {
+      type: C.PostBackupHookExecutionSucceeded,
+      status: "False",
+      reason: "FailedToExecutePostBackupHook",
+      message: `Failed to execute postBackup hook. Reason: ${redact(errorMessage(e), secrets)}`,
+    };
   }
 }
 
@@ -65,7 +112,9 @@ export async function writeTargetConditions(deps: RunnerDeps, sessionName: strin
   if (conditions.length === 0) return;
   const now = new Date(deps.now());
   await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: target.namespace }, (status, obj) => {
-    const t = (status.targets ?? []).find((x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name && (x.ref?.namespace || target.namespace) === target.namespace);
+    const t = (status.targets ?? []).find(
+      (x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name && (x.ref?.namespace || target.namespace) === target.namespace,
+    );
     if (!t) return undefined;
     let cs = t.conditions ?? [];
     for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation);

@@ -22,7 +22,13 @@ export async function acquireLease(kube: Kube, namespace: string, name: string, 
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
     metadata: { name, namespace, ...(rv ? { resourceVersion: rv } : {}) },
-    spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: microTime(now()), renewTime: microTime(now()), leaseTransitions: transitions },
+    spec: {
+      holderIdentity: holder,
+      leaseDurationSeconds: LEASE_SECONDS,
+      acquireTime: microTime(now()),
+      renewTime: microTime(now()),
+      leaseTransitions: transitions,
+    },
   });
   const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
   let lease: KubeObject;
@@ -37,24 +43,35 @@ export async function acquireLease(kube: Kube, namespace: string, name: string, 
     const free = !cur.spec?.holderIdentity || cur.spec.holderIdentity === holder || expired;
     if (!free) return null;
     try {
-      lease = await kube.request<KubeObject>(`${path}/${name}`, { method: "PUT", body: body(cur.metadata.resourceVersion, (cur.spec?.leaseTransitions ?? 0) + 1) });
+      lease = await kube.request<KubeObject>(`${path}/${name}`, {
+        method: "PUT",
+        body: body(cur.metadata.resourceVersion, (cur.spec?.leaseTransitions ?? 0) + 1),
+      });
     } catch (e2: any) {
       if (e2?.code === 409) return null;
       throw e2;
     }
   }
   let current = lease!;
-  const timer = setInterval(() => {
-    const next = { ...current, spec: { ...current.spec, renewTime: microTime(now()) } };
-    kube.request<KubeObject>(`${path}/${name}`, { method: "PUT", body: next }).then((l) => (current = l), () => {});
-  }, (LEASE_SECONDS * 1000) / 3);
+  const timer = setInterval(
+    () => {
+      const next = { ...current, spec: { ...current.spec, renewTime: microTime(now()) } };
+      kube.request<KubeObject>(`${path}/${name}`, { method: "PUT", body: next }).then(
+        (l) => (current = l),
+        () => {},
+      );
+    },
+    (LEASE_SECONDS * 1000) / 3,
+  );
   timer.unref();
   return {
     async release() {
       clearInterval(timer);
       const cur = await kube.getOrNull<KubeObject>("coordination.k8s.io/v1", "Lease", name, namespace);
       if (cur?.spec?.holderIdentity !== holder) return;
-      await kube.request(`${path}/${name}`, { method: "PUT", body: { ...cur, spec: { ...cur.spec, holderIdentity: "", renewTime: microTime(now()) } } }).catch(() => {});
+      await kube
+        .request(`${path}/${name}`, { method: "PUT", body: { ...cur, spec: { ...cur.spec, holderIdentity: "", renewTime: microTime(now()) } } })
+        .catch(() => {});
     },
   };
 }

@@ -49,7 +49,11 @@ export function restoreSummary(rs: KubeObject, state: { phase: string; error?: s
     Namespace: rs.metadata.namespace!,
     Invoker: { APIGroup: "stash.appscode.com", Kind: rs.kind ?? "RestoreSession", Name: rs.metadata.name! },
     Target: { APIVersion: ref.apiVersion, Kind: ref.kind, Name: ref.name, Namespace: ref.namespace || rs.metadata.namespace },
-    Status: { Phase: state.phase, ...(Number.isFinite(created) ? { Duration: goDuration(now - created) } : {}), ...(state.error ? { Error: state.error } : {}) },
+    Status: {
+      Phase: state.phase,
+      ...(Number.isFinite(created) ? { Duration: goDuration(now - created) } : {}),
+      ...(state.error ? { Error: state.error } : {}),
+    },
     RetryLeft: 0,
   };
 }
@@ -58,7 +62,14 @@ export function restoreSummary(rs: KubeObject, state: { phase: string; error?: s
  * Runs one restore hook of `rs` from the executor pod. Returns the condition to record, the one
  * already recorded (not run again), or undefined when the RestoreSession has no such hook.
  */
-export async function runRestoreHook(h: HookEnv, rs: KubeObject, hook: RestoreHookType, state: { phase: string; error?: string }, pod: ExecutorPod, secrets: string[]): Promise<OutputCondition | undefined> {
+export async function runRestoreHook(
+  h: HookEnv,
+  rs: KubeObject,
+  hook: RestoreHookType,
+  state: { phase: string; error?: string },
+  pod: ExecutorPod,
+  secrets: string[],
+): Promise<OutputCondition | undefined> {
   // The handler is inline; postRestore adds executionPolicy beside it.
   const handler = rs.spec?.hooks?.[hook] as (Handler & { executionPolicy?: ExecutionPolicy }) | undefined;
   if (!handler) return undefined;
@@ -81,7 +92,12 @@ export async function runRestoreHook(h: HookEnv, rs: KubeObject, hook: RestoreHo
 }
 
 /** `status` with `conditions` set, or undefined when nothing changes (pure). */
-export function statusWithConditions(status: Record<string, any>, conditions: OutputCondition[], now: Date, generation?: number): Record<string, any> | undefined {
+export function statusWithConditions(
+  status: Record<string, any>,
+  conditions: OutputCondition[],
+  now: Date,
+  generation?: number,
+): Record<string, any> | undefined {
   let cs = status.conditions ?? [];
   const before = JSON.stringify(cs);
   for (const c of conditions) cs = setCondition(cs, c, now, generation);
@@ -93,5 +109,7 @@ export function statusWithConditions(status: Record<string, any>, conditions: Ou
 export async function writeRestoreConditions(h: HookEnv, rs: { namespace: string; name: string }, conditions: OutputCondition[]): Promise<void> {
   if (conditions.length === 0) return;
   const now = new Date(h.now());
-  await updateStatus<KubeObject>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) => statusWithConditions(status, conditions, now, obj.metadata.generation));
+  await updateStatus<KubeObject>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) =>
+    statusWithConditions(status, conditions, now, obj.metadata.generation),
+  );
 }

@@ -42,12 +42,17 @@ export async function readRestoreInvoker(kube: Kube, f: TargetFlags): Promise<Ku
   if (!inv) throw new Error(`${kind} ${ns}/${f.invokerName} not found (flag --invoker-name)`);
   if (kind !== RESTORE_BATCH) return inv;
   const info = targetFor(inv, refOf(f));
-  if (!info) throw new Error(`${kind} ${ns}/${f.invokerName} has no member with target ${f.targetKind} ${ns}/${f.targetName} (flags --target-kind, --target-name)`);
+  if (!info)
+    throw new Error(`${kind} ${ns}/${f.invokerName} has no member with target ${f.targetKind} ${ns}/${f.targetName} (flags --target-kind, --target-name)`);
   return { ...memberView(inv, info), status: memberStatus(inv.status, refOf(f)) };
 }
 
 /** Read-modify-write of the restore status the flags' target owns (a RestoreBatch: its member's entry). */
-export function updateRestoreStatus(kube: Kube, f: TargetFlags, mutate: (status: Record<string, any>) => Record<string, any> | undefined): Promise<KubeObject | null> {
+export function updateRestoreStatus(
+  kube: Kube,
+  f: TargetFlags,
+  mutate: (status: Record<string, any>) => Record<string, any> | undefined,
+): Promise<KubeObject | null> {
   const kind = kindOf(f);
   const ref = { apiVersion: V1BETA1, kind, name: f.invokerName, namespace: f.targetNamespace };
   if (kind !== RESTORE_BATCH) return updateStatus<KubeObject>(kube, ref, (status) => mutate(status));

@@ -40,7 +40,8 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   const hooks = { kube: deps.kube, env: deps.env, now: deps.now };
   const executor = { namespace: ns, name: deps.env.POD_NAME };
   // A RestoreBatch member's hook conditions go to its entry in status.members (restore-invoker.ts).
-  const record = (c: OutputCondition) => updateRestoreStatus(deps.kube, f, (status) => statusWithConditions(status, [c], new Date(deps.now()), rs.metadata.generation));
+  const record = (c: OutputCondition) =>
+    updateRestoreStatus(deps.kube, f, (status) => statusWithConditions(status, [c], new Date(deps.now()), rs.metadata.generation));
   try {
     const pre = await runRestoreHook(hooks, rs, "preRestore", { phase: "Running" }, executor, secrets);
     if (pre) {
@@ -69,7 +70,8 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
         }
       } else {
         const paths = rule.paths?.length ? rule.paths : (rs.spec?.target?.paths ?? []);
-        if (paths.length === 0) throw new Error(`RestoreSession ${ns}/${f.invokerName}, field spec.target.rules: the rule for host ${hostname} names no paths and no snapshots`);
+        if (paths.length === 0)
+          throw new Error(`RestoreSession ${ns}/${f.invokerName}, field spec.target.rules: the rule for host ${hostname} names no paths and no snapshots`);
         for (const p of paths) {
           log.info("restoring", { snapshot: "latest", path: p, sourceHost: source });
           await restore(opened.restic, { snapshot: `latest:${p}`, path: p, host: source, target: deps.mapPath(p), ...opts });

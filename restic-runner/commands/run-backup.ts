@@ -55,14 +55,16 @@ export type HostResult = "skipped" | "locked" | "waiting" | "Succeeded" | "Faile
 /** How often a waiting host looks again (Stash: 5 s). */
 export const WAIT_MS = 5_000;
 
-const sameTarget = (ref: any, f: TargetFlags) => ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
+const sameTarget = (ref: any, f: TargetFlags) =>
+  ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
 
 /** Whether this host should run the session now, and if not, why. */
 export function shouldRun(session: any, f: TargetFlags, host: string): { run: boolean; why: string } {
   const st = session.status ?? {};
   if (isFinalSessionPhase(st.phase)) return { run: false, why: `session is ${st.phase}` };
   const target = (st.targets ?? []).find((t: any) => sameTarget(t.ref, f));
-  if (!target || target.totalHosts === undefined || getCondition(target.conditions, C.BackupExecutorEnsured)?.status !== "True") return { run: false, why: "target not initiated by the operator yet" };
+  if (!target || target.totalHosts === undefined || getCondition(target.conditions, C.BackupExecutorEnsured)?.status !== "True")
+    return { run: false, why: "target not initiated by the operator yet" };
   if ((target.stats ?? []).some((s: any) => s.hostname === host)) return { run: false, why: "host already reported" };
   if (isFalse(st.conditions, C.GlobalPreBackupHookSucceeded)) return { run: false, why: "the global preBackup hook failed" };
   return { run: true, why: "" };
@@ -97,11 +99,17 @@ export function retentionArgs(policy: any): Record<string, string> {
 }
 
 /** Opens the invoker's Repository with its Secret; the error names what is missing. */
-export async function openRepo(deps: RunnerDeps, invoker: KubeObject, enableCache: boolean, secrets: string[]): Promise<{ repo: KubeObject; restic: ResticContext }> {
+export async function openRepo(
+  deps: RunnerDeps,
+  invoker: KubeObject,
+  enableCache: boolean,
+  secrets: string[],
+): Promise<{ repo: KubeObject; restic: ResticContext }> {
   const name = invoker.spec?.repository?.name;
   const ns = invoker.spec?.repository?.namespace || invoker.metadata.namespace!;
   const repo = name ? await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", name, ns) : null;
-  if (!repo) throw new Error(`Repository ${ns}/${name} not found (${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name}, field spec.repository)`);
+  if (!repo)
+    throw new Error(`Repository ${ns}/${name} not found (${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name}, field spec.repository)`);
   if (repo.metadata.deletionTimestamp) throw new Error(`Repository ${ns}/${name} is being deleted`);
   const secretName = repo.spec?.backend?.storageSecretName;
   const secret = secretName ? await deps.kube.getOrNull<KubeObject>("v1", "Secret", secretName, ns) : null;
@@ -196,7 +204,10 @@ async function invokerFor(deps: RunnerDeps, f: TargetFlags): Promise<KubeObject 
   if (!invoker || !isBatch(invoker.kind)) return invoker;
   const info = targetFor(invoker, { kind: f.targetKind, name: f.targetName, namespace: f.targetNamespace });
   if (!info) {
-    deps.log.warn("the invoker has no member for this target", { invoker: `${f.invokerKind} ${f.targetNamespace}/${f.invokerName}`, target: `${f.targetKind} ${f.targetNamespace}/${f.targetName}` });
+    deps.log.warn("the invoker has no member for this target", {
+      invoker: `${f.invokerKind} ${f.targetNamespace}/${f.invokerName}`,
+      target: `${f.targetKind} ${f.targetNamespace}/${f.targetName}`,
+    });
     return null;
   }
   return memberView(invoker, info);
@@ -236,7 +247,17 @@ async function backupOnce(deps: RunnerDeps, f: TargetFlags, sessionName: string,
 
 const target0 = (session: KubeObject, f: TargetFlags) => (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
 
-async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, session: KubeObject, invoker: KubeObject | null, target: any, hostname: string, log: RunnerDeps["log"], metrics?: RunnerMetrics): Promise<HostResult> {
+async function runHost(
+  deps: RunnerDeps,
+  f: TargetFlags,
+  sessionName: string,
+  session: KubeObject,
+  invoker: KubeObject | null,
+  target: any,
+  hostname: string,
+  log: RunnerDeps["log"],
+  metrics?: RunnerMetrics,
+): Promise<HostResult> {
   const ns = f.targetNamespace;
   // Re-read under the lease: another pod may have finished this session meanwhile.
   const fresh = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
@@ -273,9 +294,20 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
     // One restic call opens the repository (creating it for InitializeBackendRepository) and lists
     // its locks. The runner runs one restic at a time per host, so a lock under this host's name is
     // a killed predecessor's (restart, SIGKILL, OOM); other hosts' locks are left to restic's rules.
-    await openRepositoryClearingLocks(opened.restic, { init, conditions, secrets, isHolderAlive: (lock) => lock.hostname !== osHostname() || resticRunning(lock.pid) });
+    await openRepositoryClearingLocks(opened.restic, {
+      init,
+      conditions,
+      secrets,
+      isHolderAlive: (lock) => lock.hostname !== osHostname() || resticRunning(lock.pid),
+    });
     // Other targets wait for this condition: record it now, not with this host's result.
-    if (init) await writeSessionConditions(deps, sessionName, ns, conditions.filter((c) => c.type === C.BackendRepositoryInitialized));
+    if (init)
+      await writeSessionConditions(
+        deps,
+        sessionName,
+        ns,
+        conditions.filter((c) => c.type === C.BackendRepositoryInitialized),
+      );
     for (const p of paths) {
       log.info("backing up", { path: p });
       const r = await backup(opened.restic, {
@@ -296,17 +328,44 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
       if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
         try {
           await metrics.pushRepository(invoker, repo, repository ?? {});
-          conditions.push({ type: C.RepositoryMetricsPushed, status: "True", reason: "SuccessfullyPushedRepositoryMetrics", message: "Successfully pushed repository metrics." });
+          conditions.push({
+            type: C.RepositoryMetricsPushed,
+            status: "True",
+            reason: "SuccessfullyPushedRepositoryMetrics",
+            message: "Successfully pushed repository metrics.",
+          });
         } catch (e) {
-          conditions.push({ type: C.RepositoryMetricsPushed, status: "False", reason: "FailedToPushRepositoryMetrics", message: `Failed to push repository metrics. Reason: ${redact(errorMessage(e), secrets)}` });
+          conditions.push({
+            type: C.RepositoryMetricsPushed,
+            status: "False",
+            reason: "FailedToPushRepositoryMetrics",
+            message: `Failed to push repository metrics. Reason: ${redact(errorMessage(e), secrets)}`,
+          });
         }
       }
     }
-    out = { kind: "backup", command: "run-backup", hostname, phase: "Succeeded", duration: goDuration(deps.now() - started), snapshots, conditions, ...(repository ? { repository } : {}) };
+    out = {
+      kind: "backup",
+      command: "run-backup",
+      hostname,
+      phase: "Succeeded",
+      duration: goDuration(deps.now() - started),
+      snapshots,
+      conditions,
+      ...(repository ? { repository } : {}),
+    };
   } catch (e) {
     const error = redact(errorMessage(e), secrets);
     log.error("backup failed", { error });
-    out = { kind: "backup", command: "run-backup", hostname, phase: "Failed", duration: goDuration(deps.now() - started), error, ...(conditions.length ? { conditions } : {}) };
+    out = {
+      kind: "backup",
+      command: "run-backup",
+      hostname,
+      phase: "Failed",
+      duration: goDuration(deps.now() - started),
+      error,
+      ...(conditions.length ? { conditions } : {}),
+    };
   }
   await progress.done();
   // postBackup runs after the backup, whatever its result (by executionPolicy), unless preBackup failed.
@@ -331,8 +390,15 @@ async function runHost(deps: RunnerDeps, f: TargetFlags, sessionName: string, se
   // and whoever sees a finished session must find the Repository's statistics already there.
   if (out.phase === "Succeeded" && repo) {
     const created = session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : now.toISOString();
-    const r = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! }, (status) => repositoryStatusWith(status, out, created));
-    if (!r) log.warn("Repository was deleted while the backup ran; its statistics were not recorded", { repository: `${repo.metadata.namespace}/${repo.metadata.name}` });
+    const r = await updateStatus<KubeObject>(
+      deps.kube,
+      { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! },
+      (status) => repositoryStatusWith(status, out, created),
+    );
+    if (!r)
+      log.warn("Repository was deleted while the backup ran; its statistics were not recorded", {
+        repository: `${repo.metadata.namespace}/${repo.metadata.name}`,
+      });
   }
   const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
     backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
@@ -359,7 +425,8 @@ async function waitForOtherTargets(deps: RunnerDeps, f: TargetFlags, sessionName
     const s = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, f.targetNamespace);
     if (!s) throw new Error(`BackupSession ${f.targetNamespace}/${sessionName} was deleted while waiting for the other targets`);
     if (otherTargetsDone(s, f)) return;
-    if (isFinalSessionPhase(s.status?.phase) || isTrue(s.status?.conditions, C.DeadlineExceeded)) throw new Error(`the session ended (${s.status?.phase ?? "deadline exceeded"}) before the other targets completed their backup`);
+    if (isFinalSessionPhase(s.status?.phase) || isTrue(s.status?.conditions, C.DeadlineExceeded))
+      throw new Error(`the session ended (${s.status?.phase ?? "deadline exceeded"}) before the other targets completed their backup`);
     if (deps.now() > until) throw new Error(`the other targets did not complete their backup within ${limitMs / 60_000} minutes`);
     if (!logged) log.info("waiting for all other targets to complete their backup before the post-backup actions");
     // Shorter than Stash's 5 s: the status read is cheap and the host's result waits on it.
@@ -374,7 +441,9 @@ async function waitForOtherTargets(deps: RunnerDeps, f: TargetFlags, sessionName
  */
 function resticRunning(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => /(^|\/)restic$/.test(a));
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .some((a) => /(^|\/)restic$/.test(a));
   } catch {
     return false;
   }

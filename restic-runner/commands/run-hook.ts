@@ -55,7 +55,8 @@ async function executorPod(deps: RunnerDeps, targetKind: string, targetName: str
 export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHookResult> {
   const a = parseStepArgs(argv);
   const hook = a["hook-type"] as HookType;
-  if (!HOOK_TYPES.includes(hook)) throw new Error(`run-hook: flag --hook-type must be one of ${HOOK_TYPES.join(", ")} (got ${JSON.stringify(a["hook-type"] ?? "")})`);
+  if (!HOOK_TYPES.includes(hook))
+    throw new Error(`run-hook: flag --hook-type must be one of ${HOOK_TYPES.join(", ")} (got ${JSON.stringify(a["hook-type"] ?? "")})`);
   need(a, "target-kind", "target-name");
   const ns = a["target-namespace"] || a.namespace || deps.env.POD_NAMESPACE || "default";
   const target = { kind: a["target-kind"], name: a["target-name"], namespace: ns };
@@ -63,7 +64,9 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
   const outputDir = a["output-dir"] || DEFAULT_OUTPUT_DIR;
   const secrets: string[] = [];
   const log = deps.log.child({ hook, target: `${target.kind} ${ns}/${target.name}` });
-  const pod = await executorPod(deps, target.kind, target.name, ns).catch((e) => ({ namespace: ns, error: errorMessage(e) }) as ExecutorPod & { error?: string });
+  const pod = await executorPod(deps, target.kind, target.name, ns).catch(
+    (e) => ({ namespace: ns, error: errorMessage(e) }) as ExecutorPod & { error?: string },
+  );
 
   if (hook === "preRestore" || hook === "postRestore") {
     // A RestoreSession (--restoresession, or --invoker-kind=RestoreSession), or a RestoreBatch member.
@@ -78,17 +81,24 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
     const h = { kube: deps.kube, env: deps.env, now: deps.now };
     const podError = (pod as { error?: string }).error;
     // A recorded outcome stands (runRestoreHook returns it) even when the executor pod is gone now.
-    const condition = podError && !getCondition(rs.status?.conditions, failedCondition(hook, "").type)
-      ? failedCondition(hook, podError)
-      : await runRestoreHook(h, rs, hook, hook === "postRestore" ? restoreTargetState(rs.status) : { phase: "Running" }, pod, secrets);
+    const condition =
+      podError && !getCondition(rs.status?.conditions, failedCondition(hook, "").type)
+        ? failedCondition(hook, podError)
+        : await runRestoreHook(h, rs, hook, hook === "postRestore" ? restoreTargetState(rs.status) : { phase: "Running" }, pod, secrets);
     if (!condition) return { hook };
     const now = new Date(deps.now());
     await updateRestoreStatus(deps.kube, f, (status) => statusWithConditions(status, [condition], now, rs.metadata.generation));
     if (condition.status === "False") {
       log.error("hook failed", { error: condition.message });
       if (hook === "preRestore") {
-        await writeStepOutput(outputDir, hostOutput("restore", hostname, condition.message)).catch((e) => deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }));
-        await updateRestoreStatus(deps.kube, f, (status) => ((status.stats ?? []).some((s: any) => s.hostname === hostname) ? undefined : restoreStatusWith(status, hostOutput("restore", hostname, condition.message))));
+        await writeStepOutput(outputDir, hostOutput("restore", hostname, condition.message)).catch((e) =>
+          deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }),
+        );
+        await updateRestoreStatus(deps.kube, f, (status) =>
+          (status.stats ?? []).some((s: any) => s.hostname === hostname)
+            ? undefined
+            : restoreStatusWith(status, hostOutput("restore", hostname, condition.message)),
+        );
       }
     }
     return { hook, condition };
@@ -123,7 +133,9 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
     log.error("hook failed", { error: condition.message });
     if (hook === "preBackup") {
       const now = new Date(deps.now());
-      await writeStepOutput(outputDir, hostOutput("backup", hostname, condition.message)).catch((e) => deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }));
+      await writeStepOutput(outputDir, hostOutput("backup", hostname, condition.message)).catch((e) =>
+        deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }),
+      );
       await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: a.backupsession, namespace: ns }, (status, obj) => {
         const tt = (status.targets ?? []).find((x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name);
         if ((tt?.stats ?? []).some((s: any) => s.hostname === hostname)) return undefined;
@@ -135,7 +147,12 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
 }
 
 function failedCondition(hook: HookType, why: string): OutputCondition {
-  const type = { preBackup: C.PreBackupHookExecutionSucceeded, postBackup: C.PostBackupHookExecutionSucceeded, preRestore: C.PreRestoreHookExecutionSucceeded, postRestore: C.PostRestoreHookExecutionSucceeded }[hook];
+  const type = {
+    preBackup: C.PreBackupHookExecutionSucceeded,
+    postBackup: C.PostBackupHookExecutionSucceeded,
+    preRestore: C.PreRestoreHookExecutionSucceeded,
+    postRestore: C.PostRestoreHookExecutionSucceeded,
+  }[hook];
   const cap = hook[0].toUpperCase() + hook.slice(1);
   return { type, status: "False", reason: `FailedToExecute${cap}Hook`, message: `Failed to execute ${hook} hook. Reason: ${why}` };
 }

@@ -1,6 +1,18 @@
 // The runner's metrics (host, repository, restore host) through stash/metrics.ts, pushed
 // to the invoker's job as Stash does.
-import { backupHostMetrics, commonOf, jobName, lastSuccessMetric, mergeRegistries, parseSize, pushMetrics, repositoryMetrics, restoreHostMetrics, targetLabels, type SnapshotNumbers } from "../../stash/metrics.ts";
+import {
+  backupHostMetrics,
+  commonOf,
+  jobName,
+  lastSuccessMetric,
+  mergeRegistries,
+  parseSize,
+  pushMetrics,
+  repositoryMetrics,
+  restoreHostMetrics,
+  targetLabels,
+  type SnapshotNumbers,
+} from "../../stash/metrics.ts";
 import { providerOf } from "../../restic/backend.ts";
 import { parseGoDuration } from "../../stash/phases.ts";
 import type { StepOutput } from "../tasks/step-output.ts";
@@ -29,14 +41,29 @@ export function runnerMetrics(url: string, now: () => number = Date.now): Runner
       const spec = b[provider] ?? {};
       const reg = repositoryMetrics(
         c,
-        { name: repo.metadata.name!, namespace: repo.metadata.namespace!, backend: provider, bucket: spec.bucket ?? spec.container ?? (provider === "local" ? spec.mountPath : undefined), prefix: spec.prefix || undefined },
-        { integrity: stats.integrity === true, sizeBytes: parseSize(stats.totalSize), snapshotCount: stats.snapshotCount ?? 0, snapshotsRemovedOnLastCleanup: stats.snapshotsRemovedOnLastCleanup ?? 0 },
+        {
+          name: repo.metadata.name!,
+          namespace: repo.metadata.namespace!,
+          backend: provider,
+          bucket: spec.bucket ?? spec.container ?? (provider === "local" ? spec.mountPath : undefined),
+          prefix: spec.prefix || undefined,
+        },
+        {
+          integrity: stats.integrity === true,
+          sizeBytes: parseSize(stats.totalSize),
+          snapshotCount: stats.snapshotCount ?? 0,
+          snapshotsRemovedOnLastCleanup: stats.snapshotsRemovedOnLastCleanup ?? 0,
+        },
       );
       await pushMetrics(url, jobName(c.invoker), reg);
     },
     async pushRestoreHost(rs, _repo, out) {
       const c = commonOf(rs);
-      const reg = restoreHostMetrics(c, targetLabels(rs.spec?.target?.ref), { hostname: out.hostname, succeeded: out.phase === "Succeeded", durationSeconds: parseGoDuration(out.duration) / 1000 || 0 });
+      const reg = restoreHostMetrics(c, targetLabels(rs.spec?.target?.ref), {
+        hostname: out.hostname,
+        succeeded: out.phase === "Succeeded",
+        durationSeconds: parseGoDuration(out.duration) / 1000 || 0,
+      });
       await pushMetrics(url, jobName(c.invoker), reg);
     },
   };

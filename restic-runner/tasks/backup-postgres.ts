@@ -12,7 +12,12 @@ import { applyStepOutput } from "./update-status.ts";
 export const DUMP_FILE = "dumpfile.sql";
 
 /** The dump command line (no password: it travels in PGPASSWORD). Throws naming the flag on a bad --backup-cmd. */
-export function dumpCommand(backupCmd: string | undefined, conn: { host: string; port: number; user: string; database?: string }, database: string | undefined, pgArgs: string | undefined): string[] {
+export function dumpCommand(
+  backupCmd: string | undefined,
+  conn: { host: string; port: number; user: string; database?: string },
+  database: string | undefined,
+  pgArgs: string | undefined,
+): string[] {
   const cmd = backupCmd || "pg_dumpall";
   const base = ["-h", conn.host, "-p", String(conn.port), "-U", conn.user];
   if (cmd === "pg_dumpall") return ["pg_dumpall", ...base, ...splitDriverArgs(pgArgs)];

@@ -36,7 +36,12 @@ export async function initializeRepository(restic: ResticContext, conditions: Ou
     await ensureRepository(restic);
     conditions.push({ type: "BackendRepositoryInitialized", status: "True", reason: "BackendRepositoryFound", message: "Repository exist in the backend." });
   } catch (e) {
-    conditions.push({ type: "BackendRepositoryInitialized", status: "False", reason: "FailedToInitializeBackendRepository", message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), secrets)}` });
+    conditions.push({
+      type: "BackendRepositoryInitialized",
+      status: "False",
+      reason: "FailedToInitializeBackendRepository",
+      message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), secrets)}`,
+    });
     throw e;
   }
 }
@@ -46,17 +51,26 @@ export async function initializeRepository(restic: ResticContext, conditions: Ou
  * opens it (so it also answers InitializeBackendRepository's "is there one?") and the stale locks
  * are cleared; only a missing repository costs more (it is created when `init`).
  */
-export async function openRepositoryClearingLocks(restic: ResticContext, o: { init: boolean; conditions: OutputCondition[]; secrets: string[]; isHolderAlive: (lock: LockInfo) => boolean | Promise<boolean> }): Promise<void> {
+export async function openRepositoryClearingLocks(
+  restic: ResticContext,
+  o: { init: boolean; conditions: OutputCondition[]; secrets: string[]; isHolderAlive: (lock: LockInfo) => boolean | Promise<boolean> },
+): Promise<void> {
   try {
     await clearStaleLocks(restic, { isHolderAlive: o.isHolderAlive });
   } catch (e) {
     if (!o.init) throw e;
     // A new repository has no locks; anything else (wrong password, unreachable) is recorded as Stash does.
     if (e instanceof RepositoryNotFoundError) return initializeRepository(restic, o.conditions, o.secrets);
-    o.conditions.push({ type: "BackendRepositoryInitialized", status: "False", reason: "FailedToInitializeBackendRepository", message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), o.secrets)}` });
+    o.conditions.push({
+      type: "BackendRepositoryInitialized",
+      status: "False",
+      reason: "FailedToInitializeBackendRepository",
+      message: `Failed to initialize backend repository. Reason: ${redact(errorMessage(e), o.secrets)}`,
+    });
     throw e;
   }
-  if (o.init) o.conditions.push({ type: "BackendRepositoryInitialized", status: "True", reason: "BackendRepositoryFound", message: "Repository exist in the backend." });
+  if (o.init)
+    o.conditions.push({ type: "BackendRepositoryInitialized", status: "True", reason: "BackendRepositoryFound", message: "Repository exist in the backend." });
 }
 
 /**
@@ -65,7 +79,13 @@ export async function openRepositoryClearingLocks(restic: ResticContext, o: { in
  * ApplyRetentionPolicy, the check only with VerifyRepositoryIntegrity. The statistics run beside
  * the check (`stats --no-lock` reads what check's lock leaves untouched), after retention.
  */
-export async function postBackupActions(restic: ResticContext, args: StepArgs, conditions: OutputCondition[], secrets: string[], actions?: readonly string[]): Promise<StepOutput["repository"]> {
+export async function postBackupActions(
+  restic: ResticContext,
+  args: StepArgs,
+  conditions: OutputCondition[],
+  secrets: string[],
+  actions?: readonly string[],
+): Promise<StepOutput["repository"]> {
   const repository: NonNullable<StepOutput["repository"]> = {};
   const why = (e: unknown) => redact(errorMessage(e), secrets);
   const policy = retentionPolicyOf(args);
@@ -76,9 +96,19 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, c
       repository.snapshotsRemovedOnLastCleanup = r.removed;
       // Without a dry run, what forget kept is what the repository holds: one restic call less.
       if (!policy.dryRun) repository.snapshotCount = r.kept;
-      conditions.push({ type: "RetentionPolicyApplied", status: "True", reason: "SuccessfullyAppliedRetentionPolicy", message: "Successfully applied retention policy." });
+      conditions.push({
+        type: "RetentionPolicyApplied",
+        status: "True",
+        reason: "SuccessfullyAppliedRetentionPolicy",
+        message: "Successfully applied retention policy.",
+      });
     } catch (e) {
-      conditions.push({ type: "RetentionPolicyApplied", status: "False", reason: "FailedToApplyRetentionPolicy", message: `Failed to apply retention policy. Reason: ${why(e)}` });
+      conditions.push({
+        type: "RetentionPolicyApplied",
+        status: "False",
+        reason: "FailedToApplyRetentionPolicy",
+        message: `Failed to apply retention policy. Reason: ${why(e)}`,
+      });
     }
   }
   const verify = async () => {
@@ -87,11 +117,26 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, c
       repository.integrity = (await check(restic)).integrity;
       conditions.push(
         repository.integrity
-          ? { type: "RepositoryIntegrityVerified", status: "True", reason: "SuccessfullyVerifiedRepositoryIntegrity", message: "Repository integrity verification succeeded." }
-          : { type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: "Repository integrity verification failed: restic check found errors." },
+          ? {
+              type: "RepositoryIntegrityVerified",
+              status: "True",
+              reason: "SuccessfullyVerifiedRepositoryIntegrity",
+              message: "Repository integrity verification succeeded.",
+            }
+          : {
+              type: "RepositoryIntegrityVerified",
+              status: "False",
+              reason: "FailedToVerifyRepositoryIntegrity",
+              message: "Repository integrity verification failed: restic check found errors.",
+            },
       );
     } catch (e) {
-      conditions.push({ type: "RepositoryIntegrityVerified", status: "False", reason: "FailedToVerifyRepositoryIntegrity", message: `Failed to verify repository integrity. Reason: ${why(e)}` });
+      conditions.push({
+        type: "RepositoryIntegrityVerified",
+        status: "False",
+        reason: "FailedToVerifyRepositoryIntegrity",
+        message: `Failed to verify repository integrity. Reason: ${why(e)}`,
+      });
     }
   };
   const measure = async () => {
@@ -110,6 +155,11 @@ export async function postBackupActions(restic: ResticContext, args: StepArgs, c
 }
 
 /** A backup's numbers for the host metrics (the shared restic verbs return them beside the stats). */
-export function snapshotNumbers(r: { totalBytes: number; uploadedBytes: number; processingSeconds: number; snapshot: { fileStats: SnapshotNumbers["fileStats"] } }): SnapshotNumbers {
+export function snapshotNumbers(r: {
+  totalBytes: number;
+  uploadedBytes: number;
+  processingSeconds: number;
+  snapshot: { fileStats: SnapshotNumbers["fileStats"] };
+}): SnapshotNumbers {
   return { totalBytes: r.totalBytes, uploadedBytes: r.uploadedBytes, processingSeconds: r.processingSeconds, fileStats: r.snapshot.fileStats };
 }

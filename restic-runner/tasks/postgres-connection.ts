@@ -41,7 +41,13 @@ export interface ProcessResult {
 }
 
 /** Runs a libpq client to completion; stdin is fed from `input` when given. */
-export function runClient(bin: string, argv: string[], env: Record<string, string>, base: Record<string, string | undefined> | undefined, input?: string): Promise<ProcessResult> {
+export function runClient(
+  bin: string,
+  argv: string[],
+  env: Record<string, string>,
+  base: Record<string, string | undefined> | undefined,
+  input?: string,
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const fullEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(base ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) fullEnv[k] = v;
@@ -64,7 +70,8 @@ export async function waitForPostgres(conn: DbConnection, args: StepArgs, deps: 
   for (;;) {
     const r = await runClient("psql", [...libpqArgs(conn), "-X", "-d", conn.database || "postgres", "-c", "SELECT 1"], libpqEnv(conn), deps.baseEnv);
     if (r.code === 0) return;
-    if (now() >= deadline) throw new Error(`PostgreSQL at ${conn.host}:${conn.port} is not ready: ${r.stderr.trim().split("\n").at(-1) ?? `psql exited ${r.code}`}`);
+    if (now() >= deadline)
+      throw new Error(`PostgreSQL at ${conn.host}:${conn.port} is not ready: ${r.stderr.trim().split("\n").at(-1) ?? `psql exited ${r.code}`}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
 }

@@ -40,7 +40,10 @@ export const restorePostgresStep: StepHandler = (argv, deps) =>
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(deps.baseEnv ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) env[k] = v;
       Object.assign(env, libpqEnv(conn));
-      const psql = spawn("psql", [...libpqArgs(conn), "-X", "-q", "-d", args.database || conn.database || "postgres", ...splitDriverArgs(args["pg-args"])], { env, stdio: ["pipe", "ignore", "pipe"] });
+      const psql = spawn("psql", [...libpqArgs(conn), "-X", "-q", "-d", args.database || conn.database || "postgres", ...splitDriverArgs(args["pg-args"])], {
+        env,
+        stdio: ["pipe", "ignore", "pipe"],
+      });
       let stderr = "";
       psql.stderr.setEncoding("utf8");
       psql.stderr.on("data", (c: string) => (stderr = (stderr + c).slice(-256 * 1024)));
@@ -58,7 +61,8 @@ export const restorePostgresStep: StepHandler = (argv, deps) =>
       const [code, signal] = await exited;
       if (code !== 0) throw new PipeCommandError("psql", code, signal, stderr.trim().split("\n").slice(-3).join("; "));
       const fatal = fatalSqlErrors(stderr);
-      if (fatal.length) throw new Error(`psql reported ${fatal.length} SQL error(s) while restoring snapshot ${snap.id.slice(0, 8)}: ${fatal.slice(0, 3).join("; ")}`);
+      if (fatal.length)
+        throw new Error(`psql reported ${fatal.length} SQL error(s) while restoring snapshot ${snap.id.slice(0, 8)}: ${fatal.slice(0, 3).join("; ")}`);
     },
     applyStepOutput,
   );

@@ -19,7 +19,10 @@ export function parseStepArgs(argv: readonly string[]): StepArgs {
 
 /** A comma list with the empty entries dropped. */
 export function listArg(v: string | undefined): string[] {
-  return (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** A non-negative integer flag; 0 when empty. Throws naming the flag when it is not a number. */

@@ -44,7 +44,10 @@ export async function openRepository(args: StepArgs, deps: StepDeps, secrets: st
   const secretName = repo.spec?.backend?.storageSecretName;
   const secret = secretName ? await deps.kube.getOrNull<KubeObject>("v1", "Secret", secretName, ns) : null;
   if (!secret) throw new Error(`Repository ${ns}/${name}: storage Secret ${ns}/${secretName ?? "<spec.backend.storageSecretName is empty>"} not found`);
-  const backend = resticBackend(repo, secretDataOf(secret as any), { scratchDir: args["scratch-dir"] || DEFAULT_SCRATCH_DIR, enableCache: boolArg(args, "enable-cache", true) });
+  const backend = resticBackend(repo, secretDataOf(secret as any), {
+    scratchDir: args["scratch-dir"] || DEFAULT_SCRATCH_DIR,
+    enableCache: boolArg(args, "enable-cache", true),
+  });
   secrets.push(...backend.secrets);
   deps.log.addSecrets(backend.secrets);
   await writeBackendFiles(backend);
@@ -82,7 +85,15 @@ export async function runDataStep(
   } catch (e) {
     const error = redact(errorMessage(e), secrets);
     log.error("step failed", { error });
-    out = { kind, command, hostname, phase: "Failed", duration: goDuration(now() - started), error, ...(result.conditions?.length ? { conditions: result.conditions } : {}) };
+    out = {
+      kind,
+      command,
+      hostname,
+      phase: "Failed",
+      duration: goDuration(now() - started),
+      error,
+      ...(result.conditions?.length ? { conditions: result.conditions } : {}),
+    };
   }
   await writeStepOutput(args["output-dir"] || DEFAULT_OUTPUT_DIR, out);
   if (out.phase === "Failed") {

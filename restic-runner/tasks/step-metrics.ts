@@ -3,7 +3,15 @@
 // snapshot count, snapshots cleaned). The registries are built purely from the step output and
 // the labels; pushing is metrics.ts's pushMetrics.
 import { providerOf } from "../../restic/backend.ts";
-import { backupHostMetrics, mergeRegistries, repositoryMetrics, restoreHostMetrics, type InvokerRef, type RepositoryLabels, type TargetLabels } from "../../stash/metrics.ts";
+import {
+  backupHostMetrics,
+  mergeRegistries,
+  repositoryMetrics,
+  restoreHostMetrics,
+  type InvokerRef,
+  type RepositoryLabels,
+  type TargetLabels,
+} from "../../stash/metrics.ts";
 import { parseGoDuration } from "../../stash/phases.ts";
 import type { StepOutput } from "./step-output.ts";
 import type { Registry } from "prom-client";
@@ -42,10 +50,16 @@ export function stepMetrics(out: StepOutput, m: StepMetricsInput): { registry: R
   const common = { invoker: m.invoker, repository: m.repository?.name };
   const seconds = (parseGoDuration(out.duration) || 0) / 1000;
   const succeeded = out.phase === "Succeeded";
-  if (out.kind === "restore") return { registry: restoreHostMetrics(common, m.target, { hostname: out.hostname, succeeded, durationSeconds: seconds }), repository: false };
+  if (out.kind === "restore")
+    return { registry: restoreHostMetrics(common, m.target, { hostname: out.hostname, succeeded, durationSeconds: seconds }), repository: false };
   const host = backupHostMetrics(common, m.target, { hostname: out.hostname, succeeded, durationSeconds: seconds, snapshots: out.numbers ?? [] });
   const r = out.repository;
   if (!succeeded || !m.repository || !r || r.integrity === undefined || r.snapshotCount === undefined) return { registry: host, repository: false };
-  const repo = repositoryMetrics(common, m.repository, { integrity: r.integrity, sizeBytes: r.sizeBytes ?? 0, snapshotCount: r.snapshotCount, snapshotsRemovedOnLastCleanup: r.snapshotsRemovedOnLastCleanup ?? 0 });
+  const repo = repositoryMetrics(common, m.repository, {
+    integrity: r.integrity,
+    sizeBytes: r.sizeBytes ?? 0,
+    snapshotCount: r.snapshotCount,
+    snapshotsRemovedOnLastCleanup: r.snapshotsRemovedOnLastCleanup ?? 0,
+  });
   return { registry: mergeRegistries(host, repo), repository: true };
 }

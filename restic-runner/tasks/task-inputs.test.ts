@@ -10,13 +10,21 @@ test("a BackupConfiguration, its session and Repository give Stash's operator va
       kind: "BackupConfiguration",
       metadata: { name: "pvc-backup", namespace: "demo" },
       spec: {
-        target: { ref: { kind: "PersistentVolumeClaim", name: "data" }, volumeMounts: [{ name: "v", mountPath: "/data" }], exclude: ["*.tmp"], args: ["--one-file-system"] },
+        target: {
+          ref: { kind: "PersistentVolumeClaim", name: "data" },
+          volumeMounts: [{ name: "v", mountPath: "/data" }],
+          exclude: ["*.tmp"],
+          args: ["--one-file-system"],
+        },
         retentionPolicy: { name: "k", keepLast: 5, keepDaily: 7, keepTags: ["a", "b"], prune: true },
         tempDir: { disableCaching: true },
       },
     },
     backupSession: "pvc-backup-1700000000",
-    repository: { metadata: { name: "repo", namespace: "demo" }, spec: { backend: { s3: { endpoint: "http://minio:9000", bucket: "bk", prefix: "p", region: "us-east-1" }, storageSecretName: "s3-secret" } } },
+    repository: {
+      metadata: { name: "repo", namespace: "demo" },
+      spec: { backend: { s3: { endpoint: "http://minio:9000", bucket: "bk", prefix: "p", region: "us-east-1" }, storageSecretName: "s3-secret" } },
+    },
     image: "ghcr.io/restash/restash:0.1.0",
     pushgatewayUrl: "http://pgw:9091",
   });
@@ -60,7 +68,13 @@ test("a BackupConfiguration, its session and Repository give Stash's operator va
 });
 
 test("a RestoreSession gives its own name, the rule's source host, paths and snapshots", () => {
-  const inputs = taskInputs({ invoker: { kind: "RestoreSession", metadata: { name: "rs", namespace: "demo" }, spec: { target: { ref: { kind: "AppBinding", name: "db" }, rules: [{ sourceHost: "old-host", snapshots: ["abc12345"] }] } } } });
+  const inputs = taskInputs({
+    invoker: {
+      kind: "RestoreSession",
+      metadata: { name: "rs", namespace: "demo" },
+      spec: { target: { ref: { kind: "AppBinding", name: "db" }, rules: [{ sourceHost: "old-host", snapshots: ["abc12345"] }] } },
+    },
+  });
   assert.equal(inputs.RESTORE_SESSION, "rs");
   assert.equal(inputs.SOURCE_HOSTNAME, "old-host");
   assert.equal(inputs.RESTORE_SNAPSHOTS, "abc12345");
@@ -74,7 +88,19 @@ test("without a kubelet a mount path is mapped to its host directory only at pat
   assert.equal(rewritePath("--scratch-dir=/stash-tmp", "/stash-tmp", "/tmp/x"), "--scratch-dir=/tmp/x");
   assert.equal(rewritePath("--paths=/stash-tmpfoo,/stash-tmp/a", "/stash-tmp", "/tmp/x"), "--paths=/stash-tmpfoo,/tmp/x/a");
   assert.deepEqual(
-    localCommand({ name: "c", image: "i", args: ["backup-pvc", "--paths=/data", "--output-dir=/stash-tmp/out"], env: [{ name: "D", value: "/data/x" }], volumeMounts: [{ name: "t", mountPath: "/data" }, { name: "stash-tmp-dir", mountPath: "/stash-tmp" }] }, { t: "/srv/pvc", "stash-tmp-dir": "/tmp/s" }),
+    localCommand(
+      {
+        name: "c",
+        image: "i",
+        args: ["backup-pvc", "--paths=/data", "--output-dir=/stash-tmp/out"],
+        env: [{ name: "D", value: "/data/x" }],
+        volumeMounts: [
+          { name: "t", mountPath: "/data" },
+          { name: "stash-tmp-dir", mountPath: "/stash-tmp" },
+        ],
+      },
+      { t: "/srv/pvc", "stash-tmp-dir": "/tmp/s" },
+    ),
     { argv: ["backup-pvc", "--paths=/srv/pvc", "--output-dir=/tmp/s/out"], env: { D: "/srv/pvc/x" } },
   );
   assert.deepEqual(parseStepArgs(["--a=1", "--b", "2", "--flag", "--a=3", "x"]), { a: "3", b: "2", flag: "true" });

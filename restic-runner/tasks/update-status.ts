@@ -32,7 +32,13 @@ function upsertStat(stats: any[] | undefined, stat: Record<string, unknown>): an
 }
 
 /** BackupSession status with the output applied (pure). */
-export function backupStatusWith(status: Record<string, any>, out: StepOutput, target: { kind: string; name: string; namespace: string }, now: Date, generation?: number): Record<string, any> {
+export function backupStatusWith(
+  status: Record<string, any>,
+  out: StepOutput,
+  target: { kind: string; name: string; namespace: string },
+  now: Date,
+  generation?: number,
+): Record<string, any> {
   const next = structuredClone(status);
   const targets: any[] = next.targets ?? [];
   let i = targets.findIndex((t) => t.ref?.kind === target.kind && t.ref?.name === target.name);
@@ -84,14 +90,18 @@ export async function applyStepOutput(args: StepArgs, out: StepOutput, deps: Ste
     if (!session) throw new Error(`BackupSession ${ns}/${name} not found`);
     const repo = args.repository;
     if (repo) {
-      await updateStatus<KubeObject>(deps.kube, { apiVersion: V1ALPHA1, kind: "Repository", name: repo, namespace: args["repository-namespace"] || ns }, (status) =>
-        repositoryStatusWith(status, out, session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : rfc3339(now)),
+      await updateStatus<KubeObject>(
+        deps.kube,
+        { apiVersion: V1ALPHA1, kind: "Repository", name: repo, namespace: args["repository-namespace"] || ns },
+        (status) => repositoryStatusWith(status, out, session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : rfc3339(now)),
       );
     }
   } else {
     const name = args.restoresession;
     if (!name) throw new Error("flag --restoresession is empty: no RestoreSession to update");
-    const rs = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name, namespace: ns }, (status) => restoreStatusWith(status, out));
+    const rs = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name, namespace: ns }, (status) =>
+      restoreStatusWith(status, out),
+    );
     if (!rs) throw new Error(`RestoreSession ${ns}/${name} not found`);
   }
 }
@@ -112,7 +122,9 @@ export function missingOutput(args: StepArgs, dir: string): StepOutput {
 async function metricsInput(args: StepArgs, deps: StepDeps): Promise<StepMetricsInput> {
   const ns = namespaceOf(args);
   const restore = !!args.restoresession;
-  const invoker = restore ? { kind: "RestoreSession", name: args.restoresession, namespace: ns } : { kind: args["invoker-kind"] || "BackupConfiguration", name: args["invoker-name"] ?? "", namespace: ns };
+  const invoker = restore
+    ? { kind: "RestoreSession", name: args.restoresession, namespace: ns }
+    : { kind: args["invoker-kind"] || "BackupConfiguration", name: args["invoker-name"] ?? "", namespace: ns };
   const kind = args["target-kind"] ?? "";
   const name = args["target-name"] ?? "";
   const ab = kind === "AppBinding" ? await deps.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", name, args["target-namespace"] || ns) : null;
@@ -128,10 +140,22 @@ async function pushStepMetrics(url: string, out: StepOutput, input: StepMetricsI
   const { registry, repository } = stepMetrics(out, input);
   try {
     await pushMetrics(url, jobName(input.invoker), registry);
-    if (repository) (out.conditions ??= []).push({ type: "RepositoryMetricsPushed", status: "True", reason: "SuccessfullyPushedRepositoryMetrics", message: "Successfully pushed repository metrics." });
+    if (repository)
+      (out.conditions ??= []).push({
+        type: "RepositoryMetricsPushed",
+        status: "True",
+        reason: "SuccessfullyPushedRepositoryMetrics",
+        message: "Successfully pushed repository metrics.",
+      });
   } catch (e) {
     deps.log.warn("could not push metrics", { pushgateway: url, err: e as Error });
-    if (repository) (out.conditions ??= []).push({ type: "RepositoryMetricsPushed", status: "False", reason: "FailedToPushRepositoryMetrics", message: `Failed to push repository metrics. Reason: ${errorMessage(e)}` });
+    if (repository)
+      (out.conditions ??= []).push({
+        type: "RepositoryMetricsPushed",
+        status: "False",
+        reason: "FailedToPushRepositoryMetrics",
+        message: `Failed to push repository metrics. Reason: ${errorMessage(e)}`,
+      });
   }
 }
 

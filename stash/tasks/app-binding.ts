@@ -50,13 +50,23 @@ export function appBindingEndpoint(ab: AppBindingLike, defaultPort: number): { h
       throw new TaskError("InvalidAppBinding", `is not a valid URL`, { object: ref(ab), field: "spec.clientConfig.url" });
     }
     const database = decodeURIComponent(u.pathname.replace(/^\/+/, "")) || undefined;
-    return { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : defaultPort, database, sslmode: u.searchParams.get("sslmode") ?? undefined };
+    return {
+      host: u.hostname.replace(/^\[|\]$/g, ""),
+      port: u.port ? Number(u.port) : defaultPort,
+      database,
+      sslmode: u.searchParams.get("sslmode") ?? undefined,
+    };
   }
   const svc = cc.service;
   if (svc?.name) {
     const q = new URLSearchParams(svc.query ?? "");
     const database = (svc.path ?? "").replace(/^\/+/, "") || undefined;
-    return { host: `${svc.name}.${svc.namespace || ab.metadata.namespace}.svc`, port: svc.port ?? defaultPort, database, sslmode: q.get("sslmode") ?? undefined };
+    return {
+      host: `${svc.name}.${svc.namespace || ab.metadata.namespace}.svc`,
+      port: svc.port ?? defaultPort,
+      database,
+      sslmode: q.get("sslmode") ?? undefined,
+    };
   }
   throw new TaskError("InvalidAppBinding", "sets neither url nor service", { object: ref(ab), field: "spec.clientConfig" });
 }

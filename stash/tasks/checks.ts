@@ -13,16 +13,55 @@ export interface Violation {
 
 /** The variables the operator provides to every Task (stash-behaviour.md 2.6, plus the documented extras). */
 export const OPERATOR_VARIABLES: readonly string[] = [
-  "NAMESPACE", "BACKUP_SESSION", "RESTORE_SESSION", "INVOKER_KIND", "INVOKER_NAME",
-  "REPOSITORY_NAME", "REPOSITORY_NAMESPACE", "REPOSITORY_PROVIDER", "REPOSITORY_BUCKET", "REPOSITORY_PREFIX", "REPOSITORY_ENDPOINT", "REPOSITORY_REGION",
-  "REPOSITORY_INSECURE_TLS", "REPOSITORY_SECRET_NAME", "REPOSITORY_SECRET_NAMESPACE", "REPOSITORY_URL", "MAX_CONNECTIONS",
-  "HOSTNAME", "SOURCE_HOSTNAME",
-  "TARGET_KIND", "TARGET_NAME", "TARGET_NAMESPACE", "TARGET_API_VERSION", "TARGET_MOUNT_PATH", "TARGET_PATHS", "TARGET_APP_REPLICAS",
-  "DRIVER_ARGS", "EXCLUDE_PATTERNS", "INCLUDE_PATTERNS", "RESTORE_PATHS", "RESTORE_SNAPSHOTS",
-  "RETENTION_KEEP_LAST", "RETENTION_KEEP_HOURLY", "RETENTION_KEEP_DAILY", "RETENTION_KEEP_WEEKLY", "RETENTION_KEEP_MONTHLY", "RETENTION_KEEP_YEARLY",
-  "RETENTION_KEEP_TAGS", "RETENTION_PRUNE", "RETENTION_DRY_RUN",
-  "ENABLE_CACHE", "INTERIM_DATA_DIR", "PROMETHEUS_PUSHGATEWAY_URL", "PROMETHEUS_JOB_NAME",
-  "STASH_DOCKER_REGISTRY", "STASH_DOCKER_IMAGE", "STASH_IMAGE_TAG", "LICENSE_APISERVICE", "ADDON_IMAGE",
+  "NAMESPACE",
+  "BACKUP_SESSION",
+  "RESTORE_SESSION",
+  "INVOKER_KIND",
+  "INVOKER_NAME",
+  "REPOSITORY_NAME",
+  "REPOSITORY_NAMESPACE",
+  "REPOSITORY_PROVIDER",
+  "REPOSITORY_BUCKET",
+  "REPOSITORY_PREFIX",
+  "REPOSITORY_ENDPOINT",
+  "REPOSITORY_REGION",
+  "REPOSITORY_INSECURE_TLS",
+  "REPOSITORY_SECRET_NAME",
+  "REPOSITORY_SECRET_NAMESPACE",
+  "REPOSITORY_URL",
+  "MAX_CONNECTIONS",
+  "HOSTNAME",
+  "SOURCE_HOSTNAME",
+  "TARGET_KIND",
+  "TARGET_NAME",
+  "TARGET_NAMESPACE",
+  "TARGET_API_VERSION",
+  "TARGET_MOUNT_PATH",
+  "TARGET_PATHS",
+  "TARGET_APP_REPLICAS",
+  "DRIVER_ARGS",
+  "EXCLUDE_PATTERNS",
+  "INCLUDE_PATTERNS",
+  "RESTORE_PATHS",
+  "RESTORE_SNAPSHOTS",
+  "RETENTION_KEEP_LAST",
+  "RETENTION_KEEP_HOURLY",
+  "RETENTION_KEEP_DAILY",
+  "RETENTION_KEEP_WEEKLY",
+  "RETENTION_KEEP_MONTHLY",
+  "RETENTION_KEEP_YEARLY",
+  "RETENTION_KEEP_TAGS",
+  "RETENTION_PRUNE",
+  "RETENTION_DRY_RUN",
+  "ENABLE_CACHE",
+  "INTERIM_DATA_DIR",
+  "PROMETHEUS_PUSHGATEWAY_URL",
+  "PROMETHEUS_JOB_NAME",
+  "STASH_DOCKER_REGISTRY",
+  "STASH_DOCKER_IMAGE",
+  "STASH_IMAGE_TAG",
+  "LICENSE_APISERVICE",
+  "ADDON_IMAGE",
 ];
 
 type Functions = ReadonlyMap<string, FunctionObject | null | undefined> | Readonly<Record<string, FunctionObject | null | undefined>>;
@@ -54,14 +93,21 @@ export function taskViolations(task: TaskObject, functions: Functions, invokerPa
     const stepParams = new Set((step.params ?? []).map((p) => p.name));
     for (const v of variablesOf(fn.spec ?? {}).required) {
       if (provided.has(v) || stepParams.has(v)) continue;
-      out.push({ field: `${fieldPrefix}.steps[${i}].params`, message: `Function ${name} needs parameter ${JSON.stringify(v)}: give it in the Task step's params or the invoker's spec.task.params` });
+      out.push({
+        field: `${fieldPrefix}.steps[${i}].params`,
+        message: `Function ${name} needs parameter ${JSON.stringify(v)}: give it in the Task step's params or the invoker's spec.task.params`,
+      });
     }
   }
   return out;
 }
 
 /** Violations of an invoker (BackupConfiguration / RestoreSession) naming `task`: missing Functions and parameters. */
-export function invokerTaskViolations(invoker: { spec?: { task?: { name?: string; params?: Param[] } } }, task: TaskObject | null, functions: Functions): Violation[] {
+export function invokerTaskViolations(
+  invoker: { spec?: { task?: { name?: string; params?: Param[] } } },
+  task: TaskObject | null,
+  functions: Functions,
+): Violation[] {
   const name = invoker.spec?.task?.name;
   if (!name) return [];
   if (!task) return [{ field: "spec.task.name", message: `Task ${JSON.stringify(name)} not found` }];

@@ -42,7 +42,12 @@ function pathJoin(base: string, key: string | number): string {
 }
 
 /** Substitutes every string (values only, never keys) of a JSON value; returns a new value. */
-export function substJson<T>(value: T, vars: Readonly<Record<string, string | undefined>>, base = "", opts: SubstOptions = {}): { value: T; unresolved: Unresolved[] } {
+export function substJson<T>(
+  value: T,
+  vars: Readonly<Record<string, string | undefined>>,
+  base = "",
+  opts: SubstOptions = {},
+): { value: T; unresolved: Unresolved[] } {
   const unresolved: Unresolved[] = [];
   const walk = (v: unknown, path: string): unknown => {
     if (typeof v === "string") {

@@ -36,18 +36,31 @@ export async function invokerTaskPod(i: TaskRunInput): Promise<TaskPodSpec> {
   const restoring = inv.kind === "RestoreSession";
   const ref = inv.spec?.target?.ref;
   // KubeDB: with no task named, the AppBinding's stash.addon names it.
-  const appBinding = ref?.kind === "AppBinding" && !inv.spec?.task?.name ? await i.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", ref.name, ref.namespace || inv.metadata.namespace) : null;
+  const appBinding =
+    ref?.kind === "AppBinding" && !inv.spec?.task?.name
+      ? await i.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", ref.name, ref.namespace || inv.metadata.namespace)
+      : null;
   const taskRef = effectiveTaskRef(inv.spec?.task, appBinding as AppBindingLike | null, restoring ? "restore" : "backup");
-  if (!taskRef) throw new TaskError("TaskNotFound", "names no Task (and no AppBinding stash.addon names one)", { object: { kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name! }, field: "spec.task.name" });
+  if (!taskRef)
+    throw new TaskError("TaskNotFound", "names no Task (and no AppBinding stash.addon names one)", {
+      object: { kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name! },
+      field: "spec.task.name",
+    });
   const { task, functions } = await loadTask(i.kube, taskRef.name);
   const repoName = inv.spec?.repository?.name;
-  const repository = repoName ? ((await i.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", repoName, inv.spec?.repository?.namespace || inv.metadata.namespace)) ?? undefined) : undefined;
+  const repository = repoName
+    ? ((await i.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", repoName, inv.spec?.repository?.namespace || inv.metadata.namespace)) ?? undefined)
+    : undefined;
   const inputs = taskInputs({ invoker: inv, backupSession: i.backupSession, repository, image: i.image, pushgatewayUrl: i.pushgatewayUrl });
   const hooks = inv.spec?.hooks ?? {};
   return resolveTask(task, functions, inputs, {
     params: taskRef.params,
     tempDir: inv.spec?.tempDir,
     podSecurityContext: inv.spec?.runtimeSettings?.pod?.securityContext,
-    hooks: { kind: restoring ? "restore" : "backup", pre: !!(restoring ? hooks.preRestore : hooks.preBackup), post: !!(restoring ? hooks.postRestore : hooks.postBackup) },
+    hooks: {
+      kind: restoring ? "restore" : "backup",
+      pre: !!(restoring ? hooks.preRestore : hooks.preBackup),
+      post: !!(restoring ? hooks.postRestore : hooks.postBackup),
+    },
   });
 }

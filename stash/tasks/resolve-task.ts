@@ -132,7 +132,8 @@ export function resolveTask(
   // Every Function first: a missing one is the problem to report, not the variables of the others.
   for (const [i, step] of resolvedTask.value.steps.entries()) {
     if (!step?.name) throw new TaskError("FunctionNotFound", "names no Function", { object: taskRef, field: `spec.steps[${i}].name` });
-    if (!lookup(functions, step.name)) throw new TaskError("FunctionNotFound", `Function ${JSON.stringify(step.name)} not found`, { object: taskRef, field: `spec.steps[${i}].name` });
+    if (!lookup(functions, step.name))
+      throw new TaskError("FunctionNotFound", `Function ${JSON.stringify(step.name)} not found`, { object: taskRef, field: `spec.steps[${i}].name` });
   }
   const containers: Container[] = [];
   for (const [i, step] of resolvedTask.value.steps.entries()) {
@@ -142,7 +143,8 @@ export function resolveTask(
     const vars: Record<string, string> = { ...inputs, ...paramsMap(step.params), ...invokerParams };
     if (image !== undefined && !Object.hasOwn(vars, "ADDON_IMAGE")) vars.ADDON_IMAGE = substJson(image, vars, "", { lenient: true }).value;
     const { value: spec, unresolved } = substJson(fn.spec ?? {}, vars, "spec");
-    if (unresolved.length) throw new TaskError("MissingParameter", missingMessage(`step ${i} of Task ${taskName}: `, unresolved), { object: { kind: "Function", name: fnName } });
+    if (unresolved.length)
+      throw new TaskError("MissingParameter", missingMessage(`step ${i} of Task ${taskName}: `, unresolved), { object: { kind: "Function", name: fnName } });
     if (!spec.image) throw new TaskError("MissingParameter", "has no image", { object: { kind: "Function", name: fnName }, field: "spec.image" });
 
     const c: Container = { name: stepContainerName(fnName, i), image: spec.image, volumeMounts: [] };
@@ -207,5 +209,11 @@ export function hookContainer(name: string, hookType: string, inputs: Readonly<R
     ],
   };
   const { value } = substJson(template, inputs, "", { lenient: true });
-  return { name, image: value.image, args: value.args, env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }], volumeMounts: mounts };
+  return {
+    name,
+    image: value.image,
+    args: value.args,
+    env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+    volumeMounts: mounts,
+  };
 }
