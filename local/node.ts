@@ -158,14 +158,6 @@ async function stopPids(pids: number[], timeoutMs: number) {
   if (pids.some(running)) signal("SIGKILL");
   while (pids.some(running)) await sleep(25);
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function run(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", input: opts.input, env: opts.env ?? process.env, timeout: 30_000 });
@@ -551,7 +543,7 @@ function logTail(dir: string, name: string, lines = 12): string {
 async function waitFor(dir: string, name: string, pid: number | undefined, timeoutMs: number, probe: () => Promise<boolean> | boolean, todo: string) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (pid !== undefined && !alive(pid))
+    if (pid !== undefined && !running(pid))
       fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `${todo} (log: ${join(dir, "logs", name + ".log")})`);
     if (await Promise.resolve(probe()).catch(() => false)) return;
     if (Date.now() > deadline)
@@ -818,7 +810,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       "the node did not turn Ready",
     );
     for (const [name, pid] of Object.entries(pids))
-      if (!alive(pid)) fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `See ${join(dir, "logs", name + ".log")}`);
+      if (!running(pid)) fail(`${name} exited during start-up:\n${logTail(dir, name)}\n`, `See ${join(dir, "logs", name + ".log")}`);
     log(`${at()} node ${NODE.name} Ready`);
     // Pods are refused until the namespace's default ServiceAccount exists.
     await waitFor(
@@ -1011,7 +1003,10 @@ export async function stopNode(dir = DEFAULT_NODE_DIR, log: (l: string) => void 
     const live = group.filter((name) => pids[name] && running(pids[name]) && readProcCmd(pids[name]).includes(dir));
     if (!live.length) continue;
     const t = Date.now();
-    await stopPids(live.map((n) => pids[n]!), 8_000);
+    await stopPids(
+      live.map((n) => pids[n]!),
+      8_000,
+    );
     log(`${live.join(", ")} stopped in ${((Date.now() - t) / 1000).toFixed(1)}s`);
   }
   // 2. Containers and their shims: by cgroup and by our containerd's address. Twice: a shim may
