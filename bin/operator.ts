@@ -151,7 +151,7 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     if (!c.leaderElection && running) return running.policies.trigger(namespace, name);
     requestSync(namespace, name).catch((e) => log.warn("push not recorded", { policySource: `${namespace}/${name}`, error: (e as Error).message }));
   };
-  app.use("/hooks", receiverRouter({ kube, log: log.child({ component: "receiver" }), trigger }));
+  app.use(receiverRouter({ kube, log: log.child({ component: "receiver" }), trigger }));
   const http: Server = createServer(app);
   await new Promise<void>((resolve) => http.listen(c.metricsPort, c.metricsHost, resolve));
   const addr = http.address();

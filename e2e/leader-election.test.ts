@@ -9,6 +9,10 @@ import type { KubeObject } from "../lib/kube/client.ts";
 import { testNamespace } from "../testing/cluster.ts";
 import { eventually } from "../testing/eventually.ts";
 import { backupConfiguration, deployment, repository, secret } from "../testing/stash-objects.ts";
+import { signBody } from "../reconciler/gitops/receiver.ts";
+import { REQUESTED_AT_ANNOTATION } from "../policies/policy-source.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 const RESTASH = resolve(import.meta.dirname, "../bin/restash.ts");
 const LEASE = { duration: 3_000, renew: 2_000, retry: 250 };
@@ -79,6 +83,33 @@ test("two operator replicas: one leads; kill -9 of the leader moves the controll
   await kube.apply(backupConfiguration(namespace, "first", { kind: "Deployment", name: "app" }, "repo"));
   await eventually("the leader reconciles the first configuration", async () => (await cronJobs()).length === 1, 30_000);
   assert.ok(!b.log().includes("started leading"), "the standby never led");
+
+  // A push webhook that reaches the standby is recorded on the PolicySource, and the leader syncs it.
+  await kube.apply(secret(namespace, "policies", { webhookSecret: "push-key" }));
+  await kube.apply({
+    apiVersion: "restash.dev/v1alpha1",
+    kind: "PolicySource",
+    metadata: { name: "policies", namespace },
+    spec: { localPath: mkdtempSync(join(tmpdir(), "restash-le-policies-")), serviceAccountName: "policy-sync", secretRef: { name: "policies" } },
+  });
+  const standbyPort = Number(/"httpPort":(\d+)/.exec(b.log())?.[1]);
+  const push = JSON.stringify({ ref: "refs/heads/main" });
+  const accepted = await fetch(`http://127.0.0.1:${standbyPort}/hooks/${namespace}/policies`, {
+    method: "POST",
+    body: push,
+    headers: { "X-Hub-Signature-256": signBody(push, "push-key") },
+  });
+  assert.equal(accepted.status, 202);
+  const handled = await eventually(
+    "the leader handles the push the standby recorded",
+    async () => {
+      const src = await kube.getOrNull<KubeObject>("restash.dev/v1alpha1", "PolicySource", "policies", namespace);
+      const requested = src?.metadata.annotations?.[REQUESTED_AT_ANNOTATION];
+      return requested && src?.status?.lastHandledReconcileAt === requested ? src : undefined;
+    },
+    30_000,
+  );
+  assert.ok(handled.metadata.annotations?.[REQUESTED_AT_ANNOTATION]);
 
   // kill -9: no release. The standby takes over once the lease has expired on its clock.
   const killed = Date.now();
