@@ -69,6 +69,7 @@ build_pause() {
     umoci gc --layout "$work/l"
     archive "$work/l" "$out"
     rm -rf "$work"
+    find "$IMAGES" -maxdepth 1 -name "pause-$PAUSE_VERSION-*.tar" ! -path "$out" -delete
   fi
   echo "$out registry.k8s.io/pause:$PAUSE_VERSION"
 }
@@ -92,6 +93,7 @@ build_busybox() {
     umoci gc --layout "$work/l"
     archive "$work/l" "$out"
     rm -rf "$work"
+    find "$IMAGES" -maxdepth 1 -name "busybox-*.tar" ! -path "$out" -delete
   fi
   echo "$out $BUSYBOX_NAME"
 }
@@ -114,6 +116,7 @@ build_pushgateway() {
     umoci gc --layout "$work/l"
     archive "$work/l" "$out"
     rm -rf "$work"
+    find "$IMAGES" -maxdepth 1 -name "pushgateway-$PUSHGATEWAY_VERSION-*.tar" ! -path "$out" -delete
   fi
   echo "$out docker.io/prom/pushgateway:$PUSHGATEWAY_VERSION"
 }
