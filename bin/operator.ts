@@ -17,6 +17,7 @@ import { createOperatorMetrics, type OperatorMetrics } from "../reconciler/metri
 import { receiverRouter } from "../reconciler/gitops/receiver.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, REQUESTED_AT_ANNOTATION } from "../policies/policy-source.ts";
 import { startLeaderElection, type LeaderElector } from "../lib/leader-election.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 export interface OperatorConfig {
   kube: Kube;
@@ -122,12 +123,20 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     log: log.child({ component: "server" }),
   });
 
+  // Not ready until the Snapshot index is warm: a replica that turns Ready with a cold index answers
+  // its first `kubectl get snapshots` only after one restic listing per Repository (31 s for 100).
+  let waitingFor = "the snapshot index is warming";
+  const warmStart = Date.now();
+  const warmed = server.warmSnapshotIndex(c.namespace).then(
+    (repositories) => log.info("snapshot index warm", { repositories, ms: Date.now() - warmStart }),
+    (e) => log.warn("snapshot index not warmed; listings load on first read", { error: errorMessage(e) }),
+  );
   let ready = false;
   const app = express();
   app.get("/healthz", (_req, res) => void res.type("text/plain").send("ok"));
   // Ready means what every replica serves is served: the webhooks and the Snapshot API (their caches
   // synced), /metrics and the receiver. A standby is as ready as the leader; leading is a label, not health.
-  app.get("/readyz", (_req, res) => void (ready ? res.type("text/plain").send("ok") : res.status(503).type("text/plain").send("informers have not synced")));
+  app.get("/readyz", (_req, res) => void (ready ? res.type("text/plain").send("ok") : res.status(503).type("text/plain").send(waitingFor)));
   app.get("/metrics", async (_req, res) => {
     try {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -188,7 +197,7 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
         if (reason !== "stopped") c.onLeadershipLost?.(reason);
       },
     });
-    ready = true;
+    void warmed.then(() => (ready = true));
     log.info("operator serving; controllers wait for the Lease", {
       securePort: server.port,
       httpPort,
@@ -197,10 +206,13 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     });
   } else {
     const ctl = await lead();
-    void Promise.all([ctl.operator.synced, ctl.blueprints.synced]).then(() => {
-      ready = true;
-      log.info("operator ready", { securePort: server.port, httpPort });
-    });
+    void warmed
+      .then(() => (waitingFor = "informers have not synced"))
+      .then(() => Promise.all([ctl.operator.synced, ctl.blueprints.synced]))
+      .then(() => {
+        ready = true;
+        log.info("operator ready", { securePort: server.port, httpPort });
+      });
   }
 
   let stopped = false;

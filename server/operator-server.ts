@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import type { Kube } from "../lib/kube/client.ts";
+import type { Kube, KubeObject } from "../lib/kube/client.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { InjectOptions } from "../stash/pod-template.ts";
 import type { LocalSpec } from "../restic/backend.ts";
@@ -93,6 +93,8 @@ export interface OperatorServer {
   caBundle: string;
   certs: ServingCerts;
   index: SnapshotIndex;
+  /** Lists the snapshots of every Repository (in `namespace`, or all) into the index; resolves with how many. */
+  warmSnapshotIndex(namespace?: string): Promise<number>;
   /** The backup path calls this after a backup or forget so the Snapshot API shows it at once. */
   invalidate(repoNamespace: string, repoName: string): void;
   registerWithApiServer(opts?: RegisterOptions): Promise<void>;
@@ -250,6 +252,11 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
     certs,
     index,
     invalidate: (ns, name) => index.invalidate(ns, name),
+    async warmSnapshotIndex(namespace) {
+      const repos = (await kube.list<KubeObject>("stash.appscode.com/v1alpha1", "Repository", namespace)).items;
+      await index.warm(repos);
+      return repos.length;
+    },
     registerWithApiServer,
     unregister,
     async stop() {

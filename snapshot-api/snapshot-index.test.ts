@@ -29,6 +29,31 @@ test("concurrent reads share one listing and later reads come from the index", a
   assert.equal(src.state.calls, 1);
 });
 
+test("warming lists every Repository once, concurrently up to the limit, so the first reads cost no listing; a failing one is kept as its error", async () => {
+  let running = 0;
+  let peak = 0;
+  const calls: string[] = [];
+  const idx = new SnapshotIndex({
+    concurrency: 2,
+    load: async (r) => {
+      calls.push(r.metadata.name!);
+      peak = Math.max(peak, ++running);
+      await new Promise((res) => setTimeout(res, 5));
+      running--;
+      if (r.metadata.name === "broken") throw new Error("backend unreachable");
+      return [snap(r.metadata.name!)];
+    },
+  });
+  const repos = ["r1", "r2", "r3", "broken"].map((name) => ({ ...repo(), metadata: { name, namespace: "ns", uid: name } }));
+  await idx.warm(repos);
+  assert.deepEqual(calls.sort(), ["broken", "r1", "r2", "r3"]);
+  assert.equal(peak, 2);
+  assert.equal(idx.size, 4);
+  assert.deepEqual(await idx.snapshotsOf(repos[2]), [snap("r3")]);
+  await assert.rejects(idx.snapshotsOf(repos[3]), /backend unreachable/);
+  assert.equal(calls.length, 4, "reads after warming are answered from the index");
+});
+
 test("invalidate makes the next read wait for a fresh listing", async () => {
   const src = source();
   const idx = new SnapshotIndex({ load: src.load });

@@ -175,6 +175,19 @@ export class SnapshotIndex {
     this.entries.delete(keyOf(namespace, name));
   }
 
+  /**
+   * Lists the Repositories given, a few at a time, so the first reads after a start are answered
+   * from memory (docs/decisions/snapshot-index-warm.md). A listing that fails is kept as the entry's
+   * error, as any read would keep it; warming never throws.
+   */
+  async warm(repos: KubeObject[]): Promise<void> {
+    const queue = [...repos];
+    const worker = async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) await this.snapshotsOf(r).catch(() => {});
+    };
+    await Promise.all(Array.from({ length: this.opts.concurrency }, worker));
+  }
+
   /** Reloads every known listing, a few at a time. */
   async refreshAll(): Promise<void> {
     const queue = [...this.entries.values()];
