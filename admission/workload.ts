@@ -15,6 +15,10 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
   return {
     async mutate(obj, ctx) {
       if (obj.metadata.deletionTimestamp || !isWorkloadKind(obj.kind)) return obj;
+      // A ReplicaSet a Deployment controls is the Deployment's template: changing it (e.g. removing
+      // the sidecar because no invoker names the ReplicaSet) makes the Deployment controller see a
+      // hash collision and create ReplicaSets forever. Stash's webhook skips owned workloads too.
+      if (obj.metadata.ownerReferences?.some((o: any) => o.controller)) return obj;
       const namespace = obj.metadata.namespace ?? ctx.namespace;
       const workload = { ...obj, metadata: { ...obj.metadata, namespace } };
       // The lookups are informer caches once synced (admission/cached-lookups.ts), and "no invoker"

@@ -166,11 +166,6 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
   const addr = http.address();
   const httpPort = typeof addr === "object" && addr ? addr.port : c.metricsPort;
 
-  if (c.register !== "none") {
-    const reg: RegisterOptions = { webhookConfigName: c.webhookConfigName ?? "restash" };
-    if (c.register === "local") reg.apiServiceService = { namespace: "kube-system", name: "restash-operator", externalName: true };
-    await server.registerWithApiServer(reg);
-  }
   const lead = async () => {
     leading = true;
     const ctl = await startControllers();
@@ -213,6 +208,21 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
         ready = true;
         log.info("operator ready", { securePort: server.port, httpPort });
       });
+  }
+
+  // Registered once readiness is wired: in a cluster the APIService turns Available only when this pod
+  // is Ready (an endpoint of its Service), so registering first would wait for itself.
+  if (c.register !== "none") {
+    const reg: RegisterOptions = { webhookConfigName: c.webhookConfigName ?? "restash" };
+    if (c.register === "local") reg.apiServiceService = { namespace: "kube-system", name: "restash-operator", externalName: true };
+    // In a cluster the API server reaches the webhooks and the Snapshot API through the operator's
+    // Service, on the Service's port (443 -> targetPort https), not on the container's port.
+    if (c.register === "cluster" && c.service) {
+      const svc = { namespace: c.service.namespace, name: c.service.name, port: 443 };
+      reg.webhookEndpoint = { service: svc };
+      reg.apiServiceService = svc;
+    }
+    await server.registerWithApiServer(reg);
   }
 
   let stopped = false;
@@ -341,7 +351,7 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     kube,
     log,
     image: String(values.image),
-    pushgatewayUrl: String(values["pushgateway-url"]) || undefined,
+    pushgatewayUrl: podsPushgateway(String(values["pushgateway-url"]) || undefined, svcName, svcNs, env),
     securePort: Number(values["secure-port"]),
     secureHost: String(values["bind-address"]),
     metricsPort: Number(values["metrics-port"]),
@@ -367,4 +377,19 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
   log.info("stopping", { why });
   await running.stop();
   return why.startsWith("SIG") ? 0 : 1;
+}
+
+/**
+ * The pushgateway URL handed to sidecars, init-containers and Jobs: they run in other pods, where
+ * "localhost" is not the pushgateway beside the operator. They reach it through the operator's
+ * Service: its ClusterIP from the service environment variables Kubernetes sets in this pod (no
+ * cluster DNS needed), else its DNS name.
+ */
+export function podsPushgateway(url: string | undefined, svcName: string | undefined, svcNs: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (!url || !svcName || !svcNs) return url;
+  const u = new URL(url);
+  if (u.hostname !== "localhost" && u.hostname !== "127.0.0.1") return url;
+  const host = env[`${svcName.toUpperCase().replace(/-/g, "_")}_SERVICE_HOST`];
+  u.hostname = host || `${svcName}.${svcNs}.svc`;
+  return u.toString().replace(/\/$/, "");
 }

@@ -27,6 +27,8 @@ export interface ControllerContext {
   invokersOf?: (namespace: string, name: string) => { kind: string; namespace: string; name: string }[];
   /** BackupConfigurations and BackupBatches (not being deleted) with a target of this kind, namespace and name, from the operator's caches. */
   backupInvokersTargeting?: (ref: { kind: string; namespace: string; name: string }) => KubeObject[];
+  /** Namespace/ServiceAccount pairs whose restash-runner RoleBinding this process has applied. */
+  runnerBindings?: Set<string>;
 }
 
 export const now = (ctx: { clock: Clock }) => new Date(ctx.clock.now());

@@ -65,6 +65,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
     opts: { image: o.image, imagePullPolicy: o.imagePullPolicy, pushgatewayUrl: o.pushgatewayUrl, ownPod: o.ownPod },
     pushSessionMetrics: o.pushSessionMetrics ?? (o.pushgatewayUrl ? sessionMetricsPusher(o.pushgatewayUrl, () => clock.now()) : undefined),
     wipeOut: o.wipeOut ?? wipeOutWith(kube),
+    runnerBindings: new Set(),
   };
   // Each kind's context reads the caches, so it is made once they exist, below (before any event:
   // handlers run after startOperator returns).

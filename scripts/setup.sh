@@ -21,6 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The node first: its one go build makes kube-apiserver and kubectl too (build-control-plane.sh --node),
+# so the control plane below is already there.
+bash scripts/build-node.sh >/dev/null
 bash scripts/build-control-plane.sh >/dev/null
 bash scripts/install-tools.sh >/dev/null
+# The images the node runs, built without a Docker daemon and imported, never pulled.
+for image in base pushgateway restash; do bash scripts/build-image.sh "$image" >/dev/null; done
 echo "setup done: node $(node_modules/.bin/node --version)"

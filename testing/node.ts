@@ -15,8 +15,6 @@ import { promisify } from "node:util";
 import { Kube } from "../lib/kube/client.ts";
 import { NODE, importImage, nodeRunning, restashImages, startNode, stopNode, type NodeInfo } from "../local/node.ts";
 import { eventually } from "./eventually.ts";
-import { dump, loadAll } from "js-yaml";
-import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from "../admission/webhook-configurations.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -105,22 +103,9 @@ export function nodeCluster(): Promise<NodeCluster> {
 /**
  * `kubectl apply --server-side -k .`, as users deploy restash. Twice: the first apply creates the CRDs
  * and the operator, but its Functions/Tasks wait for the CRDs and for the operator's validating webhook.
- *
- * WORKAROUND until deploy/webhooks.yaml matches what the operator registers (reported to the lead):
- * its webhooks carry other names and paths than admission/webhook-configurations.ts builds, so the API
- * server ends up with webhooks that have no caBundle and refuse every Stash object. Here the rendered
- * WebhookConfigurations are the operator's own, without caBundle (the operator patches it in).
  */
 async function deployRestash(node: NodeInfo) {
-  const docs = loadAll(await kubectl(node, ["kustomize", repoRoot])) as any[];
-  const endpoint = { service: { namespace: "restash", name: "restash-operator", port: 443 } };
-  const own = [
-    mutatingWebhookConfiguration({ name: "restash", endpoint, caBundle: "" }),
-    validatingWebhookConfiguration({ name: "restash", endpoint, caBundle: "" }),
-  ];
-  for (const o of own) for (const wh of (o as any).webhooks) delete wh.clientConfig.caBundle;
-  const manifests = [...docs.filter((d) => d && !/WebhookConfiguration$/.test(d.kind)), ...own].map((d) => dump(d)).join("---\n");
-  const apply = () => kubectl(node, ["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: manifests, timeoutMs: 120_000 });
+  const apply = () => kubectl(node, ["apply", "--server-side", "--force-conflicts", "-k", repoRoot], { timeoutMs: 120_000 });
   await apply().catch(() => undefined);
   await kubectl(node, ["-n", "restash", "rollout", "status", "deployment/restash-operator", "--timeout=180s"], { timeoutMs: 200_000 });
   await eventually("restash's Functions and Tasks applied", () => apply().then(() => true), 60_000, 1000);

@@ -80,7 +80,8 @@ export function desiredCronJobRBAC(bc: any): any[] {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "RoleBinding",
     metadata: meta,
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "stash-cron-job" },
+    // The ClusterRole deploy/rbac.yaml ships (and the only one besides restash-runner the operator may bind).
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "restash-cron-job" },
     subjects: [{ kind: "ServiceAccount", name: userSA ?? name, namespace: bc.metadata.namespace }],
   });
   return out;

@@ -17,6 +17,7 @@ import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "../../stash/names.ts";
 import { BACKUP_BATCH, isBatch, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
 import { ensureSidecar, removeSidecarFor } from "../invoker/workload.ts";
+import { ensureRunnerBinding, podServiceAccount } from "../invoker/runner-rbac.ts";
 import { backupInvokerFor } from "../../stash/workload.ts";
 
 const BC = "BackupConfiguration";
@@ -164,6 +165,7 @@ async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, ta
       throw stalled(R.SidecarInjectionFailed, msg, { object: { kind, namespace, name }, field: t.field ?? "spec.target" });
     }
     try {
+      await ensureRunnerBinding(kube, ctx.runnerBindings, t.target.ref.namespace || namespace, podServiceAccount(found[t.index]));
       await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
       setCond(
         memberSt[t.index],

@@ -5,6 +5,7 @@
 // compute the phase. A BackupConfiguration has one target, a BackupBatch one per member.
 // Status is written once, in lib/reconcile.ts's `finally`; the runner writes host stats into the
 // same status and both use resourceVersion-guarded writes.
+import { ensureRunnerBinding, jobServiceAccount } from "../invoker/runner-rbac.ts";
 import { getCondition, isFalse, isTrue, rfc3339, type HealthInput } from "../../lib/conditions.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
@@ -241,6 +242,7 @@ async function initiateTarget(
       const taskPod = info.task?.name
         ? await invokerTaskPod({ kube, invoker: view, backupSession: bs.metadata.name, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
         : undefined;
+      await ensureRunnerBinding(kube, ctx.runnerBindings, bs.metadata.namespace!, jobServiceAccount(view));
       await kube.apply(desiredBackupJob(bs, view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       totalHosts = 1;
     }

@@ -11,7 +11,8 @@ import type { ControllerContext } from "../context.ts";
 import { desiredRestoreJob } from "./restore-job.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { backupModel } from "../../stash/names.ts";
-import { ensureInitContainer } from "../invoker/workload.ts";
+import { ensureInitContainer, targetApiVersion } from "../invoker/workload.ts";
+import { ensureRunnerBinding, jobServiceAccount, podServiceAccount } from "../invoker/runner-rbac.ts";
 
 /** Ensures the executor of `info` (a target of `inv`); throws after recording the failure on `st`. */
 export async function ensureRestoreExecutor(ctx: ControllerContext, st: StepState, inv: KubeObject, repo: KubeObject, info: TargetInfo): Promise<void> {
@@ -19,6 +20,8 @@ export async function ensureRestoreExecutor(ctx: ControllerContext, st: StepStat
   const sidecar = backupModel(ref.kind, info.task?.name) === "sidecar";
   try {
     if (sidecar) {
+      const workload = await ctx.kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, ref.namespace || inv.metadata.namespace);
+      await ensureRunnerBinding(ctx.kube, ctx.runnerBindings, ref.namespace || inv.metadata.namespace!, podServiceAccount(workload));
       await ensureInitContainer(ctx.kube, inv, repo, ctx.opts, info);
       setCond(
         st,
@@ -32,6 +35,7 @@ export async function ensureRestoreExecutor(ctx: ControllerContext, st: StepStat
       const taskPod = info.task?.name
         ? await invokerTaskPod({ kube: ctx.kube, invoker: view, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
         : undefined;
+      await ensureRunnerBinding(ctx.kube, ctx.runnerBindings, inv.metadata.namespace!, jobServiceAccount(view));
       await ctx.kube.apply(desiredRestoreJob(view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
       setCond(st, C.RestoreJobCreated, true, R.RestoreJobCreationSucceeded, "Successfully created restore job.");
     }

@@ -88,15 +88,6 @@ test("a Deployment's volume is backed up by the injected sidecar when the real C
     metadata: { name: repoName, namespace: w.namespace },
     spec: { backend: { storageSecretName: "minio-creds", s3: { endpoint, bucket, prefix: "app", region: minio.region } } },
   });
-  // WORKAROUND (reported): deploy/rbac.yaml says the operator binds restash-runner per namespace for the
-  // sidecar, Jobs and init-containers, but nothing does yet; the workloads here run as `default`.
-  await w.kube.apply({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: "restash-runner", namespace: w.namespace },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "restash-runner" },
-    subjects: [{ kind: "ServiceAccount", name: "default", namespace: w.namespace }],
-  });
   await w.kube.apply(app(w.namespace, "app", true));
   await w.kube.apply({
     apiVersion: V1B,

@@ -26,28 +26,6 @@ test("a preBackup exec hook runs in the app container through the kubelet, and t
     metadata: { name: "repo", namespace: w.namespace },
     spec: { backend: { storageSecretName: "minio-creds", s3: { endpoint, bucket, prefix: "hooks", region: minio.region } } },
   });
-  // WORKAROUND (reported): nothing binds restash-runner for the workload's ServiceAccount yet.
-  await w.kube.apply({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: "restash-runner", namespace: w.namespace },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "restash-runner" },
-    subjects: [{ kind: "ServiceAccount", name: "default", namespace: w.namespace }],
-  });
-  // WORKAROUND (reported): pods/exec over WebSocket is authorized as verb "get"; restash-runner grants only "create" (SPDY's verb).
-  await w.kube.apply({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "Role",
-    metadata: { name: "pods-exec-get", namespace: w.namespace },
-    rules: [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["get"] }],
-  });
-  await w.kube.apply({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name: "pods-exec-get", namespace: w.namespace },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pods-exec-get" },
-    subjects: [{ kind: "ServiceAccount", name: "default", namespace: w.namespace }],
-  });
   await w.kube.apply({
     apiVersion: "apps/v1",
     kind: "Deployment",
