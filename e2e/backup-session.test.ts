@@ -1,15 +1,17 @@
+// BackupSession against the real API server: skipping, deadlines and retries (clock advanced), and a
+// PVC target's backup and restore Jobs run by the runner as the Job's container would run it.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testNamespace, stopControlPlane } from "../../testing/cluster.ts";
-import { ManualClock } from "../../lib/workqueue.ts";
-import { startOperator } from "../operator.ts";
-import { newBackupSession } from "../../stash/new-backup-session.ts";
-import { backupConfiguration, deployment, eventually, repository, secret } from "../../testing/stash-objects.ts";
-import { runRunner } from "../../testing/runner.ts";
-import type { Kube } from "../../lib/kube/client.ts";
+import { testNamespace, stopControlPlane } from "../testing/cluster.ts";
+import { ManualClock } from "../lib/workqueue.ts";
+import { startOperator } from "../reconciler/operator.ts";
+import { newBackupSession } from "../stash/new-backup-session.ts";
+import { backupConfiguration, deployment, eventually, repository, secret } from "../testing/stash-objects.ts";
+import { runRunner } from "../testing/runner.ts";
+import type { Kube } from "../lib/kube/client.ts";
 
 after(() => stopControlPlane());
 
