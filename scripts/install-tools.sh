@@ -71,18 +71,23 @@ if [ "${RESTASH_SKIP_S3:-}" != 1 ]; then
 fi
 
 # Debian packages: PostgreSQL (database Tasks), git (policy repositories, git daemon).
+# PostgreSQL is looked up outside $OUT: a caller whose PATH already holds $OUT (a test running this
+# script) would otherwise find the links made last time and link each one to itself.
+SYSPATH=$(printf %s "$PATH" | tr ':' '\n' | grep -vxF "$OUT" | paste -sd: -)
+syscmd() { PATH="$SYSPATH" command -v "$1" 2>/dev/null; }
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
-if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then need_apt+=(postgresql); fi
+if ! syscmd pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then need_apt+=(postgresql); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
-pgbin=$(dirname "$(command -v pg_ctl 2>/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")
+pgctl=$(syscmd pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | tail -1)
+pgbin=$(dirname "${pgctl:-/nonexistent/pg_ctl}")
 for b in pg_ctl initdb postgres psql pg_dump pg_dumpall; do
-  if [ -x "$pgbin/$b" ]; then ln -sf "$pgbin/$b" "$OUT/$b"; elif command -v "$b" >/dev/null; then ln -sf "$(command -v "$b")" "$OUT/$b"; fi
+  if [ -x "$pgbin/$b" ]; then ln -sfn "$pgbin/$b" "$OUT/$b"; elif found=$(syscmd "$b"); then ln -sfn "$found" "$OUT/$b"; fi
 done
 
 echo "$OUT"
