@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { eventually } from "../../testing/eventually.ts";
 import { freshBucket } from "../../testing/services.ts";
-import { kubectl, nodeNamespace, reachableFromPods, type NodeNamespace } from "../../testing/node.ts";
+import { endedBackupSession, kubectl, nodeNamespace, reachableFromPods, type NodeNamespace } from "../../testing/node.ts";
 
 const V1B = "stash.appscode.com/v1beta1";
 const cond = (list: any[] | undefined, type: string) => (list ?? []).find((c: any) => c.type === type);
@@ -109,15 +109,7 @@ test("a Deployment's volume is backed up by the injected sidecar when the real C
   assert.equal(sums.trim().split("\n").length, 4, sums);
 
   // The session the CronJob's Job created (no test code triggers it).
-  const session = await eventually(
-    "a BackupSession that ended",
-    async () => {
-      const list = (await w.kube.list<any>(V1B, "BackupSession", w.namespace)).items;
-      return list.find((s) => ["Succeeded", "Failed"].includes(s.status?.phase));
-    },
-    180_000,
-    500,
-  );
+  const session = await endedBackupSession(w);
   assert.equal(session.status.phase, "Succeeded", JSON.stringify(session.status, null, 1));
   const jobs = (await w.kube.list<any>("batch/v1", "Job", w.namespace)).items;
   assert.ok(

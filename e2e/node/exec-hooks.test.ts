@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { eventually } from "../../testing/eventually.ts";
 import { freshBucket } from "../../testing/services.ts";
-import { kubectl, nodeNamespace, reachableFromPods } from "../../testing/node.ts";
+import { endedBackupSession, kubectl, nodeNamespace, reachableFromPods } from "../../testing/node.ts";
 
 const V1B = "stash.appscode.com/v1beta1";
 const cond = (list: any[] | undefined, type: string) => (list ?? []).find((c: any) => c.type === type);
@@ -66,15 +66,7 @@ test("a preBackup exec hook runs in the app container through the kubelet, and t
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     },
   });
-  const session = await eventually(
-    "a BackupSession that ended",
-    async () => {
-      const list = (await w.kube.list<any>(V1B, "BackupSession", w.namespace)).items;
-      return list.find((s) => ["Succeeded", "Failed"].includes(s.status?.phase));
-    },
-    180_000,
-    500,
-  );
+  const session = await endedBackupSession(w);
   assert.equal(session.status.phase, "Succeeded", JSON.stringify(session.status, null, 1));
   const target = session.status.targets[0];
   assert.equal(cond(target.conditions, "PreBackupHookExecutionSucceeded")?.status, "True", JSON.stringify(target.conditions));
