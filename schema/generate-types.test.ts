@@ -37,3 +37,16 @@ test("schema nodes map to TypeScript: enums to unions, int-or-string to number |
 }`,
   );
 });
+
+test("shapes the kinds share are generated once under one name and used by every kind that has them", () => {
+  const out = generateTypes(crdFiles());
+  for (const name of ["BackupTarget", "RetentionPolicy", "RuntimeSettings", "Condition", "BackupTargetStatus", "PodRuntimeSettings"]) {
+    assert.equal(out.match(new RegExp(`^export type ${name} = `, "gm"))?.length, 1, name);
+  }
+  const section = (kind: string) => out.slice(out.indexOf(`export type ${kind} = `), out.indexOf("\nexport type ", out.indexOf(`export type ${kind} = `) + 1));
+  assert.match(section("BackupConfigurationSpec"), /target\?: BackupTarget;/);
+  assert.match(section("BackupBatchMember"), /target\?: BackupTarget;/);
+  assert.match(section("BackupBlueprintSpec"), /retentionPolicy\??: RetentionPolicy;/);
+  assert.match(section("BackupSessionStatus"), /targets\?: BackupTargetStatus\[\];/);
+  assert.match(section("RuntimeSettings"), /pod\?: PodRuntimeSettings;/);
+});
