@@ -12,13 +12,23 @@ import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { desiredBackupJob } from "./backup-job.ts";
+import { executorVerdict } from "./executor-failure.ts";
 import { setCond, type StepState } from "../invoker/dependencies.ts";
 import { sessionsToDelete } from "../../stash/history.ts";
 import { newBackupSession } from "../../stash/new-backup-session.ts";
 import { now, type ControllerContext } from "../context.ts";
 import { backupSessionCompleted, backupSessionPhase, backupTargetPhase, goDuration, isFinalSessionPhase, parseGoDuration } from "../../stash/phases.ts";
 import { C, R } from "../../stash/conditions.ts";
-import { DEFAULT_BACKUP_HISTORY_LIMIT, LABEL_INVOKER_NAME, LABEL_INVOKER_TYPE, SIDECAR_CONTAINER, V1ALPHA1, V1BETA1, backupModel } from "../../stash/names.ts";
+import {
+  DEFAULT_BACKUP_HISTORY_LIMIT,
+  LABEL_INVOKER_NAME,
+  LABEL_INVOKER_TYPE,
+  SIDECAR_CONTAINER,
+  V1ALPHA1,
+  V1BETA1,
+  backupJobName,
+  backupModel,
+} from "../../stash/names.ts";
 import { setCondition } from "../../lib/conditions.ts";
 import { invokerTaskPod } from "../../stash/tasks/invoker-task.ts";
 import { targetApiVersion } from "../invoker/workload.ts";
@@ -90,6 +100,8 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
     setCond(st, C.DeadlineExceeded, true, R.FailedToCompleteWithinDeadline, `Failed to complete backup within ${invoker?.spec?.timeOut ?? "the deadline"}.`);
   }
   status.conditions = st.conditions;
+  // A Job target whose pod failed or cannot start never reports: end it with the pod's reason.
+  const recheckMs = invoker && !isTrue(st.conditions, C.DeadlineExceeded) ? await checkBackupJobs(ctx, bs, invoker, status, t) : undefined;
   const total = invoker ? targetsOf(invoker).length : undefined;
   if ((backupSessionCompleted(status, total) && !waitingForPostBackupHooks(invoker, status)) || isTrue(st.conditions, C.BackupSkipped)) {
     await finish(ctx, bs, invoker, status, st);
@@ -132,7 +144,35 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
     const left = Math.max(Date.parse(status.sessionDeadline) - t.getTime() + 1000, 1000);
     result = { requeueAfterMs: Math.min(left, result.requeueAfterMs ?? left) };
   }
+  if (recheckMs !== undefined) result = { requeueAfterMs: Math.min(recheckMs, result.requeueAfterMs ?? recheckMs) };
   return result;
+}
+
+/**
+ * Sets BackupDisrupted on every running Job target whose Job failed or whose pod cannot start
+ * (executor-failure.ts); returns when to look again at a pod that has not started yet.
+ */
+async function checkBackupJobs(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<number | undefined> {
+  const ns = bs.metadata.namespace!;
+  let recheck: number | undefined;
+  for (const info of targetsOf(invoker)) {
+    const ref = refOf(info);
+    if (backupModel(ref.kind, info.task?.name) !== "job") continue;
+    const entry = (status.targets ?? []).find((x: any) => sameRef(x.ref, ref, invoker.metadata.namespace));
+    if (!entry || !isTrue(entry.conditions, C.BackupExecutorEnsured) || ["Succeeded", "Failed"].includes(backupTargetPhase(entry))) continue;
+    const name = backupJobName(bs.metadata.name!, info.index);
+    const job = await ctx.kube.getOrNull<KubeObject>("batch/v1", "Job", name, ns);
+    const pods = job ? (await ctx.kube.list<KubeObject>("v1", "Pod", ns, `batch.kubernetes.io/job-name=${name}`)).items : [];
+    const verdict = executorVerdict(job, pods, t);
+    if (verdict && "failed" in verdict) {
+      entry.conditions = setCondition(
+        entry.conditions,
+        { type: C.BackupDisrupted, status: true, reason: R.FailedToCompleteDueToDisruption, message: verdict.failed },
+        t,
+      );
+    } else if (verdict) recheck = Math.min(recheck ?? verdict.recheckMs, verdict.recheckMs);
+  }
+  return recheck;
 }
 
 /** The first failure a user needs to read: a host error, a False condition, or the deadline. */
