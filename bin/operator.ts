@@ -37,6 +37,8 @@ export interface OperatorConfig {
   workDir: string;
   /** Watch one namespace only. */
   namespace?: string;
+  /** The Secret with the serving CA every replica shares (see server/shared-ca.ts). */
+  caSecret?: { namespace: string; name: string };
   /** The Service the API server reaches the operator through (in a cluster). */
   service?: { namespace: string; name: string };
   /** How to register webhooks and the APIService: "cluster" (through `service`), "local" (a process on
@@ -118,6 +120,7 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
     port: c.securePort,
     host: c.secureHost,
     service: c.service,
+    caSecret: c.caSecret,
     inject: { image: c.image, pushgatewayUrl: c.pushgatewayUrl },
     localPath: c.localPath ? (local) => c.localPath!(local.mountPath) : undefined,
     log: log.child({ component: "server" }),
@@ -258,6 +261,8 @@ const USAGE = `usage: restash operator [flags]
   --namespace=NS               watch one namespace only
   --service-name, --service-namespace   the operator's Service (in a cluster)
   --register=cluster|local|none         how webhooks and the APIService are registered (default cluster)
+  --ca-secret=[NS/]NAME        the Secret with the serving CA all replicas share (default $POD_NAMESPACE/restash-operator-ca
+                               in a pod; empty: a CA of this process's own)
   --enable-leader-election     run the controllers only while holding a Lease (several replicas)
   --leader-election-id=NAME    the Lease (default restash-operator, in --leader-election-namespace or $POD_NAMESPACE)
   --leader-election-lease-duration=35s, --leader-election-renew-deadline=30s, --leader-election-retry-period=5s
@@ -291,6 +296,7 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
         "service-namespace": { type: "string", default: env.POD_NAMESPACE },
         "webhook-configuration": { type: "string", default: "restash" },
         register: { type: "string", default: "cluster" },
+        "ca-secret": { type: "string", default: env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/restash-operator-ca` : "" },
         "log-level": { type: "string", default: env.RESTASH_LOG_LEVEL ?? "info" },
         "enable-leader-election": { type: "boolean", default: false },
         "leader-election-id": { type: "string", default: "restash-operator" },
@@ -314,6 +320,16 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
   if (!["cluster", "local", "none"].includes(register)) {
     process.stderr.write(`restash operator: --register must be cluster, local or none (got ${JSON.stringify(register)})\n`);
     return 2;
+  }
+  let caSecret: OperatorConfig["caSecret"];
+  const caFlag = String(values["ca-secret"] ?? "");
+  if (caFlag) {
+    const [ns, name] = caFlag.includes("/") ? caFlag.split("/", 2) : [env.POD_NAMESPACE ?? (values["service-namespace"] as string | undefined), caFlag];
+    if (!ns || !name) {
+      process.stderr.write(`restash operator: --ca-secret=${caFlag}: give it as NAMESPACE/NAME (no $POD_NAMESPACE to default the namespace)\n`);
+      return 2;
+    }
+    caSecret = { namespace: ns, name };
   }
   let leaderElection: LeaderElectionConfig | undefined;
   if (values["enable-leader-election"]) {
@@ -359,6 +375,7 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     workDir: String(values["work-dir"]),
     namespace: values.namespace as string | undefined,
     service: svcName && svcNs ? { name: svcName, namespace: svcNs } : undefined,
+    caSecret,
     ownPod: env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE, name: env.POD_NAME || undefined, ip: env.POD_IP || undefined } : undefined,
     register: register as OperatorConfig["register"],
     webhookConfigName: String(values["webhook-configuration"]),

@@ -106,6 +106,11 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
     assert.equal(await can("create", "cronjobs", "batch"), true);
     assert.equal(await can("patch", "backupsessions", "stash.appscode.com"), true);
     assert.equal(await can("delete", "secrets"), false);
+    // The shared serving CA: its Secret is created in restash's namespace only.
+    assert.equal(await can("create", "secrets", "", "restash"), true);
+    assert.equal(await can("create", "secrets"), false);
+    // A deleted BackupConfiguration's finalizer removes its CronJob's ServiceAccount.
+    assert.equal(await can("delete", "serviceaccounts"), true);
     assert.equal(await can("create", "pods"), false);
   } finally {
     await cp.stop();

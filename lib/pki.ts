@@ -109,3 +109,19 @@ export async function createSigningKey(): Promise<{ publicPem: string; keyPem: s
   const publicPem = `-----BEGIN PUBLIC KEY-----\n${spki.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END PUBLIC KEY-----\n`;
   return { publicPem, keyPem: await exportKey(keys) };
 }
+
+/** A CA from its PEM certificate and PKCS#8 key (as createCA wrote them), e.g. kept in a Secret. */
+export async function loadCA(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64");
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]);
+  const publicKey = await cert.publicKey.export({ name: "ECDSA", namedCurve: "P-256" }, ["verify"]);
+  const keys = { privateKey, publicKey } as CryptoKeyPair;
+  // The key must be the certificate's: sign with it and verify with the certificate's public key.
+  const data = new TextEncoder().encode("restash");
+  const sig = await webcrypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, data);
+  if (!(await webcrypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, publicKey as webcrypto.CryptoKey, sig, data))) {
+    throw new Error("the CA key does not belong to the CA certificate");
+  }
+  return { cert, keys, certPem, keyPem };
+}

@@ -30,6 +30,7 @@ import { SnapshotIndex } from "../snapshot-api/snapshot-index.ts";
 import { resticSource, type SnapshotSource } from "../snapshot-api/restic-source.ts";
 import { sarAuthorizer } from "../snapshot-api/authorize.ts";
 import type { FrontProxyConfig } from "../snapshot-api/front-proxy-auth.ts";
+import { sharedCA } from "./shared-ca.ts";
 import { createServingCerts, renewalDelayMs, type ServingCerts } from "./serving-certs.ts";
 import { readFrontProxyConfig } from "./front-proxy-config.ts";
 import { API_SERVICE_NAME, externalNameService, serviceDnsName, snapshotApiService } from "./api-service.ts";
@@ -42,6 +43,8 @@ export interface OperatorServerOptions {
   host?: string;
   /** The TLS identity; generated when absent, with SANs for `service`. */
   certs?: ServingCerts;
+  /** The Secret holding the serving CA all replicas share (created by the first); without it each process makes its own CA. */
+  caSecret?: { namespace: string; name: string };
   /** The Service the API server reaches the operator through (adds its DNS name to the certificate). */
   service?: { namespace: string; name: string };
   /** Image and pushgateway for the injected sidecar and init-container. */
@@ -109,7 +112,9 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
   const { kube, log } = opts;
   const service = opts.service ?? { namespace: "kube-system", name: "restash-operator" };
   const dnsNames = [serviceDnsName(service.namespace, service.name), `${service.name}.${service.namespace}`];
-  const certs = opts.certs ?? (await createServingCerts({ dnsNames }));
+  // Every replica signs with the one CA in caSecret, so the caBundle each registers is the same.
+  const ca = opts.caSecret && !opts.certs ? await sharedCA(kube, { ...opts.caSecret, log }) : undefined;
+  const certs = opts.certs ?? (await createServingCerts({ dnsNames, ca }));
   const frontProxy = opts.frontProxy ?? (await readFrontProxyConfig(kube));
   const ownsScratch = !opts.scratchDir;
   const scratchDir = opts.scratchDir ?? mkdtempSync(join(tmpdir(), "restash-operator-"));
