@@ -11,7 +11,7 @@
 // sysctls kubelet and the bridge change); a run that was killed is cleaned by the next start.
 //
 //   startNode(opts?) -> RunningNode     stopNode(dir?)     nodeRunning(dir?)
-//   importImage(node, tar, name)        restashImages() -> [archive, name][]
+//   importImage(node, tar, name)        restashImages() -> [archive, name][]     nodeImages(node) -> names
 import { spawn, execFileSync, spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -587,6 +587,11 @@ function ctr(info: { binDir: string; containerdAddress: string }, args: string[]
   return run(join(info.binDir, "ctr"), ["--address", info.containerdAddress, "-n", "k8s.io", ...args], { allowFail });
 }
 
+/** The image names containerd's k8s.io namespace holds (what kubelet can run). */
+export function nodeImages(info: { binDir: string; containerdAddress: string }): Set<string> {
+  return new Set(ctr(info, ["images", "ls", "-q"]).split("\n").filter(Boolean));
+}
+
 /** Imports an OCI archive into containerd's k8s.io namespace (the one kubelet sees) under `name`. */
 export function importImage(info: { binDir: string; containerdAddress: string }, tar: string, name: string) {
   // The archive's manifest is tagged with `name`'s tag (umoci); --base-name puts the repository in
@@ -853,11 +858,14 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
   }
 }
 
+/** Images of the applications node tests back up (scripts/build-image.sh targets): PostgreSQL for the database Tasks. */
+export const APP_IMAGE_TARGETS = ["postgres"];
+
 /** The restash and pushgateway images (scripts/build-image.sh, cached by their inputs): what the
- *  deploy/overlays/local-node manifests run. */
-export function restashImages(log: (l: string) => void = () => {}): Array<[string, string]> {
+ *  deploy/overlays/local-node manifests run; and the applications' (APP_IMAGE_TARGETS). */
+export function restashImages(log: (l: string) => void = () => {}, targets = ["restash", "pushgateway", ...APP_IMAGE_TARGETS]): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
-  for (const target of ["restash", "pushgateway"]) {
+  for (const target of targets) {
     const t0 = Date.now();
     const out = execFileSync("bash", [join(repoRoot, "scripts/build-image.sh"), target], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     for (const line of out.trim().split("\n")) {

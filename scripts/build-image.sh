@@ -7,6 +7,8 @@
 #                            packages (mmdebstrap) + Node from node_modules/node + restic from
 #                            install-tools.sh + the code + `npm ci --omit=dev`, user 65534
 #   build-image.sh pushgateway  docker.io/prom/pushgateway:v1.11.1 (install-tools.sh's build, static)
+#   build-image.sh postgres  docker.io/library/postgres:15: Debian's PostgreSQL server (mmdebstrap) with an entrypoint
+#                            taking the official image's environment (scripts/postgres-image/entrypoint.sh), for node tests
 #   build-image.sh spec      what the restash image is made of, as JSON (a test compares it with the Dockerfile)
 #
 # Layers: a base (Debian rootfs, Node, restic: rebuilt only when those change) and the app
@@ -34,6 +36,10 @@ IMAGE_ENV="NODE_ENV=production RESTASH_SCRATCH_DIR=/stash-tmp TMPDIR=/stash-tmp"
 PUSHGATEWAY_VERSION=$(sed -n 's/^PUSHGATEWAY_VERSION=//p' "$HERE/install-tools.sh")
 PAUSE_VERSION=3.10.2
 BUSYBOX_NAME=docker.io/library/busybox:1.35
+# --- the postgres image: Debian's server packages for $SUITE, named as the official image's major tag.
+PG_MAJOR=15
+POSTGRES_PACKAGES="postgresql-$PG_MAJOR"
+POSTGRES_NAME=docker.io/library/postgres:$PG_MAJOR
 
 target="${1:-}"
 if [ "$target" = spec ]; then
@@ -198,9 +204,80 @@ build_restash() {
   echo "$out $IMAGE_NAME"
 }
 
+# The machine's own apt sources for $SUITE (the same Debian the rest of the project installs from).
+apt_sources() {
+  local s
+  for s in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+    [ -s "$s" ] && grep -q "$SUITE" "$s" && printf '%s\n' "$s"
+  done
+  return 0
+}
+
+need_mmdebstrap() {
+  command -v mmdebstrap >/dev/null || {
+    log "installing mmdebstrap from Debian"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >&2
+  }
+}
+
+build_postgres() {
+  local base_key base key out work entry start sources=()
+  entry="$HERE/postgres-image/entrypoint.sh"
+  base_key=$(printf '%s\n' "$SUITE" "$POSTGRES_PACKAGES" nojit "$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null)" | sha)
+  base="$IMAGES/postgres-base-$base_key"
+  if [ ! -f "$base/done" ]; then
+    need_mmdebstrap
+    start=$(date +%s)
+    log "building the postgres base layer: Debian $SUITE with $POSTGRES_PACKAGES"
+    mapfile -t sources < <(apt_sources)
+    [ ${#sources[@]} -gt 0 ] || { log "no apt sources for $SUITE on this machine"; exit 1; }
+    rm -rf "$base" && mkdir -p "$base"
+    work=$(mktemp -d)
+    new_layout "$base/layout" base
+    umoci unpack --image "$base/layout:base" "$work/b" >/dev/null
+    # The package's own cluster (pg_createcluster in its postinst) is dropped: the entrypoint makes one in PGDATA.
+    # So is JIT (LLVM and its bitcode, 150 MB of the 370): without llvmjit.so the server runs with jit off.
+    mmdebstrap --variant=minbase --include="${POSTGRES_PACKAGES// /,}" \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/etc/postgresql/*/main "$1"/var/lib/postgresql/*/main' \
+      --customize-hook='chroot "$1" dpkg --purge --force-depends libllvm14 libz3-4 >/dev/null && rm -rf "$1"/usr/lib/postgresql/*/lib/bitcode "$1"/usr/lib/postgresql/*/lib/llvmjit*' \
+      --customize-hook='mkdir -p "$1"/var/lib/postgresql/data "$1"/var/run/postgresql && chroot "$1" chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql' \
+      "$SUITE" "$work/b/rootfs" "${sources[@]}" >&2
+    umoci repack --image "$base/layout:base" "$work/b"
+    umoci gc --layout "$base/layout"
+    rm -rf "$work"
+    touch "$base/done"
+    find "$IMAGES" -maxdepth 1 -name "postgres-base-*" ! -path "$base" -exec rm -rf {} +
+    log "postgres base layer built in $(( $(date +%s) - start ))s"
+  fi
+  key=$( { printf '%s\n' "$base_key"; sha256sum "$entry"; } | sha)
+  out="$IMAGES/postgres-$PG_MAJOR-$key.tar"
+  if [ ! -f "$out" ]; then
+    work=$(mktemp -d)
+    mkdir -p "$work/e" "$work/l/blobs"
+    install -m 755 "$entry" "$work/e/docker-entrypoint.sh"
+    cp -al "$base/layout/blobs/." "$work/l/blobs/"
+    cp "$base/layout/index.json" "$base/layout/oci-layout" "$work/l/"
+    umoci insert --image "$work/l:base" "$work/e/docker-entrypoint.sh" /usr/local/bin/docker-entrypoint.sh
+    # As the official image: root starts it (the entrypoint owns PGDATA, then becomes postgres), SIGINT is a fast shutdown.
+    umoci config --image "$work/l:base" --tag "$PG_MAJOR" --config.user 0:0 --config.workingdir / \
+      --config.env "PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+      --config.env PGDATA=/var/lib/postgresql/data --config.env LANG=C.UTF-8 \
+      --config.entrypoint /usr/local/bin/docker-entrypoint.sh --config.cmd postgres \
+      --config.exposedports 5432/tcp --config.stopsignal SIGINT
+    umoci rm --image "$work/l:base"
+    umoci gc --layout "$work/l"
+    archive "$work/l" "$out"
+    rm -rf "$work"
+    find "$IMAGES" -maxdepth 1 -name "postgres-$PG_MAJOR-*.tar" ! -path "$out" -delete
+  fi
+  echo "$out $POSTGRES_NAME"
+}
+
 case "$target" in
   base) build_pause; build_busybox ;;
   restash) build_restash ;;
   pushgateway) build_pushgateway ;;
-  *) echo "usage: build-image.sh base|restash|pushgateway|spec" >&2; exit 2 ;;
+  postgres) build_postgres ;;
+  *) echo "usage: build-image.sh base|restash|pushgateway|postgres|spec" >&2; exit 2 ;;
 esac

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { after } from "node:test";
 import { promisify } from "node:util";
 import { Kube } from "../lib/kube/client.ts";
-import { NODE, importImage, nodeRunning, restashImages, startNode, stopNode, type NodeInfo } from "../local/node.ts";
+import { APP_IMAGE_TARGETS, NODE, importImage, nodeImages, nodeRunning, restashImages, startNode, stopNode, type NodeInfo } from "../local/node.ts";
 import { eventually } from "./eventually.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
@@ -65,7 +65,8 @@ export function nodeCluster(): Promise<NodeCluster> {
     let node = await nodeRunning();
     // RESTASH_NODE_KEEP_IMAGES=1: a running node's images are used as they are (e.g. an image built by hand).
     const keep = node && process.env.RESTASH_NODE_KEEP_IMAGES === "1";
-    const images = keep ? [] : restashImages(verbose);
+    // Kept or not, an application image the node lacks (a node started before it existed) is imported.
+    const images = keep ? restashImages(verbose, APP_IMAGE_TARGETS).filter(([, n]) => !nodeImages(node!).has(n)) : restashImages(verbose);
     lap("images");
     if (node) {
       verbose(`using the running node at ${node.server}`);
@@ -79,7 +80,7 @@ export function nodeCluster(): Promise<NodeCluster> {
     const kube = Kube.fromFile(node.kubeconfig);
     await deployRestash(node);
     // A pod keeps the image it started with: one re-imported under the same name needs a new pod.
-    if (!ownsNode && images.length) {
+    if (!ownsNode && images.some(([, n]) => n.startsWith("ghcr.io/restash/"))) {
       await kubectl(node, ["-n", "restash", "rollout", "restart", "deployment/restash-operator"]);
       await kubectl(node, ["-n", "restash", "rollout", "status", "deployment/restash-operator", "--timeout=180s"], { timeoutMs: 200_000 });
     }
