@@ -24,7 +24,7 @@ async function retrying<T>(fn: () => Promise<T>, delays = [50, 150, 400]): Promi
 
 async function getOrNull(kube: Kube, apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | null> {
   try {
-    return await retrying(() => kube.get(apiVersion, kind, name, namespace));
+    return await retrying(() => kube.get<KubeObject>(apiVersion, kind, name, namespace));
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;

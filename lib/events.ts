@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { Kube, KubeObject } from "./kube/client.ts";
 
-interface Cond {
+export interface Cond {
   type: string;
   status: string;
   reason?: string;

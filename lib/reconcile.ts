@@ -4,10 +4,10 @@
 // kstatus health are written once (lib/status.ts: skipped when unchanged, Events after it lands).
 // How the steps ended decides health here, for every kind; the error then goes to the work queue,
 // whose shouldRetry turns its kind (lib/errors.ts) into what happens next.
-import { setHealth, type HealthInput } from "./conditions.ts";
+import { setHealth, type Condition, type HealthInput } from "./conditions.ts";
 import { errorKind, errorMessage } from "./errors.ts";
 import type { Kube, KubeObject } from "./kube/client.ts";
-import { writeStatus } from "./status.ts";
+import { writeStatus, type StatusOf } from "./status.ts";
 import type { Clock, Result } from "./workqueue.ts";
 
 /** What the skeleton itself needs from a controller's context. */
@@ -16,20 +16,20 @@ export interface ReconcileEnv {
   clock: Clock;
 }
 
-/** One kind's part of the reconcile; `S` is what its steps build up for the status (a draft, the conditions). */
-export interface KindReconciler<C extends ReconcileEnv, S> {
+/** One kind's part of the reconcile; `S` is what its steps build up for the status (a draft, the conditions); `O` the kind's type. */
+export interface KindReconciler<C extends ReconcileEnv, S, O extends KubeObject = KubeObject> {
   apiVersion: string;
   kind: string;
   /** Added before the steps and released after `finalize` on deletion. Absent: a deleted object is left alone. */
   finalizer?: string;
   /** Clean-up before the finalizer is released; a thrown error keeps it (the queue retries). */
-  finalize?(ctx: C, obj: KubeObject): Promise<void>;
+  finalize?(ctx: C, obj: O): Promise<void>;
   /** The state of one reconcile, from the object as read (the finalizer already on it). */
-  begin(ctx: C, obj: KubeObject, now: Date): S | Promise<S>;
+  begin(ctx: C, obj: O, now: Date): S | Promise<S>;
   /** The kind's steps, in order; a typed error (lib/errors.ts) stops them. */
-  steps(ctx: C, obj: KubeObject, state: S): Promise<Result | void>;
+  steps(ctx: C, obj: O, state: S): Promise<Result | void>;
   /** The status to write, whatever the steps did, and the health that status alone says. */
-  status(ctx: C, obj: KubeObject, state: S): { status: Record<string, any>; health: HealthInput };
+  status(ctx: C, obj: O, state: S): { status: StatusOf<O>; health: HealthInput };
 }
 
 /**
@@ -48,9 +48,11 @@ export function healthAfter(said: HealthInput, failed: boolean, failure?: unknow
 }
 
 /** The reconcile of one kind: `(ctx, namespace, name)`, as the work queue calls it. */
-export function reconciler<C extends ReconcileEnv, S>(k: KindReconciler<C, S>): (ctx: C, namespace: string, name: string) => Promise<Result> {
+export function reconciler<C extends ReconcileEnv, S, O extends KubeObject = KubeObject>(
+  k: KindReconciler<C, S, O>,
+): (ctx: C, namespace: string, name: string) => Promise<Result> {
   return async (ctx, namespace, name) => {
-    let obj = await ctx.kube.getOrNull<KubeObject>(k.apiVersion, k.kind, name, namespace);
+    let obj = await ctx.kube.getOrNull<O>(k.apiVersion, k.kind, name, namespace);
     if (!obj) return {};
     if (obj.metadata.deletionTimestamp) {
       if (!k.finalizer || !(obj.metadata.finalizers ?? []).includes(k.finalizer)) return {};
@@ -71,7 +73,8 @@ export function reconciler<C extends ReconcileEnv, S>(k: KindReconciler<C, S>): 
       failure = e;
     } finally {
       const { status, health } = k.status(ctx, obj, state);
-      status.conditions = setHealth(status.conditions, healthAfter(health, failed, failure), now, obj.metadata.generation);
+      const withHealth = status as StatusOf<O> & { conditions?: Condition[] };
+      withHealth.conditions = setHealth(withHealth.conditions, healthAfter(health, failed, failure), now, obj.metadata.generation);
       await writeStatus(ctx.kube, obj, status);
     }
     // Every error goes on to the queue, Stalled too: it is logged and counted as a failed
@@ -84,9 +87,9 @@ export function reconciler<C extends ReconcileEnv, S>(k: KindReconciler<C, S>): 
 }
 
 /** Adds or removes a finalizer with a merge patch guarded by resourceVersion. */
-export async function setFinalizer(kube: Kube, obj: KubeObject, finalizer: string, present: boolean): Promise<KubeObject> {
+export async function setFinalizer<T extends KubeObject>(kube: Kube, obj: T, finalizer: string, present: boolean): Promise<T> {
   const list = obj.metadata.finalizers ?? [];
   if (list.includes(finalizer) === present) return obj;
   const finalizers = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
-  return kube.mergePatch(obj, { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers } });
+  return kube.mergePatch<T>(obj, { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers } });
 }

@@ -3,7 +3,10 @@
 // instead of being overwritten. Unchanged status is not written.
 import { isDeepStrictEqual } from "node:util";
 import type { Kube, KubeObject } from "./kube/client.ts";
-import { recordConditionEvents } from "./events.ts";
+import { recordConditionEvents, type Cond } from "./events.ts";
+
+/** The status type of a kind (`BackupSession` -> `BackupSessionStatus`); an unnamed kind's is open. */
+export type StatusOf<T> = T extends { status?: infer S } ? NonNullable<S> : Record<string, unknown>;
 
 export function statusPatch(oldStatus: Record<string, unknown> | undefined, newStatus: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...newStatus };
@@ -12,12 +15,14 @@ export function statusPatch(oldStatus: Record<string, unknown> | undefined, newS
 }
 
 /** Writes `status` if it differs from `obj.status`; returns the object as stored. Throws ApiError 409 on a concurrent change. */
-export async function writeStatus<T extends KubeObject>(kube: Kube, obj: T, status: Record<string, unknown>): Promise<T> {
+export async function writeStatus<T extends KubeObject>(kube: Kube, obj: T, status: StatusOf<T>): Promise<T> {
   if (isDeepStrictEqual(obj.status ?? {}, status)) return obj;
-  const patch = { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: statusPatch(obj.status, status) };
+  const next = status as Record<string, unknown> & { conditions?: Cond[] };
+  const prev = obj.status as (Record<string, unknown> & { conditions?: Cond[] }) | undefined;
+  const patch = { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: statusPatch(prev, next) };
   const stored = await kube.mergePatch<T>(obj, patch, "status");
   // Only a write that landed tells of a change: Events follow the stored status.
-  await recordConditionEvents(kube, stored, obj.status?.conditions, (status as any).conditions);
+  await recordConditionEvents(kube, stored, prev?.conditions, next.conditions);
   return stored;
 }
 
@@ -25,21 +30,22 @@ export async function writeStatus<T extends KubeObject>(kube: Kube, obj: T, stat
  * Read-modify-write for writers that share a status (the runner beside the operator): re-reads
  * on conflict and applies `mutate` to the fresh status, up to `attempts` times.
  */
-export async function updateStatus<T extends KubeObject>(
+export async function updateStatus<T extends KubeObject = KubeObject>(
   kube: Kube,
   ref: { apiVersion: string; kind: string; name: string; namespace: string },
-  mutate: (status: Record<string, any>, obj: T) => Record<string, any> | undefined,
+  mutate: (status: StatusOf<T>, obj: T) => StatusOf<T> | undefined,
   attempts = 10,
 ): Promise<T | null> {
   for (let i = 0; ; i++) {
     const obj = await kube.getOrNull<T>(ref.apiVersion, ref.kind, ref.name, ref.namespace);
     if (!obj) return null;
-    const next = mutate(structuredClone(obj.status ?? {}), obj);
+    // An object without status yet starts from an empty one (every status field is optional).
+    const next = mutate(structuredClone(obj.status ?? {}) as StatusOf<T>, obj);
     if (!next) return obj;
     try {
       return await writeStatus(kube, obj, next);
-    } catch (e: any) {
-      if (e?.code !== 409 || i + 1 >= attempts) throw e;
+    } catch (e) {
+      if ((e as { code?: unknown } | undefined)?.code !== 409 || i + 1 >= attempts) throw e;
     }
   }
 }

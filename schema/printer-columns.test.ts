@@ -67,7 +67,7 @@ test("the API server's table view of every Stash kind has Stash's columns", asyn
     const clusterScoped = ["backupblueprints", "functions", "tasks"].includes(plural);
     const path = `/apis/${apiVersion}${clusterScoped ? "" : `/namespaces/${namespace}`}/${plural}`;
     // kubectl prints headers only above rows; the Table view is what it prints them from.
-    const table = await kube.request(path, { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } });
+    const table = await kube.request<{ columnDefinitions: { name: string }[] }>(path, { headers: { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } });
     assert.deepEqual(
       table.columnDefinitions.map((c: { name: string }) => c.name),
       columns,

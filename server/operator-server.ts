@@ -148,8 +148,8 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
             metadataOnly: true,
             onEvent: (secret, type) => {
               const marked = index.secretChanged(
-                secret.metadata.namespace,
-                secret.metadata.name,
+                secret.metadata.namespace!,
+                secret.metadata.name!,
                 type === "delete" ? undefined : secret.metadata.resourceVersion,
               );
               if (marked.length > 0)

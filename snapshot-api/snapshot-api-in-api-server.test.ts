@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
 import { load } from "js-yaml";
-import { ApiError, type Kube, type KubeObject } from "../lib/kube/client.ts";
+import { ApiError, type Kube, type KubeList, type KubeObject } from "../lib/kube/client.ts";
 import { testOperator, stopTestOperator, type TestOperator } from "../testing/operator-server.ts";
 import { stopControlPlane } from "../testing/cluster.ts";
 import { eventually } from "../testing/eventually.ts";
@@ -116,7 +116,9 @@ test("kubectl get snapshots prints Stash's columns and the size", async () => {
 
 test("label selectors on repository and hostname work alone and combined", async () => {
   const list = async (labelSelector: string) =>
-    ((await op.kube.request(`${BASE}/namespaces/${ns}/snapshots`, { query: { labelSelector } })).items as KubeObject[]).map((i) => i.metadata.name).sort();
+    ((await op.kube.request<KubeList>(`${BASE}/namespaces/${ns}/snapshots`, { query: { labelSelector } })).items as KubeObject[])
+      .map((i) => i.metadata.name)
+      .sort();
   const a = await expectedNames("repo-a", repoA);
   const hostOf = new Map((await resticSnapshots(repoA)).map((s) => [`repo-a-${s.id.slice(0, 8)}`, s.hostname]));
   assert.deepEqual(await list("repository=repo-a"), [...a].sort());
@@ -187,7 +189,8 @@ test("a rotated storage Secret reaches the index without invalidate: the new pas
   const rotated = await op.namespace("snap-rotate");
   const dir = await localRepository(op.kube, rotated, "repo");
   await backup(dir, "host-0", "before rotation");
-  const listed = async () => ((await op.kube.request(`${BASE}/namespaces/${rotated}/snapshots`)).items as KubeObject[]).map((i) => i.metadata.name).sort();
+  const listed = async () =>
+    ((await op.kube.request<KubeList>(`${BASE}/namespaces/${rotated}/snapshots`)).items as KubeObject[]).map((i) => i.metadata.name).sort();
   assert.deepEqual(await listed(), (await expectedNames("repo", dir)).sort(), "the index holds the listing made with the old password");
 
   // The password is rotated in restic (the old one stops working) and a backup is made with the
@@ -337,7 +340,7 @@ test("an unreachable backend answers 503 with the reason", async () => {
 });
 
 test("discovery lists the snapshots resource with its verbs", async () => {
-  const list = await op.kube.request(BASE);
+  const list = await op.kube.request<{ resources: unknown }>(BASE);
   assert.deepEqual(list.resources, [
     {
       name: "snapshots",
@@ -392,7 +395,7 @@ test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, a
     spec: { backend: { storageSecretName: "rest", rest: { url: rest.repoUrl(restName) } } },
   });
 
-  const listed = (await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`)).items as KubeObject[];
+  const listed = (await op.kube.request<KubeList>(`${BASE}/namespaces/${remote}/snapshots`)).items as KubeObject[];
   const want = [
     ...JSON.parse(await restic(s3Url, ["snapshots", "--json", "--no-cache"], s3Env)).map((x: any) => `minio-${x.id.slice(0, 8)}`),
     ...JSON.parse(await restic(restUrl, ["snapshots", "--json", "--no-cache"])).map((x: any) => `rest-${x.id.slice(0, 8)}`),
@@ -400,7 +403,7 @@ test("listings over S3 (MinIO) and REST (rest-server) backends equal restic's, a
   assert.equal(want.length, 4);
   assert.deepEqual(listed.map((i) => i.metadata.name).sort(), want);
   assert.deepEqual(
-    (await op.kube.request(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length,
+    (await op.kube.request<KubeList>(`${BASE}/namespaces/${remote}/snapshots`, { query: { labelSelector: "repository=rest,hostname=host-1" } })).items.length,
     1,
   );
 

@@ -2,7 +2,7 @@
 // raw requests, watches and discovery over node:https. @kubernetes/client-node is loaded only when
 // its own objects are asked for (`kc`, the generated API clients) or the kubeconfig needs it
 // (exec plugins, auth-providers, proxies): see config.ts.
-import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
+import { Agent, request as httpsRequest, type AgentOptions, type RequestOptions } from "node:https";
 import { createRequire } from "node:module";
 // Types only: the package itself is loaded on first use of `kc` or a generated API client (see
 // config.ts for why the operator does not load it otherwise).
@@ -17,6 +17,9 @@ import type {
   AuthorizationV1Api,
   KubernetesObject,
   KubernetesListObject,
+  V1ObjectMeta,
+  ApiType,
+  ApiConstructor,
 } from "@kubernetes/client-node";
 import { liteFromDefault, liteFromFile, type KubeAccess, type LiteAccess } from "./config.ts";
 import { streamWatch, type WatchCallback, type WatchDone } from "./watch.ts";
@@ -31,26 +34,39 @@ const SERVER_SIDE_APPLY = "application/apply-patch+yaml";
 
 export const FIELD_MANAGER = "restash";
 
+/**
+ * An object as the API server serves it, of a kind the code does not name. The generic methods
+ * below default to it; callers that know the kind name its type (`kube.get<BackupSession>(...)`,
+ * `kube.list<V1Pod>(...)`): the generated Stash types (schema/types.generated.ts) or client-node's.
+ */
 export interface KubeObject extends KubernetesObject {
   apiVersion: string;
   kind: string;
-  metadata: NonNullable<KubernetesObject["metadata"]> & { name?: string; namespace?: string };
-  spec?: any;
-  status?: any;
+  metadata: V1ObjectMeta;
+  spec?: any; // transitional (#16): becomes unknown once every reader of an unnamed kind's spec names its type
+  status?: any; // transitional (#16): as spec
   [key: string]: unknown;
 }
+
+/** What a typed method accepts: any object with apiVersion/kind/metadata (client-node's models, the generated kinds). */
+export type AnyObject = KubernetesObject;
+
+/** A collection as the API server lists it. */
+export type KubeList<T extends AnyObject = KubeObject> = KubernetesListObject<T>;
 
 /** An error answered by the API server, with its HTTP code and Status reason. */
 export class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
-  readonly body: any;
-  constructor(code: number, body: any, what: string) {
-    const msg = typeof body === "object" && body?.message ? body.message : String(body ?? "");
+  /** The answer as sent: usually a metav1.Status, a string when it was not JSON. */
+  readonly body: any; // boundary: the server's JSON answer, unvalidated; callers read its Status fields
+  constructor(code: number, body: unknown, what: string) {
+    const status = typeof body === "object" && body !== null ? (body as { message?: unknown; reason?: unknown }) : undefined;
+    const msg = status?.message ? String(status.message) : String(body ?? "");
     super(`${what}: ${code} ${msg}`.trim());
     this.name = "ApiError";
     this.code = code;
-    this.reason = typeof body === "object" && body?.reason ? body.reason : "";
+    this.reason = status?.reason ? String(status.reason) : "";
     this.body = body;
   }
 }
@@ -115,10 +131,10 @@ export class Kube {
     return this.clientNodeConfig;
   }
 
-  private apiClient<T>(type: new (...args: any[]) => T): T {
+  private apiClient<T extends ApiType>(type: ApiConstructor<T>): T {
     let c = this.apiClients.get(type) as T | undefined;
     if (!c) {
-      c = this.kc.makeApiClient(type as any) as T;
+      c = this.kc.makeApiClient(type);
       this.apiClients.set(type, c);
     }
     return c;
@@ -179,7 +195,8 @@ export class Kube {
     this.watchAgent = undefined;
   }
 
-  async request<T = any>(path: string, init: RequestInitLite = {}): Promise<T> {
+  /** A raw request; the answer is JSON the caller names (`request<V1Status>(...)`), unknown until then. */
+  async request<T = unknown>(path: string, init: RequestInitLite = {}): Promise<T> {
     const cluster = this.access.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
@@ -188,7 +205,7 @@ export class Kube {
     await this.access.applyToHTTPSOptions(opts);
     const fresh = opts.agent as Agent | undefined;
     if (fresh) {
-      this.agent ??= new Agent({ ...(fresh as any).options, keepAlive: true, maxSockets: 32, maxFreeSockets: 32, scheduling: "lifo" });
+      this.agent ??= new Agent({ ...agentOptions(fresh), keepAlive: true, maxSockets: 32, maxFreeSockets: 32, scheduling: "lifo" });
       opts.agent = this.agent;
     }
     const imp = this.impersonation;
@@ -209,7 +226,7 @@ export class Kube {
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          let body: any = text;
+          let body: unknown = text;
           try {
             body = text ? JSON.parse(text) : undefined;
           } catch {
@@ -232,10 +249,10 @@ export class Kube {
    * fails (client-node's Watch.watch contract). `headers.Accept` may ask for metadata only
    * (watch.ts METADATA_ONLY.watch).
    */
-  async watch(
+  async watch<T = KubeObject>(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
-    callback: WatchCallback,
+    callback: WatchCallback<T>,
     done: WatchDone,
     headers: Record<string, string> = {},
   ): Promise<AbortController> {
@@ -248,7 +265,7 @@ export class Kube {
     await this.access.applyToHTTPSOptions(opts);
     const fresh = opts.agent as Agent | undefined;
     if (fresh) {
-      this.watchAgent ??= new Agent({ ...(fresh as any).options, keepAlive: true });
+      this.watchAgent ??= new Agent({ ...agentOptions(fresh), keepAlive: true });
       opts.agent = this.watchAgent;
     }
     const imp = this.impersonation;
@@ -281,7 +298,7 @@ export class Kube {
       // Concurrent first uses of an API version share one discovery read.
       let inflight = this.discoveryInflight.get(apiVersion);
       if (!inflight) {
-        inflight = this.request(apiVersionPath(apiVersion)).finally(() => this.discoveryInflight.delete(apiVersion));
+        inflight = this.request<{ resources?: ApiResource[] }>(apiVersionPath(apiVersion)).finally(() => this.discoveryInflight.delete(apiVersion));
         this.discoveryInflight.set(apiVersion, inflight);
       }
       list = await inflight;
@@ -316,7 +333,7 @@ export class Kube {
   }
 
   /** Server-side apply with restash's field manager. Conflicts are errors unless `force`. */
-  async apply<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+  async apply<T extends AnyObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const path = await this.pathOf(obj, "patch");
     return this.request<T>(path, {
       method: "PATCH",
@@ -327,7 +344,7 @@ export class Kube {
   }
 
   /** Server-side apply of the status subresource (only the fields given are owned). */
-  async applyStatus<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+  async applyStatus<T extends AnyObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const path = (await this.pathOf(obj, "patch")) + "/status";
     return this.request<T>(path, {
       method: "PATCH",
@@ -338,17 +355,17 @@ export class Kube {
   }
 
   /** JSON merge patch of the main resource or a subresource. */
-  async mergePatch<T extends KubeObject>(obj: KubernetesObject, patch: unknown, subresource?: "status"): Promise<T> {
+  async mergePatch<T extends AnyObject = KubeObject>(obj: KubernetesObject, patch: unknown, subresource?: "status"): Promise<T> {
     const path = (await this.pathOf(obj, "patch")) + (subresource ? `/${subresource}` : "");
     return this.request<T>(path, { method: "PATCH", body: patch, contentType: "application/merge-patch+json" });
   }
 
-  async get<T extends KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T> {
+  async get<T extends AnyObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T> {
     const path = await this.pathOf({ apiVersion, kind, metadata: { name, namespace } }, "read");
     return this.request<T>(path);
   }
 
-  async getOrNull<T extends KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | null> {
+  async getOrNull<T extends AnyObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | null> {
     try {
       return await this.get<T>(apiVersion, kind, name, namespace);
     } catch (e) {
@@ -357,12 +374,12 @@ export class Kube {
     }
   }
 
-  async list<T extends KubeObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubernetesListObject<T>> {
+  async list<T extends AnyObject = KubeObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeList<T>> {
     const path = await this.pathOf({ apiVersion, kind, metadata: { namespace } }, "list");
-    return this.request<KubernetesListObject<T>>(path, { query: { labelSelector } });
+    return this.request<KubeList<T>>(path, { query: { labelSelector } });
   }
 
-  async create<T extends KubeObject>(obj: T): Promise<T> {
+  async create<T extends AnyObject>(obj: T): Promise<T> {
     const path = await this.pathOf(obj, "create");
     return this.request<T>(path, { method: "POST", body: obj, query: { fieldManager: FIELD_MANAGER } });
   }
@@ -379,6 +396,9 @@ export class Kube {
     }
   }
 }
+
+/** The options an https.Agent was made with (Node keeps them on the agent; @types/node does not declare them). */
+const agentOptions = (agent: Agent): AgentOptions => (agent as Agent & { options?: AgentOptions }).options ?? {};
 
 const apiVersionPath = (apiVersion: string) => "/" + [apiVersion.includes("/") ? "apis" : "api", apiVersion].join("/");
 

@@ -22,17 +22,17 @@ test("one list-watch per collection: callers share the cache, a late caller gets
   const { kube, namespace } = await testNamespace("informer-shared");
   await kube.apply(cm(namespace, "first", { annotations: { "kubectl.kubernetes.io/last-applied-configuration": '{"big":true}', keep: "me" } }));
   const path = collectionPath("", "v1", "configmaps", namespace);
-  const seenA: [EventType, string][] = [];
+  const seenA: [EventType, string | undefined][] = [];
   const a = startInformer(kube, { path, onEvent: (o, t) => seenA.push([t, o.metadata.name]) }, log, realClock);
   await a.synced;
-  const seenB: [EventType, string][] = [];
+  const seenB: [EventType, string | undefined][] = [];
   const b = startInformer(kube, { path, onEvent: (o, t) => seenB.push([t, o.metadata.name]) }, log, realClock);
   assert.equal(a.cache, b.cache, "the same cache");
   await b.synced;
   await eventually("late adds", async () => seenB.length === 1);
   assert.deepEqual(seenB, [["add", "first"]]);
 
-  const first = a.cache.get("first", namespace);
+  const first = a.cache.get("first", namespace)!;
   assert.equal(first.metadata.managedFields, undefined, "managedFields are dropped");
   assert.deepEqual(first.metadata.annotations, { keep: "me" }, "kubectl's last-applied annotation is dropped, others kept");
 
@@ -50,7 +50,7 @@ test("one list-watch per collection: callers share the cache, a late caller gets
   await b.stop();
 
   // A new caller after everyone stopped starts a fresh list-watch.
-  const seenC: string[] = [];
+  const seenC: (string | undefined)[] = [];
   const c = startInformer(kube, { path, onEvent: (o) => seenC.push(o.metadata.name) }, log, realClock);
   await c.synced;
   assert.notEqual(c.cache, b.cache);

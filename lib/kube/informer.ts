@@ -7,31 +7,32 @@
 // Cached objects drop what nobody reads (metadata.managedFields, kubectl's last-applied annotation),
 // and a spec can ask for metadata only (PartialObjectMetadata) where nothing else is read.
 // Both restart with capped backoff after any error and relist after 410 Gone.
-import type { Kube } from "./client.ts";
+import type { AnyObject, Kube, KubeList, KubeObject } from "./client.ts";
 import { METADATA_ONLY } from "./watch.ts";
 import type { Logger } from "../logger.ts";
 import type { Clock } from "../workqueue.ts";
 
 export type EventType = "add" | "update" | "delete";
 
-export interface WatchSpec {
+export interface WatchSpec<T extends AnyObject = KubeObject> {
   /** Collection path, e.g. /apis/stash.appscode.com/v1beta1/backupconfigurations (all namespaces). */
   path: string;
   labelSelector?: string;
   /** Only metadata is read: the API server sends PartialObjectMetadata (kind and spec are absent). */
   metadataOnly?: boolean;
-  onEvent: (obj: any, type: EventType) => void;
+  /** The object as served; with metadataOnly a PartialObjectMetadata (name T accordingly). */
+  onEvent: (obj: T, type: EventType) => void;
 }
 
 /** The read side of an informer's cache (the same two calls as client-node's ObjectCache). */
-export interface ObjectCache<T = any> {
+export interface ObjectCache<T extends AnyObject = KubeObject> {
   get(name: string, namespace?: string): T | undefined;
   /** Every object, or those of one namespace. */
   list(namespace?: string): T[];
 }
 
-export interface RunningInformer {
-  cache: ObjectCache;
+export interface RunningInformer<T extends AnyObject = KubeObject> {
+  cache: ObjectCache<T>;
   /** Resolves after the first successful list. */
   synced: Promise<void>;
   /** Whether the first list has been cached. */
@@ -54,8 +55,8 @@ export function collectionPath(group: string, version: string, plural: string, n
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /** Drops what no restash code reads from a cached object; often more than half of it. */
-export function slim<T>(o: T): T {
-  const m = (o as any)?.metadata;
+export function slim<T extends AnyObject | undefined>(o: T): T {
+  const m = o?.metadata;
   if (m) {
     if (m.managedFields) delete m.managedFields;
     if (m.annotations?.[LAST_APPLIED] !== undefined) delete m.annotations[LAST_APPLIED];
@@ -63,7 +64,10 @@ export function slim<T>(o: T): T {
   return o;
 }
 
-const isGone = (e: any) => e?.statusCode === 410 || e?.code === 410;
+const isGone = (e: unknown) => {
+  const err = e as { statusCode?: unknown; code?: unknown } | null | undefined;
+  return err?.statusCode === 410 || err?.code === 410;
+};
 
 /**
  * The list-then-watch loop both shapes run: `onList` gets every listed item (after a relist too),
@@ -75,7 +79,7 @@ function listWatchLoop(
   spec: Pick<WatchSpec, "path" | "labelSelector" | "metadataOnly">,
   log: Logger,
   clock: Clock,
-  h: { onList(items: any[]): void; onWatch(type: EventType, obj: any): void; onSynced(): void },
+  h: { onList(items: AnyObject[]): void; onWatch(type: EventType, obj: AnyObject): void; onSynced(): void },
 ): { stop(): void } {
   let stopped = false;
   let abort: AbortController | undefined;
@@ -91,7 +95,7 @@ function listWatchLoop(
     if (stopped) return;
     try {
       if (!rv) {
-        const list = await kube.request<any>(spec.path, {
+        const list = await kube.request<KubeList<AnyObject>>(spec.path, {
           query: { labelSelector: spec.labelSelector },
           headers: spec.metadataOnly ? { Accept: METADATA_ONLY.list } : undefined,
         });
@@ -100,7 +104,8 @@ function listWatchLoop(
         rv = list.metadata?.resourceVersion ?? "";
         h.onSynced();
       }
-      abort = await kube.watch(
+      // An ERROR event carries a metav1.Status (code 410 when the resourceVersion is too old).
+      abort = await kube.watch<AnyObject & { code?: number }>(
         spec.path,
         { resourceVersion: rv, labelSelector: spec.labelSelector, allowWatchBookmarks: true },
         (phase, obj) => {
@@ -124,7 +129,7 @@ function listWatchLoop(
         spec.metadataOnly ? { Accept: METADATA_ONLY.watch } : undefined,
       );
       if (stopped) abort.abort();
-    } catch (e: any) {
+    } catch (e) {
       if (isGone(e)) rv = "";
       retry(e);
     }
@@ -144,12 +149,13 @@ function listWatchLoop(
  * memory stays flat as they grow. A relist reports every item as an add (there is no cache to
  * compare with).
  */
-export function startWatcher(kube: Kube, spec: WatchSpec, log: Logger, clock: Clock): RunningWatcher {
+export function startWatcher<T extends AnyObject = KubeObject>(kube: Kube, spec: WatchSpec<T>, log: Logger, clock: Clock): RunningWatcher {
   let resolveSynced!: () => void;
   const synced = new Promise<void>((r) => (resolveSynced = r));
-  const emit = (o: any, type: EventType) => {
+  // The collection's objects are of the kind the caller watches: T names it.
+  const emit = (o: AnyObject, type: EventType) => {
     try {
-      spec.onEvent(o, type);
+      spec.onEvent(o as T, type);
     } catch (e) {
       log.error("event handler failed", { path: spec.path, err: e as Error });
     }
@@ -167,11 +173,11 @@ export function startWatcher(kube: Kube, spec: WatchSpec, log: Logger, clock: Cl
   };
 }
 
-type Handler = (obj: any, type: EventType) => void;
+type Handler = (obj: AnyObject, type: EventType) => void;
 
 /** One cached list-watch and the handlers of everyone who asked for it. */
-class SharedInformer implements ObjectCache {
-  private readonly objects = new Map<string, Map<string, any>>();
+class SharedInformer implements ObjectCache<AnyObject> {
+  private readonly objects = new Map<string, Map<string, AnyObject>>();
   private readonly handlers = new Set<Handler>();
   listed = false;
   private loop?: { stop(): void };
@@ -194,13 +200,13 @@ class SharedInformer implements ObjectCache {
     });
   }
 
-  get(name: string, namespace?: string): any {
+  get(name: string, namespace?: string): AnyObject | undefined {
     return this.objects.get(namespace || "")?.get(name);
   }
 
-  list(namespace?: string): any[] {
+  list(namespace?: string): AnyObject[] {
     if (namespace) return [...(this.objects.get(namespace)?.values() ?? [])];
-    const all: any[] = [];
+    const all: AnyObject[] = [];
     for (const ns of this.objects.values()) for (const o of ns.values()) all.push(o);
     return all;
   }
@@ -230,7 +236,7 @@ class SharedInformer implements ObjectCache {
     this.loop = undefined;
   }
 
-  private call(h: Handler, o: any, type: EventType) {
+  private call(h: Handler, o: AnyObject, type: EventType) {
     try {
       h(o, type);
     } catch (e) {
@@ -238,12 +244,12 @@ class SharedInformer implements ObjectCache {
     }
   }
 
-  private emit(o: any, type: EventType) {
+  private emit(o: AnyObject, type: EventType) {
     for (const h of [...this.handlers]) this.call(h, o, type);
   }
 
   /** A (re)list: adds and updates, and deletes for what is no longer there. */
-  private replace(items: any[]) {
+  private replace(items: AnyObject[]) {
     const seen = new Map<string, Set<string>>();
     for (const o of items) {
       const ns = o.metadata?.namespace || "";
@@ -263,7 +269,7 @@ class SharedInformer implements ObjectCache {
     for (const o of items) this.upsert(o);
   }
 
-  private upsert(o: any) {
+  private upsert(o: AnyObject) {
     const ns = o.metadata?.namespace || "";
     const name = o.metadata?.name || "";
     let objs = this.objects.get(ns);
@@ -274,7 +280,7 @@ class SharedInformer implements ObjectCache {
     this.emit(o, found ? "update" : "add");
   }
 
-  private remove(o: any) {
+  private remove(o: AnyObject) {
     const ns = o.metadata?.namespace || "";
     const objs = this.objects.get(ns);
     if (!objs?.delete(o.metadata?.name || "")) return;
@@ -286,18 +292,19 @@ class SharedInformer implements ObjectCache {
 /** Shared informers per client: the same Kube and collection give the same cache. */
 const shared = new WeakMap<Kube, Map<string, SharedInformer>>();
 
-export function startInformer(kube: Kube, spec: WatchSpec, log: Logger, clock: Clock): RunningInformer {
+export function startInformer<T extends AnyObject = KubeObject>(kube: Kube, spec: WatchSpec<T>, log: Logger, clock: Clock): RunningInformer<T> {
   let byKey = shared.get(kube);
   if (!byKey) shared.set(kube, (byKey = new Map()));
   const key = JSON.stringify([spec.path, spec.labelSelector ?? "", !!spec.metadataOnly]);
   let inf = byKey.get(key);
   if (!inf) byKey.set(key, (inf = new SharedInformer(kube, spec, log, clock)));
   const informer = inf;
-  const handler: Handler = (o, type) => spec.onEvent(o, type);
+  // One informer per collection: its objects are of the kind the caller names with T.
+  const handler: Handler = (o, type) => spec.onEvent(o as T, type);
   informer.subscribe(handler);
   let stopped = false;
   return {
-    cache: informer,
+    cache: informer as ObjectCache<AnyObject> as ObjectCache<T>,
     synced: informer.synced,
     hasSynced: () => informer.listed,
     stop: async () => {
@@ -315,7 +322,7 @@ export function startInformer(kube: Kube, spec: WatchSpec, log: Logger, clock: C
 export interface CachedKind {
   apiVersion: string;
   kind: string;
-  informer: RunningInformer;
+  informer: RunningInformer<AnyObject>;
 }
 
 /**
@@ -336,7 +343,7 @@ export function cachedGets(kube: Kube, kinds: CachedKind[]): Kube {
   return new Proxy(kube, {
     get(target, prop) {
       if (prop === "get" || prop === "getOrNull") {
-        const direct = (target as any)[prop].bind(target);
+        const direct = (target[prop] as Kube["getOrNull"]).bind(target);
         return async (apiVersion: string, kind: string, name: string, namespace?: string) =>
           cached(apiVersion, kind, name, namespace) ?? direct(apiVersion, kind, name, namespace);
       }

@@ -1,17 +1,18 @@
 // A minimal list-watch: list, hand every item to `onItem`, watch from the list's resourceVersion,
 // and relist after the watch ends or a list fails. Handlers should only queue keys.
-import type { Kube } from "./client.ts";
+import type { AnyObject, Kube, KubeList, KubeObject } from "./client.ts";
 import type { Logger } from "../logger.ts";
 import type { Clock } from "../workqueue.ts";
 import { errorMessage } from "../errors.ts";
 
-export interface ListWatchOptions {
+export interface ListWatchOptions<T extends AnyObject = KubeObject> {
   kube: Kube;
   clock: Clock;
   log: Logger;
   /** Collection path, e.g. /apis/restash.dev/v1alpha1/policysources */
   path: string;
-  onItem: (phase: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", obj: any) => void;
+  /** An object of the collection, of the kind T names. */
+  onItem: (phase: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", obj: T) => void;
 }
 
 export interface ListWatch {
@@ -20,16 +21,16 @@ export interface ListWatch {
   stop(): void;
 }
 
-export function listWatch(opts: ListWatchOptions): ListWatch {
+export function listWatch<T extends AnyObject = KubeObject>(opts: ListWatchOptions<T>): ListWatch {
   let stopped = false;
   let abort: AbortController | undefined;
   const run = async (): Promise<void> => {
     if (stopped) return;
     try {
-      const list = await opts.kube.request<any>(opts.path);
+      const list = await opts.kube.request<KubeList<T>>(opts.path);
       for (const item of list.items ?? []) opts.onItem("LISTED", item);
       if (stopped) return;
-      abort = await opts.kube.watch(
+      abort = await opts.kube.watch<T>(
         opts.path,
         { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
         (phase, obj) => {

@@ -5,8 +5,15 @@
 import { request, type RequestOptions } from "node:https";
 import { STATUS_CODES } from "node:http";
 
-export type WatchCallback = (phase: string, obj: any, event: any) => void;
-export type WatchDone = (err: any) => void;
+/** One line of a watch stream: ADDED, MODIFIED, DELETED, BOOKMARK with the object, or ERROR with a metav1.Status. */
+export interface WatchEvent<T> {
+  type: string;
+  object: T;
+}
+/** `obj` is what the caller watches (named by its type argument); an ERROR event carries a Status instead (check `phase` first). */
+export type WatchCallback<T = unknown> = (phase: string, obj: T, event: WatchEvent<T>) => void;
+/** null when the server ended the stream; the error (an Error, with statusCode for an HTTP answer) otherwise. */
+export type WatchDone = (err: (Error & { statusCode?: number; code?: number }) | null) => void;
 
 /** Accept headers that make the API server send PartialObjectMetadata (metadata only, any kind). */
 export const METADATA_ONLY = {
@@ -16,12 +23,18 @@ export const METADATA_ONLY = {
 
 export const WATCH_INACTIVITY_MS = 30_000;
 
-export function streamWatch(url: URL, opts: RequestOptions, callback: WatchCallback, done: WatchDone, inactivityMs = WATCH_INACTIVITY_MS): AbortController {
+export function streamWatch<T>(
+  url: URL,
+  opts: RequestOptions,
+  callback: WatchCallback<T>,
+  done: WatchDone,
+  inactivityMs = WATCH_INACTIVITY_MS,
+): AbortController {
   const controller = new AbortController();
   let finished = false;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
-  const finish = (err: any) => {
+  const finish = (err: (Error & { statusCode?: number }) | null) => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
@@ -49,9 +62,10 @@ export function streamWatch(url: URL, opts: RequestOptions, callback: WatchCallb
     let pending = "";
     const handle = (line: string) => {
       if (!line.trim()) return;
-      let data: any;
+      let data: WatchEvent<T>;
       try {
-        data = JSON.parse(line);
+        // The API server's own framing: one {type, object} per line.
+        data = JSON.parse(line) as WatchEvent<T>;
       } catch {
         return;
       }

@@ -33,6 +33,6 @@ export const repository: Registration = {
     invokersOf: (namespace, name) =>
       INVOKERS.flatMap((k) => caches.informer(k).cache.list())
         .filter((inv) => !inv.metadata.deletionTimestamp && uses(inv, namespace, name))
-        .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace, name: inv.metadata.name })),
+        .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace!, name: inv.metadata.name! })),
   }),
 };

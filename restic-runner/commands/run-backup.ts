@@ -471,7 +471,7 @@ export async function runBackupSidecar(deps: RunnerDeps, f: TargetFlags, signal:
       path: collectionPath("stash.appscode.com", "v1beta1", "backupsessions", f.targetNamespace),
       labelSelector: `${LABEL_INVOKER_TYPE}=${f.invokerKind},${LABEL_INVOKER_NAME}=${f.invokerName}`,
       onEvent: (bs) => {
-        if (!bs.metadata?.deletionTimestamp) queue.add(bs.metadata.name);
+        if (!bs.metadata?.deletionTimestamp) queue.add(bs.metadata.name!);
       },
     },
     deps.log,
