@@ -2,6 +2,7 @@
 // references to a missing Repository or Task, cron schedules, retention that keeps nothing, and
 // usage policies that forbid a cross-namespace reference.
 import { CronExpressionParser } from "cron-parser";
+import type { RetentionPolicy } from "../schema/types.generated.ts";
 import type { RenderedObject, SourceError } from "./model.ts";
 import { inventoryId, objectName } from "./model.ts";
 
@@ -30,9 +31,9 @@ export function checkCron(schedule: unknown): string | undefined {
   }
 }
 
-export function retentionKeepsNothing(r: Record<string, any> | undefined): boolean {
+export function retentionKeepsNothing(r: Partial<RetentionPolicy> | undefined): boolean {
   if (!r) return false;
-  const keeps = ["keepLast", "keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly"].some((k) => Number(r[k] ?? 0) > 0);
+  const keeps = (["keepLast", "keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly"] as const).some((k) => Number(r[k] ?? 0) > 0);
   return !keeps && !(Array.isArray(r.keepTags) && r.keepTags.length > 0);
 }
 

@@ -2,14 +2,9 @@
 // nearest file wins field by field (backend and retention are replaced whole, not merged, so a
 // team never gets half of another team's backend).
 import { posix } from "node:path";
+import type { BackupPolicyDefaultsSpec } from "../schema/types.generated.ts";
 
-export interface PolicyDefaultsSpec {
-  namespace?: string;
-  schedule?: string;
-  paths?: string[];
-  backend?: Record<string, any>;
-  retention?: Record<string, any>;
-}
+export type PolicyDefaultsSpec = BackupPolicyDefaultsSpec;
 
 export interface DefaultsEntry {
   /** Directory the defaults apply to ("" = the policy root). */
@@ -39,12 +34,12 @@ export function resolveDefaults(file: string, entries: DefaultsEntry[]): Resolve
   const spec: PolicyDefaultsSpec = {};
   const from: ResolvedDefaults["from"] = {};
   for (const e of applies) {
-    for (const k of ["namespace", "schedule", "paths", "backend", "retention"] as const) {
-      if (e.spec[k] !== undefined) {
-        (spec as any)[k] = e.spec[k];
-        from[k] = e.file;
-      }
-    }
+    const take = <K extends keyof PolicyDefaultsSpec>(k: K) => {
+      if (e.spec[k] === undefined) return;
+      spec[k] = e.spec[k];
+      from[k] = e.file;
+    };
+    for (const k of ["namespace", "schedule", "paths", "backend", "retention"] as const) take(k);
   }
   return { spec, from };
 }

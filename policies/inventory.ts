@@ -1,15 +1,9 @@
 // The inventory: what a PolicySource applied from its last good revision, kept in
 // status.inventory.entries (Flux's shape). Prune works from the difference of two inventories.
-export interface InventoryEntry {
-  /** <namespace>_<name>_<group>_<kind> */
-  id: string;
-  /** API version */
-  v: string;
-  file?: string;
-  hash?: string;
-  /** False for a Repository whose policy did not allow pruning it. */
-  prunable?: boolean;
-}
+import type { InventoryEntry } from "../schema/types.generated.ts";
+
+/** One applied object: id <namespace>_<name>_<group>_<kind>, v its API version; prunable false for a Repository whose policy did not allow pruning it. */
+export type { InventoryEntry };
 
 export interface ParsedId {
   namespace: string;

@@ -1,6 +1,7 @@
 // What a revision would change, for review: created, changed (field by field) and pruned objects,
 // as text or as a Markdown PR comment. Server-filled fields (managedFields, resourceVersion, uid,
 // status, …) and restash's own tracking annotations are not differences.
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { KubeObject } from "./model.ts";
 import { FILE_ANNOTATION, HASH_ANNOTATION, REVISION_ANNOTATION } from "./tracking.ts";
 
@@ -18,7 +19,7 @@ export interface PlanEntry {
   message?: string;
 }
 
-const SERVER_METADATA = [
+const SERVER_METADATA: (keyof V1ObjectMeta)[] = [
   "managedFields",
   "resourceVersion",
   "uid",
@@ -31,9 +32,9 @@ const SERVER_METADATA = [
 const TRACKING = [REVISION_ANNOTATION, HASH_ANNOTATION, FILE_ANNOTATION];
 
 /** The object without what the server or the tracking adds. */
-export function normalizeForDiff(o: KubeObject | null | undefined): Record<string, any> | undefined {
+export function normalizeForDiff(o: KubeObject | null | undefined): Record<string, unknown> | undefined {
   if (!o) return undefined;
-  const { status: _s, ...rest } = structuredClone(o) as Record<string, any>;
+  const { status: _s, ...rest } = structuredClone(o);
   for (const k of SERVER_METADATA) delete rest.metadata?.[k];
   if (rest.metadata?.annotations) {
     for (const k of TRACKING) delete rest.metadata.annotations[k];
@@ -47,7 +48,7 @@ export function diffFields(from: unknown, to: unknown, path = "", out: FieldChan
   const isObj = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
   if (isObj(from) && isObj(to)) {
     const keys = [...new Set([...Object.keys(from as object), ...Object.keys(to as object)])].sort();
-    for (const k of keys) diffFields((from as any)[k], (to as any)[k], path ? `${path}.${k}` : k, out);
+    for (const k of keys) diffFields((from as Record<string, unknown>)[k], (to as Record<string, unknown>)[k], path ? `${path}.${k}` : k, out);
     return out;
   }
   if (Array.isArray(from) && Array.isArray(to) && from.length === to.length) {

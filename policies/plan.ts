@@ -18,7 +18,7 @@ export interface ClusterPlanOptions {
 }
 
 export async function planAgainstCluster(kube: Kube, rendered: RenderedObject[], opts: ClusterPlanOptions): Promise<PlanEntry[]> {
-  const src = (await kube.getOrNull<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, opts.source.name, opts.source.namespace)) as PolicySource | null;
+  const src = await kube.getOrNull<PolicySource>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, opts.source.name, opts.source.namespace);
   const sa = src?.spec.serviceAccountName;
   const actAs =
     opts.impersonate !== false && sa

@@ -1,6 +1,6 @@
 // The PolicySource kind (restash.dev/v1alpha1), as the CRD in schema/crds defines it.
-import type { Condition } from "../lib/conditions.ts";
-import type { InventoryEntry } from "./inventory.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type * as Generated from "../schema/types.generated.ts";
 
 export const POLICY_SOURCE_API = "restash.dev/v1alpha1";
 export const POLICY_SOURCE_KIND = "PolicySource";
@@ -11,57 +11,24 @@ export const POLICY_SOURCE_FINALIZER = "restash.dev/finalizer";
 /** Any new value triggers a reconcile at once (Flux's requestedAt). */
 export const REQUESTED_AT_ANNOTATION = "restash.dev/reconcile-requested-at";
 
-export interface PolicySourceSpec {
-  url?: string;
-  branch?: string;
-  localPath?: string;
-  path?: string;
-  interval?: string;
-  secretRef?: { name: string };
-  serviceAccountName: string;
-  suspend?: boolean;
-  prune?: boolean;
-  maxFileSize?: number;
-}
+export type PolicySourceSpec = Generated.PolicySourceSpec;
 
-export interface SyncSummary {
-  applied: number;
-  unchanged: number;
-  pruned: number;
-  failed: number;
-  driftCorrected: number;
-  conflicts?: string[];
-  drift?: string[];
-  errors?: string[];
-}
+/** One sync's counts: restash writes every one of them. */
+export type SyncSummary = Generated.SyncSummary & Required<Pick<Generated.SyncSummary, "applied" | "unchanged" | "pruned" | "failed" | "driftCorrected">>;
 
-export interface PolicySourceStatus {
-  observedGeneration?: number;
-  lastAppliedRevision?: string;
-  lastAttemptedRevision?: string;
-  lastHandledReconcileAt?: string;
-  conditions?: Condition[];
-  inventory?: { entries: InventoryEntry[] };
+/** The status as restash writes it: the whole inventory, summary and drift record each time. */
+export type PolicySourceStatus = Omit<Generated.PolicySourceStatus, "inventory" | "lastSyncSummary" | "lastDriftCorrection"> & {
+  inventory?: { entries: Generated.InventoryEntry[] };
   lastSyncSummary?: SyncSummary;
-  lastDriftCorrection?: { time: string; revision: string; objects: string[] };
-}
+  lastDriftCorrection?: Required<NonNullable<Generated.PolicySourceStatus["lastDriftCorrection"]>>;
+};
 
-export interface PolicySource {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    generation?: number;
-    annotations?: Record<string, string>;
-    uid?: string;
-    resourceVersion?: string;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-  };
+/** A PolicySource as the API server returns it: a stored object has a name, a namespace and a spec. */
+export type PolicySource = Omit<Generated.PolicySource, "metadata" | "spec" | "status"> & {
+  metadata: V1ObjectMeta & { name: string; namespace: string };
   spec: PolicySourceSpec;
   status?: PolicySourceStatus;
-}
+};
 
 /** "1m30s" -> 90000. Throws on a malformed value (the CRD pattern already refuses most). */
 export function parseDuration(s: string | undefined, fallbackMs = 60_000): number {

@@ -1,22 +1,21 @@
 // BackupPolicy -> Stash Repository + BackupConfiguration. Pure and deterministic: the same
 // policy and defaults always give the same objects, keys in a fixed order.
-import type { KubeObject } from "./model.ts";
-import { REPOSITORY_API, STASH_V1BETA1 } from "./model.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type {
+  Backend,
+  BackupConfiguration,
+  BackupConfigurationSpec,
+  BackupPolicySpec,
+  BackupTarget,
+  PolicyBackend,
+  Repository,
+  RepositorySpec,
+  RetentionPolicy,
+} from "../schema/types.generated.ts";
+import { REPOSITORY_API, STASH_V1BETA1, type KubeObject } from "./model.ts";
 import type { PolicyDefaultsSpec } from "./defaults.ts";
 
-export interface BackupPolicySpec {
-  target: { apiVersion?: string; kind: string; name: string };
-  paths?: string[];
-  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
-  exclude?: string[];
-  schedule?: string;
-  task?: string;
-  paused?: boolean;
-  backend?: Record<string, any>;
-  retention?: Record<string, any>;
-  repository?: { name?: string; prunable?: boolean; usagePolicy?: Record<string, any> };
-  backupHistoryLimit?: number;
-}
+export type { BackupPolicySpec };
 
 export interface PolicyProblem {
   field: string;
@@ -24,8 +23,8 @@ export interface PolicyProblem {
 }
 
 export interface RenderedPolicy {
-  repository?: KubeObject;
-  backupConfiguration?: KubeObject;
+  repository?: Repository;
+  backupConfiguration?: BackupConfiguration;
   problems: PolicyProblem[];
 }
 
@@ -42,10 +41,10 @@ const defaultTargetApiVersion = (kind: string) =>
  * A backend that came from a defaults file is shared by many policies, so each policy gets its
  * own place in it: `<prefix>/<namespace>/<policy>` (subPath for local, URL path for rest).
  */
-export function backendForPolicy(backend: Record<string, any>, namespace: string, name: string): Record<string, any> {
-  const out: Record<string, any> = structuredClone(backend);
+export function backendForPolicy(backend: PolicyBackend, namespace: string, name: string): PolicyBackend {
+  const out = structuredClone(backend);
   const suffix = `${namespace}/${name}`;
-  const join = (a: string | undefined) => (a ? `${a.replace(/\/+$/, "")}/${suffix}` : suffix);
+  const join = (a: unknown) => (typeof a === "string" && a ? `${a.replace(/\/+$/, "")}/${suffix}` : suffix);
   for (const p of PROVIDERS) {
     const cfg = out[p];
     if (!cfg || typeof cfg !== "object") continue;
@@ -59,7 +58,8 @@ export function backendForPolicy(backend: Record<string, any>, namespace: string
 
 export function renderBackupPolicy(policy: KubeObject, defaults: PolicyDefaultsSpec, fallbackNamespace: string): RenderedPolicy {
   const problems: PolicyProblem[] = [];
-  const spec = (policy.spec ?? {}) as BackupPolicySpec;
+  // The document passed the BackupPolicy schema (an empty spec still renders its problems).
+  const spec: Partial<BackupPolicySpec> = (policy.spec ?? {}) as BackupPolicySpec;
   const name = policy.metadata?.name;
   if (!name) problems.push({ field: "metadata.name", message: "is required" });
   const namespace = policy.metadata?.namespace ?? defaults.namespace ?? fallbackNamespace;
@@ -67,7 +67,7 @@ export function renderBackupPolicy(policy: KubeObject, defaults: PolicyDefaultsS
   const schedule = spec.schedule ?? defaults.schedule;
   if (!schedule) problems.push({ field: "spec.schedule", message: "is required (in the policy or a defaults.yaml above it)" });
 
-  let backend: Record<string, any> | undefined;
+  let backend: PolicyBackend | undefined;
   if (spec.backend) backend = structuredClone(spec.backend);
   else if (defaults.backend && name) backend = backendForPolicy(defaults.backend, namespace, name);
   if (!backend) problems.push({ field: "spec.backend", message: "is required (in the policy or a defaults.yaml above it)" });
@@ -94,31 +94,34 @@ export function renderBackupPolicy(policy: KubeObject, defaults: PolicyDefaultsS
   if (problems.length || !name) return { problems };
 
   const repoName = spec.repository?.name ?? `${name}-repo`;
-  const repoMeta: Record<string, any> = { name: repoName, namespace };
+  const repoMeta: V1ObjectMeta = { name: repoName, namespace };
   if (spec.repository?.prunable) repoMeta.annotations = { [PRUNABLE_ANNOTATION]: "true" };
-  const repoSpec: Record<string, any> = { backend };
+  // The policy's provider blocks are open; the Repository schema checks them when the object is applied.
+  const repoSpec: RepositorySpec = { backend: backend as Backend };
   if (spec.repository?.usagePolicy) repoSpec.usagePolicy = spec.repository.usagePolicy;
-  const repository: KubeObject = { apiVersion: REPOSITORY_API, kind: "Repository", metadata: repoMeta, spec: repoSpec };
+  const repository: Repository = { apiVersion: REPOSITORY_API, kind: "Repository", metadata: repoMeta, spec: repoSpec };
 
-  const target: Record<string, any> = {
-    ref: { apiVersion: spec.target.apiVersion ?? defaultTargetApiVersion(spec.target.kind), kind: spec.target.kind, name: spec.target.name },
+  const policyTarget = spec.target!;
+  const target: BackupTarget = {
+    ref: { apiVersion: policyTarget.apiVersion ?? defaultTargetApiVersion(policyTarget.kind), kind: policyTarget.kind, name: policyTarget.name },
   };
   if (spec.volumeMounts?.length) target.volumeMounts = spec.volumeMounts.map((m) => ({ ...m }));
   if (paths?.length) target.paths = [...paths];
   if (spec.exclude?.length) target.exclude = [...spec.exclude];
 
-  const retentionPolicy: Record<string, any> = { name: "policy" };
-  for (const k of RETENTION_KEYS) if (retention![k] !== undefined) retentionPolicy[k] = retention![k];
+  // Key order is part of the output (name, keep*, prune), so the policy is built up in that order.
+  const retentionPolicy = { name: "policy" } as RetentionPolicy;
+  for (const k of RETENTION_KEYS) if (retention![k] !== undefined) Object.assign(retentionPolicy, { [k]: retention![k] });
   retentionPolicy.prune = retention!.prune ?? true;
 
-  const bcSpec: Record<string, any> = { repository: { name: repoName } };
+  const bcSpec = { repository: { name: repoName } } as BackupConfigurationSpec;
   if (spec.task) bcSpec.task = { name: spec.task };
   bcSpec.schedule = schedule;
   bcSpec.target = target;
   bcSpec.retentionPolicy = retentionPolicy;
   if (spec.paused !== undefined) bcSpec.paused = spec.paused;
   if (spec.backupHistoryLimit !== undefined) bcSpec.backupHistoryLimit = spec.backupHistoryLimit;
-  const backupConfiguration: KubeObject = { apiVersion: STASH_V1BETA1, kind: "BackupConfiguration", metadata: { name, namespace }, spec: bcSpec };
+  const backupConfiguration: BackupConfiguration = { apiVersion: STASH_V1BETA1, kind: "BackupConfiguration", metadata: { name, namespace }, spec: bcSpec };
 
   return { repository, backupConfiguration, problems };
 }

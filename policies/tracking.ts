@@ -31,7 +31,7 @@ export function canonicalJson(v: unknown): string {
   if (v && typeof v === "object")
     return `{${Object.keys(v as object)
       .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as any)[k])}`)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
       .join(",")}}`;
   return JSON.stringify(v);
 }
@@ -67,7 +67,7 @@ export function driftedFields(desired: unknown, live: unknown, path = "", out: s
       out.push(path || ".");
       return out;
     }
-    for (const [k, v] of Object.entries(desired)) driftedFields(v, (live as any)[k], path ? `${path}.${k}` : k, out);
+    for (const [k, v] of Object.entries(desired)) driftedFields(v, (live as Record<string, unknown>)[k], path ? `${path}.${k}` : k, out);
     return out;
   }
   if (desired !== live) out.push(path || ".");

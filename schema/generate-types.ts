@@ -54,6 +54,8 @@ export const NAMED: Array<[name: string, kind: string, path: string]> = [
   ["PolicySourceCondition", "PolicySource", "status.conditions[]"],
   ["InventoryEntry", "PolicySource", "status.inventory.entries[]"],
   ["SyncSummary", "PolicySource", "status.lastSyncSummary"],
+  ["PolicyBackend", "BackupPolicy", "spec.backend"],
+  ["PolicyRetention", "BackupPolicy", "spec.retention"],
 ];
 
 /**
@@ -71,6 +73,8 @@ export const OPEN_SHAPES: Array<[pathEnd: string, name: string, type: string]> =
     "ContainerRuntimeSettings",
     'Partial<Pick<V1Container, "resources" | "livenessProbe" | "readinessProbe" | "lifecycle" | "securityContext" | "env" | "envFrom">> & {\n  nice?: { adjustment?: number };\n  ionice?: { class?: number; classData?: number };\n  [key: string]: unknown;\n}',
   ],
+  // A BackupPolicy's usagePolicy is copied into its Repository as is.
+  ["repository.usagePolicy", "PolicyUsagePolicy", "UsagePolicy"],
   ["interimVolumeTemplate", "InterimVolumeTemplate", "{\n  metadata?: V1ObjectMeta;\n  spec?: V1PersistentVolumeClaimSpec;\n  [key: string]: unknown;\n}"],
 ];
 

@@ -489,6 +489,41 @@ export type SyncSummary = {
   drift?: string[];
   errors?: string[];
 };
+/** A Stash backend (storageSecretName plus exactly one provider); defaults file may supply it. */
+export type PolicyBackend = {
+  storageSecretName?: string;
+  local?: {
+    [key: string]: unknown;
+  };
+  s3?: {
+    [key: string]: unknown;
+  };
+  gcs?: {
+    [key: string]: unknown;
+  };
+  azure?: {
+    [key: string]: unknown;
+  };
+  swift?: {
+    [key: string]: unknown;
+  };
+  b2?: {
+    [key: string]: unknown;
+  };
+  rest?: {
+    [key: string]: unknown;
+  };
+};
+export type PolicyRetention = {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  keepTags?: string[];
+  prune?: boolean;
+};
 export type PodRuntimeSettings = Partial<Pick<V1PodSpec, "serviceAccountName" | "automountServiceAccountToken" | "nodeSelector" | "nodeName" | "affinity" | "schedulerName" | "tolerations" | "priorityClassName" | "priority" | "securityContext" | "readinessGates" | "runtimeClassName" | "enableServiceLinks" | "topologySpreadConstraints" | "imagePullSecrets">> & {
   podLabels?: Record<string, string>;
   podAnnotations?: Record<string, string>;
@@ -499,6 +534,7 @@ export type ContainerRuntimeSettings = Partial<Pick<V1Container, "resources" | "
   ionice?: { class?: number; classData?: number };
   [key: string]: unknown;
 };
+export type PolicyUsagePolicy = UsagePolicy;
 export type InterimVolumeTemplate = {
   metadata?: V1ObjectMeta;
   spec?: V1PersistentVolumeClaimSpec;
@@ -588,48 +624,14 @@ export type BackupPolicySpec = {
   task?: string;
   paused?: boolean;
   /** A Stash backend (storageSecretName plus exactly one provider); defaults file may supply it. */
-  backend?: {
-    storageSecretName?: string;
-    local?: {
-      [key: string]: unknown;
-    };
-    s3?: {
-      [key: string]: unknown;
-    };
-    gcs?: {
-      [key: string]: unknown;
-    };
-    azure?: {
-      [key: string]: unknown;
-    };
-    swift?: {
-      [key: string]: unknown;
-    };
-    b2?: {
-      [key: string]: unknown;
-    };
-    rest?: {
-      [key: string]: unknown;
-    };
-  };
-  retention?: {
-    keepLast?: number;
-    keepHourly?: number;
-    keepDaily?: number;
-    keepWeekly?: number;
-    keepMonthly?: number;
-    keepYearly?: number;
-    keepTags?: string[];
-    prune?: boolean;
-  };
+  backend?: PolicyBackend;
+  retention?: PolicyRetention;
   repository?: {
     /** Default <policy name>-repo. */
     name?: string;
     /** Let the sync delete the Repository when the policy leaves Git (never wipes data). */
     prunable?: boolean;
-    usagePolicy?: {
-      [key: string]: unknown;
-    };
+    usagePolicy?: PolicyUsagePolicy;
   };
   backupHistoryLimit?: number;
 };
@@ -670,16 +672,7 @@ export type BackupPolicyDefaultsSpec = {
       [key: string]: unknown;
     };
   };
-  retention?: {
-    keepLast?: number;
-    keepHourly?: number;
-    keepDaily?: number;
-    keepWeekly?: number;
-    keepMonthly?: number;
-    keepYearly?: number;
-    keepTags?: string[];
-    prune?: boolean;
-  };
+  retention?: PolicyRetention;
 };
 export type BackupPolicyDefaults = {
   apiVersion: "restash.dev/v1alpha1";

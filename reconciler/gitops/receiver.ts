@@ -35,7 +35,7 @@ export function receiverRouter(opts: ReceiverOptions): Router {
     const { namespace, name } = req.params as { namespace: string; name: string };
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     try {
-      const src = (await opts.kube.getOrNull<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, name, namespace)) as PolicySource | null;
+      const src = await opts.kube.getOrNull<PolicySource>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, name, namespace);
       const secretName = src?.spec.secretRef?.name;
       const secret = secretName ? await opts.kube.getOrNull<KubeObject>("v1", "Secret", secretName, namespace) : null;
       const data = (secret?.data ?? {}) as Record<string, string>;

@@ -67,7 +67,7 @@ export interface SyncResult {
 export async function syncPolicySource(deps: SyncDeps, key: SourceKey): Promise<SyncResult> {
   let source: PolicySource;
   try {
-    source = await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
+    source = await deps.kube.get<PolicySource>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
   } catch (e) {
     if (isNotFound(e)) {
       await forgetSource(deps, key);
@@ -139,7 +139,9 @@ function serviceAccountClient(deps: SyncDeps, key: SourceKey, serviceAccountName
   const have = deps.memory.actAs.get(k);
   if (have?.user === user) return have.kube;
   have?.kube.close();
-  const kube = deps.kube.impersonate(user, ["system:serviceaccounts", `system:serviceaccounts:${key.namespace}`, "system:authenticated"]);
+  // No Impersonate-Group: for a service account the API server adds its groups (system:serviceaccounts,
+  // system:serviceaccounts:<ns>, system:authenticated) itself, and naming them would need impersonate on groups.
+  const kube = deps.kube.impersonate(user);
   deps.memory.actAs.set(k, { user, kube });
   return kube;
 }
@@ -188,7 +190,7 @@ async function sourceRepo(deps: SyncDeps, key: SourceKey, url: string, creds: Gi
  * if this process has not synced the source yet.
  */
 export async function appendSourceNote(deps: SyncDeps, key: SourceKey, sha: string, records: NoteRecord[]): Promise<void> {
-  const source = (await deps.kube.get<any>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace)) as PolicySource;
+  const source = await deps.kube.get<PolicySource>(POLICY_SOURCE_API, POLICY_SOURCE_KIND, key.name, key.namespace);
   if (!source.spec.url) return; // a local directory has no remote to write to
   const run = { source, key, secrets: [] as string[] } as unknown as Run;
   const creds = await readCredentials(deps, run);
