@@ -398,15 +398,23 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
 
 /**
  * The pushgateway URL handed to sidecars, init-containers and Jobs: they run in other pods, where
- * "localhost" is not the pushgateway beside the operator. They reach it through the operator's
- * Service: its ClusterIP from the service environment variables Kubernetes sets in this pod (no
- * cluster DNS needed), else its DNS name.
+ * "localhost" is not the pushgateway beside the operator, and where the cluster may have no DNS.
+ * "localhost" means the operator's Service; a Service name (`name`, `name.ns.svc`, `name.ns.svc.cluster.local`)
+ * in the operator's namespace becomes its ClusterIP, from the service environment variables
+ * Kubernetes sets in this pod; without them the DNS name stays.
  */
 export function podsPushgateway(url: string | undefined, svcName: string | undefined, svcNs: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (!url || !svcName || !svcNs) return url;
   const u = new URL(url);
-  if (u.hostname !== "localhost" && u.hostname !== "127.0.0.1") return url;
-  const host = env[`${svcName.toUpperCase().replace(/-/g, "_")}_SERVICE_HOST`];
-  u.hostname = host || `${svcName}.${svcNs}.svc`;
+  const clusterIP = (name: string) => env[`${name.toUpperCase().replace(/-/g, "_")}_SERVICE_HOST`];
+  if (u.hostname === "localhost" || u.hostname === "127.0.0.1") {
+    u.hostname = clusterIP(svcName) || `${svcName}.${svcNs}.svc`;
+  } else {
+    const [name, ns, svc, ...rest] = u.hostname.split(".");
+    const sameNamespace = ns === undefined || (ns === svcNs && svc === "svc" && (rest.length === 0 || rest.join(".") === "cluster.local"));
+    const ip = sameNamespace ? clusterIP(name) : undefined;
+    if (!ip) return url;
+    u.hostname = ip;
+  }
   return u.toString().replace(/\/$/, "");
 }

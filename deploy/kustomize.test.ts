@@ -40,12 +40,21 @@ test("the kustomize render deploys all of restash: server-side dry-run, then for
       assert.ok(kinds.includes(want), `render lacks ${want}`);
     }
 
-    // The operator Deployment has the operator and a pushgateway, as Stash runs it.
-    const dep = objects.find((o) => o.kind === "Deployment")!;
+    // Two operator replicas under leader election, never both disrupted at once; the pushgateway the
+    // sidecars push to is one Deployment of its own, so the metrics of every replica's era meet there.
+    const deployment = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)! as any;
+    const op = deployment("restash-operator");
+    assert.equal(op.spec.replicas, 2);
     assert.deepEqual(
-      (dep.spec.template.spec.containers as any[]).map((c) => c.name),
-      ["operator", "pushgateway"],
+      op.spec.template.spec.containers.map((c: any) => c.name),
+      ["operator"],
     );
+    assert.ok(op.spec.template.spec.containers[0].args.includes("--enable-leader-election"));
+    assert.deepEqual(
+      deployment("restash-pushgateway").spec.template.spec.containers.map((c: any) => c.name),
+      ["pushgateway"],
+    );
+    assert.ok(kinds.includes("PodDisruptionBudget/restash-operator") && kinds.includes("Service/restash-pushgateway"));
 
     // Least privilege: no wildcard verb, resource or API group anywhere.
     for (const role of objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role")) {

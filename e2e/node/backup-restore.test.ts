@@ -141,6 +141,27 @@ test("a Deployment's volume is backed up by the injected sidecar when the real C
   const snap = listed.items.find((s: any) => s.metadata.name.startsWith(`${repoName}-`));
   assert.ok(snap, JSON.stringify(listed));
   assert.equal(snap.status.hostname ?? snap.spec?.hostname ?? "host-0", "host-0");
+
+  // The sidecar pushed Stash's metrics to the pushgateway, read here through its Service (by the API server's proxy).
+  const job = `backupconfiguration-${w.namespace}-app-backup`;
+  const metrics = await eventually(
+    "the sidecar's metrics in the pushgateway",
+    async () => {
+      const text = await kubectl(w.node, ["get", "--raw", "/api/v1/namespaces/restash/services/restash-pushgateway:pushgateway/proxy/metrics"]);
+      const mine = text.split("\n").filter((l) => l.includes(`job="${job}"`));
+      return mine.some((l) => l.startsWith("stash_backup_host_backup_success{")) && mine;
+    },
+    30_000,
+    500,
+  );
+  const value = (name: string) =>
+    metrics
+      .find((l) => l.startsWith(`${name}{`))
+      ?.split(" ")
+      .pop();
+  assert.equal(value("stash_backup_host_backup_success"), "1", metrics.join("\n"));
+  assert.equal(value("stash_backup_host_files_total"), "4", metrics.join("\n"));
+  assert.equal(value("stash_repository_integrity"), "1", metrics.join("\n"));
 });
 
 test("a RestoreSession restores the snapshot into a new Deployment through its init-container, and the app container reads the same bytes", async () => {
