@@ -1,6 +1,8 @@
 // What the API server changed in an object beyond applying the schema's defaults. Pure.
 
-type Schema = Record<string, any> | undefined;
+import type { JsonSchema } from "./json-schema.ts";
+
+type Schema = JsonSchema | undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -21,14 +23,17 @@ export function defaultsDiff(sent: unknown, read: unknown, schema: Schema, path:
     const given: Record<string, unknown> = isObject(schema?.default) ? { ...structuredClone(schema.default), ...sent } : sent;
     const out: string[] = [];
     for (const k of new Set([...Object.keys(given), ...Object.keys(read)])) {
-      const sub = schema?.properties?.[k] ?? (isObject(schema?.additionalProperties) ? schema.additionalProperties : undefined);
+      const extra = schema?.additionalProperties;
+      const sub = schema?.properties?.[k] ?? (isObject(extra) ? (extra as JsonSchema) : undefined);
       out.push(...defaultsDiff(given[k], read[k], sub, `${path}.${k}`));
     }
     return out;
   }
   if (Array.isArray(sent) && Array.isArray(read)) {
     if (sent.length !== read.length) return [`${path}: sent ${sent.length} items, read back ${read.length}`];
-    return sent.flatMap((s, i) => defaultsDiff(s, read[i], schema?.items, `${path}[${i}]`));
+    // A structural schema has one items schema (never a tuple).
+    const items = schema?.items as JsonSchema | undefined;
+    return sent.flatMap((s, i) => defaultsDiff(s, read[i], items, `${path}[${i}]`));
   }
   if (sent === read) return [];
   return [`${path}: sent ${JSON.stringify(sent)}, read back ${JSON.stringify(read)}`];

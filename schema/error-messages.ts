@@ -1,6 +1,19 @@
 // ajv's errors → one human sentence per field. Pure.
 import type { ErrorObject } from "ajv";
 import type { FieldPath } from "./field-lines.ts";
+import type { JsonSchema } from "./json-schema.ts";
+
+/** The params ajv gives the keywords described here, each set only by its own keyword. */
+interface AjvParams {
+  missingProperty: string;
+  additionalProperty: string;
+  allowedValues: unknown[];
+  type: string | string[];
+  format: string;
+  comparison: string;
+  limit: number;
+  pattern: string;
+}
 
 export interface FieldProblem {
   /** Path of the field the problem is about (for a missing or unknown field: that field). */
@@ -98,13 +111,14 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
     if (e.schemaPath.includes("/anyOf/") || e.schemaPath.includes("/oneOf/")) continue;
     if (e.keyword !== "type" && wrongType.has(e.instancePath)) continue;
     const at = parsePointer(e.instancePath);
-    const p = e.params as Record<string, any>;
+    // ajv's params per keyword (its KeywordErrorDefinitions), read in the case of that keyword only.
+    const p = e.params as AjvParams;
     switch (e.keyword) {
       case "required":
         add({ path: [...at, p.missingProperty], locate: at, message: "required field is missing" });
         break;
       case "additionalProperties": {
-        const allowed = Object.keys((e.parentSchema as any)?.properties ?? {});
+        const allowed = Object.keys((e.parentSchema as JsonSchema | undefined)?.properties ?? {});
         add({ path: [...at, p.additionalProperty], locate: [...at, p.additionalProperty], message: unknownFieldMessage(p.additionalProperty, allowed) });
         break;
       }
@@ -123,14 +137,14 @@ export function describeAjvErrors(errors: ErrorObject[]): FieldProblem[] {
         });
         break;
       case "anyOf": {
-        const branches = (e.schema as any[]).map((s) => s?.type).filter(Boolean);
+        const branches = (e.schema as (JsonSchema | undefined)[]).map((s) => s?.type).filter(Boolean);
         const what = branches.length ? branches.map(typeName).join(" or ") : "one of the allowed shapes";
         add({ path: at, locate: at, message: `must be ${what} (got ${describeValue(e.data)})` });
         break;
       }
       case "oneOf": {
         // oneOf over `required` alone means "exactly one of these fields" (e.g. a backend provider).
-        const fields = (e.schema as any[]).map((b) =>
+        const fields = (e.schema as (JsonSchema | undefined)[]).map((b) =>
           Array.isArray(b?.required) && b.required.length === 1 && Object.keys(b).length === 1 ? b.required[0] : undefined,
         );
         if (fields.every((f) => f !== undefined)) {

@@ -1,7 +1,9 @@
 // A CRD's structural OpenAPI v3 schema → a JSON Schema ajv checks the way the API server does.
 // Pure: the same input gives the same output, no I/O.
 
-type Schema = Record<string, any>;
+import type { JsonSchema } from "./json-schema.ts";
+
+type Schema = JsonSchema;
 
 /** Formats the API server checks that we check too; any other format is ignored, as the server does. */
 export const CHECKED_FORMATS = new Set(["date-time", "date", "byte", "int32", "int64", "uuid", "email", "hostname", "ipv4", "ipv6", "uri"]);
@@ -22,11 +24,11 @@ export function openApiToAjv(node: Schema): Schema {
   const out: Schema = {};
   for (const [k, v] of Object.entries(node)) {
     if (k.startsWith("x-kubernetes-") || DROPPED.has(k)) continue;
-    if (k === "properties") out.properties = Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, openApiToAjv(s)]));
-    else if (k === "items") out.items = Array.isArray(v) ? v.map(openApiToAjv) : openApiToAjv(v);
-    else if (k === "additionalProperties") out.additionalProperties = typeof v === "object" ? openApiToAjv(v) : v;
+    if (k === "properties") out.properties = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([p, s]) => [p, openApiToAjv(s)]));
+    else if (k === "items") out.items = Array.isArray(v) ? v.map(openApiToAjv) : openApiToAjv(v as Schema);
+    else if (k === "additionalProperties") out.additionalProperties = typeof v === "object" ? openApiToAjv(v as Schema) : (v as boolean);
     else if (k === "anyOf" || k === "allOf" || k === "oneOf") out[k] = (v as Schema[]).map(openApiToAjv);
-    else if (k === "not") out.not = openApiToAjv(v);
+    else if (k === "not") out.not = openApiToAjv(v as Schema);
     else out[k] = v;
   }
   if (typeof node.format === "string" && CHECKED_FORMATS.has(node.format)) out.format = node.format;

@@ -99,7 +99,7 @@ function yamlReason(e: unknown): { reason: string; line?: number; column?: numbe
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** "Kind ns/name" or "Kind name", from whatever the document has. */
-export function describeObject(obj: Record<string, any>): string | undefined {
+export function describeObject(obj: Record<string, unknown>): string | undefined {
   const kind = typeof obj.kind === "string" ? obj.kind : undefined;
   const md = isPlainObject(obj.metadata) ? obj.metadata : {};
   const name = typeof md.name === "string" ? md.name : undefined;

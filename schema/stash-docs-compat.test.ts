@@ -50,7 +50,7 @@ function schemaFor(apiVersion: string, kind: string): any {
   for (const { crd } of crdFiles()) {
     if (crd.spec.names.kind !== kind) continue;
     const v = crd.spec.versions.find((v: any) => `${crd.spec.group}/${v.name}` === apiVersion);
-    if (v) return v.schema.openAPIV3Schema;
+    if (v) return v.schema!.openAPIV3Schema;
   }
   throw new Error(`no CRD for ${apiVersion} ${kind}`);
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeObject } from "../lib/kube/client.ts";
+import type { Crd } from "./install.ts";
 import { createValidator, formatError, knownKind, parseYaml, validateFile, validateObject, type LoadedObject } from "./validate.ts";
 
 const loaded = (object: Record<string, unknown>, file = "mem.yaml"): LoadedObject => ({ file, line: 1, docIndex: 0, object: object as KubeObject });
@@ -115,7 +116,7 @@ test("any CRD is handled generically: int-or-string, nullable, preserved fields 
         },
       })),
     },
-  } as unknown as KubeObject;
+  } as unknown as Crd;
   const v = createValidator([{ file: "example.yaml", crd }]);
   assert.ok(v.knownKind("example.dev/v1", "Widget") && v.knownKind("example.dev/v2", "Widget"));
   const ok = loaded({ apiVersion: "example.dev/v2", kind: "Widget", metadata: { name: "w" }, spec: { port: "http", note: null, extra: { any: [1] } } });
@@ -139,7 +140,7 @@ test("a CRD whose schema does not compile is an error naming its file", () => {
       scope: "Namespaced",
       versions: [{ name: "v1", served: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "objekt" } } } } }],
     },
-  } as unknown as KubeObject;
+  } as unknown as Crd;
   assert.throws(
     () => createValidator([{ file: "schema/crds/example.dev_gadgets.yaml", crd }]),
     /schema\/crds\/example\.dev_gadgets\.yaml: the openAPIV3Schema of v1 does not compile/,

@@ -6,6 +6,7 @@ import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { crdFiles, CRD_DIR, type CrdFile } from "./install.ts";
 import { openApiToAjv, shareSubschemas } from "./openapi-to-ajv.ts";
+import type { JsonSchema } from "./json-schema.ts";
 import { describeAjvErrors, formatPath, type FieldProblem } from "./error-messages.ts";
 import { fieldLocator, type FieldPath } from "./field-lines.ts";
 import { describeObject, parseYaml, type LoadedObject } from "./parse-yaml.ts";
@@ -36,6 +37,8 @@ export interface Validator {
   validateObject(obj: LoadedObject, source?: string): SourceError[];
 }
 
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -48,8 +51,8 @@ function newAjv(): Ajv {
 }
 
 /** The problems ajv does not check: what the API server requires of metadata. */
-function metadataProblems(obj: Record<string, any>, scope: ServedKind["scope"]): FieldProblem[] {
-  const md = obj.metadata ?? {};
+function metadataProblems(obj: Record<string, unknown>, scope: ServedKind["scope"]): FieldProblem[] {
+  const md: Record<string, unknown> = isMapping(obj.metadata) ? obj.metadata : {};
   const out: FieldProblem[] = [];
   const at = (path: FieldPath, message: string, locate = path) => out.push({ path, locate, message });
   if (md.name === undefined || md.name === null || md.name === "") at(["metadata", "name"], "required field is missing", ["metadata"]);
@@ -78,10 +81,10 @@ export function createValidator(files: CrdFile[] = crdFiles(), opts: { crdDir?: 
   const served = new Map<string, { kind: ServedKind; validate: ValidateFunction }>();
   const byGroupKind = new Map<string, string[]>();
   const crdDir = opts.crdDir ?? CRD_DIR;
-  const pending: { kind: ServedKind; schema: Record<string, any> }[] = [];
+  const pending: { kind: ServedKind; schema: JsonSchema }[] = [];
   for (const { file, crd } of files) {
-    const spec = crd.spec ?? {};
-    for (const v of spec.versions ?? []) {
+    const spec = crd.spec;
+    for (const v of spec?.versions ?? []) {
       if (!v.served) continue;
       const apiVersion = `${spec.group}/${v.name}`;
       const schema = v.schema?.openAPIV3Schema;
@@ -112,7 +115,7 @@ export function createValidator(files: CrdFile[] = crdFiles(), opts: { crdDir?: 
   const servedKind = (apiVersion: string, kind: string) => served.get(`${apiVersion}|${kind}`)?.kind;
 
   function validateObject(loaded: LoadedObject, source?: string): SourceError[] {
-    const obj = loaded.object as Record<string, any>;
+    const obj: Record<string, unknown> = loaded.object;
     const object = describeObject(obj);
     let locate: ((p: FieldPath) => { line: number; column: number } | undefined) | undefined;
     const toError = (p: FieldProblem): SourceError => {

@@ -96,15 +96,23 @@ class Lite implements LiteAccess {
   }
 }
 
-const named = (list: unknown, name: unknown, key: string): any => {
+/** A mapping of the kubeconfig's YAML: its fields are checked where they are read. */
+type Yaml = Record<string, unknown>;
+const isYaml = (v: unknown): v is Yaml => typeof v === "object" && v !== null;
+/** A scalar of the kubeconfig as a string (client-node stringifies what it sends too). */
+const str = (v: unknown): string | undefined => (v == null ? undefined : String(v));
+
+const named = (list: unknown, name: unknown, key: string): Yaml | undefined => {
   if (!Array.isArray(list)) return undefined;
-  const o = list.find((x: any) => x?.name === name);
-  return o ? (o[key] ?? o) : undefined;
+  const o: unknown = list.find((x: unknown) => isYaml(x) && x.name === name);
+  if (!isYaml(o)) return undefined;
+  const v = o[key] ?? o;
+  return isYaml(v) ? v : undefined;
 };
 
 /** A kubeconfig's text, or null when it needs client-node (or is invalid: client-node then says why). */
 export function parseKubeconfigText(text: string, dir: string, source: KubeSource): LiteAccess | null {
-  let doc: any;
+  let doc: unknown;
   try {
     // Loaded here: in a pod (the service account) no YAML is read, and the parser costs ~4 MiB.
     const { load } = createRequire(import.meta.url)("js-yaml") as typeof import("js-yaml");
@@ -112,7 +120,7 @@ export function parseKubeconfigText(text: string, dir: string, source: KubeSourc
   } catch {
     return null;
   }
-  if (!doc || typeof doc !== "object") return null;
+  if (!isYaml(doc)) return null;
   // client-node throws on these entries; let it, with its message.
   for (const [list, fields] of [
     ["clusters", ["name", "cluster"]],
@@ -120,32 +128,33 @@ export function parseKubeconfigText(text: string, dir: string, source: KubeSourc
     ["users", ["name"]],
   ] as const) {
     if (doc[list] !== undefined && !Array.isArray(doc[list])) return null;
-    for (const e of doc[list] ?? []) if (fields.some((f) => !e?.[f])) return null;
+    for (const e of (doc[list] ?? []) as unknown[]) if (fields.some((f) => !(isYaml(e) && e[f]))) return null;
   }
   const context = named(doc.contexts, doc["current-context"], "context");
   if (!context?.cluster) return null;
   const cluster = named(doc.clusters, context.cluster, "cluster");
-  if (!cluster?.server || typeof cluster.server !== "string" || !cluster.server.startsWith("https://") || cluster["proxy-url"]) return null;
+  const server = cluster?.server;
+  if (!cluster || !server || typeof server !== "string" || !server.startsWith("https://") || cluster["proxy-url"]) return null;
   const user = context.user ? named(doc.users, context.user, "user") : undefined;
   // Without a user client-node applies no TLS options at all (not even the CA): rare, leave it to it.
-  if (!user || typeof user !== "object") return null;
+  if (!user) return null;
   if (user.exec || user["auth-provider"]) return null;
   const abs = (f: string) => (isAbsolute(f) ? f : join(dir, f));
   const fileOrData = (file: unknown, data: unknown) => (file ? readFileSync(abs(String(file))) : data ? Buffer.from(String(data), "base64") : undefined);
   try {
     return new Lite(
       {
-        server: cluster.server.replace(/\/$/, ""),
+        server: server.replace(/\/$/, ""),
         ca: fileOrData(cluster["certificate-authority"], cluster["certificate-authority-data"]),
         cert: fileOrData(user["client-certificate"], user["client-certificate-data"]),
         key: fileOrData(user["client-key"], user["client-key-data"]),
         skipTLSVerify: cluster["insecure-skip-tls-verify"] === true,
-        tlsServerName: cluster["tls-server-name"],
-        token: user.token || (user["token-file"] ? readFileSync(user["token-file"]).toString() : undefined),
-        username: user.username ?? undefined,
-        password: user.password ?? undefined,
-        impersonateUser: user.as ?? undefined,
-        namespace: context.namespace || undefined,
+        tlsServerName: str(cluster["tls-server-name"]),
+        token: str(user.token) || (user["token-file"] ? readFileSync(String(user["token-file"])).toString() : undefined),
+        username: str(user.username),
+        password: str(user.password),
+        impersonateUser: str(user.as),
+        namespace: str(context.namespace) || undefined,
       },
       source,
     );
