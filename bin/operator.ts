@@ -18,6 +18,7 @@ import { receiverRouter } from "../reconciler/gitops/receiver.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, REQUESTED_AT_ANNOTATION } from "../policies/policy-source.ts";
 import { startLeaderElection, type LeaderElector } from "../lib/leader-election.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { installCatalog } from "../stash/tasks/catalog.ts";
 
 export interface OperatorConfig {
   kube: Kube;
@@ -229,6 +230,23 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
   }
 
   let stopped = false;
+  // In a cluster the operator installs the Functions and Tasks it ships (catalog/), so one
+  // `kubectl apply --server-side -k .` deploys everything: kubectl cannot apply a Task in the same
+  // run that creates its CRD. Retried until the Task webhook answers through this pod's Service.
+  if (c.register === "cluster") {
+    void (async () => {
+      for (let attempt = 1; !stopped; attempt++) {
+        try {
+          await installCatalog(kube);
+          log.info("catalog installed (Functions and Tasks)", { attempts: attempt });
+          return;
+        } catch (e) {
+          if (attempt % 15 === 1) log.info("catalog not installed yet; retrying", { error: errorMessage(e) });
+          await new Promise((r) => setTimeout(r, 2000).unref());
+        }
+      }
+    })();
+  }
   return {
     controllers: () => whenLeading,
     get leading() {

@@ -1,8 +1,15 @@
-// npm run demo — restash end to end on this machine, and cleaned up afterwards:
-// a local control plane, the operator (controllers, policy sync, webhooks, Snapshot API), MinIO and
-// a pushgateway; a policy Git repository made from fixtures/demo; the sync applies it; a real
-// backup runs as the injected sidecar would run it; `kubectl get snapshots`; a restore into another
-// workload, checked byte for byte; and the git note the sync wrote on the commit.
+// npm run demo — restash end to end on this machine, and cleaned up afterwards.
+//
+// On a real node (scripts/demo-node.ts) when the machine can run containers: the operator as a pod from
+// `kubectl apply --server-side -k .`, the policy sync, the real CronJob and the injected sidecar, the
+// Snapshot API and a restore by the init-container. A node already running is used and left running;
+// otherwise one is started and stopped at the end.
+//
+// In-process (`npm run demo -- --local`, and where no node can run, said in one line): a local control
+// plane, the operator (controllers, policy sync, webhooks, Snapshot API), MinIO and a pushgateway; a
+// policy Git repository made from fixtures/demo; the sync applies it; a real backup runs as the
+// injected sidecar would run it; `kubectl get snapshots`; a restore into another workload, checked
+// byte for byte; and the git note the sync wrote on the commit.
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -16,6 +23,7 @@ import { startOperatorProcess, type RunningOperator } from "../bin/operator.ts";
 import { startMinio, startPushgateway, toolsDir, type Minio, type Pushgateway } from "../testing/services.ts";
 import { generateFixtureTree } from "../fixtures/data/generate.ts";
 import { treeHash } from "../testing/tree-hash.ts";
+import { nodeUnavailable, runNodeDemo } from "./demo-node.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const NS = "demo";
@@ -66,7 +74,7 @@ function runContainer(name: string, container: any, env: Record<string, string>,
   });
 }
 
-async function main() {
+async function localDemo() {
   // restic, MinIO and the pushgateway come from the project's tool cache (scripts/install-tools.sh).
   process.env.PATH = `${toolsDir()}:${process.env.PATH}`;
   const work = mkdtempSync(join(tmpdir(), "restash-demo-"));
@@ -307,6 +315,20 @@ async function main() {
         .then(c)
         .catch(() => {});
   }
+}
+
+async function main() {
+  if (!process.argv.includes("--local")) {
+    say("Checking that this machine can run a real node");
+    const why = await nodeUnavailable((l) => show(l));
+    if (!why) {
+      await runNodeDemo({ say, show });
+      say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      return;
+    }
+    console.log(`\nno real node on this machine: ${why}; running the in-process demo instead`);
+  } else say("In-process demo (--local)");
+  await localDemo();
 }
 
 main().then(
