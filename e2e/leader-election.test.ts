@@ -12,9 +12,13 @@ import { backupConfiguration, deployment, repository, secret } from "../testing/
 import { signBody } from "../reconciler/gitops/receiver.ts";
 import { REQUESTED_AT_ANNOTATION } from "../policies/policy-source.ts";
 import { mkdtempSync } from "node:fs";
+import { createRemote } from "../testing/git-fixture.ts";
+import { applySource, defaultsYaml, grantStash, noteLines, policyYaml } from "../testing/gitops-fixture.ts";
+import { POLICY_SOURCE_API, type PolicySource } from "../policies/policy-source.ts";
 import { tmpdir } from "node:os";
 
 const RESTASH = resolve(import.meta.dirname, "../bin/restash.ts");
+const V1B = "stash.appscode.com/v1beta1";
 const LEASE = { duration: 3_000, renew: 2_000, retry: 250 };
 
 interface Replica {
@@ -137,4 +141,82 @@ test("two operator replicas: one leads; kill -9 of the leader moves the controll
   await kube.apply(backupConfiguration(namespace, "third", { kind: "Deployment", name: "db" }, "repo"));
   await eventually("the third leader reconciles", async () => (await cronJobs()).length === 3, 30_000);
   assert.match(c.log(), /started leading/);
+});
+
+test("kill -9 of the leader while a 1,000-file revision syncs: the other replica applies the revision once, with one note, and prunes nothing that stays", async (t) => {
+  const { kube, namespace, cp } = await testNamespace("le-sync");
+  const replicas: Replica[] = [];
+  const remote = await createRemote();
+  t.after(async () => {
+    for (const r of replicas) if (r.child.exitCode === null) r.child.kill("SIGKILL");
+    await Promise.all(replicas.map((r) => r.exited));
+    await remote.cleanup();
+  });
+  const start = (name: string) => {
+    const r = replica(name, cp.kubeconfig, namespace);
+    replicas.push(r);
+    return r;
+  };
+  await grantStash(kube, namespace, "policy-sync");
+  const a = start("op-a");
+  await eventually("op-a holds the Lease", async () => (await holder(kube, namespace)) === "op-a", 30_000);
+  const b = start("op-b");
+  await eventually("op-b serving as a standby", async () => b.log().includes("controllers wait for the Lease"), 30_000);
+
+  // A first revision of ten policies, applied by op-a.
+  const work = await remote.clone();
+  const tree: Record<string, string> = { "defaults.yaml": defaultsYaml() };
+  for (let i = 0; i < 10; i++) tree[`team-${i % 20}/app-${i}.yaml`] = policyYaml(`app-${i}`);
+  await work.write(tree);
+  const first = await work.commitAndPush("ten policies");
+  await applySource(kube, namespace, "policies", { url: remote.url });
+  const source = () => kube.get<PolicySource>(POLICY_SOURCE_API, "PolicySource", "policies", namespace);
+  await eventually("the first revision applied", async () => (await source()).status?.lastAppliedRevision === `main@sha1:${first}`, 60_000, 100);
+  const kept = await kube.get<KubeObject>(V1B, "BackupConfiguration", "app-3", namespace);
+
+  // The 1,000-file revision: op-a dies (no release) partway through applying it.
+  for (let i = 10; i < 1000; i++) tree[`team-${i % 20}/app-${i}.yaml`] = policyYaml(`app-${i}`);
+  await work.write(tree);
+  const big = await work.commitAndPush("1000 policies");
+  const configurations = async () => (await kube.list<KubeObject>(V1B, "BackupConfiguration", namespace)).items.length;
+  await kube.mergePatch(
+    { apiVersion: POLICY_SOURCE_API, kind: "PolicySource", metadata: { name: "policies", namespace } },
+    {
+      metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: new Date().toISOString() } },
+    },
+  );
+  const partly = await eventually(
+    "op-a applying the big revision",
+    async () => {
+      const n = await configurations();
+      return n > 100 && n;
+    },
+    120_000,
+    20,
+  );
+  a.child.kill("SIGKILL");
+  await a.exited;
+  const killed = Date.now();
+  const done = await eventually(
+    "op-b applied the big revision",
+    async () => {
+      const s = await source();
+      return s.status?.lastAppliedRevision === `main@sha1:${big}` && s;
+    },
+    180_000,
+    100,
+  );
+  console.log(`kill -9 with ${partly} of 1,000 configurations applied → revision applied by the new leader after ${Date.now() - killed} ms`);
+  assert.equal(await holder(kube, namespace), "op-b");
+  assert.equal(done.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+  assert.equal(await configurations(), 1000);
+  assert.equal((await kube.list<KubeObject>("stash.appscode.com/v1alpha1", "Repository", namespace)).items.length, 1000);
+  assert.equal(done.status?.inventory?.entries.length, 2000);
+  // What stayed from the first revision was never deleted and made again.
+  assert.equal((await kube.get<KubeObject>(V1B, "BackupConfiguration", "app-3", namespace)).metadata.uid, kept.metadata.uid);
+  // One note for the revision, written by the replica that applied it; nothing pruned.
+  const notes = (await noteLines(remote.bare, big)).filter((l) => l.kind === "sync");
+  assert.equal(notes.length, 1, JSON.stringify(notes));
+  assert.equal(notes[0].result, "Applied");
+  assert.deepEqual(notes[0].pruned ?? [], []);
 });
