@@ -1,11 +1,12 @@
 // BackupConfiguration admission. On update, the target of a Ready configuration is frozen (its
 // sidecar, CronJob and RBAC were built for it); otherwise the same reference checks as on create.
 import { isDeepStrictEqual } from "node:util";
-import type { KindAdmission, Violation } from "./types.ts";
+import type { BackupConfiguration } from "../schema/types.generated.ts";
+import { validating, type KindAdmission, type Violation } from "./types.ts";
 import { crossNamespaceTargetViolations, repositoryReferenceViolations, taskReferenceViolations } from "./references.ts";
 
 export const backupConfigurationAdmission: KindAdmission = {
-  async validate(obj, old, ctx) {
+  validate: validating<BackupConfiguration>(async (obj, old, ctx) => {
     if (obj.metadata.deletionTimestamp) return [];
     const out: Violation[] = [];
     if (ctx.operation === "UPDATE" && old?.status?.phase === "Ready" && !isDeepStrictEqual(old.spec?.target, obj.spec?.target)) {
@@ -15,5 +16,5 @@ export const backupConfigurationAdmission: KindAdmission = {
     out.push(...(await repositoryReferenceViolations(obj, ctx)));
     out.push(...(await taskReferenceViolations(obj, ctx)));
     return out;
-  },
+  }),
 };

@@ -9,15 +9,21 @@
 //   Stash's invariants; then the same target, Task and Repository checks.
 // Member fields are named by position (spec.members[1].target.ref.namespace).
 import { isDeepStrictEqual } from "node:util";
-import type { KubeObject } from "../lib/kube/client.ts";
-import type { AdmissionContext, KindAdmission, Violation } from "./types.ts";
+import type { BackupBatch, BackupBatchMember, RestoreBatch, RestoreBatchMember } from "../schema/types.generated.ts";
+import { validating, type AdmissionContext, type KindAdmission, type Violation } from "./types.ts";
 import { repositoryReferenceViolations, targetNamespaceViolations, taskNameViolations } from "./references.ts";
 import { ruleViolations } from "./restore-session.ts";
 
-const membersOf = (obj: KubeObject | undefined): any[] => (Array.isArray(obj?.spec?.members) ? obj!.spec.members : []);
+function membersOf(obj: BackupBatch | undefined): BackupBatchMember[];
+function membersOf(obj: RestoreBatch | undefined): RestoreBatchMember[];
+function membersOf(obj: BackupBatch | RestoreBatch | undefined): (BackupBatchMember | RestoreBatchMember)[];
+function membersOf(obj: BackupBatch | RestoreBatch | undefined): (BackupBatchMember | RestoreBatchMember)[] {
+  const members = obj?.spec?.members;
+  return Array.isArray(members) ? members : [];
+}
 
 /** The checks every member of either batch kind must pass: its target's namespace and its Task. */
-async function memberViolations(obj: KubeObject, ctx: AdmissionContext): Promise<Violation[]> {
+async function memberViolations(obj: BackupBatch | RestoreBatch, ctx: AdmissionContext): Promise<Violation[]> {
   const out: Violation[] = [];
   for (const [i, m] of membersOf(obj).entries()) {
     out.push(...targetNamespaceViolations(m?.target?.ref, m?.task?.name, obj.metadata.namespace, `spec.members[${i}].target.ref.namespace`));
@@ -27,22 +33,22 @@ async function memberViolations(obj: KubeObject, ctx: AdmissionContext): Promise
 }
 
 export const backupBatchAdmission: KindAdmission = {
-  async validate(obj, old, ctx) {
+  validate: validating<BackupBatch>(async (obj, old, ctx) => {
     if (obj.metadata.deletionTimestamp) return [];
     const out: Violation[] = [];
     // The sidecars, Jobs and CronJob of a Ready batch were built for these targets.
-    const targets = (o: KubeObject | undefined) => membersOf(o).map((m) => m?.target);
+    const targets = (o: BackupBatch | undefined) => membersOf(o).map((m) => m?.target);
     if (ctx.operation === "UPDATE" && old?.status?.phase === "Ready" && !isDeepStrictEqual(targets(old), targets(obj))) {
       out.push({ field: "spec.members", message: "updating target is forbidden when BackupBatch is in READY state" });
     }
     out.push(...(await memberViolations(obj, ctx)));
     out.push(...(await repositoryReferenceViolations(obj, ctx)));
     return out;
-  },
+  }),
 };
 
 export const restoreBatchAdmission: KindAdmission = {
-  async validate(obj, old, ctx) {
+  validate: validating<RestoreBatch>(async (obj, old, ctx) => {
     if (obj.metadata.deletionTimestamp) return [];
     if (ctx.operation === "UPDATE" && old) {
       return isDeepStrictEqual(old.spec, obj.spec) ? [] : [{ field: "spec", message: "RestoreBatch spec is immutable" }];
@@ -52,5 +58,5 @@ export const restoreBatchAdmission: KindAdmission = {
     out.push(...(await memberViolations(obj, ctx)));
     out.push(...(await repositoryReferenceViolations(obj, ctx)));
     return out;
-  },
+  }),
 };

@@ -5,6 +5,7 @@
 // why that is trusted rather than confirmed with a fresh LIST. Before the first sync, lists are
 // direct and coalesced per namespace.
 import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { BackupBatch, BackupConfiguration, Function as StashFunction, Repository, RestoreBatch, RestoreSession, Task } from "../schema/types.generated.ts";
 import type { Logger } from "../lib/logger.ts";
 import { realClock } from "../lib/workqueue.ts";
 import { startInformer, type RunningInformer } from "../lib/kube/informer.ts";
@@ -58,8 +59,8 @@ export function coalesce<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
-function coalescedByNamespace(read: (ns: string) => Promise<KubeObject[]>): (ns: string) => Promise<KubeObject[]> {
-  const perNs = new Map<string, () => Promise<KubeObject[]>>();
+function coalescedByNamespace<T>(read: (ns: string) => Promise<T[]>): (ns: string) => Promise<T[]> {
+  const perNs = new Map<string, () => Promise<T[]>>();
   return (ns) => {
     let f = perNs.get(ns);
     if (!f) {
@@ -79,18 +80,26 @@ export function cachedLookups(kube: Kube, log: Logger): CachedLookups {
     listBackupBatches: coalescedByNamespace((ns) => uncached.listBackupBatches(ns)),
     listRestoreBatches: coalescedByNamespace((ns) => uncached.listRestoreBatches(ns)),
   };
-  const informers = Object.fromEntries(
-    Object.entries(PATHS).map(([k, path]) => [k, startInformer(kube, { path, onEvent: () => {} }, log, realClock)]),
-  ) as Record<keyof typeof PATHS, RunningInformer>;
+  const cache = <T extends KubeObject>(path: string) => startInformer<T>(kube, { path, onEvent: () => {} }, log, realClock);
+  const informers = {
+    repositories: cache<Repository>(PATHS.repositories),
+    backupconfigurations: cache<BackupConfiguration>(PATHS.backupconfigurations),
+    restoresessions: cache<RestoreSession>(PATHS.restoresessions),
+    backupbatches: cache<BackupBatch>(PATHS.backupbatches),
+    restorebatches: cache<RestoreBatch>(PATHS.restorebatches),
+    tasks: cache<Task>(PATHS.tasks),
+    functions: cache<StashFunction>(PATHS.functions),
+    namespaces: cache<KubeObject>(PATHS.namespaces),
+  } satisfies Record<keyof typeof PATHS, RunningInformer<KubeObject>>;
   let ready = false;
   const synced = Promise.all(Object.values(informers).map((i) => i.synced)).then(() => {
     ready = true;
   });
-  const get = async (inf: RunningInformer, name: string, ns: string | undefined, fallback: () => Promise<KubeObject | null>) => {
-    const hit = ready ? (inf.cache.get(name, ns) as KubeObject | undefined) : undefined;
+  const get = async <T extends KubeObject>(inf: RunningInformer<T>, name: string, ns: string | undefined, fallback: () => Promise<T | null>) => {
+    const hit = ready ? inf.cache.get(name, ns) : undefined;
     return hit ?? fallback();
   };
-  const list = async (inf: RunningInformer, ns: string, fallback: () => Promise<KubeObject[]>) => (ready ? (inf.cache.list(ns) as KubeObject[]) : fallback());
+  const list = async <T extends KubeObject>(inf: RunningInformer<T>, ns: string, fallback: () => Promise<T[]>) => (ready ? inf.cache.list(ns) : fallback());
   return {
     synced,
     getRepository: (ns, name) => get(informers.repositories, name, ns, () => direct.getRepository(ns, name)),

@@ -29,7 +29,9 @@ export function jsonPatch(from: unknown, to: unknown, path = ""): PatchOp[] {
 
 /** Applies ops produced by jsonPatch (used by tests to check a patch round-trips). */
 export function applyPatch<T>(doc: T, ops: PatchOp[]): T {
-  let root: any = structuredClone(doc);
+  // Walked by the paths of the ops: each step is an object or an array, indexed by key.
+  type Node = Record<string, unknown>;
+  let root: unknown = structuredClone(doc);
   for (const op of ops) {
     if (op.path === "") {
       if (op.op === "remove") throw new Error("cannot remove the document root");
@@ -41,8 +43,8 @@ export function applyPatch<T>(doc: T, ops: PatchOp[]): T {
       .split("/")
       .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = keys.pop()!;
-    let parent = root;
-    for (const k of keys) parent = parent[k];
+    let parent = root as Node;
+    for (const k of keys) parent = parent[k] as Node;
     if (op.op === "remove") delete parent[last];
     else parent[last] = structuredClone(op.value);
   }

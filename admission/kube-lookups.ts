@@ -22,18 +22,18 @@ async function retrying<T>(fn: () => Promise<T>, delays = [50, 150, 400]): Promi
   }
 }
 
-async function getOrNull(kube: Kube, apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | null> {
+async function getOrNull<T extends KubeObject>(kube: Kube, apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | null> {
   try {
-    return await retrying(() => kube.get<KubeObject>(apiVersion, kind, name, namespace));
+    return await retrying(() => kube.get<T>(apiVersion, kind, name, namespace));
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;
   }
 }
 
-async function listOrEmpty(kube: Kube, apiVersion: string, kind: string, namespace: string): Promise<KubeObject[]> {
+async function listOrEmpty<T extends KubeObject>(kube: Kube, apiVersion: string, kind: string, namespace: string): Promise<T[]> {
   try {
-    return (await retrying(() => kube.list(apiVersion, kind, namespace))).items;
+    return (await retrying(() => kube.list<T>(apiVersion, kind, namespace))).items;
   } catch (e) {
     if (isNotFound(e)) return []; // the kind is not installed: nothing can target the workload
     throw e;

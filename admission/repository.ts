@@ -1,12 +1,12 @@
 // Repository admission: the rules Stash enforces on create and update. wipeOut deletes backend data
 // when the Repository goes, which restash cannot do for a local volume or B2; `/stash` is where the
 // sidecar's own files live, so a local backend may not be mounted there.
-import type { KubeObject } from "../lib/kube/client.ts";
-import type { KindAdmission, Violation } from "./types.ts";
+import type { Backend, Repository } from "../schema/types.generated.ts";
+import { validating, type KindAdmission, type Violation } from "./types.ts";
 
-export function repositoryViolations(repo: KubeObject): Violation[] {
+export function repositoryViolations(repo: Repository): Violation[] {
   const out: Violation[] = [];
-  const backend = repo.spec?.backend ?? {};
+  const backend: Backend = repo.spec?.backend ?? {};
   if (repo.spec?.wipeOut === true) {
     if (backend.local) out.push({ field: "spec.wipeOut", message: "wipe out operation is not supported for local backend" });
     if (backend.b2) out.push({ field: "spec.wipeOut", message: "wipe out operation is not supported for B2 backend" });
@@ -22,8 +22,8 @@ export function repositoryViolations(repo: KubeObject): Violation[] {
 }
 
 export const repositoryAdmission: KindAdmission = {
-  async validate(obj) {
+  validate: validating<Repository>(async (obj) => {
     if (obj.metadata.deletionTimestamp) return [];
     return repositoryViolations(obj);
-  },
+  }),
 };

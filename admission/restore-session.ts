@@ -4,23 +4,21 @@
 // the spec never changes after creation.
 import { isDeepStrictEqual } from "node:util";
 import type { KubeObject } from "../lib/kube/client.ts";
-import type { KindAdmission, Violation } from "./types.ts";
+import type { RestoreRule, RestoreSession } from "../schema/types.generated.ts";
+import { validating, type KindAdmission, type Violation } from "./types.ts";
 import { crossNamespaceTargetViolations, repositoryReferenceViolations, taskReferenceViolations } from "./references.ts";
 
 /** Stash's Migrate(): rules move into the target when there is one. The input is not modified. */
-export function migrateRestoreSession(rs: KubeObject): KubeObject {
-  const rules = rs.spec?.rules;
-  if (!Array.isArray(rules) || rules.length === 0 || !rs.spec?.target) return rs;
-  const { rules: _moved, ...spec } = rs.spec;
-  return { ...rs, spec: { ...spec, target: { ...rs.spec.target, rules } } };
+export function migrateRestoreSession<T extends KubeObject>(rs: T): T {
+  // On the mutating path the API server has not checked the schema yet: only this shape is relied on.
+  const spec = rs.spec as { rules?: unknown; target?: object } | undefined;
+  const rules = spec?.rules;
+  if (!Array.isArray(rules) || rules.length === 0 || !spec?.target) return rs;
+  const { rules: _moved, ...rest } = spec;
+  return { ...rs, spec: { ...rest, target: { ...spec.target, rules } } };
 }
 
-interface Rule {
-  targetHosts?: string[];
-  sourceHost?: string;
-  snapshots?: string[];
-  paths?: string[];
-}
+type Rule = Pick<RestoreRule, "targetHosts" | "sourceHost" | "snapshots" | "paths">;
 
 /** The rule invariants: at most one catch-all rule, no host in two rules, snapshots xor paths. */
 export function ruleViolations(rules: Rule[] | undefined, field: string): Violation[] {
@@ -52,7 +50,7 @@ export const restoreSessionAdmission: KindAdmission = {
   async mutate(obj) {
     return migrateRestoreSession(obj);
   },
-  async validate(obj, old, ctx) {
+  validate: validating<RestoreSession>(async (obj, old, ctx) => {
     if (obj.metadata.deletionTimestamp) return [];
     if (ctx.operation === "UPDATE" && old) {
       const same = isDeepStrictEqual(migrateRestoreSession(old).spec, migrateRestoreSession(obj).spec);
@@ -65,5 +63,5 @@ export const restoreSessionAdmission: KindAdmission = {
       ...(await repositoryReferenceViolations(obj, ctx)),
       ...(await taskReferenceViolations(obj, ctx)),
     ];
-  },
+  }),
 };

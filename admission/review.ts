@@ -19,8 +19,25 @@ export interface ReviewOutcome {
   body: unknown;
 }
 
+/** An AdmissionReview (admission.k8s.io/v1) whose envelope malformedReason accepted. */
+export interface AdmissionReviewRequest {
+  apiVersion: string;
+  kind: "AdmissionReview";
+  request: {
+    uid: string;
+    kind: { group?: string; version?: string; kind: string };
+    operation: Operation;
+    namespace?: string;
+    name?: string;
+    /** As sent: of the registered kind, not checked by restash (validating webhooks see it after the CRD schema did). */
+    object?: KubeObject | null;
+    oldObject?: KubeObject | null;
+    [key: string]: unknown;
+  };
+}
+
 const OPERATIONS = new Set(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
-const isObject = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Why the envelope is unusable, or undefined when it is fine. */
 export function malformedReason(body: unknown): string | undefined {
@@ -33,7 +50,8 @@ export function malformedReason(body: unknown): string | undefined {
   if (!isObject(r)) return "request is missing";
   if (typeof r.uid !== "string" || !r.uid) return "request.uid is missing";
   if (!isObject(r.kind) || typeof r.kind.kind !== "string") return "request.kind is missing";
-  if (!OPERATIONS.has(r.operation)) return `request.operation must be one of CREATE, UPDATE, DELETE, CONNECT (got ${JSON.stringify(r.operation)})`;
+  if (typeof r.operation !== "string" || !OPERATIONS.has(r.operation))
+    return `request.operation must be one of CREATE, UPDATE, DELETE, CONNECT (got ${JSON.stringify(r.operation)})`;
   if (r.object !== undefined && r.object !== null && !isObject(r.object)) return "request.object is not an object";
   if (r.oldObject !== undefined && r.oldObject !== null && !isObject(r.oldObject)) return "request.oldObject is not an object";
   return undefined;
@@ -59,19 +77,19 @@ export async function review(body: unknown, mode: Mode, registry: AdmissionRegis
       body: { apiVersion: "v1", kind: "Status", status: "Failure", reason: "BadRequest", code: 400, message: `malformed AdmissionReview: ${bad}` },
     };
   }
-  const { apiVersion, request: r } = body as Record<string, any>;
-  const uid: string = r.uid;
+  const { apiVersion, request: r } = body as AdmissionReviewRequest;
+  const uid = r.uid;
   const handler = registry.get(registryKey(r.kind.group ?? "", r.kind.kind));
-  const obj = r.object as KubeObject | null | undefined;
+  const obj = r.object;
   if (!handler || !obj || r.operation === "DELETE" || r.operation === "CONNECT") return respond(apiVersion, uid, { allowed: true });
   // The object may come without a namespace on CREATE (it is taken from the URL).
-  const namespace: string = r.namespace ?? obj.metadata?.namespace ?? "";
+  const namespace = r.namespace ?? obj.metadata?.namespace ?? "";
   const object: KubeObject = { ...obj, metadata: { ...(obj.metadata ?? {}), ...(namespace && !obj.metadata?.namespace ? { namespace } : {}) } };
-  const ctx = { operation: r.operation as Operation, namespace, lookups };
+  const ctx = { operation: r.operation, namespace, lookups };
   try {
     if (mode === "validate") {
       if (!handler.validate) return respond(apiVersion, uid, { allowed: true });
-      const violations = await handler.validate(object, (r.oldObject ?? undefined) as KubeObject | undefined, ctx);
+      const violations = await handler.validate(object, r.oldObject ?? undefined, ctx);
       if (violations.length === 0) return respond(apiVersion, uid, { allowed: true });
       const message = denialMessage(object, violations);
       log?.info("admission denied", { kind: obj.kind, namespace, name: obj.metadata?.name, operation: r.operation, message });

@@ -17,7 +17,8 @@ export function admissionRouter(opts: { registry: AdmissionRegistry; lookups: Ad
   };
   router.post(VALIDATE_PATH, handle("validate"));
   router.post(MUTATE_PATH, handle("mutate"));
-  router.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
+  // body-parser's errors carry `type` and an HTTP `status`.
+  router.use((err: (Error & { type?: string; status?: number }) | undefined, _req: Request, res: Response, _next: NextFunction) => {
     const message = `malformed AdmissionReview: ${err?.type === "entity.parse.failed" ? "the body is not valid JSON" : String(err?.message ?? err)}`;
     res
       .status(err?.status && err.status < 500 ? err.status : 400)

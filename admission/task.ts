@@ -1,8 +1,9 @@
 // Task admission: every step names a Function, which must exist (both are cluster-scoped).
-import type { KindAdmission, Violation } from "./types.ts";
+import type { Task } from "../schema/types.generated.ts";
+import { validating, type KindAdmission, type Violation } from "./types.ts";
 
 export const taskAdmission: KindAdmission = {
-  async validate(obj, _old, ctx) {
+  validate: validating<Task>(async (obj, _old, ctx) => {
     if (obj.metadata.deletionTimestamp) return [];
     const out: Violation[] = [];
     const steps = Array.isArray(obj.spec?.steps) ? obj.spec.steps : [];
@@ -12,5 +13,5 @@ export const taskAdmission: KindAdmission = {
       if (!(await ctx.lookups.getFunction(name))) out.push({ field: `spec.steps[${i}].name`, message: `Function ${JSON.stringify(name)} not found` });
     }
     return out;
-  },
+  }),
 };

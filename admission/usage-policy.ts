@@ -1,7 +1,11 @@
 // Repository.spec.usagePolicy: which namespaces may refer to a Repository. Same as Stash: no
 // policy at all means only the Repository's own namespace; a policy without `from` allows nobody
 // else; `All` allows every namespace; `Selector` matches the referring namespace's labels.
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { RepositorySpec } from "../schema/types.generated.ts";
+
+/** What the decision reads of a Repository. */
+type UsageOf = { metadata: V1ObjectMeta; spec?: Pick<RepositorySpec, "usagePolicy"> };
 import { fromLabelSelector, matches } from "../lib/kube/label-selector.ts";
 
 export type UsageDecision = { allowed: true } | { allowed: false; reason: string };
@@ -10,7 +14,7 @@ export type UsageDecision = { allowed: true } | { allowed: false; reason: string
  * Whether `namespace` (whose labels are `namespaceLabels`) may use `repo`. The own namespace is
  * always allowed.
  */
-export function usageAllowed(repo: KubeObject, namespace: string, namespaceLabels: Record<string, string> = {}): UsageDecision {
+export function usageAllowed(repo: UsageOf, namespace: string, namespaceLabels: Record<string, string> = {}): UsageDecision {
   if (repo.metadata.namespace === namespace) return { allowed: true };
   const policy = repo.spec?.usagePolicy?.allowedNamespaces;
   if (!policy) return { allowed: false, reason: "the Repository has no usagePolicy, so only its own namespace may use it" };

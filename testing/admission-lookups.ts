@@ -2,18 +2,21 @@
 // end-to-end tests use kubeLookups against the real API server).
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { AdmissionLookups } from "../admission/types.ts";
+import type { Function as StashFunction, Repository, Task } from "../schema/types.generated.ts";
 
+/** The tests' objects are of the kind they say: found by kind, they are returned as that kind's type. */
 export function lookupsOf(objects: KubeObject[]): AdmissionLookups {
-  const find = (kind: string, name: string, ns?: string) =>
-    objects.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns)) ?? null;
+  const find = <T extends KubeObject>(kind: string, name: string, ns?: string) =>
+    (objects.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns)) ?? null) as T | null;
+  const all = <T extends KubeObject>(kind: string, ns: string) => objects.filter((o) => o.kind === kind && o.metadata.namespace === ns) as T[];
   return {
-    getRepository: async (ns, name) => find("Repository", name, ns),
+    getRepository: async (ns, name) => find<Repository>("Repository", name, ns),
     getNamespace: async (name) => find("Namespace", name),
-    getTask: async (name) => find("Task", name),
-    getFunction: async (name) => find("Function", name),
-    listBackupConfigurations: async (ns) => objects.filter((o) => o.kind === "BackupConfiguration" && o.metadata.namespace === ns),
-    listRestoreSessions: async (ns) => objects.filter((o) => o.kind === "RestoreSession" && o.metadata.namespace === ns),
-    listBackupBatches: async (ns) => objects.filter((o) => o.kind === "BackupBatch" && o.metadata.namespace === ns),
-    listRestoreBatches: async (ns) => objects.filter((o) => o.kind === "RestoreBatch" && o.metadata.namespace === ns),
+    getTask: async (name) => find<Task>("Task", name),
+    getFunction: async (name) => find<StashFunction>("Function", name),
+    listBackupConfigurations: async (ns) => all("BackupConfiguration", ns),
+    listRestoreSessions: async (ns) => all("RestoreSession", ns),
+    listBackupBatches: async (ns) => all("BackupBatch", ns),
+    listRestoreBatches: async (ns) => all("RestoreBatch", ns),
   };
 }
