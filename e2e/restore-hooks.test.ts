@@ -385,8 +385,8 @@ test("a Task-based restore runs its hooks in the pre-task-hook and post-task-hoo
 test("the operator finishes a RestoreSession with a postRestore hook only once the hook's condition is in (unless preRestore failed, a host failed or the deadline passed)", () => {
   const rs = (hooks?: unknown) => ({ metadata: { name: "r" }, spec: { hooks } }) as any;
   const post = { postRestore: { httpGet: { port: 1 } } };
-  const ok = [{ hostname: "host-0", phase: "Succeeded" }];
-  const c = (type: string, status: string) => ({ type, status });
+  const ok = [{ hostname: "host-0", phase: "Succeeded" as const }];
+  const c = (type: string, status: "True" | "False") => ({ type, status });
   assert.equal(waitingForPostRestoreHook(rs(post), { stats: ok, conditions: [] }), true);
   assert.equal(waitingForPostRestoreHook(rs(), { stats: ok, conditions: [] }), false);
   assert.equal(waitingForPostRestoreHook(rs(post), { stats: ok, conditions: [c("PostRestoreHookExecutionSucceeded", "False")] }), false);

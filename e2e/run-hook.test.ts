@@ -216,10 +216,10 @@ test("the operator finishes a BackupSession only once each target's postBackup c
       spec: { target: { ref: { kind: "PersistentVolumeClaim", name: "data" } }, hooks },
     }) as any;
   const post = { postBackup: { httpGet: { port: 1 } } };
-  const target = (conditions: unknown[], phase = "Succeeded") => ({
+  const target = (conditions: { type: string; status: "True" | "False" }[], phase: "Succeeded" | "Failed" = "Succeeded") => ({
     targets: [{ ref: { kind: "PersistentVolumeClaim", name: "data", namespace: "ns" }, totalHosts: 1, stats: [{ hostname: "host-0", phase }], conditions }],
   });
-  const c = (type: string, status: string) => ({ type, status });
+  const c = (type: string, status: "True" | "False") => ({ type, status });
   assert.equal(waitingForPostBackupHooks(bc(post), target([])), true);
   assert.equal(waitingForPostBackupHooks(bc(), target([])), false);
   assert.equal(waitingForPostBackupHooks(bc(post), target([c("PostBackupHookExecutionSucceeded", "True")])), false);

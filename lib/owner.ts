@@ -1,4 +1,5 @@
 // Owner references and the object references Stash records.
+import type { V1OwnerReference } from "@kubernetes/client-node";
 
 export interface Owned {
   apiVersion?: string;
@@ -6,13 +7,13 @@ export interface Owned {
   metadata: { name?: string; namespace?: string; uid?: string };
 }
 
-/** A controller owner reference to `owner` (garbage collection deletes the dependant with it). */
-export function controllerRef(owner: Owned): Record<string, unknown> {
+/** A controller owner reference to `owner` (garbage collection deletes the dependant with it); the owner is a stored object, so its fields are set. */
+export function controllerRef(owner: Owned): V1OwnerReference {
   return {
-    apiVersion: owner.apiVersion,
-    kind: owner.kind,
-    name: owner.metadata.name,
-    uid: owner.metadata.uid,
+    apiVersion: owner.apiVersion!,
+    kind: owner.kind!,
+    name: owner.metadata.name!,
+    uid: owner.metadata.uid!,
     controller: true,
     blockOwnerDeletion: true,
   };

@@ -1,8 +1,15 @@
 // What every controller receives: clients, clock, logger and the operator's settings. Built once
 // by startOperator and passed down (no module state).
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { Kube } from "../lib/kube/client.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Clock } from "../lib/workqueue.ts";
+import type { BackupSession, Repository } from "../schema/types.generated.ts";
+import type { BackupInvoker, RestoreInvoker } from "../stash/invoker-targets.ts";
+
+/** A finished session and its invoker, for the session metrics: a BackupSession, or a restore invoker that is its own session. */
+export type SessionMetricsArgs =
+  | [kind: "BackupSession", session: BackupSession, invoker: BackupInvoker | null, repository: Repository | null]
+  | [kind: "RestoreSession", session: RestoreInvoker, invoker: RestoreInvoker, repository: Repository | null];
 
 export interface OperatorOptions {
   /** Image of the restash runner used for the CronJob, sidecar, init-container and Jobs. */
@@ -20,13 +27,13 @@ export interface ControllerContext {
   log: Logger;
   opts: OperatorOptions;
   /** Pushes session-level metrics when a BackupSession/RestoreSession completes. */
-  pushSessionMetrics?: (kind: "BackupSession" | "RestoreSession", session: any, invoker: any, repository: any) => Promise<void>;
+  pushSessionMetrics?: (...args: SessionMetricsArgs) => Promise<void>;
   /** Deletes a Repository's backend data (spec.wipeOut); absent: wipeOut is reported as unsupported. */
-  wipeOut?: (repository: any) => Promise<void>;
+  wipeOut?: (repository: Repository) => Promise<void>;
   /** Invokers (BackupConfigurations, RestoreSessions) that use a Repository, from the operator's caches. */
   invokersOf?: (namespace: string, name: string) => { kind: string; namespace: string; name: string }[];
   /** BackupConfigurations and BackupBatches (not being deleted) with a target of this kind, namespace and name, from the operator's caches. */
-  backupInvokersTargeting?: (ref: { kind: string; namespace: string; name: string }) => KubeObject[];
+  backupInvokersTargeting?: (ref: { kind: string; namespace: string; name: string }) => BackupInvoker[];
   /** Namespace/ServiceAccount pairs whose restash-runner RoleBinding this process has applied. */
   runnerBindings?: Set<string>;
 }

@@ -3,7 +3,10 @@
 // alert needs to say "older than twice its schedule", which Stash cannot tell).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CronExpressionParser } from "cron-parser";
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { AnyObject, Kube } from "../lib/kube/client.ts";
+import type { BackupSession, RestoreSession } from "../schema/types.generated.ts";
+import type { PolicySource } from "../policies/policy-source.ts";
+import type { BackupInvoker } from "../stash/invoker-targets.ts";
 import { parseDuration } from "../policies/policy-source.ts";
 
 export interface OperatorMetrics {
@@ -40,7 +43,7 @@ export interface BackupFreshness {
 }
 
 /** Pure: the last successful and the last failed BackupSession (by creation) per BackupConfiguration or BackupBatch. */
-export function backupFreshness(configs: KubeObject[], sessions: KubeObject[]): BackupFreshness[] {
+export function backupFreshness(configs: BackupInvoker[], sessions: BackupSession[]): BackupFreshness[] {
   const last = { Succeeded: new Map<string, number>(), Failed: new Map<string, number>() };
   for (const s of sessions) {
     const phase: unknown = s.status?.phase;
@@ -92,24 +95,28 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
   });
 
   // Cluster state read at scrape time, at most once per cacheMs for all the gauges below.
-  let cache: { at: number; data: Promise<{ fresh: BackupFreshness[]; sources: KubeObject[]; sessions: KubeObject[]; restores: KubeObject[] }> } | undefined;
+  let cache:
+    { at: number; data: Promise<{ fresh: BackupFreshness[]; sources: PolicySource[]; sessions: BackupSession[]; restores: RestoreSession[] }> } | undefined;
   const state = () => {
     if (!cache || now() - cache.at > (opts.cacheMs ?? 15_000)) {
       const data = (async () => {
-        const list = (apiVersion: string, kind: string) =>
-          kube.list(apiVersion, kind).then(
-            (l) => l.items as KubeObject[],
-            () => [] as KubeObject[],
+        const list = <T extends AnyObject>(apiVersion: string, kind: string) =>
+          kube.list<T>(apiVersion, kind).then(
+            (l) => l.items,
+            () => [] as T[],
           );
         const [configs, batches, sessions, sources, restores] = await Promise.all([
-          list("stash.appscode.com/v1beta1", "BackupConfiguration"),
-          list("stash.appscode.com/v1beta1", "BackupBatch"),
-          list("stash.appscode.com/v1beta1", "BackupSession"),
-          list("restash.dev/v1alpha1", "PolicySource"),
-          list("stash.appscode.com/v1beta1", "RestoreSession"),
+          list<BackupInvoker>("stash.appscode.com/v1beta1", "BackupConfiguration"),
+          list<BackupInvoker>("stash.appscode.com/v1beta1", "BackupBatch"),
+          list<BackupSession>("stash.appscode.com/v1beta1", "BackupSession"),
+          list<PolicySource>("restash.dev/v1alpha1", "PolicySource"),
+          list<RestoreSession>("stash.appscode.com/v1beta1", "RestoreSession"),
         ]);
         // Listed items carry no kind: it is set from the list asked for.
-        const invokers = [...configs.map((c) => ({ ...c, kind: "BackupConfiguration" })), ...batches.map((b) => ({ ...b, kind: "BackupBatch" }))];
+        const invokers = [
+          ...configs.map((c) => ({ ...c, kind: "BackupConfiguration" }) as BackupInvoker),
+          ...batches.map((b) => ({ ...b, kind: "BackupBatch" }) as BackupInvoker),
+        ];
         return { fresh: backupFreshness(invokers, sessions), sources, sessions, restores };
       })();
       cache = { at: now(), data };
@@ -144,7 +151,12 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
   bcGauge("restash_backupconfiguration_paused", "1 while spec.paused is true.", (f) => (f.paused ? 1 : 0));
   bcGauge("restash_backupconfiguration_created_timestamp_seconds", "Creation time of the BackupConfiguration.", (f) => f.created);
 
-  const sessionCounter = (name: string, help: string, pick: (s: Awaited<ReturnType<typeof state>>) => KubeObject[], invokerOf: (o: KubeObject) => string) =>
+  const sessionCounter = <T extends BackupSession | RestoreSession>(
+    name: string,
+    help: string,
+    pick: (s: Awaited<ReturnType<typeof state>>) => T[],
+    invokerOf: (o: T) => string,
+  ) =>
     new Gauge({
       name,
       help,
@@ -182,7 +194,7 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
       this.reset();
       for (const o of (await state()).restores) {
         if (o.status?.phase !== "Failed") continue;
-        const times = [String(o.metadata.creationTimestamp), ...(o.status?.conditions ?? []).map((c: any) => String(c.lastTransitionTime))]
+        const times = [String(o.metadata.creationTimestamp), ...(o.status?.conditions ?? []).map((c) => String(c.lastTransitionTime))]
           .map((t) => Date.parse(t) / 1000)
           .filter((t) => !Number.isNaN(t));
         if (times.length) this.set({ namespace: o.metadata.namespace!, name: o.metadata.name! }, Math.max(...times));
@@ -190,7 +202,7 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
     },
   });
 
-  const sourceGauge = (name: string, help: string, pick: (o: KubeObject) => number | undefined, extra: string[] = []) =>
+  const sourceGauge = (name: string, help: string, pick: (o: PolicySource) => number | undefined, extra: string[] = []) =>
     new Gauge({
       name,
       help,
@@ -207,7 +219,7 @@ export function createOperatorMetrics(kube: Kube, opts: { cacheMs?: number; now?
         }
       },
     });
-  const ready = (o: KubeObject) => (o.status?.conditions ?? []).find((c: any) => c.type === "Ready");
+  const ready = (o: PolicySource) => (o.status?.conditions ?? []).find((c) => c.type === "Ready");
   sourceGauge("restash_policysource_ready", "1 when the source's last sync applied its revision.", (o) => (ready(o)?.status === "True" ? 1 : 0));
   sourceGauge("restash_policysource_revision_info", "The revision last applied, as a label.", (o) => (o.status?.lastAppliedRevision ? 1 : undefined), [
     "revision",

@@ -2,7 +2,7 @@
 // register.ts, reconciler/registration.ts). Informers only enqueue keys; owned objects (CronJobs,
 // Jobs) map to their owner's key, other kinds through the registration's mappings; one work queue
 // per root kind.
-import type { Kube } from "../lib/kube/client.ts";
+import type { AnyObject, Kube, KubeObject } from "../lib/kube/client.ts";
 import { errorKind, type ReconcileError } from "../lib/errors.ts";
 import { silentLogger, type Logger } from "../lib/logger.ts";
 import { WorkQueue, realClock, type Clock } from "../lib/workqueue.ts";
@@ -45,7 +45,7 @@ export interface Operator {
 /** Every kind the operator reconciles; the wiring below is the same loop for each. */
 const REGISTRATIONS: Registration[] = [backupConfiguration, backupBatch, backupSession, restoreSession, restoreBatch, repository];
 
-type OnEvent = (obj: any, type: EventType) => void;
+type OnEvent = (obj: KubeObject, type: EventType) => void;
 
 /** One list-watch of a collection and every handler of it; cached when a kind's `for` asks. */
 interface Source {
@@ -89,7 +89,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
       // Stalled and Waiting are expected states of an object (info); Transient ones are not (warn).
       onError: (key, e) => {
         const errKind = errorKind(e);
-        if ((e as any)?.code === 409) return log.debug("conflict; retrying", { kind: reg.kind, key });
+        if ((e as { code?: unknown } | undefined)?.code === 409) return log.debug("conflict; retrying", { kind: reg.kind, key });
         (errKind === "Transient" ? log.warn : log.info)("reconcile did not finish", {
           controller: reg.kind,
           object: `${reg.kind}/${key}`,
@@ -121,10 +121,11 @@ export function startOperator(o: StartOperatorOptions): Operator {
   const forSources = new Map<string, Source>();
   const informers = new Map<Source, RunningInformer>();
   const caches = {
-    informer(kind: string): RunningInformer {
+    informer<T extends AnyObject = KubeObject>(kind: string): RunningInformer<T> {
       const inf = informers.get(forSources.get(kind)!);
       if (!inf) throw new Error(`${kind} is not cached: its registration's for needs cache: true`);
-      return inf;
+      // The informer of `kind`'s own collection: its objects are that kind's, as the caller names it.
+      return inf as unknown as RunningInformer<T>;
     },
   };
   for (const reg of REGISTRATIONS) {
@@ -161,7 +162,7 @@ export function startOperator(o: StartOperatorOptions): Operator {
       path: collectionPath(group, version, plural, o.namespace),
       labelSelector,
       metadataOnly,
-      onEvent: (obj: any, type: EventType) => {
+      onEvent: (obj: KubeObject, type: EventType) => {
         for (const h of src.handlers) h(obj, type);
       },
     };

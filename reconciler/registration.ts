@@ -3,6 +3,8 @@
 // Watches (mapFrom: other collections whose events map to its keys). reconciler/operator.ts turns
 // the registrations into one list-watch per collection, shared by every kind that reads it, and
 // one work queue per kind. The collections are named once, here, so that kinds share them.
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import type { AnyObject, KubeObject } from "../lib/kube/client.ts";
 import type { EventType, ObjectCache, RunningInformer } from "../lib/kube/informer.ts";
 import type { Result } from "../lib/workqueue.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "../stash/names.ts";
@@ -22,19 +24,24 @@ export interface Resource {
  * Which events of a collection a handler sees. A factory: a filter that remembers what it saw
  * (generationChanged) gets memory of its own in each operator, not in the module.
  */
-export type Filter = () => (obj: any, type: EventType) => boolean;
+/** What a filter reads of an object: its identity, generation and deletion (timestamps as served: strings; client-node declares Date). */
+export interface Watched {
+  metadata?: { namespace?: string; name?: string; generation?: number; deletionTimestamp?: Date | string };
+}
 
-/** Events of another collection mapped to keys (namespace/name) of the registered kind. */
-export interface Mapping {
+export type Filter = () => (obj: Watched, type: EventType) => boolean;
+
+/** Events of another collection mapped to keys (namespace/name) of the registered kind, whose objects are `O`. */
+export interface Mapping<O extends AnyObject = KubeObject> {
   source: Resource;
   when?: Filter;
   /** `own` is the registered kind's cache (its `for` has `cache`). */
-  map(obj: any, own: ObjectCache): string[];
+  map(obj: KubeObject, own: ObjectCache<O>): string[];
 }
 
-/** The operator's caches of the kinds registered with `cache`, by kind. */
+/** The operator's caches of the kinds registered with `cache`, by kind; `T` names the kind's type (`informer<Repository>("Repository")`). */
 export interface Caches {
-  informer(kind: string): RunningInformer;
+  informer<T extends AnyObject = KubeObject>(kind: string): RunningInformer<T>;
 }
 
 export interface Registration {
@@ -81,12 +88,12 @@ export const WORKLOADS: Resource[] = [
 export const generationChanged: Filter = () => {
   const seen = new Map<string, string>();
   return (obj, type) => {
-    const key = `${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
+    const key = `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name}`;
     if (type === "delete") {
       seen.delete(key);
       return true;
     }
-    const mark = `${obj.metadata.generation}/${obj.metadata.deletionTimestamp ?? ""}`;
+    const mark = `${obj.metadata?.generation}/${obj.metadata?.deletionTimestamp ?? ""}`;
     if (type === "update" && seen.get(key) === mark) return false;
     seen.set(key, mark);
     return true;
@@ -94,7 +101,10 @@ export const generationChanged: Filter = () => {
 };
 
 /** The key of the owner of `obj` of this kind (its controller reference), if any. */
-export function ownerKey(obj: any, kind: string): string | undefined {
-  const ref = (obj.metadata?.ownerReferences ?? []).find((r: any) => r.controller && r.kind === kind);
-  return ref ? `${obj.metadata.namespace}/${ref.name}` : undefined;
+export function ownerKey(
+  obj: { metadata?: { namespace?: string; name?: string; ownerReferences?: Pick<V1OwnerReference, "controller" | "kind" | "name">[] } },
+  kind: string,
+): string | undefined {
+  const ref = (obj.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === kind);
+  return ref ? `${obj.metadata?.namespace}/${ref.name}` : undefined;
 }

@@ -9,13 +9,14 @@ import type { HealthInput } from "../../lib/conditions.ts";
 import { ReconcileError, errorKind, errorMessage, stalled } from "../../lib/errors.ts";
 import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
+import type { BackupBatchSpec, BackupBatchStatus, BackupConfigurationSpec, Repository, TargetRef } from "../../schema/types.generated.ts";
 import { desiredCronJob, desiredCronJobRBAC } from "./cronjob.ts";
 import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
 import type { ControllerContext } from "../context.ts";
 import { backupInvokerPhase } from "../../stash/phases.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, V1BETA1, backupModel } from "../../stash/names.ts";
-import { BACKUP_BATCH, isBatch, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
+import { BACKUP_BATCH, isBatch, sameRef, targetsOf, type BackupInvoker, type BackupTargetInfo } from "../../stash/invoker-targets.ts";
 import { ensureSidecar, removeSidecarFor } from "../invoker/workload.ts";
 import { ensureRunnerBinding, podServiceAccount } from "../invoker/runner-rbac.ts";
 import { backupInvokerFor } from "../../stash/workload.ts";
@@ -24,9 +25,9 @@ const BC = "BackupConfiguration";
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** Spec checks the CRD schema cannot express; the first problem found, naming the field. */
-export function validateBackupInvoker(inv: any): ReconcileError | null {
-  const obj = { kind: inv.kind ?? BC, namespace: inv.metadata.namespace, name: inv.metadata.name };
-  const spec = inv.spec ?? {};
+export function validateBackupInvoker(inv: BackupInvoker): ReconcileError | null {
+  const obj = { kind: inv.kind ?? BC, namespace: inv.metadata.namespace, name: inv.metadata.name! };
+  const spec: Partial<BackupConfigurationSpec & BackupBatchSpec> = inv.spec ?? {};
   if (!spec.schedule) return stalled(R.ResourceValidationFailed, "a cron schedule is required", { object: obj, field: "spec.schedule" });
   try {
     CronExpressionParser.parse(spec.schedule);
@@ -37,9 +38,9 @@ export function validateBackupInvoker(inv: any): ReconcileError | null {
     });
   }
   if (!spec.retentionPolicy) return stalled(R.ResourceValidationFailed, "a retention policy is required", { object: obj, field: "spec.retentionPolicy" });
-  if (isBatch(inv.kind) && !(spec.members?.length > 0))
+  if (isBatch(inv.kind) && !((spec.members?.length ?? 0) > 0))
     return stalled(R.ResourceValidationFailed, "a BackupBatch needs at least one member", { object: obj, field: "spec.members" });
-  const seen: any[] = [];
+  const seen: TargetRef[] = [];
   for (const t of targetsOf(inv)) {
     const ref = t.target?.ref;
     if (
@@ -74,30 +75,30 @@ interface BackupInvokerState {
   st: StepState;
   /** Where each target's conditions go: the invoker's own (BackupConfiguration) or its member's entry (BackupBatch). */
   memberSt: StepState[];
-  targets: TargetInfo[];
+  targets: BackupTargetInfo[];
   driver: string;
 }
 
 /** The reconcile of one backup invoker kind: BackupConfiguration or BackupBatch. */
 export function backupInvokerReconciler(kind: typeof BC | typeof BACKUP_BATCH) {
-  return reconciler<ControllerContext, BackupInvokerState>({ apiVersion: V1BETA1, kind, finalizer: FINALIZER, finalize, begin, steps, status });
+  return reconciler<ControllerContext, BackupInvokerState, BackupInvoker>({ apiVersion: V1BETA1, kind, finalizer: FINALIZER, finalize, begin, steps, status });
 }
 
 export const reconcileBackupConfiguration = backupInvokerReconciler(BC);
 export const reconcileBackupBatch = backupInvokerReconciler(BACKUP_BATCH);
 
-function begin(_ctx: ControllerContext, inv: KubeObject, now: Date): BackupInvokerState {
+function begin(_ctx: ControllerContext, inv: BackupInvoker, now: Date): BackupInvokerState {
   const st: StepState = { conditions: inv.status?.conditions ?? [], now, generation: inv.metadata.generation };
   const targets = targetsOf(inv);
   const memberSt = targets.map((t) => {
-    if (!isBatch(inv.kind)) return st;
-    const prev = (inv.status?.memberConditions ?? []).find((m: any) => sameRef(m.target, t.target?.ref, inv.metadata.namespace));
+    if (inv.kind !== BACKUP_BATCH) return st;
+    const prev = (inv.status?.memberConditions ?? []).find((m) => sameRef(m.target, t.target?.ref, inv.metadata.namespace));
     return { conditions: prev?.conditions ?? [], now, generation: st.generation };
   });
   return { st, memberSt, targets, driver: inv.spec?.driver ?? "Restic" };
 }
 
-async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, targets, driver }: BackupInvokerState): Promise<void> {
+async function steps(ctx: ControllerContext, inv: BackupInvoker, { st, memberSt, targets, driver }: BackupInvokerState): Promise<void> {
   const { kube } = ctx;
   const kind = inv.kind!;
   const namespace = inv.metadata.namespace!;
@@ -106,7 +107,7 @@ async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, ta
   // Stash's order (a missing Repository makes it NotReady before an invalid spec makes it Invalid).
   const invalid = validateBackupInvoker(inv);
   if (invalid) setCond(st, C.ValidationPassed, false, R.ResourceValidationFailed, invalid.message);
-  let repo: KubeObject | undefined;
+  let repo: Repository | undefined;
   if (driver === "Restic") {
     repo = await findRepository(kube, st, inv);
     await findBackendSecret(kube, st, inv, repo);
@@ -188,13 +189,14 @@ async function steps(ctx: ControllerContext, inv: KubeObject, { st, memberSt, ta
 }
 
 /** Conditions, Stash's phase and a batch's member conditions; Ready once the phase is. */
-function status(_ctx: ControllerContext, inv: KubeObject, { st, memberSt, targets, driver }: BackupInvokerState) {
+function status(_ctx: ControllerContext, inv: BackupInvoker, { st, memberSt, targets, driver }: BackupInvokerState) {
   const phase = backupInvokerPhase(st.conditions, driver);
-  const status: Record<string, any> = { ...(inv.status ?? {}), observedGeneration: inv.metadata.generation, phase, conditions: st.conditions };
+  // A BackupConfiguration's status is a BackupBatch's without memberConditions.
+  const status: BackupBatchStatus = { ...(inv.status ?? {}), observedGeneration: inv.metadata.generation, phase, conditions: st.conditions };
   if (isBatch(inv.kind)) {
-    const members = targets
-      .filter((t) => t.target?.ref && memberSt[t.index].conditions.length > 0)
-      .map((t) => ({ target: t.target.ref, conditions: memberSt[t.index].conditions }));
+    const members = targets.flatMap((t) =>
+      t.target?.ref && memberSt[t.index].conditions.length > 0 ? [{ target: t.target.ref, conditions: memberSt[t.index].conditions }] : [],
+    );
     if (members.length) status.memberConditions = members;
     else delete status.memberConditions;
   }
@@ -212,7 +214,7 @@ function status(_ctx: ControllerContext, inv: KubeObject, { st, memberSt, target
 }
 
 /** On deletion: the sidecars go from the targets, the CronJob and its RBAC at once. */
-async function finalize(ctx: ControllerContext, inv: KubeObject): Promise<void> {
+async function finalize(ctx: ControllerContext, inv: BackupInvoker): Promise<void> {
   const { kube } = ctx;
   await removeSidecarFor(kube, inv);
   // The CronJob, its ServiceAccount and RoleBinding are owned by the invoker; garbage

@@ -2,8 +2,7 @@
 // same reconcile): its own objects cached, spec changes only; the trigger CronJob it owns; its
 // Repository, backend Secret and targets; and the other backup invokers of a workload, to tell
 // which one's sidecar it carries.
-import type { KubeObject } from "../../lib/kube/client.ts";
-import { targetsOf } from "../../stash/invoker-targets.ts";
+import { targetsOf, type BackupInvoker } from "../../stash/invoker-targets.ts";
 import { invokerWatches, readsCachedRepositories } from "../invoker/watches.ts";
 import { BACKUP_CONFIGURATIONS, CRONJOBS, generationChanged, type Registration, type Resource } from "../registration.ts";
 import { reconcileBackupConfiguration } from "./reconcile.ts";
@@ -22,11 +21,11 @@ export function backupInvokerRegistration(kind: string, resource: Resource, reco
     context: (ctx, caches) => ({
       ...readsCachedRepositories(ctx, caches),
       backupInvokersTargeting: (ref) =>
-        BACKUP_INVOKERS.flatMap((k) => caches.informer(k).cache.list()).filter(
-          (inv: any) =>
+        BACKUP_INVOKERS.flatMap((k) => caches.informer<BackupInvoker>(k).cache.list()).filter(
+          (inv) =>
             !inv.metadata.deletionTimestamp &&
             targetsOf(inv).some(({ target }) => target?.ref?.kind === ref.kind && target.ref.name === ref.name && target.ref.namespace === ref.namespace),
-        ) as KubeObject[],
+        ),
     }),
   };
 }

@@ -3,6 +3,7 @@
 // cannot be pulled, its config is refused). Stash leaves such a session Running until its timeOut, or
 // forever; restash ends it with BackupDisrupted naming the pod's reason. Pure: the reconcile reads the
 // Job and its pods and sets the condition.
+import type { V1ContainerStatus, V1JobStatus, V1PodStatus } from "@kubernetes/client-node";
 
 /** Waiting reasons that never fix themselves: the session fails at once. */
 const PERMANENT_WAITING = new Set(["ErrImageNeverPull", "InvalidImageName"]);
@@ -16,9 +17,20 @@ export const PENDING_POD_RECHECK_MS = 10_000;
 
 export type ExecutorVerdict = { failed: string } | { recheckMs: number } | undefined;
 
-const statusesOf = (pod: any): any[] => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+/** What is read of a Job: its name and status. */
+export interface JobRead {
+  metadata?: { name?: string; namespace?: string };
+  status?: Pick<V1JobStatus, "conditions" | "succeeded">;
+}
+/** What is read of a pod; timestamps as the API server sends them (RFC 3339; client-node declares a Date). */
+export interface PodRead {
+  metadata?: { name?: string; creationTimestamp?: Date | string; deletionTimestamp?: Date | string };
+  status?: Pick<V1PodStatus, "phase" | "reason" | "message" | "initContainerStatuses" | "containerStatuses">;
+}
 
-function terminatedReason(pod: any): string | undefined {
+const statusesOf = (pod: PodRead): V1ContainerStatus[] => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+
+function terminatedReason(pod: PodRead): string | undefined {
   for (const c of statusesOf(pod)) {
     const t = c.state?.terminated ?? c.lastState?.terminated;
     if (t && (t.exitCode !== 0 || (t.reason && t.reason !== "Completed")))
@@ -33,14 +45,14 @@ function terminatedReason(pod: any): string | undefined {
  * message, `recheckMs` while a pod has not started (read again then), or undefined (running, or
  * done: the runner reports its own result).
  */
-export function executorVerdict(job: any, pods: any[], now: Date, graceMs = START_FAILURE_GRACE_MS): ExecutorVerdict {
+export function executorVerdict(job: JobRead | null, pods: PodRead[], now: Date, graceMs = START_FAILURE_GRACE_MS): ExecutorVerdict {
   if (!job) return undefined;
   const where = `backup Job ${job.metadata?.namespace}/${job.metadata?.name}`;
-  const failed = (job.status?.conditions ?? []).find((c: any) => c.type === "Failed" && c.status === "True");
+  const failed = (job.status?.conditions ?? []).find((c) => c.type === "Failed" && c.status === "True");
   if (failed) {
     for (const pod of pods) {
       const why = terminatedReason(pod);
-      if (why) return { failed: `${where} failed: pod ${pod.metadata.name}: ${why}` };
+      if (why) return { failed: `${where} failed: pod ${pod.metadata?.name}: ${why}` };
     }
     return { failed: `${where} failed: ${failed.reason ?? "Failed"}${failed.message ? `: ${failed.message}` : ""}` };
   }
@@ -51,10 +63,10 @@ export function executorVerdict(job: any, pods: any[], now: Date, graceMs = STAR
     for (const c of statusesOf(pod)) {
       const w = c.state?.waiting;
       if (!w?.reason) continue;
-      const why = `${where}: pod ${pod.metadata.name}: container ${c.name} cannot start: ${w.reason}${w.message ? `: ${w.message}` : ""}`;
+      const why = `${where}: pod ${pod.metadata?.name}: container ${c.name} cannot start: ${w.reason}${w.message ? `: ${w.message}` : ""}`;
       if (PERMANENT_WAITING.has(w.reason)) return { failed: why };
       if (RETRIED_WAITING.has(w.reason)) {
-        const left = Date.parse(pod.metadata.creationTimestamp) + graceMs - now.getTime();
+        const left = Date.parse(String(pod.metadata?.creationTimestamp)) + graceMs - now.getTime();
         if (left <= 0) return { failed: `${why} (for more than ${Math.round(graceMs / 1000)} s)` };
         recheck = Math.min(recheck ?? left, left);
       }

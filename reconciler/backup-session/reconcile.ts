@@ -6,18 +6,35 @@
 // Status is written once, in lib/reconcile.ts's `finally`; the runner writes host stats into the
 // same status and both use resourceVersion-guarded writes.
 import { ensureRunnerBinding, jobServiceAccount } from "../invoker/runner-rbac.ts";
-import { getCondition, isFalse, isTrue, rfc3339, type HealthInput } from "../../lib/conditions.ts";
+import type { V1DaemonSet, V1Deployment, V1Job, V1Pod, V1ReplicaSet, V1StatefulSet } from "@kubernetes/client-node";
+import { getCondition, isFalse, isTrue, rfc3339, type Condition as LibCondition, type HealthInput } from "../../lib/conditions.ts";
 import { errorMessage } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
+import type {
+  BackupSession,
+  BackupSessionStatus,
+  BackupTargetStatus,
+  Condition,
+  Repository,
+  SessionTargetRef,
+  TargetRef,
+} from "../../schema/types.generated.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { desiredBackupJob } from "./backup-job.ts";
 import { executorVerdict } from "./executor-failure.ts";
-import { setCond, type StepState } from "../invoker/dependencies.ts";
+import { setCond, setStashCondition, type StepState } from "../invoker/dependencies.ts";
 import { sessionsToDelete } from "../../stash/history.ts";
 import { newBackupSession } from "../../stash/new-backup-session.ts";
 import { now, type ControllerContext } from "../context.ts";
-import { backupSessionCompleted, backupSessionPhase, backupTargetPhase, goDuration, isFinalSessionPhase, parseGoDuration } from "../../stash/phases.ts";
+import {
+  backupSessionCompleted,
+  backupSessionPhase,
+  backupTargetPhase,
+  goDuration,
+  isFinalSessionPhase,
+  parseGoDuration,
+  type SessionPhase,
+} from "../../stash/phases.ts";
 import { C, R } from "../../stash/conditions.ts";
 import {
   DEFAULT_BACKUP_HISTORY_LIMIT,
@@ -32,7 +49,16 @@ import {
 import { setCondition } from "../../lib/conditions.ts";
 import { invokerTaskPod } from "../../stash/tasks/invoker-task.ts";
 import { targetApiVersion } from "../invoker/workload.ts";
-import { executionOrder, isBatch, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
+import {
+  BACKUP_BATCH,
+  executionOrder,
+  memberView,
+  nextInOrder,
+  sameRef,
+  targetsOf,
+  type BackupInvoker,
+  type BackupTargetInfo,
+} from "../../stash/invoker-targets.ts";
 import { globalHookSummary, operatorExecutor, runGlobalHook } from "../invoker/global-hooks.ts";
 import { REQUEUE_MS } from "../../stash/names.ts";
 
@@ -42,34 +68,40 @@ import { REQUEUE_MS } from "../../stash/names.ts";
  * restash does not wait either for a target whose hosts failed or past the deadline: a real Job
  * stops at the failed update-status, so its post-task-hook never runs.
  */
-export function waitingForPostBackupHooks(invoker: KubeObject | null, status: any): boolean {
+export function waitingForPostBackupHooks(
+  invoker: BackupInvoker | null,
+  status:
+    | { conditions?: readonly LibCondition[]; targets?: readonly (Omit<BackupTargetStatus, "conditions"> & { conditions?: readonly LibCondition[] })[] }
+    | undefined,
+): boolean {
   if (!invoker || isTrue(status?.conditions, C.DeadlineExceeded)) return false;
   const ns = invoker.metadata.namespace;
   return targetsOf(invoker).some((info) => {
     if (!info.hooks?.postBackup) return false;
-    const t = (status?.targets ?? []).find((x: any) => sameRef(x.ref, info.target?.ref, ns));
+    const t = (status?.targets ?? []).find((x) => sameRef(x.ref, info.target?.ref, ns));
     const cs = t?.conditions ?? [];
     if (!t || getCondition(cs, C.PostBackupHookExecutionSucceeded) || isFalse(cs, C.PreBackupHookExecutionSucceeded) || isFalse(cs, C.BackupExecutorEnsured))
       return false;
-    return (t.stats ?? []).length > 0 && t.stats.every((s: any) => s.phase === "Succeeded");
+    const stats = t.stats ?? [];
+    return stats.length > 0 && stats.every((s) => s.phase === "Succeeded");
   });
 }
 
 /** What one reconcile of a BackupSession works with: its invoker, a draft of its status, its conditions. */
 interface BackupSessionState {
-  invoker: KubeObject | null;
-  status: Record<string, any>;
+  invoker: BackupInvoker | null;
+  status: BackupSessionStatus;
   st: StepState;
 }
 
 // No finalizer: a deleted BackupSession is left alone.
-export const reconcileBackupSession = reconciler<ControllerContext, BackupSessionState>({
+export const reconcileBackupSession = reconciler<ControllerContext, BackupSessionState, BackupSession>({
   apiVersion: V1BETA1,
   kind: "BackupSession",
   async begin(ctx, bs, now) {
-    const inv = bs.spec?.invoker ?? {};
-    const invoker = inv.name ? await ctx.kube.getOrNull<KubeObject>(V1BETA1, inv.kind ?? "BackupConfiguration", inv.name, bs.metadata.namespace) : null;
-    const status: Record<string, any> = structuredClone(bs.status ?? {});
+    const inv = bs.spec?.invoker;
+    const invoker = inv?.name ? await ctx.kube.getOrNull<BackupInvoker>(V1BETA1, inv.kind ?? "BackupConfiguration", inv.name, bs.metadata.namespace) : null;
+    const status: BackupSessionStatus = structuredClone(bs.status ?? {});
     return { invoker, status, st: { conditions: status.conditions ?? [], now, generation: bs.metadata.generation } };
   },
   steps,
@@ -92,7 +124,7 @@ export const reconcileBackupSession = reconciler<ControllerContext, BackupSessio
   },
 });
 
-async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, st }: BackupSessionState): Promise<Result> {
+async function steps(ctx: ControllerContext, bs: BackupSession, { invoker, status, st }: BackupSessionState): Promise<Result> {
   const t = st.now;
   if (isFinalSessionPhase(status.phase)) return retry(ctx, bs, invoker, status);
   // Deadline first: an overdue session is completed (and then Failed) whatever its targets say.
@@ -108,7 +140,7 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
     return {};
   }
   // Skip checks, only before any target started.
-  const started = (status.targets ?? []).some((x: any) => x.totalHosts !== undefined || getCondition(x.conditions, C.BackupExecutorEnsured));
+  const started = (status.targets ?? []).some((x) => x.totalHosts !== undefined || getCondition(x.conditions, C.BackupExecutorEnsured));
   if (!started) {
     const skip = await skipReason(ctx, bs, invoker);
     if (skip) {
@@ -119,12 +151,13 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
     }
   }
   // A batch's global preBackup hook: once, before any member starts; a failure ends the session.
-  const globalPre = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.preBackup : undefined;
-  if (globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
+  const batch = invoker?.kind === BACKUP_BATCH ? invoker : undefined;
+  const globalPre = batch?.spec?.hooks?.preBackup;
+  if (batch && globalPre && !getCondition(st.conditions, C.GlobalPreBackupHookSucceeded)) {
     const o = await runGlobalHook(
       "preBackup",
       globalPre,
-      globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, "Running", { retryLeft: bs.spec?.retryLeft }),
+      globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, batch, "Running", { retryLeft: bs.spec?.retryLeft }),
       operatorExecutor(ctx.kube, ctx.opts.ownPod),
     );
     setCond(st, o.type, o.status, o.reason, o.message);
@@ -152,20 +185,26 @@ async function steps(ctx: ControllerContext, bs: KubeObject, { invoker, status, 
  * Sets BackupDisrupted on every running Job target whose Job failed or whose pod cannot start
  * (executor-failure.ts); returns when to look again at a pod that has not started yet.
  */
-async function checkBackupJobs(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<number | undefined> {
+async function checkBackupJobs(
+  ctx: ControllerContext,
+  bs: BackupSession,
+  invoker: BackupInvoker,
+  status: BackupSessionStatus,
+  t: Date,
+): Promise<number | undefined> {
   const ns = bs.metadata.namespace!;
   let recheck: number | undefined;
   for (const info of targetsOf(invoker)) {
     const ref = refOf(info);
     if (backupModel(ref.kind, info.task?.name) !== "job") continue;
-    const entry = (status.targets ?? []).find((x: any) => sameRef(x.ref, ref, invoker.metadata.namespace));
+    const entry = (status.targets ?? []).find((x) => sameRef(x.ref, ref, invoker.metadata.namespace));
     if (!entry || !isTrue(entry.conditions, C.BackupExecutorEnsured) || ["Succeeded", "Failed"].includes(backupTargetPhase(entry))) continue;
     const name = backupJobName(bs.metadata.name!, info.index);
-    const job = await ctx.kube.getOrNull<KubeObject>("batch/v1", "Job", name, ns);
-    const pods = job ? (await ctx.kube.list<KubeObject>("v1", "Pod", ns, `batch.kubernetes.io/job-name=${name}`)).items : [];
+    const job = await ctx.kube.getOrNull<V1Job>("batch/v1", "Job", name, ns);
+    const pods = job ? (await ctx.kube.list<V1Pod>("v1", "Pod", ns, `batch.kubernetes.io/job-name=${name}`)).items : [];
     const verdict = executorVerdict(job, pods, t);
     if (verdict && "failed" in verdict) {
-      entry.conditions = setCondition(
+      entry.conditions = setStashCondition(
         entry.conditions,
         { type: C.BackupDisrupted, status: true, reason: R.FailedToCompleteDueToDisruption, message: verdict.failed },
         t,
@@ -176,28 +215,29 @@ async function checkBackupJobs(ctx: ControllerContext, bs: KubeObject, invoker: 
 }
 
 /** The first failure a user needs to read: a host error, a False condition, or the deadline. */
-export function failureMessage(status: any): string {
+export function failureMessage(status: BackupSessionStatus): string {
   for (const target of status.targets ?? []) {
     for (const s of target.stats ?? []) if (s.phase === "Failed") return `host ${s.hostname}: ${s.error ?? "backup failed"}`;
-    for (const c of target.conditions ?? []) if ((c.status === "False" && c.type !== "Ready") || c.type === C.BackupDisrupted) return c.message ?? c.reason;
+    for (const c of target.conditions ?? [])
+      if ((c.status === "False" && c.type !== "Ready") || c.type === C.BackupDisrupted) return c.message ?? c.reason ?? "BackupSession failed.";
   }
   for (const c of status.conditions ?? []) {
     if (c.type === "Ready" || c.type === "Stalled" || c.type === "Reconciling") continue;
-    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason;
+    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason ?? "BackupSession failed.";
   }
   return "BackupSession failed.";
 }
 
-async function skipReason(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null): Promise<string | undefined> {
-  const inv = bs.spec?.invoker ?? {};
-  if (!invoker) return `Skipped taking backup. Reason: ${inv.kind} ${bs.metadata.namespace}/${inv.name} does not exist.`;
+async function skipReason(ctx: ControllerContext, bs: BackupSession, invoker: BackupInvoker | null): Promise<string | undefined> {
+  const inv = bs.spec?.invoker;
+  if (!invoker) return `Skipped taking backup. Reason: ${inv?.kind} ${bs.metadata.namespace}/${inv?.name} does not exist.`;
   if (invoker.status?.phase !== "Ready") {
     const notReady = (invoker.status?.conditions ?? []).find(
-      (c: any) => c.status !== "True" && c.type !== "Reconciling" && c.type !== "Stalled" && c.type !== "Ready",
+      (c) => c.status !== "True" && c.type !== "Reconciling" && c.type !== "Stalled" && c.type !== "Ready",
     );
     return `Skipped taking backup. Reason: ${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name} is not ready.${notReady?.message ? ` ${notReady.message}` : ""}`;
   }
-  const others = await ctx.kube.list<KubeObject>(
+  const others = await ctx.kube.list<BackupSession>(
     V1BETA1,
     "BackupSession",
     bs.metadata.namespace,
@@ -208,23 +248,24 @@ async function skipReason(ctx: ControllerContext, bs: KubeObject, invoker: KubeO
   return undefined;
 }
 
-const EMPTY_TARGET = { apiVersion: "na", kind: "EmptyTarget", name: "na" };
-const refOf = (info: TargetInfo) => ({ ...(info.target?.ref ?? EMPTY_TARGET) });
+const EMPTY_TARGET: TargetRef = { apiVersion: "na", kind: "EmptyTarget", name: "na" };
+const refOf = (info: BackupTargetInfo): TargetRef => ({ ...(info.target?.ref ?? EMPTY_TARGET) });
 /** Stash's TargetBackupInitiated: the executor was ensured, or hosts are known. */
-const initiated = (entry: any) => !!entry && (entry.totalHosts !== undefined || !!getCondition(entry.conditions, C.BackupExecutorEnsured));
+const initiated = (entry: BackupTargetStatus | undefined) =>
+  !!entry && (entry.totalHosts !== undefined || !!getCondition(entry.conditions, C.BackupExecutorEnsured));
 
 /**
  * Initiates every target not initiated yet, in the invoker's execution order (Sequential: a
  * target waits, as an entry with only its ref, until every earlier one is complete). Writes
  * status.targets in spec order. Returns whether a target is still waiting for its turn.
  */
-async function initiateTargets(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject, status: Record<string, any>, t: Date): Promise<boolean> {
+async function initiateTargets(ctx: ControllerContext, bs: BackupSession, invoker: BackupInvoker, status: BackupSessionStatus, t: Date): Promise<boolean> {
   const ns = invoker.metadata.namespace;
   const infos = targetsOf(invoker);
   const order = executionOrder(invoker);
-  const entries: any[] = [...(status.targets ?? [])];
-  const indexOf = (ref: any) => entries.findIndex((e) => sameRef(e.ref, ref, ns));
-  const upsert = (entry: any) => {
+  const entries: BackupTargetStatus[] = [...(status.targets ?? [])];
+  const indexOf = (ref: SessionTargetRef | undefined) => entries.findIndex((e) => sameRef(e.ref, ref, ns));
+  const upsert = (entry: BackupTargetStatus) => {
     const i = indexOf(entry.ref);
     if (i >= 0) entries[i] = entry;
     else entries.push(entry);
@@ -246,7 +287,7 @@ async function initiateTargets(ctx: ControllerContext, bs: KubeObject, invoker: 
     upsert(await initiateTarget(ctx, bs, invoker, info, infos.length, existing, t));
   }
   // Spec order, whatever order the entries were written in.
-  const pos = (e: any) => {
+  const pos = (e: BackupTargetStatus) => {
     const k = infos.findIndex((info) => sameRef(refOf(info), e.ref, ns));
     return k < 0 ? infos.length : k;
   };
@@ -257,42 +298,49 @@ async function initiateTargets(ctx: ControllerContext, bs: KubeObject, invoker: 
 /** Ensures one target's executor (the sidecar is there, or the backup Job) and returns its status entry. */
 async function initiateTarget(
   ctx: ControllerContext,
-  bs: KubeObject,
-  invoker: KubeObject,
-  info: TargetInfo,
+  bs: BackupSession,
+  invoker: BackupInvoker,
+  info: BackupTargetInfo,
   count: number,
-  existing: any,
+  existing: BackupTargetStatus | undefined,
   t: Date,
-): Promise<any> {
+): Promise<BackupTargetStatus> {
   const { kube } = ctx;
   const ref = refOf(info);
   const view = memberView(invoker, info);
-  let conditions: any[] = existing?.conditions ?? [];
+  let conditions: Condition[] = existing?.conditions ?? [];
   let totalHosts: number | undefined;
   const driver = invoker.spec?.driver ?? "Restic";
   try {
     if (backupModel(ref.kind, info.task?.name) === "sidecar") {
-      const w = await kube.getOrNull<KubeObject>(targetApiVersion(ref), ref.kind, ref.name, ref.namespace);
-      const has = (w?.spec?.template?.spec?.containers ?? []).some((c: any) => c.name === SIDECAR_CONTAINER);
+      const w = await kube.getOrNull<V1Deployment | V1StatefulSet | V1DaemonSet | V1ReplicaSet>(targetApiVersion(ref), ref.kind, ref.name, ref.namespace);
+      const has = (w?.spec?.template?.spec?.containers ?? []).some((c) => c.name === SIDECAR_CONTAINER);
       if (!w || !has) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} ${w ? "has no stash sidecar" : "does not exist"}`);
-      totalHosts = ref.kind === "StatefulSet" ? (w.spec?.replicas ?? 1) : ref.kind === "DaemonSet" ? Math.max(1, w.status?.desiredNumberScheduled ?? 1) : 1;
+      totalHosts =
+        ref.kind === "StatefulSet"
+          ? ((w as V1StatefulSet).spec?.replicas ?? 1)
+          : ref.kind === "DaemonSet"
+            ? Math.max(1, (w as V1DaemonSet).status?.desiredNumberScheduled ?? 1)
+            : 1;
     } else {
       const repoName = invoker.spec?.repository?.name;
-      const repo = repoName ? await kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker.spec?.repository?.namespace || invoker.metadata.namespace) : null;
+      const repo = repoName
+        ? await kube.getOrNull<Repository>(V1ALPHA1, "Repository", repoName, invoker.spec?.repository?.namespace || invoker.metadata.namespace)
+        : null;
       const taskPod = info.task?.name
         ? await invokerTaskPod({ kube, invoker: view, backupSession: bs.metadata.name, image: ctx.opts.image, pushgatewayUrl: ctx.opts.pushgatewayUrl })
         : undefined;
       await ensureRunnerBinding(kube, ctx.runnerBindings, bs.metadata.namespace!, jobServiceAccount(view));
-      await kube.apply(desiredBackupJob(bs, view, repo, info.index, ctx.opts, taskPod as Record<string, any> | undefined), { force: true });
+      await kube.apply(desiredBackupJob(bs, view, repo ?? undefined, info.index, ctx.opts, taskPod), { force: true });
       totalHosts = 1;
     }
-    conditions = setCondition(
+    conditions = setStashCondition(
       conditions,
       { type: C.BackupExecutorEnsured, status: true, reason: R.SuccessfullyEnsuredBackupExecutor, message: "Successfully ensured backup executor." },
       t,
     );
   } catch (e) {
-    conditions = setCondition(
+    conditions = setStashCondition(
       conditions,
       {
         type: C.BackupExecutorEnsured,
@@ -303,7 +351,7 @@ async function initiateTarget(
       t,
     );
   }
-  const target: Record<string, any> = { ref, conditions };
+  const target: BackupTargetStatus = { ref, conditions };
   if (totalHosts !== undefined) target.totalHosts = totalHosts;
   if (driver === "Restic") {
     // Stash: the first target initialises the repository, the last applies retention and checks it.
@@ -314,11 +362,13 @@ async function initiateTarget(
   return target;
 }
 
-async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null, status: Record<string, any>, st: StepState): Promise<void> {
+async function finish(ctx: ControllerContext, bs: BackupSession, invoker: BackupInvoker | null, status: BackupSessionStatus, st: StepState): Promise<void> {
   // A batch's global postBackup hook: after every member, unless the global preBackup hook failed
   // or the backup was skipped; its executionPolicy sees the phase the session is about to get.
-  const globalPost = invoker && isBatch(invoker.kind) ? invoker.spec?.hooks?.postBackup : undefined;
+  const batch = invoker?.kind === BACKUP_BATCH ? invoker : undefined;
+  const globalPost = batch?.spec?.hooks?.postBackup;
   if (
+    batch &&
     globalPost &&
     !getCondition(st.conditions, C.GlobalPostBackupHookSucceeded) &&
     !isFalse(st.conditions, C.GlobalPreBackupHookSucceeded) &&
@@ -326,7 +376,7 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
   ) {
     status.conditions = st.conditions;
     for (const target of status.targets ?? []) target.phase = backupTargetPhase(target);
-    const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, invoker, previewPhase(status, st), {
+    const summary = globalHookSummary({ name: bs.metadata.name!, namespace: bs.metadata.namespace! }, batch, previewPhase(status, st), {
       retryLeft: bs.spec?.retryLeft,
     });
     const o = await runGlobalHook("postBackup", globalPost, summary, operatorExecutor(ctx.kube, ctx.opts.ownPod));
@@ -347,7 +397,7 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
       if (ctx.pushSessionMetrics && !isTrue(st.conditions, C.BackupSkipped)) {
         const repoName = invoker?.spec?.repository?.name;
         const repo = repoName
-          ? await ctx.kube.getOrNull(V1ALPHA1, "Repository", repoName, invoker?.spec?.repository?.namespace || bs.metadata.namespace)
+          ? await ctx.kube.getOrNull<Repository>(V1ALPHA1, "Repository", repoName, invoker?.spec?.repository?.namespace || bs.metadata.namespace)
           : null;
         const preview = { ...bs, status: { ...status, phase: previewPhase(status, st) } };
         await ctx.pushSessionMetrics("BackupSession", preview, invoker, repo);
@@ -368,14 +418,14 @@ async function finish(ctx: ControllerContext, bs: KubeObject, invoker: KubeObjec
 }
 
 /** The phase the session will have once MetricsPushed is True (what the metrics report). */
-function previewPhase(status: any, st: StepState): string {
+function previewPhase(status: BackupSessionStatus, st: StepState): SessionPhase {
   const conditions = setCondition(st.conditions, { type: C.MetricsPushed, status: true }, st.now);
   return backupSessionPhase({ ...status, conditions });
 }
 
-async function cleanupHistory(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject): Promise<void> {
+async function cleanupHistory(ctx: ControllerContext, bs: BackupSession, invoker: BackupInvoker): Promise<void> {
   const limit = invoker.spec?.backupHistoryLimit ?? DEFAULT_BACKUP_HISTORY_LIMIT;
-  const list = await ctx.kube.list<KubeObject>(
+  const list = await ctx.kube.list<BackupSession>(
     V1BETA1,
     "BackupSession",
     bs.metadata.namespace,
@@ -387,8 +437,9 @@ async function cleanupHistory(ctx: ControllerContext, bs: KubeObject, invoker: K
   }
 }
 
-async function retry(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject | null, status: Record<string, any>): Promise<Result> {
-  if (status.phase !== "Failed" || !((bs.spec?.retryLeft ?? 0) > 0) || status.retried === true || !invoker) return {};
+async function retry(ctx: ControllerContext, bs: BackupSession, invoker: BackupInvoker | null, status: BackupSessionStatus): Promise<Result> {
+  const retryLeft = bs.spec?.retryLeft ?? 0;
+  if (status.phase !== "Failed" || !(retryLeft > 0) || status.retried === true || !invoker) return {};
   const t = now(ctx);
   if (!status.nextRetry) {
     const delay = parseGoDuration(invoker.spec?.retryConfig?.delay);
@@ -399,10 +450,10 @@ async function retry(ctx: ControllerContext, bs: KubeObject, invoker: KubeObject
   let seconds = Math.floor(t.getTime() / 1000);
   for (;;) {
     try {
-      await ctx.kube.create(newBackupSession(invoker, seconds, bs.spec.retryLeft - 1));
+      await ctx.kube.create(newBackupSession(invoker, seconds, retryLeft - 1));
       break;
-    } catch (e: any) {
-      if (e?.code !== 409) throw e;
+    } catch (e) {
+      if ((e as { code?: unknown } | undefined)?.code !== 409) throw e;
       seconds++;
     }
   }

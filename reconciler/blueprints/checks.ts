@@ -4,7 +4,7 @@
 // from the validator, which is compiled once.
 import { validateObject } from "../../schema/validate.ts";
 import type { AutoBackupRequest } from "./annotations.ts";
-import { renderAutoBackup, type AutoBackupTarget, type Rendered } from "./render.ts";
+import { renderAutoBackup, type AutoBackupTarget, type BlueprintSource, type Rendered } from "./render.ts";
 
 export interface Violation {
   field: string;
@@ -31,7 +31,7 @@ const SAMPLES: AutoBackupTarget[] = [
  * Violations of a BackupBlueprint: fields whose rendering (for a sample workload and a sample
  * AppBinding) the Repository or BackupConfiguration schema rejects. Fields are the blueprint's.
  */
-export function blueprintViolations(blueprint: { metadata: { name?: string }; spec?: any }): Violation[] {
+export function blueprintViolations(blueprint: BlueprintSource): Violation[] {
   const seen = new Set<string>();
   const out: Violation[] = [];
   const req: AutoBackupRequest = { blueprints: [blueprint.metadata.name ?? "sample"], params: [] };

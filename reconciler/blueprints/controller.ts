@@ -7,7 +7,8 @@
 // BackupConfigurations of blueprints no longer named removed. Repositories are never deleted:
 // the backed-up data outlives the annotation.
 import { errorKind, errorMessage, stalled, waiting, type ObjectRef } from "../../lib/errors.ts";
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { AnyObject, Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { BackupBlueprint } from "../../schema/types.generated.ts";
 import { silentLogger, type Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock, type Result } from "../../lib/workqueue.ts";
 import { collectionPath, startInformer, type RunningInformer } from "../../lib/kube/informer.ts";
@@ -76,7 +77,10 @@ function targetOf(obj: KubeObject, k: TargetKind): AutoBackupTarget {
   return t;
 }
 
-const namesBlueprint = (obj: any, blueprint: string) =>
+/** What a metadata-only watch delivers: a PartialObjectMetadata (metadata, no spec or status). */
+type PartialObjectMetadata = AnyObject;
+
+const namesBlueprint = (obj: PartialObjectMetadata, blueprint: string) =>
   String(obj?.metadata?.annotations?.[KEY_BACKUP_BLUEPRINT] ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -133,7 +137,7 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     if (live && req) {
       const t = targetOf(live, k);
       for (const bpName of req.blueprints) {
-        const bp = await kube.getOrNull<KubeObject>(V1BETA1, "BackupBlueprint", bpName);
+        const bp = await kube.getOrNull<BackupBlueprint>(V1BETA1, "BackupBlueprint", bpName);
         if (!bp) {
           problems.push(`BackupBlueprint ${bpName} not found`);
           keepBlueprints.add(bpName);
@@ -186,11 +190,11 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     onError: (key, e) => (errorKind(e) === "Transient" ? log.warn : log.info)("auto-backup reconcile did not finish", { key, err: e as Error }),
   });
 
-  const informers: RunningInformer[] = [];
+  const informers: RunningInformer<PartialObjectMetadata>[] = [];
   // Every mapping below reads names, labels and annotations only (a reconcile reads the object
   // itself): metadata-only caches, so every workload of the cluster costs a few hundred bytes.
-  const watch = (path: string, onEvent: (obj: any) => void, labelSelector?: string) => {
-    const inf = startInformer(kube, { path, labelSelector, metadataOnly: true, onEvent }, log, clock);
+  const watch = (path: string, onEvent: (obj: PartialObjectMetadata) => void, labelSelector?: string) => {
+    const inf = startInformer<PartialObjectMetadata>(kube, { path, labelSelector, metadataOnly: true, onEvent }, log, clock);
     informers.push(inf);
     return inf;
   };
@@ -204,22 +208,22 @@ export function startBlueprintController(o: BlueprintControllerOptions): Bluepri
     LABEL_BLUEPRINT,
   );
   const hasGenerated = (kind: string, ns: string, name: string) =>
-    generated.cache.list().some((bc: any) => {
+    generated.cache.list().some((bc) => {
       const l = bc.metadata?.labels ?? {};
       return l[LABEL_TARGET_KIND] === kind && l[LABEL_TARGET_NAMESPACE] === ns && l[LABEL_TARGET_NAME] === name;
     });
   const targets = TARGET_KINDS.map((k) => ({
     k,
     inf: watch(collectionPath(k.group, k.version, k.plural, o.namespace), (obj) => {
-      const ns = obj.metadata?.namespace;
-      const name = obj.metadata?.name;
+      const ns = obj.metadata?.namespace ?? "";
+      const name = obj.metadata?.name ?? "";
       if (obj.metadata?.annotations?.[KEY_BACKUP_BLUEPRINT] !== undefined || hasGenerated(k.kind, ns, name)) queue.add(targetKey(k.kind, ns, name));
     }),
   }));
   watch(collectionPath("stash.appscode.com", "v1beta1", "backupblueprints"), (bp) => {
-    const name = bp.metadata?.name;
+    const name = bp.metadata?.name ?? "";
     for (const { k, inf } of targets)
-      for (const obj of inf.cache.list() as any[]) if (namesBlueprint(obj, name)) queue.add(targetKey(k.kind, obj.metadata.namespace, obj.metadata.name));
+      for (const obj of inf.cache.list()) if (namesBlueprint(obj, name)) queue.add(targetKey(k.kind, obj.metadata?.namespace ?? "", obj.metadata?.name ?? ""));
   });
 
   return {

@@ -4,6 +4,17 @@
 // to another backupNamespace, suffixed with the blueprint when several are named; `${TARGET_*}`
 // variables filled in everywhere in the blueprint (others are left for the Task resolver).
 // Pure: exact-equality tests.
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type {
+  BackupBlueprintSpec,
+  BackupConfiguration,
+  BackupConfigurationSpec,
+  BackupTarget,
+  Repository,
+  RepositorySpec,
+  TargetRef,
+  TaskRef,
+} from "../../schema/types.generated.ts";
 import { substJson } from "../../stash/tasks/envsubst.ts";
 import { LABEL_MANAGED_BY, LABEL_TARGET_KIND, LABEL_TARGET_NAME, LABEL_TARGET_NAMESPACE, MANAGED_BY, V1ALPHA1, V1BETA1, sortKeys } from "../../stash/names.ts";
 import { KEY_BACKUP_BLUEPRINT, type AutoBackupRequest } from "./annotations.ts";
@@ -22,9 +33,10 @@ export interface AutoBackupTarget {
   appVersion?: string;
 }
 
+/** The objects a blueprint renders; an invalid blueprint renders objects their schemas reject (blueprintViolations names the field). */
 export interface Rendered {
-  repository: any;
-  backupConfiguration: any;
+  repository: Repository;
+  backupConfiguration: BackupConfiguration;
 }
 
 const RESOURCES: Record<string, string> = {
@@ -76,40 +88,48 @@ export function autoBackupLabels(t: AutoBackupTarget, blueprint: string): Record
 
 const BC_FIELDS = ["runtimeSettings", "tempDir", "interimVolumeTemplate", "hooks", "backupHistoryLimit", "timeOut", "retryConfig"] as const;
 
-export function renderAutoBackup(blueprint: { metadata: { name?: string }; spec?: any }, t: AutoBackupTarget, req: AutoBackupRequest): Rendered {
+/** A BackupBlueprint as stored, or as submitted to the webhook (its spec not yet known to be valid). */
+export interface BlueprintSource {
+  metadata: { name?: string };
+  spec?: unknown;
+}
+
+export function renderAutoBackup(blueprint: BlueprintSource, t: AutoBackupTarget, req: AutoBackupRequest): Rendered {
   const bpName = blueprint.metadata.name ?? "";
-  const spec = substJson(blueprint.spec ?? {}, targetVariables(t), "spec", { lenient: true }).value as any;
+  // Read as a blueprint spec: substitution changes strings only, and what is copied is checked by the schemas of the rendered objects.
+  const spec = substJson(blueprint.spec ?? {}, targetVariables(t), "spec", { lenient: true }).value as Partial<BackupBlueprintSpec>;
   const backupNamespace = spec.backupNamespace || t.namespace;
   const repoNamespace = spec.repoNamespace || backupNamespace;
   const name = autoBackupName(t, backupNamespace, bpName, req.blueprints.length > 1);
   const labels = autoBackupLabels(t, bpName);
 
-  const repoSpec: Record<string, unknown> = { backend: spec.backend };
+  // Without a backend (or retentionPolicy) in the blueprint the objects miss it: the schemas say so.
+  const repoSpec = { backend: spec.backend } as RepositorySpec;
   if (spec.wipeOut !== undefined) repoSpec.wipeOut = spec.wipeOut;
   if (spec.usagePolicy !== undefined) repoSpec.usagePolicy = spec.usagePolicy;
-  const repository = { apiVersion: V1ALPHA1, kind: "Repository", metadata: { name, namespace: repoNamespace, labels }, spec: repoSpec };
+  const repository: Repository = { apiVersion: V1ALPHA1, kind: "Repository", metadata: { name, namespace: repoNamespace, labels }, spec: repoSpec };
 
-  const ref: Record<string, string> = { apiVersion: t.apiVersion, kind: t.kind, name: t.name };
+  const ref: TargetRef = { apiVersion: t.apiVersion, kind: t.kind, name: t.name };
   if (t.namespace !== backupNamespace) ref.namespace = t.namespace;
-  const target: Record<string, unknown> = { ref };
+  const target: BackupTarget = { ref };
   if (req.paths) target.paths = req.paths;
   if (req.volumeMounts) target.volumeMounts = req.volumeMounts;
-  const bcSpec: Record<string, unknown> = {
+  const bcSpec = {
     repository: repoNamespace === backupNamespace ? { name } : { name, namespace: repoNamespace },
     schedule: req.schedule ?? spec.schedule,
     target,
     retentionPolicy: spec.retentionPolicy,
-  };
+  } as BackupConfigurationSpec;
   if (spec.task?.name || req.params.length || spec.task?.params?.length) {
     const byName = new Map<string, string>();
     for (const p of spec.task?.params ?? []) byName.set(p.name, p.value);
     for (const p of req.params) byName.set(p.name, p.value);
-    const task: Record<string, unknown> = { name: spec.task?.name ?? "" };
+    const task: TaskRef = { name: spec.task?.name ?? "" };
     if (byName.size) task.params = [...byName].map(([n, value]) => ({ name: n, value }));
     bcSpec.task = task;
   }
-  for (const f of BC_FIELDS) if (spec[f] !== undefined) bcSpec[f] = spec[f];
-  const metadata: Record<string, unknown> = { name, namespace: backupNamespace, labels };
+  for (const f of BC_FIELDS) if (spec[f] !== undefined) Object.assign(bcSpec, { [f]: spec[f] });
+  const metadata: V1ObjectMeta = { name, namespace: backupNamespace, labels };
   // The target owns its configuration where it can (same namespace): deleting it collects the BC.
   if (t.uid && backupNamespace === t.namespace) metadata.ownerReferences = [{ apiVersion: t.apiVersion, kind: t.kind, name: t.name, uid: t.uid }];
   return { repository, backupConfiguration: { apiVersion: V1BETA1, kind: "BackupConfiguration", metadata, spec: bcSpec } };

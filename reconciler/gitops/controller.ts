@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { Router } from "express";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { BackupSession } from "../../schema/types.generated.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock } from "../../lib/workqueue.ts";
 import { errorMessage } from "../../lib/errors.ts";
@@ -137,16 +138,16 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
     clock,
     handler: async (key) => {
       const [namespace, name] = key.split("/");
-      const bs = await opts.kube.getOrNull<KubeObject>("stash.appscode.com/v1beta1", "BackupSession", name, namespace);
+      const bs = await opts.kube.getOrNull<BackupSession>("stash.appscode.com/v1beta1", "BackupSession", name, namespace);
       const phase = bs?.status?.phase;
-      if (!bs || !FINISHED.has(phase) || recorded.has(`${key}|${bs.metadata.uid}`)) return;
+      if (!bs || !phase || !FINISHED.has(phase) || recorded.has(`${key}|${bs.metadata.uid}`)) return;
       const inv = bs.spec?.invoker;
       if (inv?.kind !== "BackupConfiguration") return;
       const bc = await opts.kube.getOrNull<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", inv.name, namespace);
       if (!bc || !trackedBy(bc)) return;
       const snapshots = (bs.status?.targets ?? [])
-        .flatMap((t: any) => (t.stats ?? []).flatMap((h: any) => (h.snapshots ?? []).map((s: any) => s.name)))
-        .filter(Boolean);
+        .flatMap((t) => (t.stats ?? []).flatMap((h) => (h.snapshots ?? []).map((s) => s.name)))
+        .filter((s): s is string => !!s);
       await handle.recordBackupResult({
         backupConfiguration: bc,
         session: name,

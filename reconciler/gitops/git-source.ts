@@ -61,7 +61,7 @@ export function gitAt(dir: string, env: Record<string, string> = {}): SimpleGit 
     maxConcurrentProcesses: 1,
     allowEnvironment: ENV_ALLOW,
     unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true, allowUnsafeAskPass: true },
-  } as any).env(full);
+  }).env(full);
 }
 
 /** A URL safe to print: user info dropped. */

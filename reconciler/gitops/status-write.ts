@@ -6,7 +6,8 @@
 // Migration: a status written by an older restash has the inventory owned by the status manager.
 // Applying the status without it would drop it, so the inventory is first applied under its own
 // manager (now co-owned), after which the status manager can leave it out.
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { V1ManagedFieldsEntry } from "@kubernetes/client-node";
+import type { Kube } from "../../lib/kube/client.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, type PolicySource, type PolicySourceStatus } from "../../policies/policy-source.ts";
 import { canonicalJson } from "../../policies/tracking.ts";
 
@@ -15,8 +16,9 @@ export const INVENTORY_MANAGER = "restash-gitops-inventory";
 
 /** Whether `manager` owns status.inventory on the status subresource (from managedFields). */
 function ownsInventory(source: PolicySource, manager: string): boolean {
-  const mf = ((source.metadata as KubeObject["metadata"]).managedFields ?? []) as { manager?: string; subresource?: string; fieldsV1?: any }[];
-  return mf.some((m) => m.manager === manager && m.subresource === "status" && !!m.fieldsV1?.["f:status"]?.["f:inventory"]);
+  // fieldsV1 is the server's field set: {"f:status": {"f:inventory": {...}}}, an open object in client-node.
+  const fields = (m: V1ManagedFieldsEntry) => m.fieldsV1 as { "f:status"?: { "f:inventory"?: unknown } } | undefined;
+  return (source.metadata.managedFields ?? []).some((m) => m.manager === manager && m.subresource === "status" && !!fields(m)?.["f:status"]?.["f:inventory"]);
 }
 
 /** Applies `next` as the source's status; returns whether anything was written. */
@@ -31,7 +33,7 @@ export async function writeSourceStatus(kube: Kube, source: PolicySource, next: 
         kind: POLICY_SOURCE_KIND,
         metadata: { name: source.metadata.name, namespace: source.metadata.namespace },
         status,
-      } as unknown as KubeObject,
+      } satisfies Omit<PolicySource, "spec">,
       { fieldManager },
     );
   let wrote = false;

@@ -2,6 +2,9 @@
 // Task): its volumes, the pod settings it takes from runtimeSettings, and the Job around either the
 // Task's pod or the runner's own container. backup-session/backup-job.ts and
 // restore-session/restore-job.ts give it their names, owner and runner arguments.
+import type { V1Job, V1ObjectMeta, V1OwnerReference, V1PodSpec, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { BackupTarget, PodRuntimeSettings, RestoreTarget, RuntimeSettings } from "../../schema/types.generated.ts";
+import type { TaskPodSpec } from "../../stash/tasks/resolve-task.ts";
 import { SIDECAR_CONTAINER, TMP_MOUNT_PATH, TMP_VOLUME } from "../../stash/names.ts";
 import { controllerRef, type Owned } from "../../lib/owner.ts";
 import { podRuntimeSettings } from "../backup-configuration/cronjob.ts";
@@ -10,9 +13,9 @@ import type { OperatorOptions } from "../context.ts";
 export const DEFAULT_DATA_PATH = "/stash-data";
 
 /** The volumes of a backup or restore Job's pod: the scratch dir, and a target PVC at its mount path. */
-export function jobVolumes(target: any): { volumes: any[]; mounts: any[] } {
-  const volumes: any[] = [{ name: TMP_VOLUME, emptyDir: {} }];
-  const mounts: any[] = [{ name: TMP_VOLUME, mountPath: TMP_MOUNT_PATH }];
+export function jobVolumes(target: BackupTarget | RestoreTarget): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const volumes: V1Volume[] = [{ name: TMP_VOLUME, emptyDir: {} }];
+  const mounts: V1VolumeMount[] = [{ name: TMP_VOLUME, mountPath: TMP_MOUNT_PATH }];
   if (target.ref?.kind === "PersistentVolumeClaim") {
     volumes.push({ name: "stash-target", persistentVolumeClaim: { claimName: target.ref.name } });
     mounts.push({ name: "stash-target", mountPath: target.volumeMounts?.[0]?.mountPath ?? DEFAULT_DATA_PATH });
@@ -21,7 +24,7 @@ export function jobVolumes(target: any): { volumes: any[]; mounts: any[] } {
 }
 
 /** Pod settings every Job pod takes from runtimeSettings.pod (scheduling, security, service account). */
-export function jobPodBase(pod: any): Record<string, any> {
+export function jobPodBase(pod: PodRuntimeSettings | undefined): Partial<V1PodSpec> {
   return { ...podRuntimeSettings(pod), ...(pod?.serviceAccountName ? { serviceAccountName: pod.serviceAccountName } : {}) };
 }
 
@@ -31,20 +34,26 @@ export interface ExecutorJob {
   labels: Record<string, string>;
   owner: Owned;
   /** The invoker's (or member's) spec.target. */
-  target: any;
+  target: BackupTarget | RestoreTarget;
   /** spec.runtimeSettings. */
-  runtime: any;
+  runtime: RuntimeSettings | undefined;
   /** The pod a Task resolves to; without one the Job runs the runner with `args`. */
-  taskPod?: Record<string, any>;
+  taskPod?: TaskPodSpec;
   args: string[];
   /** Carry runtimeSettings.pod.podAnnotations and container.resources (backups do, as Stash). */
   withPodAnnotationsAndResources?: boolean;
   opts: OperatorOptions;
 }
 
-export function executorJob(j: ExecutorJob): any {
+/** A Job as executorJob builds it: name, owner and pod spec (with its volumes) always set. */
+export type BuiltJob = V1Job & {
+  metadata: V1ObjectMeta & { name: string; namespace: string; ownerReferences: V1OwnerReference[] };
+  spec: NonNullable<V1Job["spec"]> & { template: { spec: V1PodSpec & { volumes: V1Volume[] } } };
+};
+
+export function executorJob(j: ExecutorJob): BuiltJob {
   const { volumes, mounts } = jobVolumes(j.target);
-  const rt = j.runtime ?? {};
+  const rt: RuntimeSettings = j.runtime ?? {};
   const extras = j.withPodAnnotationsAndResources;
   return {
     apiVersion: "batch/v1",
@@ -55,7 +64,8 @@ export function executorJob(j: ExecutorJob): any {
       template: {
         metadata: { labels: j.labels, ...(extras && rt.pod?.podAnnotations ? { annotations: rt.pod.podAnnotations } : {}) },
         spec: j.taskPod
-          ? { ...jobPodBase(rt.pod), ...j.taskPod }
+          ? // The Task's containers are its Functions' (the Function CRD checked their fields).
+            ({ ...jobPodBase(rt.pod), ...j.taskPod } as V1PodSpec & { volumes: V1Volume[] })
           : {
               ...jobPodBase(rt.pod),
               restartPolicy: "Never",

@@ -7,7 +7,9 @@
 // execs into its operator pod. An operator that runs outside a pod (local mode) has none: the hook
 // fails with a message saying POD_NAME is not set.
 import { errorMessage } from "../../lib/errors.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { Kube } from "../../lib/kube/client.ts";
+import type { PostBackupHook, PostRestoreHook, PreBackupHook, PreRestoreHook } from "../../schema/types.generated.ts";
 import { executeHook, hookDecision, type ExecuteOptions, type Handler, type HookSummary, type HookType } from "../../stash/hooks.ts";
 import { executorOptions, type ExecutorPod } from "../../stash/pod-exec.ts";
 import { C, R } from "../../stash/conditions.ts";
@@ -44,14 +46,14 @@ export const globalHookCondition = (hook: HookType) => TYPE[hook];
 /** The Summary a global hook sees: the session, the batch as invoker, no target (Stash passes an empty TargetRef). */
 export function globalHookSummary(
   session: { name: string; namespace: string },
-  invoker: any,
+  invoker: { kind: string; metadata: V1ObjectMeta },
   phase: string,
   extra: { duration?: string; retryLeft?: number } = {},
 ): HookSummary {
   return {
     Name: session.name,
     Namespace: session.namespace,
-    Invoker: { APIGroup: "stash.appscode.com", Kind: invoker.kind, Name: invoker.metadata.name },
+    Invoker: { APIGroup: "stash.appscode.com", Kind: invoker.kind, Name: invoker.metadata.name! },
     Target: { Kind: "", Name: "" },
     Status: { Phase: phase, ...(extra.duration ? { Duration: extra.duration } : {}) },
     RetryLeft: extra.retryLeft ?? 0,
@@ -74,13 +76,17 @@ export function operatorExecutor(kube: Kube, pod: { namespace: string; name?: st
  * Runs a global hook unless its executionPolicy says not to (post hooks, by `summary.Status.Phase`);
  * returns the condition to record. Never throws: a failure is the condition's message.
  */
-export async function runGlobalHook(hook: HookType, spec: any, summary: HookSummary, executor?: GlobalHookExecutor): Promise<HookOutcome> {
-  // A post hook is the handler with its executionPolicy beside it (Stash's inline PostHookSpec).
+/** A batch's spec.hooks entry: a handler, and for a post hook its executionPolicy beside it (Stash's inline PostHookSpec). */
+export type GlobalHook = PreBackupHook | PostBackupHook | PreRestoreHook | PostRestoreHook;
+
+export async function runGlobalHook(hook: HookType, spec: GlobalHook, summary: HookSummary, executor?: GlobalHookExecutor): Promise<HookOutcome> {
   const post = hook === "postBackup" || hook === "postRestore";
-  const handler: Handler = spec;
+  // The CRD's handler fields are kmodules' Handler (stash/hooks.ts spells its enums out).
+  const handler = spec as Handler;
   const base = { type: TYPE[hook], reason: OK[hook] };
   try {
-    const decision = hookDecision(post ? spec?.executionPolicy : undefined, { hook, phase: summary.Status.Phase, retryLeft: summary.RetryLeft });
+    const policy = post && "executionPolicy" in spec ? spec.executionPolicy : undefined;
+    const decision = hookDecision(policy, { hook, phase: summary.Status.Phase, retryLeft: summary.RetryLeft });
     if (!decision.run) return { ...base, status: true, message: decision.message ?? `Skipping executing ${hook}.` };
     const opts: ExecuteOptions = executor ? await executorOptions(executor.kube, handler, executor.pod, executor.env) : {};
     await executeHook(handler, summary, opts);

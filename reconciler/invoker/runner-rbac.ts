@@ -2,18 +2,22 @@
 // the restore init-container, the backup and restore Jobs): ClusterRole restash-runner, bound in the
 // workload's namespace, as Stash binds its sidecar role per namespace. One per ServiceAccount and
 // namespace, shared by every invoker there, so it has no owner; `kubectl delete ns` takes it away.
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { V1PodSpec, V1RoleBinding } from "@kubernetes/client-node";
+import type { AnyObject, Kube } from "../../lib/kube/client.ts";
+import type { RuntimeSettings } from "../../schema/types.generated.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "../../stash/names.ts";
 
 export const RUNNER_CLUSTER_ROLE = "restash-runner";
 
 /** The ServiceAccount a workload's pods run as. */
-export const podServiceAccount = (workload: KubeObject | null | undefined) => workload?.spec?.template?.spec?.serviceAccountName || "default";
+export const podServiceAccount = (workload: (AnyObject & { spec?: { template?: { spec?: Pick<V1PodSpec, "serviceAccountName"> } } }) | null | undefined) =>
+  workload?.spec?.template?.spec?.serviceAccountName || "default";
 
 /** The ServiceAccount a Job's pod runs as (runtimeSettings.pod.serviceAccountName, as jobPodBase sets it). */
-export const jobServiceAccount = (invoker: KubeObject) => invoker.spec?.runtimeSettings?.pod?.serviceAccountName || "default";
+export const jobServiceAccount = (invoker: AnyObject & { spec?: { runtimeSettings?: RuntimeSettings } }) =>
+  invoker.spec?.runtimeSettings?.pod?.serviceAccountName || "default";
 
-export function desiredRunnerBinding(namespace: string, serviceAccount: string): KubeObject {
+export function desiredRunnerBinding(namespace: string, serviceAccount: string): V1RoleBinding {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "RoleBinding",

@@ -12,7 +12,7 @@ export function sessionMetricsPusher(url: string, now: () => number): NonNullabl
     const created = Date.parse(String(session.metadata.creationTimestamp));
     const durationSeconds = Math.max(0, Math.round((now() - created) / 1000));
     if (kind === "BackupSession") {
-      const targets = (session.status?.targets ?? []).map((t: any) => ({
+      const targets = (session.status?.targets ?? []).map((t) => ({
         target: targetLabels(t.ref),
         succeeded: t.phase === "Succeeded",
         totalHosts: t.totalHosts ?? 0,
@@ -23,12 +23,14 @@ export function sessionMetricsPusher(url: string, now: () => number): NonNullabl
         backupSessionMetrics(c, { succeeded: session.status?.phase === "Succeeded", durationSeconds, targets, at: new Date(now()) }),
       );
     } else {
-      const st = session.status ?? {};
       // A RestoreBatch reports each member; a RestoreSession its one target.
-      const targets = st.members
-        ? st.members.map((m: any) => ({ target: targetLabels(m.ref), succeeded: m.phase === "Succeeded", totalHosts: m.totalHosts ?? 0 }))
-        : [{ target: targetLabels(session.spec?.target?.ref), succeeded: st.phase === "Succeeded", totalHosts: st.totalHosts ?? 0 }];
-      await pushMetrics(url, jobName(c.invoker), restoreSessionMetrics(c, { succeeded: st.phase === "Succeeded", durationSeconds, targets }));
+      const succeeded = session.status?.phase === "Succeeded";
+      const members = session.kind === "RestoreBatch" ? session.status?.members : undefined;
+      const single = session.kind === "RestoreSession" ? session : undefined;
+      const targets = members
+        ? members.map((m) => ({ target: targetLabels(m.ref), succeeded: m.phase === "Succeeded", totalHosts: m.totalHosts ?? 0 }))
+        : [{ target: targetLabels(single?.spec?.target?.ref), succeeded, totalHosts: single?.status?.totalHosts ?? 0 }];
+      await pushMetrics(url, jobName(c.invoker), restoreSessionMetrics(c, { succeeded, durationSeconds, targets }));
     }
   };
 }

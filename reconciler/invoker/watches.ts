@@ -4,25 +4,26 @@
 // invokers (of this kind, from its cache) that use them.
 import { cachedGets } from "../../lib/kube/informer.ts";
 import { keyOf } from "../../lib/owner.ts";
-import { targetsOf } from "../../stash/invoker-targets.ts";
+import { targetsOf, type Invoker } from "../../stash/invoker-targets.ts";
+import type { Workload } from "../../stash/workload.ts";
 import { INIT_CONTAINER, SIDECAR_CONTAINER, V1ALPHA1 } from "../../stash/names.ts";
 import type { ControllerContext } from "../context.ts";
 import { REPOSITORIES, SECRETS, WORKLOADS, generationChanged, type Caches, type Mapping } from "../registration.ts";
 
 /** The key of the Repository an invoker uses. */
-export const repositoryKeyOf = (inv: any) => `${inv.spec?.repository?.namespace || inv.metadata.namespace}/${inv.spec?.repository?.name}`;
+export const repositoryKeyOf = (inv: Invoker) => `${inv.spec?.repository?.namespace || inv.metadata.namespace}/${inv.spec?.repository?.name}`;
 
 /** Whether an invoker uses the Repository namespace/name. */
-export const uses = (inv: any, namespace: string, name: string) =>
+export const uses = (inv: Invoker, namespace: string, name: string) =>
   inv.spec?.repository?.name === name && (inv.spec?.repository?.namespace || inv.metadata.namespace) === namespace;
 
 /** Whether a workload's pod template carries the sidecar or the restore init-container. */
-function hasStashParts(w: any): boolean {
-  const spec = w.spec?.template?.spec ?? {};
-  return (spec.containers ?? []).some((c: any) => c.name === SIDECAR_CONTAINER) || (spec.initContainers ?? []).some((c: any) => c.name === INIT_CONTAINER);
+function hasStashParts(w: Workload): boolean {
+  const spec = w.spec?.template?.spec;
+  return (spec?.containers ?? []).some((c) => c.name === SIDECAR_CONTAINER) || (spec?.initContainers ?? []).some((c) => c.name === INIT_CONTAINER);
 }
 
-export const invokerWatches: Mapping[] = [
+export const invokerWatches: Mapping<Invoker>[] = [
   {
     // What of a Repository its users depend on: existence, spec (generation) and deletion. Status
     // updates (references, statistics) must not requeue every user, or N users cost N² reconciles.
@@ -31,7 +32,7 @@ export const invokerWatches: Mapping[] = [
     map: (repo, own) =>
       own
         .list()
-        .filter((inv) => uses(inv, repo.metadata.namespace, repo.metadata.name))
+        .filter((inv) => uses(inv, repo.metadata.namespace!, repo.metadata.name!))
         .map(keyOf),
   },
   {
@@ -44,16 +45,17 @@ export const invokerWatches: Mapping[] = [
         .filter((inv) => inv.metadata.namespace === secret.metadata.namespace || inv.spec?.repository?.namespace === secret.metadata.namespace)
         .map(keyOf),
   },
-  ...WORKLOADS.map((source): Mapping => ({
+  ...WORKLOADS.map((source): Mapping<Invoker> => ({
     source,
     // A workload update matters only when it lost (or never had) what an invoker put there.
-    when: () => (w, type) => !(type === "update" && hasStashParts(w)),
+    // A WORKLOADS source: its objects are workloads.
+    when: () => (w, type) => !(type === "update" && hasStashParts(w as Workload)),
     map: (w, own) => {
       // Listed items carry no kind: then any target of that name and namespace matches.
       const kind = w.kind ?? "";
-      const targets = (inv: any) =>
+      const targets = (inv: Invoker) =>
         targetsOf(inv).some(
-          ({ target }) => target?.ref?.name === w.metadata.name && target.ref.namespace === w.metadata.namespace && (!kind || target.ref.kind === kind),
+          ({ target }) => target?.ref?.name === w.metadata.name && target?.ref?.namespace === w.metadata.namespace && (!kind || target?.ref?.kind === kind),
         );
       return own.list().filter(targets).map(keyOf);
     },

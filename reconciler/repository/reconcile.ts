@@ -3,14 +3,14 @@
 // then release the finalizer. Status: observedGeneration, the invokers that use it
 // (status.references) and kstatus health, through lib/reconcile.ts; a wipeOut it refuses is
 // Stalled. The backup statistics fields are written by the runner after each backup.
-import { setCondition, type Condition } from "../../lib/conditions.ts";
 import { stalled, waiting } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
+import type { BackupSession, Condition, Repository, RepositoryReference, RepositoryStatus } from "../../schema/types.generated.ts";
+import { setStashCondition } from "../invoker/dependencies.ts";
 import type { ControllerContext } from "../context.ts";
 import { LABEL_INVOKER_NAME, LABEL_INVOKER_TYPE, REPOSITORY_FINALIZER, V1ALPHA1, V1BETA1 } from "../../stash/names.ts";
 
-export function wipeOutRefusal(repo: any): string | null {
+export function wipeOutRefusal(repo: Pick<Repository, "spec">): string | null {
   if (!repo.spec?.wipeOut) return null;
   if (repo.spec?.backend?.local) return "wipe out operation is not supported for local backend";
   if (repo.spec?.backend?.b2) return "wipe out operation is not supported for B2 backend";
@@ -21,10 +21,10 @@ export function wipeOutRefusal(repo: any): string | null {
 interface RepositoryState {
   conditions: Condition[];
   now: Date;
-  references?: { kind: string; namespace: string; name: string }[];
+  references?: (RepositoryReference & { kind: string; namespace: string })[];
 }
 
-export const reconcileRepository = reconciler<ControllerContext, RepositoryState>({
+export const reconcileRepository = reconciler<ControllerContext, RepositoryState, Repository>({
   apiVersion: V1ALPHA1,
   kind: "Repository",
   finalizer: REPOSITORY_FINALIZER,
@@ -49,7 +49,7 @@ export const reconcileRepository = reconciler<ControllerContext, RepositoryState
     s.references = ctx.invokersOf?.(namespace!, name!).sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
     const refusal = wipeOutRefusal(repo);
     if (refusal) {
-      s.conditions = setCondition(
+      s.conditions = setStashCondition(
         s.conditions,
         { type: "ValidationPassed", status: false, reason: "ResourceValidationFailed", message: `field spec.wipeOut: ${refusal}` },
         s.now,
@@ -60,7 +60,7 @@ export const reconcileRepository = reconciler<ControllerContext, RepositoryState
     s.conditions = s.conditions.filter((c) => c.type !== "ValidationPassed");
   },
   status(_ctx, repo, s) {
-    const status: Record<string, any> = { ...(repo.status ?? {}), observedGeneration: repo.metadata.generation, conditions: s.conditions };
+    const status: RepositoryStatus = { ...(repo.status ?? {}), observedGeneration: repo.metadata.generation, conditions: s.conditions };
     // Without the operator's caches (invokersOf) the references are left as they are.
     if (s.references?.length) status.references = s.references;
     else if (s.references) delete status.references;
@@ -69,11 +69,11 @@ export const reconcileRepository = reconciler<ControllerContext, RepositoryState
 });
 
 /** Running BackupSessions of invokers that reference this Repository. */
-async function runningSessions(ctx: ControllerContext, repo: KubeObject): Promise<string[]> {
+async function runningSessions(ctx: ControllerContext, repo: Repository): Promise<string[]> {
   const out: string[] = [];
   for (const ref of repo.status?.references ?? []) {
     if (ref.kind !== "BackupConfiguration") continue;
-    const list = await ctx.kube.list<KubeObject>(
+    const list = await ctx.kube.list<BackupSession>(
       V1BETA1,
       "BackupSession",
       ref.namespace,

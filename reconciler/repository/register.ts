@@ -2,6 +2,8 @@
 // there), and every invoker's events mapped to the Repository it uses: status.references is
 // computed here from the invokers' caches, so an invoker event requeues its Repository (coalesced
 // by the queue) instead of each invoker writing the shared list.
+import type { KubeObject } from "../../lib/kube/client.ts";
+import type { Invoker } from "../../stash/invoker-targets.ts";
 import { uses, repositoryKeyOf } from "../invoker/watches.ts";
 import {
   BACKUP_BATCHES,
@@ -17,7 +19,11 @@ import { reconcileRepository } from "./reconcile.ts";
 
 const INVOKERS = ["BackupConfiguration", "BackupBatch", "RestoreSession", "RestoreBatch"];
 
-const usedRepository = (inv: any) => (inv.spec?.repository?.name ? [repositoryKeyOf(inv)] : []);
+// The mapped objects are invokers of the source's kind (KubeObject is the mapping's common type).
+const usedRepository = (obj: KubeObject) => {
+  const inv = obj as Invoker;
+  return inv.spec?.repository?.name ? [repositoryKeyOf(inv)] : [];
+};
 
 export const repository: Registration = {
   kind: "Repository",
@@ -31,7 +37,7 @@ export const repository: Registration = {
   context: (ctx, caches) => ({
     ...ctx,
     invokersOf: (namespace, name) =>
-      INVOKERS.flatMap((k) => caches.informer(k).cache.list())
+      INVOKERS.flatMap((k) => caches.informer<Invoker>(k).cache.list())
         .filter((inv) => !inv.metadata.deletionTimestamp && uses(inv, namespace, name))
         .map((inv) => ({ kind: inv.kind, namespace: inv.metadata.namespace!, name: inv.metadata.name! })),
   }),

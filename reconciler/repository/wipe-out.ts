@@ -3,7 +3,9 @@
 // signed ListObjectsV2 + DeleteObject requests; other providers report that they are not
 // supported instead of pretending. Local and B2 are refused by validation, as in Stash.
 import { createHash, createHmac } from "node:crypto";
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Kube } from "../../lib/kube/client.ts";
+import type { Repository } from "../../schema/types.generated.ts";
 import { secretDataOf } from "../../lib/kube/secret-data.ts";
 
 interface S3Creds {
@@ -51,8 +53,8 @@ async function s3(method: string, url: URL, creds: S3Creds): Promise<string> {
 }
 
 /** Deletes every object under the Repository's bucket/prefix; returns how many. */
-export async function wipeS3(repo: KubeObject, secretData: Record<string, string>): Promise<number> {
-  const spec = repo.spec.backend.s3;
+export async function wipeS3(repo: Repository, secretData: Record<string, string>): Promise<number> {
+  const spec = repo.spec.backend.s3!;
   const where = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
   if (!secretData.AWS_ACCESS_KEY_ID || !secretData.AWS_SECRET_ACCESS_KEY)
     throw new Error(`${where}: wipeOut needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the storage Secret`);
@@ -85,9 +87,9 @@ export async function wipeS3(repo: KubeObject, secretData: Record<string, string
 }
 
 /** ctx.wipeOut for the operator: reads the storage Secret and deletes the backend data. */
-export function wipeOutWith(kube: Kube): (repo: KubeObject) => Promise<void> {
+export function wipeOutWith(kube: Kube): (repo: Repository) => Promise<void> {
   return async (repo) => {
-    const backend = repo.spec?.backend ?? {};
+    const backend: Repository["spec"]["backend"] = repo.spec?.backend ?? {};
     const where = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
     if (!backend.s3)
       throw new Error(
@@ -95,7 +97,7 @@ export function wipeOutWith(kube: Kube): (repo: KubeObject) => Promise<void> {
           .filter((k) => k !== "storageSecretName")
           .join(",")})`,
       );
-    const secret = await kube.getOrNull<any>("v1", "Secret", backend.storageSecretName, repo.metadata.namespace!);
+    const secret = await kube.getOrNull<V1Secret>("v1", "Secret", backend.storageSecretName!, repo.metadata.namespace!);
     if (!secret)
       throw new Error(`${where}: storage Secret ${repo.metadata.namespace}/${backend.storageSecretName} not found; cannot wipe out the backend data`);
     await wipeS3(repo, secretDataOf(secret));

@@ -8,28 +8,28 @@
 // status and health are written by lib/reconcile.ts.
 import { getCondition, isFalse, isTrue, rfc3339, setCondition, type HealthInput } from "../../lib/conditions.ts";
 import { errorMessage, stalled } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
+import type { Repository, RestoreBatch, RestoreBatchStatus, RestoreMemberStatus, TargetRef } from "../../schema/types.generated.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
 import { globalHookSummary, operatorExecutor, runGlobalHook } from "../invoker/global-hooks.ts";
-import { RESTORE_BATCH, executionOrder, memberView, nextInOrder, sameRef, targetsOf, type TargetInfo } from "../../stash/invoker-targets.ts";
+import { RESTORE_BATCH, executionOrder, memberView, nextInOrder, sameRef, targetsOf, type RestoreTargetInfo } from "../../stash/invoker-targets.ts";
 import type { ControllerContext } from "../context.ts";
-import { goDuration, parseGoDuration, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase } from "../../stash/phases.ts";
+import { goDuration, parseGoDuration, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase, type RestorePhase } from "../../stash/phases.ts";
 import { ensureRestoreExecutor, restoreTotalHosts } from "../restore-session/restore-executor.ts";
 import { rulesOf, validateRules } from "../../stash/restore-rules.ts";
 import { C, R } from "../../stash/conditions.ts";
 import { FINALIZER, REQUEUE_MS, V1ALPHA1, V1BETA1 } from "../../stash/names.ts";
 import { removeInitContainerFor } from "../invoker/workload.ts";
 
-const FINAL = ["Succeeded", "Failed", "Unknown"];
-const done = (m: any) => ["Succeeded", "Failed", "Unknown"].includes(restoreTargetPhase(m));
+const FINAL: (string | undefined)[] = ["Succeeded", "Failed", "Unknown"];
+const done = (m: RestoreMemberStatus | undefined) => ["Succeeded", "Failed", "Unknown"].includes(restoreTargetPhase(m));
 
 /** The first problem with the members, naming the field; null when valid. */
-export function validateRestoreBatch(rb: any): { field: string; message: string } | null {
+export function validateRestoreBatch(rb: RestoreBatch): { field: string; message: string } | null {
   const infos = targetsOf(rb);
   if (infos.length === 0) return { field: "spec.members", message: "a RestoreBatch needs at least one member" };
-  const seen: any[] = [];
+  const seen: TargetRef[] = [];
   for (const info of infos) {
     const ref = info.target?.ref;
     if (!ref?.kind || !ref?.name) return { field: `${info.field}.ref`, message: "kind and name are required" };
@@ -44,19 +44,19 @@ export function validateRestoreBatch(rb: any): { field: string; message: string 
 
 /** What one reconcile of a RestoreBatch builds up: a draft of its status, its conditions, its members' entries. */
 interface RestoreBatchState {
-  status: Record<string, any>;
+  status: RestoreBatchStatus;
   st: StepState;
-  infos: TargetInfo[];
-  members: any[];
+  infos: RestoreTargetInfo[];
+  members: RestoreMemberStatus[];
 }
 
-export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchState>({
+export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchState, RestoreBatch>({
   apiVersion: V1BETA1,
   kind: RESTORE_BATCH,
   finalizer: FINALIZER,
   finalize: (ctx, rb) => removeInitContainerFor(ctx.kube, rb),
   begin(_ctx, rb, now) {
-    const status: Record<string, any> = structuredClone(rb.status ?? {});
+    const status: RestoreBatchStatus = structuredClone(rb.status ?? {});
     return {
       status,
       st: { conditions: status.conditions ?? [], now, generation: rb.metadata.generation },
@@ -69,7 +69,9 @@ export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchS
     const t = st.now;
     status.conditions = st.conditions;
     // Spec order; a member no longer in the spec is dropped.
-    const ordered = infos.map((info) => members.find((x) => sameRef(x.ref, info.target?.ref, rb.metadata.namespace))).filter(Boolean);
+    const ordered = infos
+      .map((info) => members.find((x) => sameRef(x.ref, info.target?.ref, rb.metadata.namespace)))
+      .filter((m): m is RestoreMemberStatus => m !== undefined);
     for (const m of ordered) m.phase = restoreTargetPhase(m);
     if (ordered.length) status.members = ordered;
     else delete status.members;
@@ -88,14 +90,15 @@ export const reconcileRestoreBatch = reconciler<ControllerContext, RestoreBatchS
   },
 });
 
-async function steps(ctx: ControllerContext, rb: KubeObject, { status, st, infos, members }: RestoreBatchState): Promise<Result> {
+async function steps(ctx: ControllerContext, rb: RestoreBatch, { status, st, infos, members }: RestoreBatchState): Promise<Result> {
   const { kube } = ctx;
   const t = st.now;
   const namespace = rb.metadata.namespace!;
   const name = rb.metadata.name!;
-  const memberOf = (info: TargetInfo) => {
+  const memberOf = (info: RestoreTargetInfo) => {
     let m = members.find((x) => sameRef(x.ref, info.target?.ref, namespace));
-    if (!m) members.push((m = { ref: info.target.ref }));
+    // validateRestoreBatch requires every member's ref before a member entry is needed.
+    if (!m) members.push((m = { ref: info.target!.ref! }));
     return m;
   };
   // Stash calls a failed member final before metrics are pushed; the metrics still go out.
@@ -170,7 +173,7 @@ async function steps(ctx: ControllerContext, rb: KubeObject, { status, st, infos
 }
 
 /** The first failure a user needs to read: a member's host error, a False condition, the deadline. */
-export function restoreBatchFailure(status: any): string {
+export function restoreBatchFailure(status: RestoreBatchStatus): string {
   for (const m of status.members ?? []) {
     for (const s of m.stats ?? [])
       if (s.phase === "Failed" || s.phase === "Unknown")
@@ -179,17 +182,17 @@ export function restoreBatchFailure(status: any): string {
   }
   for (const c of status.conditions ?? []) {
     if (c.type === "Ready" || c.type === "Stalled" || c.type === "Reconciling") continue;
-    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason;
+    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason ?? "RestoreBatch failed.";
   }
   return "RestoreBatch failed.";
 }
 
 /** The phase the batch will have once MetricsPushed is True. */
-function previewPhase(status: any, st: StepState, total: number): string {
+function previewPhase(status: RestoreBatchStatus, st: StepState, total: number): RestorePhase {
   return restoreBatchPhase({ ...status, conditions: setCondition(st.conditions, { type: C.MetricsPushed, status: true }, st.now) }, total);
 }
 
-async function finish(ctx: ControllerContext, rb: KubeObject, status: Record<string, any>, st: StepState, total: number): Promise<void> {
+async function finish(ctx: ControllerContext, rb: RestoreBatch, status: RestoreBatchStatus, st: StepState, total: number): Promise<void> {
   for (const m of status.members ?? []) m.phase = restoreTargetPhase(m);
   const globalPost = rb.spec?.hooks?.postRestore;
   if (globalPost && !getCondition(st.conditions, C.GlobalPostRestoreHookSucceeded) && !isFalse(st.conditions, C.GlobalPreRestoreHookSucceeded)) {
@@ -207,7 +210,9 @@ async function finish(ctx: ControllerContext, rb: KubeObject, status: Record<str
   try {
     if (ctx.pushSessionMetrics) {
       const repoName = rb.spec?.repository?.name;
-      const repo = repoName ? await ctx.kube.getOrNull(V1ALPHA1, "Repository", repoName, rb.spec?.repository?.namespace || rb.metadata.namespace) : null;
+      const repo = repoName
+        ? await ctx.kube.getOrNull<Repository>(V1ALPHA1, "Repository", repoName, rb.spec?.repository?.namespace || rb.metadata.namespace)
+        : null;
       await ctx.pushSessionMetrics("RestoreSession", { ...rb, status: { ...status, phase: previewPhase(status, st, total) } }, rb, repo);
       setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");
     } else {

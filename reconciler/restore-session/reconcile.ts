@@ -2,10 +2,10 @@
 // Repository, Secret and target, ensure the executor (init-container for workloads, Job for
 // PVCs; restore-executor.ts, shared with RestoreBatch members), set totalHosts and the deadline;
 // once every host reported, push metrics and finish. Status and health: lib/reconcile.ts.
-import { getCondition, isFalse, isTrue, rfc3339, type HealthInput } from "../../lib/conditions.ts";
+import { getCondition, isFalse, isTrue, rfc3339, type Condition, type HealthInput } from "../../lib/conditions.ts";
 import { errorMessage, stalled } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
 import { reconciler } from "../../lib/reconcile.ts";
+import type { HostRestoreStats, Repository, RestoreSession, RestoreSessionStatus } from "../../schema/types.generated.ts";
 import type { Result } from "../../lib/workqueue.ts";
 import { findBackendSecret, findRepository, findTarget, setCond, usageAllowed, type StepState } from "../invoker/dependencies.ts";
 import type { ControllerContext } from "../context.ts";
@@ -18,15 +18,15 @@ import { ensureRestoreExecutor, restoreTotalHosts } from "./restore-executor.ts"
 import { targetsOf } from "../../stash/invoker-targets.ts";
 
 const KIND = "RestoreSession";
-const FINAL = ["Succeeded", "Failed", "Unknown", "Invalid"];
+const FINAL: (string | undefined)[] = ["Succeeded", "Failed", "Unknown", "Invalid"];
 
 /** What one reconcile of a RestoreSession builds up: a draft of its status and its conditions. */
 interface RestoreSessionState {
-  status: Record<string, any>;
+  status: RestoreSessionStatus;
   st: StepState;
 }
 
-export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSessionState>({
+export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSessionState, RestoreSession>({
   apiVersion: V1BETA1,
   kind: KIND,
   finalizer: FINALIZER,
@@ -34,7 +34,7 @@ export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSess
     if (backupModel(rs.spec?.target?.ref?.kind, rs.spec?.task?.name) === "sidecar") await removeInitContainerFor(ctx.kube, rs);
   },
   begin(_ctx, rs, now) {
-    const status: Record<string, any> = structuredClone(rs.status ?? {});
+    const status: RestoreSessionStatus = structuredClone(rs.status ?? {});
     return { status, st: { conditions: status.conditions ?? [], now, generation: rs.metadata.generation } };
   },
   steps,
@@ -56,7 +56,7 @@ export const reconcileRestoreSession = reconciler<ControllerContext, RestoreSess
   },
 });
 
-async function steps(ctx: ControllerContext, rs: KubeObject, { status, st }: RestoreSessionState): Promise<Result> {
+async function steps(ctx: ControllerContext, rs: RestoreSession, { status, st }: RestoreSessionState): Promise<Result> {
   const { kube } = ctx;
   const t = st.now;
   const namespace = rs.metadata.namespace!;
@@ -107,20 +107,24 @@ async function steps(ctx: ControllerContext, rs: KubeObject, { status, st }: Res
  * wait either when a host failed or the deadline passed: a real Job stops at the failed
  * update-status, so its post-task-hook never runs.
  */
-export function waitingForPostRestoreHook(rs: KubeObject, status: any): boolean {
+export function waitingForPostRestoreHook(
+  rs: Pick<RestoreSession, "spec">,
+  status: { conditions?: readonly Condition[]; stats?: readonly HostRestoreStats[] } | undefined,
+): boolean {
   const cs = status?.conditions ?? [];
   if (!rs.spec?.hooks?.postRestore || getCondition(cs, C.PostRestoreHookExecutionSucceeded)) return false;
   if (isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.RestoreExecutorEnsured) || isTrue(cs, C.DeadlineExceeded)) return false;
-  return (status?.stats ?? []).every((s: any) => s.phase === "Succeeded");
+  return (status?.stats ?? []).every((s) => s.phase === "Succeeded");
 }
 
-function restoreFailure(status: any): string {
+function restoreFailure(status: RestoreSessionStatus): string {
   for (const s of status.stats ?? []) if (s.phase === "Failed") return `host ${s.hostname}: ${s.error ?? "restore failed"}`;
-  for (const c of status.conditions ?? []) if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason;
+  for (const c of status.conditions ?? [])
+    if (c.status === "False" || (c.type === C.DeadlineExceeded && c.status === "True")) return c.message ?? c.reason ?? "RestoreSession failed.";
   return "RestoreSession failed.";
 }
 
-async function finish(ctx: ControllerContext, rs: KubeObject, status: Record<string, any>, st: StepState): Promise<void> {
+async function finish(ctx: ControllerContext, rs: RestoreSession, status: RestoreSessionStatus, st: StepState): Promise<void> {
   if (!getCondition(st.conditions, C.RestoreCompleted))
     setCond(st, C.RestoreCompleted, true, R.PostRestoreTasksExecuted, "Post-restore tasks have been executed successfully.");
   if (getCondition(st.conditions, C.MetricsPushed)) return;
@@ -129,9 +133,14 @@ async function finish(ctx: ControllerContext, rs: KubeObject, status: Record<str
     if (ctx.pushSessionMetrics) {
       const repoName = rs.spec?.repository?.name;
       const repo = repoName
-        ? await ctx.kube.getOrNull(V1BETA1.replace("v1beta1", "v1alpha1"), "Repository", repoName, rs.spec?.repository?.namespace || rs.metadata.namespace)
+        ? await ctx.kube.getOrNull<Repository>(
+            V1BETA1.replace("v1beta1", "v1alpha1"),
+            "Repository",
+            repoName,
+            rs.spec?.repository?.namespace || rs.metadata.namespace,
+          )
         : null;
-      const preview = { ...status, conditions: [...st.conditions, { type: C.MetricsPushed, status: "True" }] };
+      const preview = { ...status, conditions: [...st.conditions, { type: C.MetricsPushed, status: "True" as const }] };
       await ctx.pushSessionMetrics("RestoreSession", { ...rs, status: { ...status, phase: restoreSessionPhase(preview) } }, rs, repo);
       setCond(st, C.MetricsPushed, true, R.SuccessfullyPushedMetrics, "Successfully pushed metrics.");
     } else {
