@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../lib/kube/client.ts";
+import type { BackupBatch, RestoreBatch } from "../schema/types.generated.ts";
 import { workloadAdmission } from "./workload.ts";
 import { workloadTarget } from "../stash/workload.ts";
 import { backupInvokerAnnotations, injectInitContainer, injectSidecar } from "../stash/pod-template.ts";
@@ -24,12 +25,12 @@ const member = (name: string, extra: any = {}) => ({
   target: { ref: { apiVersion: "apps/v1", kind: "Deployment", name }, paths: [`/data/${name}`], volumeMounts: [{ name: "data", mountPath: `/data/${name}` }] },
   ...extra,
 });
-const batch: KubeObject = {
+const batch = {
   apiVersion: "stash.appscode.com/v1beta1",
   kind: "BackupBatch",
   metadata: { name: "apps", namespace: "demo", creationTimestamp: "2026-01-01T00:00:00Z" as any, uid: "uid-apps" },
   spec: { repository: { name: "repo" }, members: [member("web"), member("api"), member("db", { task: { name: "pvc-backup" } })] },
-};
+} as KubeObject & BackupBatch;
 const admit = (w: KubeObject, objects: KubeObject[]) =>
   workloadAdmission(inject).mutate!(w, { operation: "UPDATE", namespace: "demo", lookups: lookupsOf(objects) });
 
@@ -47,7 +48,7 @@ test("a BackupBatch member gets the sidecar for its own target; a member with a 
 test("an update of a member keeps the batch's sidecar; a RestoreBatch member gets its init-container", async () => {
   const injected = await admit(deployment("web"), [batch]);
   assert.deepEqual(await admit(injected, [batch]), injected, "unchanged on update");
-  const rb: KubeObject = {
+  const rb: KubeObject & RestoreBatch = {
     ...batch,
     kind: "RestoreBatch",
     metadata: { ...batch.metadata, name: "apps-restore" },

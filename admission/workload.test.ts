@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../lib/kube/client.ts";
+import type { BackupConfiguration, RestoreSession } from "../schema/types.generated.ts";
 import { workloadAdmission } from "./workload.ts";
 import { desiredWorkload } from "../stash/workload.ts";
 import { restoreInvokerFor } from "../stash/workload.ts";
@@ -15,7 +16,7 @@ const deployment = (extra: Partial<KubeObject["metadata"]> = {}, containers: any
   metadata: { name: "app", namespace: "demo", ...extra },
   spec: { selector: { matchLabels: { app: "a" } }, template: { metadata: { labels: { app: "a" } }, spec: { containers } } },
 });
-const bc = (name: string, created: string, extra: any = {}): KubeObject => ({
+const bc = (name: string, created: string, extra: any = {}): KubeObject & BackupConfiguration => ({
   apiVersion: "stash.appscode.com/v1beta1",
   kind: "BackupConfiguration",
   metadata: { name, namespace: "demo", creationTimestamp: created as any, uid: `uid-${name}` },
@@ -25,14 +26,18 @@ const bc = (name: string, created: string, extra: any = {}): KubeObject => ({
 test("the newest BackupConfiguration targeting a workload drives its sidecar", () => {
   const a = bc("a", "2026-01-01T00:00:00Z");
   const b = bc("b", "2026-02-01T00:00:00Z");
-  const other = { ...bc("c", "2026-03-01T00:00:00Z"), spec: { target: { ref: { kind: "Deployment", name: "else" } } } };
+  const other = { ...bc("c", "2026-03-01T00:00:00Z"), spec: { target: { ref: { kind: "Deployment", name: "else" } } } } as KubeObject & BackupConfiguration;
   const withTask = bc("d", "2026-04-01T00:00:00Z", { task: { name: "pvc-backup" } });
   assert.equal(backupInvokerFor(deployment(), [a, b, other, withTask])?.metadata.name, "b");
   assert.equal(backupInvokerFor(deployment(), [other]), undefined);
 });
 
 test("a running RestoreSession wins over a pending one, then the newest", () => {
-  const rs = (name: string, phase: string, created: string): KubeObject => ({ ...bc(name, created), kind: "RestoreSession", status: { phase } });
+  const rs = (name: string, phase: NonNullable<RestoreSession["status"]>["phase"], created: string): KubeObject & RestoreSession => ({
+    ...bc(name, created),
+    kind: "RestoreSession",
+    status: { phase },
+  });
   assert.equal(restoreInvokerFor(deployment(), [rs("p", "Pending", "2026-02-01T00:00:00Z"), rs("r", "Running", "2026-01-01T00:00:00Z")])?.metadata.name, "r");
   assert.equal(
     restoreInvokerFor(deployment(), [rs("old", "Succeeded", "2026-01-01T00:00:00Z"), rs("new", "Failed", "2026-02-01T00:00:00Z")])?.metadata.name,

@@ -3,9 +3,10 @@
 import type { AdmissionContext, KindAdmission } from "./types.ts";
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { InjectOptions } from "../stash/pod-template.ts";
+import type { BackupInvoker, RestoreInvoker } from "../stash/invoker-targets.ts";
 import { backupInvokerFor, desiredWorkload, isWorkloadKind, restoreInvokerFor } from "../stash/workload.ts";
 
-async function repositoryOf(invoker: KubeObject | undefined, ctx: AdmissionContext): Promise<KubeObject | null> {
+async function repositoryOf(invoker: BackupInvoker | RestoreInvoker | undefined, ctx: AdmissionContext): Promise<KubeObject | null> {
   const ref = invoker?.spec?.repository;
   if (!ref?.name) return null;
   return ctx.lookups.getRepository(ref.namespace || invoker!.metadata.namespace || ctx.namespace, ref.name);
@@ -36,8 +37,9 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
         l.listBackupBatches(namespace),
         l.listRestoreBatches(namespace),
       ]);
-      const backup = backupInvokerFor(workload, [...configs, ...backupBatches]);
-      const restore = restoreInvokerFor(workload, [...sessions, ...restoreBatches]);
+      // The lookups answer objects of the kinds they list.
+      const backup = backupInvokerFor(workload, [...configs, ...backupBatches] as BackupInvoker[]);
+      const restore = restoreInvokerFor(workload, [...sessions, ...restoreBatches] as RestoreInvoker[]);
       const [backupRepository, restoreRepository] = await Promise.all([repositoryOf(backup, ctx), repositoryOf(restore, ctx)]);
       const out = desiredWorkload(workload, { backup, backupRepository, restore, restoreRepository }, opts);
       // The namespace is filled in for matching only; never patch it in.

@@ -16,6 +16,7 @@ import { newBackupSession } from "../stash/new-backup-session.ts";
 import { backupJobName } from "../stash/names.ts";
 import { startOperator } from "../reconciler/operator.ts";
 import { startBlueprintController } from "../reconciler/blueprints/controller.ts";
+import type { BackupConfiguration } from "../schema/types.generated.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const { defer, tempDir } = cleanupAfterFile({ sharedServices: true });
@@ -55,7 +56,7 @@ test("an annotated PVC is backed up into MinIO through the configuration its blu
   });
 
   const bc = await eventually("the generated BackupConfiguration Ready", async () => {
-    const o = await kube.getOrNull<KubeObject>(V1BETA1, "BackupConfiguration", "persistentvolumeclaim-app-data", namespace);
+    const o = await kube.getOrNull<BackupConfiguration>(V1BETA1, "BackupConfiguration", "persistentvolumeclaim-app-data", namespace);
     return o?.status?.phase === "Ready" && o;
   });
   const bs = newBackupSession(bc, 1_700_003_000);

@@ -10,10 +10,11 @@ import { desiredRestoreJob } from "../reconciler/restore-session/restore-job.ts"
 import { backupSessionCompleted, restoreBatchCompleted, restoreBatchPhase, restoreTargetPhase } from "../stash/phases.ts";
 import { injectInitContainer, injectSidecar } from "../stash/pod-template.ts";
 import { restoreSummary } from "../restic-runner/commands/restore-hooks.ts";
+import type { BackupBatch, BackupConfiguration, RestoreBatch } from "../schema/types.generated.ts";
 
 const c = (type: string, status: "True" | "False" | "Unknown") => ({ type, status });
 
-const batch = {
+const batch: BackupBatch = {
   apiVersion: "stash.appscode.com/v1beta1",
   kind: "BackupBatch",
   metadata: { name: "app-batch", namespace: "prod", uid: "u-1", labels: { team: "web" } },
@@ -41,7 +42,7 @@ test("a BackupConfiguration has one target; a BackupBatch one per member, namesp
     kind: "BackupConfiguration",
     metadata: { name: "bc", namespace: "ns" },
     spec: { target: { ref: { kind: "Deployment", name: "x" } }, task: { name: "" }, hooks: { preBackup: {} } },
-  };
+  } as BackupConfiguration;
   assert.deepEqual(targetsOf(bc), [
     {
       index: 0,
@@ -56,7 +57,7 @@ test("a BackupConfiguration has one target; a BackupBatch one per member, namesp
   ]);
   const t = targetsOf(batch);
   assert.deepEqual(
-    t.map((x) => [x.index, x.target.ref.name, x.target.ref.namespace, x.field]),
+    t.map((x) => [x.index, x.target?.ref?.name, x.target?.ref?.namespace, x.field]),
     [
       [0, "web", "prod", "spec.members[0].target"],
       [1, "db-data", "prod", "spec.members[1].target"],
@@ -75,13 +76,13 @@ test("a member's view has the member's target, settings and hooks, and the batch
   assert.equal(v.spec.runtimeSettings, undefined, "the batch's runtimeSettings are the CronJob's");
   assert.deepEqual(v.spec.retentionPolicy, batch.spec.retentionPolicy);
   assert.equal((v.spec as any).members, undefined);
-  assert.equal(batch.spec.members.length, 2, "the batch is not modified");
-  const bc = { kind: "BackupConfiguration", metadata: { name: "bc" }, spec: { target: {} } };
+  assert.equal(batch.spec.members!.length, 2, "the batch is not modified");
+  const bc = { kind: "BackupConfiguration", metadata: { name: "bc" }, spec: { target: {} } } as BackupConfiguration;
   assert.equal(memberView(bc, targetsOf(bc)[0]), bc, "a single-target invoker is its own view");
 });
 
 test("execution order: single-target kinds are Sequential, batches Parallel unless told; Sequential waits for every earlier target", () => {
-  assert.equal(executionOrder({ kind: "BackupConfiguration", spec: {} }), "Sequential");
+  assert.equal(executionOrder({ kind: "BackupConfiguration", spec: {} } as BackupConfiguration), "Sequential");
   assert.equal(executionOrder(batch), "Parallel");
   assert.equal(executionOrder({ ...batch, spec: { ...batch.spec, executionOrder: "Sequential" } }), "Sequential");
   const complete = [true, false, false];
@@ -125,7 +126,7 @@ test("a BackupBatch's BackupSession and CronJob: invoker BackupBatch, target lab
 test("a workload member gets the same sidecar a BackupConfiguration gives, for invoker BackupBatch and its own target and tempDir", () => {
   const t = injectSidecar({ spec: { containers: [{ name: "app" }] } }, batch, undefined, { image: "restash:x" }, targetsOf(batch)[0]);
   const sidecar = t.spec!.containers!.find((x) => x.name === "stash");
-  assert.deepEqual(sidecar.args.slice(0, 6), [
+  assert.deepEqual(sidecar!.args!.slice(0, 6), [
     "run-backup",
     "--invoker-name=app-batch",
     "--invoker-kind=BackupBatch",
@@ -133,7 +134,7 @@ test("a workload member gets the same sidecar a BackupConfiguration gives, for i
     "--target-namespace=prod",
     "--target-kind=Deployment",
   ]);
-  assert.deepEqual(sidecar.volumeMounts, [
+  assert.deepEqual(sidecar!.volumeMounts, [
     { name: "stash-tmp-dir", mountPath: "/stash-tmp" },
     { name: "data", mountPath: "/data" },
   ]);
@@ -142,7 +143,7 @@ test("a workload member gets the same sidecar a BackupConfiguration gives, for i
 });
 
 test("a RestoreBatch member gets the init-container, or a restore Job owned by the batch with the member's index", () => {
-  const rb = {
+  const rb: RestoreBatch = {
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreBatch",
     metadata: { name: "rb", namespace: "prod", uid: "u-2" },
@@ -156,7 +157,7 @@ test("a RestoreBatch member gets the init-container, or a restore Job owned by t
   };
   const [web, db] = targetsOf(rb);
   const init = injectInitContainer({ spec: { containers: [{ name: "app" }] } }, rb, undefined, { image: "restash:x" }, web).spec!.initContainers![0];
-  assert.deepEqual(init.args.slice(0, 6), [
+  assert.deepEqual(init.args!.slice(0, 6), [
     "restore",
     "--invoker-name=rb",
     "--invoker-kind=RestoreBatch",
@@ -170,7 +171,7 @@ test("a RestoreBatch member gets the init-container, or a restore Job owned by t
     job.metadata.ownerReferences.map((o: any) => [o.kind, o.name]),
     [["RestoreBatch", "rb"]],
   );
-  const args = job.spec.template.spec.containers[0].args;
+  const args = job.spec.template.spec.containers[0].args ?? [];
   assert.ok(
     args.includes("--invoker-kind=RestoreBatch") && args.includes("--target-name=db-data") && args.includes("--target-kind=PersistentVolumeClaim"),
     args.join(" "),

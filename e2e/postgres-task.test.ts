@@ -13,6 +13,7 @@ import { startPostgres } from "../testing/postgres.ts";
 import { installCatalog } from "../stash/tasks/catalog.ts";
 import { runJobLocally } from "../testing/local-pod.ts";
 import { backupJobName, restoreJobName } from "../stash/names.ts";
+import type { BackupConfiguration } from "../schema/types.generated.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const APPBINDING = "appcatalog.appscode.com/v1alpha1";
@@ -54,7 +55,7 @@ async function setup(prefix: string) {
       const o = await get("BackupConfiguration", name);
       return o.status?.phase === "Ready" && o;
     });
-    const bs = newBackupSession(bc, seconds);
+    const bs = newBackupSession(bc as BackupConfiguration, seconds);
     await kube.create(bs);
     await eventually("the backup target initiated", async () => (await get("BackupSession", bs.metadata.name)).status?.targets?.[0]?.totalHosts === 1);
     return { bc, session: bs.metadata.name as string };

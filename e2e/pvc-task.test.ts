@@ -16,6 +16,7 @@ import { sharedPushgateway, type Pushgateway } from "../testing/services.ts";
 import { installCatalog } from "../stash/tasks/catalog.ts";
 import { runJobLocally } from "../testing/local-pod.ts";
 import { backupJobName, restoreJobName } from "../stash/names.ts";
+import type { BackupConfiguration } from "../schema/types.generated.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const { defer, tempDir } = cleanupAfterFile({ sharedServices: true });
@@ -83,7 +84,7 @@ const pvc = (namespace: string, name: string) => ({
   spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
 });
 
-async function backupConfiguration(s: Setup, name: string, claim: string, mountPath: string): Promise<KubeObject> {
+async function backupConfiguration(s: Setup, name: string, claim: string, mountPath: string): Promise<BackupConfiguration> {
   await s.kube.apply(pvc(s.namespace, claim));
   await s.kube.apply({
     apiVersion: V1BETA1,
@@ -98,13 +99,13 @@ async function backupConfiguration(s: Setup, name: string, claim: string, mountP
     },
   });
   return eventually(`BackupConfiguration ${name} Ready`, async () => {
-    const bc = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", name, s.namespace);
+    const bc = await s.kube.get<BackupConfiguration>(V1BETA1, "BackupConfiguration", name, s.namespace);
     return bc.status?.phase === "Ready" && bc;
   });
 }
 
 /** Creates a BackupSession as the trigger would and waits until the operator has initiated its target. */
-async function triggerBackup(s: Setup, bc: KubeObject, seconds: number): Promise<string> {
+async function triggerBackup(s: Setup, bc: BackupConfiguration, seconds: number): Promise<string> {
   const bs = newBackupSession(bc, seconds);
   await s.kube.create(bs);
   await eventually("the backup target initiated", async () => {
@@ -277,7 +278,7 @@ test("a BackupConfiguration whose Task names a missing Function gets a Failed Ba
     },
   });
   const bc = await eventually("BackupConfiguration broken Ready", async () => {
-    const o = await s.kube.get<KubeObject>(V1BETA1, "BackupConfiguration", "broken", s.namespace);
+    const o = await s.kube.get<BackupConfiguration>(V1BETA1, "BackupConfiguration", "broken", s.namespace);
     return o.status?.phase === "Ready" && o;
   });
   const bs = newBackupSession(bc, 1_700_000_200);

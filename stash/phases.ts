@@ -1,6 +1,38 @@
 // Stash's phase rules, as pure functions of status (stash-behaviour.md 1.4–1.6).
 import { getCondition, isFalse, isNotTrueOrFalse, isTrue, type Condition } from "../lib/conditions.ts";
 import { C } from "./conditions.ts";
+import type { BackupSessionStatus, BackupTargetStatus, RestoreBatchStatus, RestoreMemberStatus, RestoreSessionStatus } from "../schema/types.generated.ts";
+
+// What the phase rules read of a status: its conditions (as lib/conditions.ts builds them, so a
+// status being assembled in a reconcile can be judged before it is written), the host count and
+// each host's phase. The generated statuses (BackupTargetStatus, ...) are all of this shape.
+interface HostPhase {
+  hostname?: string;
+  phase?: string;
+}
+interface PhaseRead {
+  conditions?: readonly Condition[];
+}
+interface HostsRead extends PhaseRead {
+  /** The target a BackupSession or RestoreBatch entry is about (not read here). */
+  ref?: unknown;
+  totalHosts?: number | null;
+  stats?: readonly HostPhase[];
+}
+type TargetRead = HostsRead;
+type MemberRead = HostsRead;
+type SessionRead = PhaseRead & { targets?: readonly TargetRead[] };
+type RestoreBatchRead = PhaseRead & { members?: readonly MemberRead[] };
+
+// The generated statuses are what callers pass; checked here once.
+type Fits<T extends U, U> = T;
+export type _StatusShapes = [
+  Fits<BackupTargetStatus, TargetRead>,
+  Fits<RestoreMemberStatus, MemberRead>,
+  Fits<BackupSessionStatus, SessionRead>,
+  Fits<RestoreSessionStatus, HostsRead>,
+  Fits<RestoreBatchStatus, RestoreBatchRead>,
+];
 
 export type InvokerPhase = "Ready" | "NotReady" | "Invalid";
 
@@ -20,8 +52,8 @@ export function backupInvokerPhase(conditions: Condition[] | undefined, driver =
 
 export type TargetPhase = "Pending" | "Running" | "Succeeded" | "Failed";
 
-export function backupTargetPhase(target: any): TargetPhase {
-  const cs: Condition[] = target?.conditions ?? [];
+export function backupTargetPhase(target: TargetRead | undefined): TargetPhase {
+  const cs = target?.conditions ?? [];
   if (
     isFalse(cs, C.BackupExecutorEnsured) ||
     isFalse(cs, C.PreBackupHookExecutionSucceeded) ||
@@ -30,7 +62,7 @@ export function backupTargetPhase(target: any): TargetPhase {
   )
     return "Failed";
   if (target?.totalHosts === undefined || target?.totalHosts === null) return "Pending";
-  const stats: any[] = target.stats ?? [];
+  const stats = target.stats ?? [];
   const done = stats.filter((s) => s.phase === "Succeeded" || s.phase === "Failed");
   if (done.length >= target.totalHosts) return done.some((s) => s.phase === "Failed") ? "Failed" : "Succeeded";
   return "Running";
@@ -38,8 +70,8 @@ export function backupTargetPhase(target: any): TargetPhase {
 
 export type SessionPhase = "Pending" | "Skipped" | "Running" | "Succeeded" | "Failed" | "Unknown";
 
-export function backupSessionPhase(status: any): SessionPhase {
-  const cs: Condition[] = status?.conditions ?? [];
+export function backupSessionPhase(status: SessionRead | undefined): SessionPhase {
+  const cs = status?.conditions ?? [];
   if (isFalse(cs, C.MetricsPushed)) return "Failed";
   if (isTrue(cs, C.BackupSkipped)) return "Skipped";
   if (
@@ -50,8 +82,8 @@ export function backupSessionPhase(status: any): SessionPhase {
       isFalse(cs, C.GlobalPostBackupHookSucceeded))
   )
     return "Failed";
-  const targets: any[] = status?.targets ?? [];
-  const phases = targets.map(backupTargetPhase);
+  const targets = status?.targets ?? [];
+  const phases = targets.map((t) => backupTargetPhase(t));
   if (targets.length === 0 || phases.every((p) => p === "Pending")) return "Pending";
   if (phases.every((p) => p === "Succeeded" || p === "Failed") && isTrue(cs, C.MetricsPushed)) {
     if (
@@ -67,10 +99,10 @@ export function backupSessionPhase(status: any): SessionPhase {
 }
 
 /** Every target done (all `totalTargets` of the invoker, when given), or the deadline passed: time for history cleanup and metrics. */
-export function backupSessionCompleted(status: any, totalTargets?: number): boolean {
-  const cs: Condition[] = status?.conditions ?? [];
+export function backupSessionCompleted(status: SessionRead | undefined, totalTargets?: number): boolean {
+  const cs = status?.conditions ?? [];
   if (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.GlobalPreBackupHookSucceeded)) return true;
-  const targets: any[] = status?.targets ?? [];
+  const targets = status?.targets ?? [];
   if (targets.length === 0 || targets.length < (totalTargets ?? 0)) return false;
   return targets.every((t) => {
     const p = backupTargetPhase(t);
@@ -82,8 +114,8 @@ export const isFinalSessionPhase = (p: string | undefined) => p === "Succeeded" 
 
 export type RestorePhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown" | "Invalid";
 
-export function restoreSessionPhase(status: any): RestorePhase {
-  const cs: Condition[] = status?.conditions ?? [];
+export function restoreSessionPhase(status: HostsRead | undefined): RestorePhase {
+  const cs = status?.conditions ?? [];
   if (isFalse(cs, C.MetricsPushed) || (isTrue(cs, C.MetricsPushed) && isTrue(cs, C.DeadlineExceeded))) return "Failed";
   if (cs.length === 0) return "Pending";
   if (isFalse(cs, C.ValidationPassed)) return "Invalid";
@@ -93,7 +125,7 @@ export function restoreSessionPhase(status: any): RestorePhase {
   if (isFalse(cs, C.RepositoryFound) || isFalse(cs, C.BackendSecretFound) || isFalse(cs, C.RestoreTargetFound)) return "Pending";
   const total = status?.totalHosts;
   if (total === undefined || total === null) return "Pending";
-  const stats: any[] = status?.stats ?? [];
+  const stats = status?.stats ?? [];
   const done = stats.filter((s) => s.phase === "Succeeded" || s.phase === "Failed" || s.phase === "Unknown");
   if (done.length >= total) {
     if (!getCondition(cs, C.MetricsPushed)) return "Running";
@@ -103,24 +135,24 @@ export function restoreSessionPhase(status: any): RestorePhase {
   return "Running";
 }
 
-export function restoreCompleted(status: any): boolean {
-  const cs: Condition[] = status?.conditions ?? [];
+export function restoreCompleted(status: HostsRead | undefined): boolean {
+  const cs = status?.conditions ?? [];
   if (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.RestoreExecutorEnsured)) return true;
   const total = status?.totalHosts;
   if (total === undefined || total === null) return false;
-  const stats: any[] = status?.stats ?? [];
+  const stats = status?.stats ?? [];
   return stats.filter((s) => s.phase === "Succeeded" || s.phase === "Failed" || s.phase === "Unknown").length >= total;
 }
 
 export type RestoreTargetPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
 
 /** A RestoreBatch member's phase (A:pkg/invoker/restore_invoker.go calculateRestoreTargetPhase). */
-export function restoreTargetPhase(member: any): RestoreTargetPhase {
-  const cs: Condition[] = member?.conditions ?? [];
+export function restoreTargetPhase(member: MemberRead | undefined): RestoreTargetPhase {
+  const cs = member?.conditions ?? [];
   if (isFalse(cs, C.RestoreExecutorEnsured) || isFalse(cs, C.PreRestoreHookExecutionSucceeded) || isFalse(cs, C.PostRestoreHookExecutionSucceeded))
     return "Failed";
   if (member?.totalHosts === undefined || member?.totalHosts === null || cs.length === 0 || isFalse(cs, C.RestoreTargetFound)) return "Pending";
-  const stats: any[] = member.stats ?? [];
+  const stats = member.stats ?? [];
   const failed = stats.filter((s) => s.phase === "Failed").length;
   const unknown = stats.filter((s) => s.phase === "Unknown").length;
   const done = failed + unknown + stats.filter((s) => s.phase === "Succeeded").length;
@@ -131,16 +163,16 @@ export function restoreTargetPhase(member: any): RestoreTargetPhase {
 const restoreTargetDone = (p: RestoreTargetPhase) => p === "Succeeded" || p === "Failed" || p === "Unknown";
 
 /** RestoreBatch phase (A:pkg/invoker/restorebatch.go calculateRestoreBatchPhase); member phases are recomputed from their status. */
-export function restoreBatchPhase(status: any, totalTargets: number): RestorePhase {
-  const cs: Condition[] = status?.conditions ?? [];
+export function restoreBatchPhase(status: RestoreBatchRead | undefined, totalTargets: number): RestorePhase {
+  const cs = status?.conditions ?? [];
   if (isFalse(cs, C.MetricsPushed)) return "Failed";
   if (
     isTrue(cs, C.MetricsPushed) &&
     (isFalse(cs, C.GlobalPreRestoreHookSucceeded) || isFalse(cs, C.GlobalPostRestoreHookSucceeded) || isTrue(cs, C.DeadlineExceeded))
   )
     return "Failed";
-  const members: any[] = status?.members ?? [];
-  const phases = members.map(restoreTargetPhase);
+  const members = status?.members ?? [];
+  const phases = members.map((m) => restoreTargetPhase(m));
   if (cs.length === 0 || members.length === 0 || phases.every((p) => p === "Pending")) return "Pending";
   if (isFalse(cs, C.RepositoryFound) || isFalse(cs, C.BackendSecretFound)) return "Pending";
   const completed = phases.filter(restoreTargetDone);
@@ -154,10 +186,10 @@ export function restoreBatchPhase(status: any, totalTargets: number): RestorePha
 }
 
 /** Every member done, the deadline passed, or the global preRestore hook failed: time for the global postRestore hook and metrics. */
-export function restoreBatchCompleted(status: any, totalTargets: number): boolean {
-  const cs: Condition[] = status?.conditions ?? [];
+export function restoreBatchCompleted(status: RestoreBatchRead | undefined, totalTargets: number): boolean {
+  const cs = status?.conditions ?? [];
   if (isTrue(cs, C.DeadlineExceeded) || isFalse(cs, C.GlobalPreRestoreHookSucceeded)) return true;
-  const members: any[] = status?.members ?? [];
+  const members = status?.members ?? [];
   return totalTargets > 0 && members.length >= totalTargets && members.every((m) => restoreTargetDone(restoreTargetPhase(m)));
 }
 

@@ -7,7 +7,7 @@
 //   podExec(kube, req, timeoutMs?) -> { exitCode, stdout, stderr }
 import { Writable } from "node:stream";
 // Types only: client-node (~80 MiB RSS) is loaded when an exec hook runs, not by every runner.
-import type { Exec, V1Status } from "@kubernetes/client-node";
+import type { Exec, V1Container, V1Status } from "@kubernetes/client-node";
 import { ApiError, clientNode, type Kube, type KubeObject } from "../lib/kube/client.ts";
 import { stalled, transient } from "../lib/errors.ts";
 import type { ExecRequest, ExecuteOptions, Handler } from "./hooks.ts";
@@ -132,20 +132,20 @@ export async function executorOptions(
     if (!pod.name) throw stalled("InvalidHook", "exec hooks run in the executor pod, but POD_NAME is not set", { field: "exec" });
     if (!obj) throw stalled("InvalidHook", `exec hook: executor pod ${pod.namespace}/${pod.name} not found`, { field: "exec" });
   }
-  const containers: any[] = obj?.spec?.containers ?? [];
+  const containers: V1Container[] = obj?.spec?.containers ?? [];
   return {
     defaultHost: env.POD_IP || obj?.status?.podIP || "127.0.0.1",
     resolvePort: (name, containerName) => {
       for (const c of containers) {
         if (containerName && c.name !== containerName) continue;
-        const p = (c.ports ?? []).find((x: any) => x.name === name);
-        if (p) return p.containerPort as number;
+        const p = (c.ports ?? []).find((x) => x.name === name);
+        if (p) return p.containerPort;
       }
       return undefined;
     },
     ...(obj
       ? {
-          pod: { namespace: pod.namespace, name: pod.name!, containers: containers.map((c) => c.name as string) },
+          pod: { namespace: pod.namespace, name: pod.name!, containers: containers.map((c) => c.name) },
           exec: (req: ExecRequest) => podExec(kube, req),
         }
       : {}),

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { BackupConfiguration, RestoreSession } from "../schema/types.generated.ts";
 import { injectSidecar, removeSidecar, injectInitContainer, removeInitContainer, backupInvokerHash, backupInvokerAnnotations } from "./pod-template.ts";
 
-const bc = {
+const bc: BackupConfiguration = {
   apiVersion: "stash.appscode.com/v1beta1",
   kind: "BackupConfiguration",
   metadata: { name: "deployment-backup", namespace: "demo", uid: "u1", generation: 2 },
@@ -83,14 +84,14 @@ test("tempDir settings and disableCaching reach the volume and the flags", () =>
     image: "i",
   });
   const c = out.spec!.containers!.find((x) => x.name === "stash");
-  assert.ok(c.args.includes("--enable-cache=false"));
-  assert.ok(c.args.includes("--max-connections=0"));
-  assert.ok(c.args.includes("--metrics-enabled=false"));
+  assert.ok(c!.args!.includes("--enable-cache=false"));
+  assert.ok(c!.args!.includes("--max-connections=0"));
+  assert.ok(c!.args!.includes("--metrics-enabled=false"));
   assert.deepEqual(out.spec!.volumes!.at(-1), { name: "stash-tmp-dir", emptyDir: { medium: "Memory", sizeLimit: "1Gi" } });
 });
 
 test("a restore init-container is prepended, runs as root, and is removed cleanly", () => {
-  const rs = {
+  const rs: RestoreSession = {
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreSession",
     metadata: { name: "deployment-restore", namespace: "demo" },
@@ -110,7 +111,7 @@ test("a restore init-container is prepended, runs as root, and is removed cleanl
     ["stash-init", "setup"],
   );
   const init = out.spec!.initContainers![0];
-  assert.deepEqual(init.args.slice(0, 6), [
+  assert.deepEqual(init.args!.slice(0, 6), [
     "restore",
     "--invoker-name=deployment-restore",
     "--invoker-kind=RestoreSession",

@@ -16,7 +16,27 @@ import {
   sortKeys,
   stableJson,
 } from "./names.ts";
-import { memberView, type TargetInfo } from "./invoker-targets.ts";
+import type {
+  V1Container,
+  V1EmptyDirVolumeSource,
+  V1EnvVar,
+  V1ObjectMeta,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import type { Backend, BackupTarget, ContainerRuntimeSettings, EmptyDirSettings, RestoreTarget } from "../schema/types.generated.ts";
+import {
+  memberView,
+  type BackupInvoker,
+  type BackupView,
+  type Invoker,
+  type InvokerView,
+  type RestoreInvoker,
+  type RestoreView,
+  type TargetInfo,
+} from "./invoker-targets.ts";
 
 export interface InjectOptions {
   /** The restash runner image (its entrypoint is `restic-runner/main.ts`). */
@@ -26,28 +46,12 @@ export interface InjectOptions {
   pushgatewayUrl?: string;
 }
 
-export interface PodTemplate {
-  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
-  spec?: { containers?: any[]; initContainers?: any[]; volumes?: any[]; [k: string]: unknown };
-}
+/** A workload's pod template (spec.template of a Deployment, StatefulSet, DaemonSet or ReplicaSet). */
+export type PodTemplate = V1PodTemplateSpec;
 
-interface InvokerLike {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: unknown[];
-  };
-  spec?: any;
-}
-
-interface RepositoryLike {
-  spec?: { backend?: Record<string, any> };
+/** What the injection reads of a Repository: its backend (for maxConnections). */
+export interface RepositoryLike {
+  spec?: { backend?: Partial<Backend> };
 }
 
 const clone = <T>(v: T): T => (v === undefined ? v : structuredClone(v));
@@ -55,25 +59,26 @@ const clone = <T>(v: T): T => (v === undefined ? v : structuredClone(v));
 /** The `maxConnections` of whichever provider the Repository uses (0 when unset). */
 export function maxConnections(repo: RepositoryLike | undefined): number {
   const backend = repo?.spec?.backend ?? {};
-  for (const p of ["gcs", "azure", "b2", "s3", "swift", "rest", "local"]) {
-    const n = backend[p]?.maxConnections;
+  for (const p of ["gcs", "azure", "b2", "s3", "swift", "rest", "local"] as const) {
+    const provider: Record<string, unknown> | undefined = backend[p];
+    const n = provider?.maxConnections;
     if (typeof n === "number") return n;
   }
   return 0;
 }
 
 /** The invoker's spec that matters for the sidecar: `paused` is ignored so pausing does not restart pods. */
-export function backupInvokerHash(bc: InvokerLike): string {
+export function backupInvokerHash(bc: BackupInvoker | BackupView): string {
   const { paused: _paused, ...spec } = bc.spec ?? {};
   return fnv64a(stableJson(spec));
 }
 
-export function restoreInvokerHash(rs: InvokerLike): string {
+export function restoreInvokerHash(rs: RestoreInvoker | RestoreView): string {
   return fnv64a(stableJson(rs.spec ?? {}));
 }
 
 /** What Stash stores in `last-applied-*-invoker`: metadata reduced, status dropped. */
-export function lastAppliedInvoker(inv: InvokerLike): string {
+export function lastAppliedInvoker(inv: Invoker | InvokerView): string {
   const m = inv.metadata;
   const meta: Record<string, unknown> = { name: m.name, namespace: m.namespace };
   if (m.uid) meta.uid = m.uid;
@@ -85,14 +90,15 @@ export function lastAppliedInvoker(inv: InvokerLike): string {
   return stableJson({ apiVersion: inv.apiVersion, kind: inv.kind, metadata: meta, spec: inv.spec ?? {} });
 }
 
-function tmpVolume(tempDir: any): any {
-  const emptyDir: Record<string, unknown> = {};
+function tmpVolume(tempDir: EmptyDirSettings | undefined): V1Volume {
+  // sizeLimit is a Quantity: the number a user wrote is kept as it is (client-node types it as a string).
+  const emptyDir: { medium?: string; sizeLimit?: string | number } = {};
   if (tempDir?.medium) emptyDir.medium = tempDir.medium;
   if (tempDir?.sizeLimit) emptyDir.sizeLimit = tempDir.sizeLimit;
-  return { name: TMP_VOLUME, emptyDir };
+  return { name: TMP_VOLUME, emptyDir: emptyDir as V1EmptyDirVolumeSource };
 }
 
-function upsertByName(list: any[] | undefined, item: any, prepend = false): any[] {
+function upsertByName<T extends { name?: string }>(list: T[] | undefined, item: T, prepend = false): T[] {
   const out = (list ?? []).filter((x) => x?.name !== item.name);
   const i = (list ?? []).findIndex((x) => x?.name === item.name);
   if (i >= 0) out.splice(i, 0, item);
@@ -101,14 +107,14 @@ function upsertByName(list: any[] | undefined, item: any, prepend = false): any[
   return out;
 }
 
-const podEnv = () => [
+const podEnv = (): V1EnvVar[] => [
   { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
   { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
 ];
 
-function mounts(target: any): any[] {
-  const user = (target?.volumeMounts ?? []).map((m: any) => {
-    const v: Record<string, unknown> = { name: m.name, mountPath: m.mountPath };
+function mounts(target: BackupTarget | RestoreTarget | undefined): V1VolumeMount[] {
+  const user = (target?.volumeMounts ?? []).map((m) => {
+    const v: V1VolumeMount = { name: m.name, mountPath: m.mountPath };
     if (m.subPath) v.subPath = m.subPath;
     if (m.readOnly !== undefined) v.readOnly = m.readOnly;
     return v;
@@ -117,17 +123,21 @@ function mounts(target: any): any[] {
 }
 
 /** runtimeSettings.container fields Stash copies onto its containers. */
-function withContainerSettings(c: Record<string, any>, settings: any): Record<string, any> {
+function withContainerSettings<C extends V1Container>(c: C, settings: ContainerRuntimeSettings | undefined): C {
   if (!settings) return c;
   const out = { ...c };
-  for (const k of ["resources", "livenessProbe", "readinessProbe", "lifecycle", "securityContext"]) if (settings[k] !== undefined) out[k] = clone(settings[k]);
+  if (settings.resources !== undefined) out.resources = clone(settings.resources);
+  if (settings.livenessProbe !== undefined) out.livenessProbe = clone(settings.livenessProbe);
+  if (settings.readinessProbe !== undefined) out.readinessProbe = clone(settings.readinessProbe);
+  if (settings.lifecycle !== undefined) out.lifecycle = clone(settings.lifecycle);
+  if (settings.securityContext !== undefined) out.securityContext = clone(settings.securityContext);
   if (settings.envFrom) out.envFrom = clone(settings.envFrom);
-  if (settings.env) out.env = [...out.env, ...clone(settings.env)];
+  if (settings.env) out.env = [...(out.env ?? []), ...clone(settings.env)];
   return out;
 }
 
-function targetArgs(inv: InvokerLike, target: any): string[] {
-  const ref = target?.ref ?? {};
+function targetArgs(inv: InvokerView, target: BackupTarget | RestoreTarget | undefined): string[] {
+  const ref: Partial<NonNullable<BackupTarget["ref"]>> = target?.ref ?? {};
   return [
     `--invoker-name=${inv.metadata.name}`,
     `--invoker-kind=${inv.kind}`,
@@ -137,7 +147,7 @@ function targetArgs(inv: InvokerLike, target: any): string[] {
   ];
 }
 
-function commonArgs(inv: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions): string[] {
+function commonArgs(inv: InvokerView, repo: RepositoryLike | undefined, opts: InjectOptions): string[] {
   return [
     `--enable-cache=${!inv.spec?.tempDir?.disableCaching}`,
     `--max-connections=${maxConnections(repo)}`,
@@ -147,9 +157,12 @@ function commonArgs(inv: InvokerLike, repo: RepositoryLike | undefined, opts: In
 }
 
 /** The `stash` sidecar container for a BackupConfiguration, or for one member (`info`) of a BackupBatch. */
-export function sidecarContainer(inv: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): Record<string, any> {
+/** One of the containers restash adds: its arguments are always set. */
+export type ExecutorContainer = V1Container & { args: string[] };
+
+export function sidecarContainer(inv: BackupInvoker | BackupView, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): ExecutorContainer {
   const bc = memberView(inv, info);
-  const c = {
+  const c: ExecutorContainer = {
     name: SIDECAR_CONTAINER,
     image: opts.image,
     imagePullPolicy: opts.imagePullPolicy ?? "IfNotPresent",
@@ -161,9 +174,9 @@ export function sidecarContainer(inv: InvokerLike, repo: RepositoryLike | undefi
 }
 
 /** The `stash-init` restore init-container for a RestoreSession, or one member (`info`) of a RestoreBatch (runs as root, as Stash does). */
-export function initContainer(inv: InvokerLike, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): Record<string, any> {
+export function initContainer(inv: RestoreInvoker | RestoreView, repo: RepositoryLike | undefined, opts: InjectOptions, info?: TargetInfo): ExecutorContainer {
   const rs = memberView(inv, info);
-  const c = withContainerSettings(
+  const c = withContainerSettings<ExecutorContainer>(
     {
       name: INIT_CONTAINER,
       image: opts.image,
@@ -181,13 +194,13 @@ export function initContainer(inv: InvokerLike, repo: RepositoryLike | undefined
 /** The pod template with the backup sidecar, the tmp volume and the invoker hash annotation. Idempotent. */
 export function injectSidecar(
   podTemplate: PodTemplate,
-  bc: InvokerLike,
+  bc: BackupInvoker | BackupView,
   repo: RepositoryLike | undefined,
   opts: InjectOptions,
   info?: TargetInfo,
 ): PodTemplate {
   const t = clone(podTemplate) ?? {};
-  const spec = { ...(t.spec ?? {}) };
+  const spec: V1PodSpec = { ...(t.spec ?? { containers: [] }) };
   spec.containers = upsertByName(spec.containers, sidecarContainer(bc, repo, opts, info));
   spec.volumes = upsertByName(spec.volumes, tmpVolume(memberView(bc, info).spec?.tempDir));
   const annotations = sortKeys({ ...(t.metadata?.annotations ?? {}), [ANN_LAST_APPLIED_BACKUP_INVOKER_HASH]: backupInvokerHash(bc) });
@@ -197,7 +210,7 @@ export function injectSidecar(
 /** The pod template without the backup sidecar (the tmp volume stays while `stash-init` uses it). Idempotent. */
 export function removeSidecar(podTemplate: PodTemplate): PodTemplate {
   const t = clone(podTemplate) ?? {};
-  const spec = { ...(t.spec ?? {}) };
+  const spec: V1PodSpec = { ...(t.spec ?? { containers: [] }) };
   spec.containers = (spec.containers ?? []).filter((c) => c?.name !== SIDECAR_CONTAINER);
   if (!(spec.initContainers ?? []).some((c) => c?.name === INIT_CONTAINER)) {
     spec.volumes = (spec.volumes ?? []).filter((v) => v?.name !== TMP_VOLUME);
@@ -205,21 +218,21 @@ export function removeSidecar(podTemplate: PodTemplate): PodTemplate {
   }
   const annotations = { ...(t.metadata?.annotations ?? {}) };
   delete annotations[ANN_LAST_APPLIED_BACKUP_INVOKER_HASH];
-  const metadata = { ...(t.metadata ?? {}), annotations };
-  if (Object.keys(annotations).length === 0) delete (metadata as any).annotations;
+  const metadata: V1ObjectMeta = { ...(t.metadata ?? {}), annotations };
+  if (Object.keys(annotations).length === 0) delete metadata.annotations;
   return { ...t, metadata, spec };
 }
 
 /** The pod template with `stash-init` prepended to initContainers, the tmp volume and the hash annotation. Idempotent. */
 export function injectInitContainer(
   podTemplate: PodTemplate,
-  rs: InvokerLike,
+  rs: RestoreInvoker | RestoreView,
   repo: RepositoryLike | undefined,
   opts: InjectOptions,
   info?: TargetInfo,
 ): PodTemplate {
   const t = clone(podTemplate) ?? {};
-  const spec = { ...(t.spec ?? {}) };
+  const spec: V1PodSpec = { ...(t.spec ?? { containers: [] }) };
   spec.initContainers = upsertByName(spec.initContainers, initContainer(rs, repo, opts, info), true);
   spec.volumes = upsertByName(spec.volumes, tmpVolume(memberView(rs, info).spec?.tempDir));
   const annotations = sortKeys({ ...(t.metadata?.annotations ?? {}), [ANN_LAST_APPLIED_RESTORE_INVOKER_HASH]: restoreInvokerHash(rs) });
@@ -228,7 +241,7 @@ export function injectInitContainer(
 
 export function removeInitContainer(podTemplate: PodTemplate): PodTemplate {
   const t = clone(podTemplate) ?? {};
-  const spec = { ...(t.spec ?? {}) };
+  const spec: V1PodSpec = { ...(t.spec ?? { containers: [] }) };
   spec.initContainers = (spec.initContainers ?? []).filter((c) => c?.name !== INIT_CONTAINER);
   if (spec.initContainers.length === 0) delete spec.initContainers;
   if (!(spec.containers ?? []).some((c) => c?.name === SIDECAR_CONTAINER)) {
@@ -237,16 +250,16 @@ export function removeInitContainer(podTemplate: PodTemplate): PodTemplate {
   }
   const annotations = { ...(t.metadata?.annotations ?? {}) };
   delete annotations[ANN_LAST_APPLIED_RESTORE_INVOKER_HASH];
-  const metadata = { ...(t.metadata ?? {}), annotations };
-  if (Object.keys(annotations).length === 0) delete (metadata as any).annotations;
+  const metadata: V1ObjectMeta = { ...(t.metadata ?? {}), annotations };
+  if (Object.keys(annotations).length === 0) delete metadata.annotations;
   return { ...t, metadata, spec };
 }
 
 /** Workload (not pod template) annotations recording which invoker was applied. */
-export function backupInvokerAnnotations(bc: InvokerLike): Record<string, string> {
+export function backupInvokerAnnotations(bc: BackupInvoker | BackupView): Record<string, string> {
   return { [ANN_LAST_APPLIED_BACKUP_INVOKER]: lastAppliedInvoker(bc), [ANN_LAST_APPLIED_BACKUP_INVOKER_KIND]: bc.kind ?? "BackupConfiguration" };
 }
 
-export function restoreInvokerAnnotations(rs: InvokerLike): Record<string, string> {
+export function restoreInvokerAnnotations(rs: RestoreInvoker | RestoreView): Record<string, string> {
   return { [ANN_LAST_APPLIED_RESTORE_INVOKER]: lastAppliedInvoker(rs), [ANN_LAST_APPLIED_RESTORE_INVOKER_KIND]: rs.kind ?? "RestoreSession" };
 }

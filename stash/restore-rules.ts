@@ -1,16 +1,11 @@
 // RestoreSession rules (stash-behaviour.md 1.5): validation and the rule that applies to a host.
 
-export interface Rule {
-  targetHosts?: string[];
-  sourceHost?: string;
-  snapshots?: string[];
-  paths?: string[];
-  include?: string[];
-  exclude?: string[];
-}
+import type { RestoreRule, RestoreSessionSpec } from "../schema/types.generated.ts";
+
+export type Rule = RestoreRule;
 
 /** Rules live in spec.target.rules; the deprecated spec.rules is read when the target has none. */
-export function rulesOf(rs: any): Rule[] {
+export function rulesOf(rs: { spec?: Pick<RestoreSessionSpec, "target" | "rules"> }): Rule[] {
   return rs.spec?.target?.rules ?? rs.spec?.rules ?? [];
 }
 

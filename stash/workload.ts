@@ -3,7 +3,7 @@
 // BackupBatch member) gets the `stash` sidecar, one targeted by a RestoreSession (or RestoreBatch
 // member) gets the `stash-init` init-container, and one no longer targeted loses them. Pure; the
 // webhook and the controllers both use it, so a workload looks the same whoever touched it last.
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import {
   backupInvokerAnnotations,
   injectInitContainer,
@@ -13,6 +13,7 @@ import {
   restoreInvokerAnnotations,
   type InjectOptions,
   type PodTemplate,
+  type RepositoryLike,
 } from "./pod-template.ts";
 import {
   ANN_LAST_APPLIED_BACKUP_INVOKER,
@@ -23,48 +24,56 @@ import {
   SIDECAR_CONTAINER,
   WORKLOAD_KINDS,
 } from "./names.ts";
-import { targetsOf, type TargetInfo } from "./invoker-targets.ts";
+import { targetsOf, type BackupInvoker, type Invoker, type RestoreInvoker, type TargetInfo } from "./invoker-targets.ts";
 import { backupModel } from "./names.ts";
+
+/** A Deployment, StatefulSet, DaemonSet or ReplicaSet: what the injection reads and writes of it. */
+export interface Workload {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec?: { template?: PodTemplate; [k: string]: unknown };
+}
 
 export function isWorkloadKind(kind: string): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(kind);
 }
 
 /** The invoker's target that is this workload in Stash's sidecar model (a batch: one of its members), if any. */
-export function workloadTarget(invoker: KubeObject, workload: KubeObject): TargetInfo | undefined {
+export function workloadTarget(invoker: Invoker, workload: Workload): TargetInfo | undefined {
   if (invoker.metadata.deletionTimestamp) return undefined;
   if ((invoker.spec?.driver ?? "Restic") !== "Restic") return undefined;
   return targetsOf(invoker).find(({ target, task }) => {
     const ref = target?.ref;
-    if (!ref || ref.kind !== workload.kind || ref.name !== workload.metadata.name) return false;
-    if (ref.namespace && ref.namespace !== workload.metadata.namespace) return false;
+    if (!ref || ref.kind !== workload.kind || ref.name !== workload.metadata?.name) return false;
+    if (ref.namespace && ref.namespace !== workload.metadata?.namespace) return false;
     return backupModel(ref.kind, task?.name) === "sidecar";
   });
 }
 
-const targets = (invoker: KubeObject, workload: KubeObject) => workloadTarget(invoker, workload) !== undefined;
+const targets = (invoker: Invoker, workload: Workload) => workloadTarget(invoker, workload) !== undefined;
 
-const created = (o: KubeObject) => Date.parse(String(o.metadata.creationTimestamp ?? "")) || Number.MAX_SAFE_INTEGER;
-const newestFirst = (a: KubeObject, b: KubeObject) => created(b) - created(a) || String(a.metadata.name).localeCompare(String(b.metadata.name));
+const created = (o: Invoker) => Date.parse(String(o.metadata.creationTimestamp ?? "")) || Number.MAX_SAFE_INTEGER;
+const newestFirst = (a: Invoker, b: Invoker) => created(b) - created(a) || String(a.metadata.name).localeCompare(String(b.metadata.name));
 
 /** The BackupConfiguration or BackupBatch that should drive the workload's sidecar: the newest one targeting it. */
-export function backupInvokerFor(workload: KubeObject, configs: KubeObject[]): KubeObject | undefined {
+export function backupInvokerFor<T extends BackupInvoker>(workload: Workload, configs: T[]): T | undefined {
   return configs.filter((bc) => targets(bc, workload)).sort(newestFirst)[0];
 }
 
 const RESTORE_RANK: Record<string, number> = { Running: 0, Pending: 1, "": 1, Failed: 2 };
 
 /** The RestoreSession or RestoreBatch for the init-container: Running before Pending before Failed before finished, then newest. */
-export function restoreInvokerFor(workload: KubeObject, sessions: KubeObject[]): KubeObject | undefined {
-  const rank = (rs: KubeObject) => RESTORE_RANK[String(rs.status?.phase ?? "")] ?? 3;
+export function restoreInvokerFor<T extends RestoreInvoker>(workload: Workload, sessions: T[]): T | undefined {
+  const rank = (rs: T) => RESTORE_RANK[String(rs.status?.phase ?? "")] ?? 3;
   return sessions.filter((rs) => targets(rs, workload)).sort((a, b) => rank(a) - rank(b) || newestFirst(a, b))[0];
 }
 
 export interface WorkloadInvokers {
-  backup?: KubeObject;
-  backupRepository?: KubeObject | null;
-  restore?: KubeObject;
-  restoreRepository?: KubeObject | null;
+  backup?: BackupInvoker;
+  backupRepository?: RepositoryLike | null;
+  restore?: RestoreInvoker;
+  restoreRepository?: RepositoryLike | null;
 }
 
 function withoutKeys(o: Record<string, string>, keys: string[]): Record<string, string> {
@@ -72,9 +81,9 @@ function withoutKeys(o: Record<string, string>, keys: string[]): Record<string, 
 }
 
 /** Pure: the workload as it should be stored, given the invokers that target it. The input is not modified. */
-export function desiredWorkload(workload: KubeObject, inv: WorkloadInvokers, opts: InjectOptions): KubeObject {
+export function desiredWorkload<T extends Workload>(workload: T, inv: WorkloadInvokers, opts: InjectOptions): T {
   let template: PodTemplate = structuredClone(workload.spec?.template ?? {});
-  let annotations: Record<string, string> = { ...((workload.metadata.annotations ?? {}) as Record<string, string>) };
+  let annotations: Record<string, string> = { ...(workload.metadata?.annotations ?? {}) };
   const hasSidecar = (template.spec?.containers ?? []).some((c) => c?.name === SIDECAR_CONTAINER);
   const hasInit = (template.spec?.initContainers ?? []).some((c) => c?.name === INIT_CONTAINER);
 
@@ -93,7 +102,7 @@ export function desiredWorkload(workload: KubeObject, inv: WorkloadInvokers, opt
     annotations = withoutKeys(annotations, [ANN_LAST_APPLIED_RESTORE_INVOKER, ANN_LAST_APPLIED_RESTORE_INVOKER_KIND]);
   }
 
-  const metadata = { ...workload.metadata, annotations };
-  if (Object.keys(annotations).length === 0) delete (metadata as Record<string, unknown>).annotations;
+  const metadata: V1ObjectMeta = { ...workload.metadata, annotations };
+  if (Object.keys(annotations).length === 0) delete metadata.annotations;
   return { ...workload, metadata, spec: { ...workload.spec, template } };
 }

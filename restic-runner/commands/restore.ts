@@ -31,7 +31,7 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   const rs = await readRestoreInvoker(deps.kube, f);
   const alias = rs.spec?.target?.alias;
   const hostname = hostName(f.targetKind, alias, deps.env.POD_NAME, deps.env.NODE_NAME);
-  if (FINAL.includes(rs.status?.phase) || (rs.status?.stats ?? []).some((s: any) => s.hostname === hostname)) return "skipped";
+  if (FINAL.includes(rs.status?.phase ?? "") || (rs.status?.stats ?? []).some((s) => s.hostname === hostname)) return "skipped";
   const log = deps.log.child({ restoresession: `${ns}/${f.invokerName}`, host: hostname });
   const started = deps.now();
   const secrets: string[] = [];
@@ -69,7 +69,8 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
           }
         }
       } else {
-        const paths = rule.paths?.length ? rule.paths : (rs.spec?.target?.paths ?? []);
+        // A RestoreTarget declares no paths (the API server prunes them); an object built elsewhere may carry them.
+        const paths = rule.paths?.length ? rule.paths : ((rs.spec?.target as { paths?: string[] } | undefined)?.paths ?? []);
         if (paths.length === 0)
           throw new Error(`RestoreSession ${ns}/${f.invokerName}, field spec.target.rules: the rule for host ${hostname} names no paths and no snapshots`);
         for (const p of paths) {

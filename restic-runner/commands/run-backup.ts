@@ -12,7 +12,7 @@ import type { KubeObject } from "../../lib/kube/client.ts";
 import { getCondition, isFalse, isTrue, setCondition } from "../../lib/conditions.ts";
 import { WorkQueue, realClock } from "../../lib/workqueue.ts";
 import { backupTargetPhase, goDuration } from "../../stash/phases.ts";
-import { isBatch, memberView, targetFor } from "../../stash/invoker-targets.ts";
+import { isBatch, memberView, targetFor, type BackupInvoker, type BackupView } from "../../stash/invoker-targets.ts";
 import { readFileSync } from "node:fs";
 import { isFinalSessionPhase } from "../../stash/phases.ts";
 import { C } from "../../stash/conditions.ts";
@@ -199,8 +199,8 @@ export async function backupForSession(deps: RunnerDeps, f: TargetFlags, session
 }
 
 /** The invoker as this runner's target sees it (a BackupBatch: its member for the flags' target); null when it has none. */
-async function invokerFor(deps: RunnerDeps, f: TargetFlags): Promise<KubeObject | null> {
-  const invoker = await deps.kube.getOrNull<KubeObject>(V1BETA1, f.invokerKind, f.invokerName, f.targetNamespace);
+async function invokerFor(deps: RunnerDeps, f: TargetFlags): Promise<BackupView | null> {
+  const invoker = await deps.kube.getOrNull<BackupInvoker>(V1BETA1, f.invokerKind, f.invokerName, f.targetNamespace);
   if (!invoker || !isBatch(invoker.kind)) return invoker;
   const info = targetFor(invoker, { kind: f.targetKind, name: f.targetName, namespace: f.targetNamespace });
   if (!info) {

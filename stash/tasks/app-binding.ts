@@ -91,6 +91,15 @@ export function appBindingConnection(
   return { ...endpoint, user: data[keys.user], password: data[keys.password] };
 }
 
+/** The part of an AppBinding's open spec.parameters that names KubeDB's Stash addon Tasks. */
+interface AddonParameters {
+  stash?: { addon?: { backupTask?: AddonTask; restoreTask?: AddonTask } };
+}
+interface AddonTask {
+  name?: string;
+  params?: { name: string; value?: unknown }[];
+}
+
 /**
  * The Task an invoker runs against an AppBinding (Stash TaskRef, KubeDB addon): the invoker's own
  * spec.task when it names one, else the AppBinding's spec.parameters.stash.addon.backupTask /
@@ -101,7 +110,7 @@ export function effectiveTaskRef(
   appBinding: AppBindingLike | null,
   kind: "backup" | "restore",
 ): { name: string; params: { name: string; value: string }[] } | undefined {
-  const addon = (appBinding?.spec?.parameters as any)?.stash?.addon?.[kind === "backup" ? "backupTask" : "restoreTask"];
+  const addon = (appBinding?.spec?.parameters as AddonParameters | undefined)?.stash?.addon?.[kind === "backup" ? "backupTask" : "restoreTask"];
   const name = invokerTask?.name || addon?.name;
   if (!name) return undefined;
   const params = new Map<string, string>();

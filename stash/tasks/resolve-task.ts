@@ -6,6 +6,8 @@
 //
 // restash mounts `stash-tmp-dir` at /stash-tmp in every step: the steps hand their results to
 // `update-status` through files there (see step-output.ts), so they must share it.
+import type { V1ObjectMeta, V1PodSecurityContext } from "@kubernetes/client-node";
+import type { TaskSpec } from "../../schema/types.generated.ts";
 import { TMP_MOUNT_PATH, TMP_VOLUME } from "../names.ts";
 import { substJson, type Unresolved } from "./envsubst.ts";
 import { TaskError } from "./task-errors.ts";
@@ -18,7 +20,7 @@ export interface Param {
 export interface FunctionObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; [k: string]: unknown };
+  metadata: V1ObjectMeta;
   spec?: {
     image?: string;
     command?: string[];
@@ -32,11 +34,14 @@ export interface FunctionObject {
   };
 }
 
+/** A Task's volume: any Kubernetes volume source, by name (the CRD keeps the source open). */
+export type TaskVolume = NonNullable<TaskSpec["volumes"]>[number];
+
 export interface TaskObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; [k: string]: unknown };
-  spec?: { steps?: { name?: string; params?: Param[] }[]; volumes?: any[] };
+  metadata: V1ObjectMeta;
+  spec?: { steps?: { name?: string; params?: Param[] }[]; volumes?: TaskVolume[] };
 }
 
 export interface Container {
@@ -56,7 +61,7 @@ export interface Container {
 export interface TaskPodSpec {
   initContainers: Container[];
   containers: Container[];
-  volumes: any[];
+  volumes: TaskVolume[];
   restartPolicy: "Never";
   securityContext: Record<string, unknown>;
 }
@@ -76,7 +81,7 @@ export interface ResolveOptions {
   /** The invoker's spec.tempDir (medium, sizeLimit) for the stash-tmp-dir emptyDir. */
   tempDir?: { medium?: string; sizeLimit?: string | number };
   /** The invoker's runtimeSettings.pod.securityContext, laid over Stash's default runAsUser 65535. */
-  podSecurityContext?: Record<string, unknown>;
+  podSecurityContext?: V1PodSecurityContext;
 }
 
 /** Stash's pod default: the Task pod runs as nobody unless the invoker says otherwise. */
@@ -171,7 +176,7 @@ export function resolveTask(
   const tmp: Record<string, unknown> = {};
   if (opts.tempDir?.medium) tmp.medium = opts.tempDir.medium;
   if (opts.tempDir?.sizeLimit !== undefined) tmp.sizeLimit = opts.tempDir.sizeLimit;
-  const volumes = [...resolvedTask.value.volumes.filter((v: any) => v?.name !== TMP_VOLUME), { name: TMP_VOLUME, emptyDir: tmp }];
+  const volumes = [...resolvedTask.value.volumes.filter((v) => v?.name !== TMP_VOLUME), { name: TMP_VOLUME, emptyDir: tmp }];
 
   return {
     initContainers: containers.slice(0, -1),

@@ -2,18 +2,31 @@
 // variables"): session, invoker, repository, hosts, target, driver, restore, retention and misc.
 // Pure: built from the objects the caller has already read. Unset values are left out, so a
 // Function's `${VAR:=default}` applies.
-import { maxConnections } from "../pod-template.ts";
+import type { Backend, BackupTarget, EmptyDirSettings, RestoreRule, RestoreTarget, RetentionPolicy } from "../../schema/types.generated.ts";
+import { maxConnections, type RepositoryLike } from "../pod-template.ts";
 import { DEFAULT_HOST, TMP_MOUNT_PATH } from "../names.ts";
 
 export const DEFAULT_TARGET_MOUNT_PATH = "/stash-data";
 
+/**
+ * What the inputs read of a BackupConfiguration's or RestoreSession's spec (or of a batch as one
+ * member sees it, stash/invoker-targets.ts memberView): either target's fields, all optional.
+ */
+export interface TaskInputSpec {
+  target?: Partial<BackupTarget & RestoreTarget>;
+  tempDir?: EmptyDirSettings;
+  /** Deprecated RestoreSession spec.rules, read when the target has none. */
+  rules?: RestoreRule[];
+  retentionPolicy?: RetentionPolicy;
+}
+
 export interface TaskInputArgs {
   /** BackupConfiguration or RestoreSession (kind, metadata, spec). */
-  invoker: { apiVersion?: string; kind?: string; metadata: { name?: string; namespace?: string }; spec?: any };
+  invoker: { apiVersion?: string; kind?: string; metadata: { name?: string; namespace?: string }; spec?: TaskInputSpec };
   /** The BackupSession of a backup (a RestoreSession is its own session). */
   backupSession?: string;
   /** The Repository the invoker uses. */
-  repository?: { metadata: { name?: string; namespace?: string }; spec?: any };
+  repository?: { metadata: { name?: string; namespace?: string } } & RepositoryLike;
   /** restic host of this run; default host-0. */
   hostname?: string;
   /** The runner image, e.g. ghcr.io/restash/restash:0.1.0 (split into STASH_DOCKER_*). */
@@ -49,7 +62,7 @@ export function splitImage(image: string): { registry: string; name: string; tag
 function repositoryVars(repo: TaskInputArgs["repository"]): Record<string, string> {
   const out: Record<string, string> = {};
   if (!repo) return out;
-  const b = repo.spec?.backend ?? {};
+  const b: Partial<Backend> = repo.spec?.backend ?? {};
   out.REPOSITORY_NAME = repo.metadata.name ?? "";
   out.REPOSITORY_NAMESPACE = repo.metadata.namespace ?? "";
   if (b.storageSecretName) {
@@ -90,14 +103,14 @@ function repositoryVars(repo: TaskInputArgs["repository"]): Record<string, strin
     set("REPOSITORY_BUCKET", b.local.mountPath);
     set("REPOSITORY_PREFIX", b.local.subPath);
   }
-  out.MAX_CONNECTIONS = String(maxConnections(repo as any));
+  out.MAX_CONNECTIONS = String(maxConnections(repo));
   return out;
 }
 
-function retentionVars(policy: any): Record<string, string> {
+function retentionVars(policy: RetentionPolicy | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!policy) return out;
-  const keys: [string, string][] = [
+  const keys: [keyof RetentionPolicy, string][] = [
     ["keepLast", "RETENTION_KEEP_LAST"],
     ["keepHourly", "RETENTION_KEEP_HOURLY"],
     ["keepDaily", "RETENTION_KEEP_DAILY"],
@@ -117,9 +130,9 @@ export function taskInputs(a: TaskInputArgs): Record<string, string> {
   const inv = a.invoker;
   const kind = inv.kind ?? "BackupConfiguration";
   const ns = inv.metadata.namespace ?? "";
-  const spec = inv.spec ?? {};
+  const spec: TaskInputSpec = inv.spec ?? {};
   const target = spec.target ?? {};
-  const ref = target.ref ?? {};
+  const ref: Partial<NonNullable<BackupTarget["ref"]>> = target.ref ?? {};
   const out: Record<string, string> = {
     NAMESPACE: ns,
     INVOKER_KIND: kind,
