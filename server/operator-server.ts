@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { Kube } from "../lib/kube/client.ts";
+import type { V1APIService } from "@kubernetes/client-node";
+import type { Repository } from "../schema/types.generated.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { InjectOptions } from "../stash/pod-template.ts";
 import type { LocalSpec } from "../restic/backend.ts";
@@ -234,8 +236,8 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       created.push({ apiVersion: apiService.apiVersion, kind: apiService.kind, name: API_SERVICE_NAME });
       const deadline = Date.now() + (r.waitAvailableMs ?? 30_000);
       for (;;) {
-        const live = await kube.get("apiregistration.k8s.io/v1", "APIService", API_SERVICE_NAME);
-        const cond = (live.status?.conditions ?? []).find((c: any) => c.type === "Available");
+        const live = await kube.get<V1APIService>("apiregistration.k8s.io/v1", "APIService", API_SERVICE_NAME);
+        const cond = (live.status?.conditions ?? []).find((c) => c.type === "Available");
         if (cond?.status === "True") break;
         if (Date.now() > deadline)
           throw new Error(`APIService ${API_SERVICE_NAME} is not Available: ${cond?.reason ?? "no condition"} ${cond?.message ?? ""}`.trim());
@@ -258,7 +260,7 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
     index,
     invalidate: (ns, name) => index.invalidate(ns, name),
     async warmSnapshotIndex(namespace) {
-      const repos = (await kube.list<KubeObject>("stash.appscode.com/v1alpha1", "Repository", namespace)).items;
+      const repos = (await kube.list<Repository>("stash.appscode.com/v1alpha1", "Repository", namespace)).items;
       await index.warm(repos);
       return repos.length;
     },

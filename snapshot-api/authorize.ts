@@ -1,6 +1,7 @@
 // Authorisation of each Snapshot API request with a SubjectAccessReview, so the cluster's RBAC on
 // `snapshots` decides. Decisions are cached briefly (as kube's webhook authorizer does) so a list
 // storm costs one review, not one per request.
+import type { V1SubjectAccessReview } from "@kubernetes/client-node";
 import type { Kube } from "../lib/kube/client.ts";
 import type { UserInfo } from "./front-proxy-auth.ts";
 import { GROUP, RESOURCE, VERSION } from "./api-group.ts";
@@ -31,7 +32,7 @@ export function sarAuthorizer(kube: Kube, opts: SarAuthorizerOptions = {}): Auth
       const key = JSON.stringify([user.username, [...user.groups].sort(), user.extra, req.verb, req.namespace ?? "", req.name ?? ""]);
       const hit = cache.get(key);
       if (hit && hit.until > now()) return hit.decision;
-      const sar = await kube.request<any>("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+      const sar = await kube.request<V1SubjectAccessReview>("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
         method: "POST",
         body: {
           apiVersion: "authorization.k8s.io/v1",

@@ -2,7 +2,9 @@
 // environment by restic/backend.ts, and restic itself through restic/run.ts
 // (secrets in the environment only, output redacted, typed errors).
 import { join } from "node:path";
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Kube } from "../lib/kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 import { isNotFound } from "../lib/kube/client.ts";
 import { resticBackend, writeBackendFiles, type LocalSpec } from "../restic/backend.ts";
 import { secretDataOf } from "../lib/kube/secret-data.ts";
@@ -12,14 +14,14 @@ import type { ResticSnapshotJson } from "./snapshot-object.ts";
 
 export interface SnapshotSource {
   /** Every snapshot in the Repository's restic repository ([] when it was never initialised). */
-  list(repo: KubeObject): Promise<ResticSnapshotJson[]>;
+  list(repo: Repository): Promise<ResticSnapshotJson[]>;
   /** `restic forget --prune <id>`. */
-  forget(repo: KubeObject, id: string): Promise<void>;
+  forget(repo: Repository, id: string): Promise<void>;
 }
 
 /** The storage Secret of a Repository is missing: the backend cannot be opened. */
 export class BackendSecretMissingError extends Error {
-  constructor(repo: KubeObject, secretName: string | undefined) {
+  constructor(repo: Repository, secretName: string | undefined) {
     super(
       secretName
         ? `storage Secret ${repo.metadata.namespace}/${secretName} of Repository ${repo.metadata.namespace}/${repo.metadata.name} not found`
@@ -48,26 +50,26 @@ export interface ResticSourceOptions {
 
 /** restic did not finish in time (usually a backend that accepts connections but does not answer). */
 export class BackendTimeoutError extends Error {
-  constructor(repo: KubeObject, verb: string, ms: number) {
+  constructor(repo: Repository, verb: string, ms: number) {
     super(`Repository ${repo.metadata.namespace}/${repo.metadata.name}: restic ${verb} did not finish within ${Math.round(ms / 1000)} s`);
     this.name = "BackendTimeoutError";
   }
 }
 
 export function resticSource(opts: ResticSourceOptions): SnapshotSource {
-  const open = async (repo: KubeObject) => {
+  const open = async (repo: Repository) => {
     const ns = repo.metadata.namespace!;
-    const secretName: string | undefined = repo.spec?.backend?.storageSecretName;
+    const secretName = repo.spec?.backend?.storageSecretName;
     if (!secretName) throw new BackendSecretMissingError(repo, undefined);
-    let secret: KubeObject;
+    let secret: V1Secret;
     try {
-      secret = await opts.kube.get("v1", "Secret", secretName, ns);
+      secret = await opts.kube.get<V1Secret>("v1", "Secret", secretName, ns);
     } catch (e) {
       if (isNotFound(e)) throw new BackendSecretMissingError(repo, secretName);
       throw e;
     }
-    opts.onSecretRead?.(ns, secretName, secret.metadata.resourceVersion);
-    const backend = resticBackend(repo as any, secretDataOf(secret as any), {
+    opts.onSecretRead?.(ns, secretName, secret.metadata?.resourceVersion);
+    const backend = resticBackend(repo, secretDataOf(secret), {
       scratchDir: join(opts.scratchDir, ns, repo.metadata.name!),
       enableCache: true,
       localPath: opts.localPath,
@@ -76,7 +78,7 @@ export function resticSource(opts: ResticSourceOptions): SnapshotSource {
     return { backend, bin: opts.resticBin, baseEnv: opts.baseEnv, maxBackendRetries: opts.maxBackendRetries ?? 3 };
   };
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const run = async (repo: KubeObject, args: string[]) => {
+  const run = async (repo: Repository, args: string[]) => {
     const ctx = await open(repo);
     const signal = AbortSignal.timeout(timeoutMs);
     try {

@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 import { SnapshotIndex } from "./snapshot-index.ts";
 import type { ResticSnapshotJson } from "./snapshot-object.ts";
 
-const repo = (status: Record<string, unknown> = {}): KubeObject => ({
+const repo = (status: Record<string, unknown> = {}): Repository => ({
   apiVersion: "stash.appscode.com/v1alpha1",
   kind: "Repository",
   metadata: { name: "r", namespace: "ns", uid: "u" },
@@ -101,12 +101,12 @@ test("an old listing is answered at once and refreshed behind", async () => {
 test("a changed storage Secret reloads the listings of the Repositories using it, and only a real change does", async () => {
   const src = source();
   const idx = new SnapshotIndex({ load: src.load });
-  const other: KubeObject = {
+  const other: Repository = {
     ...repo(),
     metadata: { name: "other", namespace: "ns", uid: "o" },
     spec: { backend: { storageSecretName: "other-secret", local: { mountPath: "/y" } } },
   };
-  const mine: KubeObject = { ...repo(), spec: { backend: { storageSecretName: "s", local: { mountPath: "/x" } } } };
+  const mine: Repository = { ...repo(), spec: { backend: { storageSecretName: "s", local: { mountPath: "/x" } } } };
   await idx.snapshotsOf(mine);
   await idx.snapshotsOf(other);
   idx.secretRead("ns", "s", "10"); // what the listing source reports when it reads the Secret

@@ -5,12 +5,12 @@
 // is called (after a backup or a forget), and on a timer; a listing that failed is retried after a
 // short pause so an unreachable backend is not hammered. Concurrent readers of a stale entry share
 // one reload.
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 import { stableJson } from "../stash/names.ts";
 import type { ResticSnapshotJson } from "./snapshot-object.ts";
 
 export interface SnapshotIndexOptions {
-  load: (repo: KubeObject) => Promise<ResticSnapshotJson[]>;
+  load: (repo: Repository) => Promise<ResticSnapshotJson[]>;
   now?: () => number;
   /** A listing older than this is reloaded on the next read; the timer refreshes known entries at this period. */
   maxAgeMs?: number;
@@ -22,7 +22,7 @@ export interface SnapshotIndexOptions {
 }
 
 interface Entry {
-  repo: KubeObject;
+  repo: Repository;
   fingerprint: string;
   loadedAt: number;
   stale: boolean;
@@ -32,10 +32,10 @@ interface Entry {
 }
 
 const keyOf = (ns: string, name: string) => `${ns}/${name}`;
-const secretKeyOf = (repo: KubeObject) => keyOf(repo.metadata.namespace!, String(repo.spec?.backend?.storageSecretName ?? ""));
+const secretKeyOf = (repo: Repository) => keyOf(repo.metadata.namespace!, repo.spec?.backend?.storageSecretName ?? "");
 
 /** What, in a Repository, means its snapshots may have changed. */
-export function repositoryFingerprint(repo: KubeObject): string {
+export function repositoryFingerprint(repo: Repository): string {
   const s = repo.status ?? {};
   return stableJson({
     uid: repo.metadata.uid,
@@ -62,7 +62,7 @@ export class SnapshotIndex {
   }
 
   /** The snapshots of a Repository, from the index when it is current. Throws the listing's error. */
-  async snapshotsOf(repo: KubeObject): Promise<ResticSnapshotJson[]> {
+  async snapshotsOf(repo: Repository): Promise<ResticSnapshotJson[]> {
     const key = keyOf(repo.metadata.namespace!, repo.metadata.name!);
     const fp = repositoryFingerprint(repo);
     let e = this.entries.get(key);
@@ -180,7 +180,7 @@ export class SnapshotIndex {
    * from memory (docs/decisions/snapshot-index-warm.md). A listing that fails is kept as the entry's
    * error, as any read would keep it; warming never throws.
    */
-  async warm(repos: KubeObject[]): Promise<void> {
+  async warm(repos: Repository[]): Promise<void> {
     const queue = [...repos];
     const worker = async () => {
       for (let r = queue.shift(); r; r = queue.shift()) await this.snapshotsOf(r).catch(() => {});

@@ -29,7 +29,7 @@ test("a restic snapshot becomes Stash's Snapshot object", () => {
     },
     status: { tree: "tree-id", paths: ["/data", "/etc"], hostname: "host-0", username: "root", uid: 0, gid: 0, repository: "gcs-repo" },
   });
-  assert.equal(snapshotObject({ namespace: "d", name: "r" }, { ...restic, tags: ["x"] }).status.tags.length, 1);
+  assert.equal(snapshotObject({ namespace: "d", name: "r" }, { ...restic, tags: ["x"] }).status.tags!.length, 1);
   assert.equal(kubeTime("not a time"), "not a time");
 });
 

@@ -1,7 +1,7 @@
 // A restic snapshot as a Stash Snapshot object (pure): name `<repo>-<short id>`, uid = the full
 // restic id, creationTimestamp = the snapshot time, labels `repository` and `hostname` (on top of
 // the Repository's own labels, so selectors on them always mean what they say), and Stash's status.
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import { GROUP_VERSION, KIND } from "./api-group.ts";
 import { snapshotName } from "./names.ts";
 
@@ -19,6 +19,26 @@ export interface ResticSnapshotJson {
   summary?: { total_bytes_processed?: number; total_files_processed?: number; data_added?: number };
 }
 
+/** Stash's Snapshot status: what restic knows of the snapshot. */
+export interface SnapshotStatus {
+  tree: string;
+  paths: string[];
+  hostname: string;
+  username: string;
+  uid: number;
+  gid: number;
+  tags?: string[];
+  repository: string;
+}
+
+/** A Snapshot (repositories.stash.appscode.com/v1alpha1) as the API serves it. */
+export type Snapshot = {
+  apiVersion: string;
+  kind: string;
+  metadata: V1ObjectMeta;
+  status: SnapshotStatus;
+};
+
 export interface RepositoryRef {
   namespace: string;
   name: string;
@@ -32,17 +52,17 @@ export function kubeTime(t: string): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-export function snapshotObject(repo: RepositoryRef, s: ResticSnapshotJson): KubeObject {
-  const status: Record<string, unknown> = {
+export function snapshotObject(repo: RepositoryRef, s: ResticSnapshotJson): Snapshot {
+  const status: SnapshotStatus = {
     tree: s.tree,
     paths: s.paths ?? [],
     hostname: s.hostname,
     username: s.username ?? "",
     uid: s.uid ?? 0,
     gid: s.gid ?? 0,
+    ...(s.tags && s.tags.length > 0 ? { tags: s.tags } : {}),
+    repository: repo.name,
   };
-  if (s.tags && s.tags.length > 0) status.tags = s.tags;
-  status.repository = repo.name;
   return {
     apiVersion: GROUP_VERSION,
     kind: KIND,

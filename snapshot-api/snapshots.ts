@@ -3,14 +3,15 @@
 // `repository=a,hostname=b` means both, unlike Stash, which matched the whole selector against
 // each partial label set and so found nothing for a combined selector. Requirements that do not
 // involve `hostname` are checked on the Repository first, so unselected repositories are never listed.
-import type { Kube, KubeObject } from "../lib/kube/client.ts";
+import type { Kube } from "../lib/kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 import { isNotFound } from "../lib/kube/client.ts";
 import { parseSelector, matches, SelectorError, type Requirement } from "../lib/kube/label-selector.ts";
 import { ResticError } from "../restic/errors.ts";
 import type { SnapshotIndex } from "./snapshot-index.ts";
 import type { SnapshotSource } from "./restic-source.ts";
 import { BackendSecretMissingError } from "./restic-source.ts";
-import { snapshotObject, type ResticSnapshotJson } from "./snapshot-object.ts";
+import { snapshotObject, type ResticSnapshotJson, type Snapshot } from "./snapshot-object.ts";
 import { nameMatches, parseSnapshotName, snapshotName } from "./names.ts";
 import { ApiStatusError, badRequest, notFound, unavailable } from "./status.ts";
 import type { TableRowInput } from "./table.ts";
@@ -47,11 +48,11 @@ export function parseFieldSelector(sel: string | undefined): FieldReq[] {
   });
 }
 
-const fieldOk = (reqs: FieldReq[], o: KubeObject) =>
+const fieldOk = (reqs: FieldReq[], o: Snapshot) =>
   reqs.every((r) => ((r.field === "metadata.name" ? o.metadata.name : o.metadata.namespace) === r.value) === r.equal);
 
 /** Turns a backend failure into the answer a client should get: 503 with the reason. */
-export function backendFailure(repo: KubeObject, e: unknown): ApiStatusError {
+export function backendFailure(repo: Repository, e: unknown): ApiStatusError {
   if (e instanceof ApiStatusError) return e;
   const who = `Repository ${repo.metadata.namespace}/${repo.metadata.name}`;
   const message = e instanceof ResticError || e instanceof BackendSecretMissingError || e instanceof Error ? e.message : String(e);
@@ -59,16 +60,16 @@ export function backendFailure(repo: KubeObject, e: unknown): ApiStatusError {
 }
 
 export interface SnapshotRecord extends TableRowInput {
-  object: KubeObject;
+  object: Snapshot;
   sizeBytes?: number;
 }
 
-function record(repo: KubeObject, s: ResticSnapshotJson): SnapshotRecord {
+function record(repo: Repository, s: ResticSnapshotJson): SnapshotRecord {
   const ref = { namespace: repo.metadata.namespace!, name: repo.metadata.name!, labels: (repo.metadata.labels ?? {}) as Record<string, string> };
   return { object: snapshotObject(ref, s), sizeBytes: s.summary?.total_bytes_processed };
 }
 
-async function snapshotsOf(deps: SnapshotsDeps, repo: KubeObject): Promise<ResticSnapshotJson[]> {
+async function snapshotsOf(deps: SnapshotsDeps, repo: Repository): Promise<ResticSnapshotJson[]> {
   try {
     return await deps.index.snapshotsOf(repo);
   } catch (e) {
@@ -86,7 +87,7 @@ export async function listSnapshots(deps: SnapshotsDeps, q: ListQuery): Promise<
   }
   const fields = parseFieldSelector(q.fieldSelector);
   const repoReqs = reqs.filter((r) => r.key !== "hostname");
-  const repos = (await deps.kube.list(REPOSITORY_API, "Repository", q.namespace)).items.filter((repo) => {
+  const repos = (await deps.kube.list<Repository>(REPOSITORY_API, "Repository", q.namespace)).items.filter((repo) => {
     const labels = { ...((repo.metadata.labels ?? {}) as Record<string, string>), repository: repo.metadata.name! };
     return matches(repoReqs, labels) && !repo.metadata.deletionTimestamp;
   });
@@ -114,17 +115,17 @@ export async function listSnapshots(deps: SnapshotsDeps, q: ListQuery): Promise<
 }
 
 /** The Repository a snapshot name belongs to (long names are truncated, so the prefix may be cut). */
-async function repositoryFor(deps: SnapshotsDeps, namespace: string, name: string): Promise<{ repo: KubeObject; shortId: string }> {
+async function repositoryFor(deps: SnapshotsDeps, namespace: string, name: string): Promise<{ repo: Repository; shortId: string }> {
   const parsed = parseSnapshotName(name);
   if (!parsed) throw notFound(name);
   try {
-    const repo = await deps.kube.get(REPOSITORY_API, "Repository", parsed.repository, namespace);
+    const repo = await deps.kube.get<Repository>(REPOSITORY_API, "Repository", parsed.repository, namespace);
     return { repo, shortId: parsed.shortId };
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
   if (name.length === 63) {
-    const repos = (await deps.kube.list(REPOSITORY_API, "Repository", namespace)).items;
+    const repos = (await deps.kube.list<Repository>(REPOSITORY_API, "Repository", namespace)).items;
     const repo = repos.find((r) => snapshotName(r.metadata.name!, parsed.shortId) === name);
     if (repo) return { repo, shortId: parsed.shortId };
   }

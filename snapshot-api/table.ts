@@ -1,5 +1,5 @@
 // The server-side Table kubectl asks for (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`).
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { Snapshot } from "./snapshot-object.ts";
 import { SHORT_ID_LENGTH } from "./names.ts";
 
 export const COLUMNS = [
@@ -29,11 +29,11 @@ export function formatSize(bytes: number | undefined): string {
 export type IncludeObject = "None" | "Metadata" | "Object";
 
 export interface TableRowInput {
-  object: KubeObject;
+  object: Snapshot;
   sizeBytes?: number;
 }
 
-function rowObject(o: KubeObject, include: IncludeObject): unknown {
+function rowObject(o: Snapshot, include: IncludeObject): unknown {
   if (include === "None") return undefined;
   if (include === "Object") return o;
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata };
