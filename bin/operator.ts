@@ -19,6 +19,7 @@ import { POLICY_SOURCE_API, POLICY_SOURCE_KIND, REQUESTED_AT_ANNOTATION } from "
 import { startLeaderElection, type LeaderElector } from "../lib/leader-election.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { installCatalog } from "../stash/tasks/catalog.ts";
+import { configureBaseEnv } from "../lib/child-env.ts";
 
 export interface OperatorConfig {
   kube: Kube;
@@ -297,6 +298,8 @@ function durationMs(flag: string, value: string): number {
 
 /** `restash operator ...`: parse flags once, run until SIGTERM. */
 export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // restic (the Snapshot API's listings) and every other child start from this process's PATH and HOME.
+  configureBaseEnv(env);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({

@@ -19,6 +19,7 @@ import { restoreForSession } from "./commands/restore.ts";
 import { runHookCommand } from "./commands/run-hook.ts";
 import { runnerMetrics } from "./commands/runner-metrics.ts";
 import { parsePathMap, runnerNamespace, type RunnerDeps } from "./commands/runner-deps.ts";
+import { configureBaseEnv, pickBaseEnv } from "../lib/child-env.ts";
 
 const USAGE = `usage: restic-runner <command> [flags]
   create-backupsession --invoker-name=N --invoker-kind=BackupConfiguration
@@ -53,7 +54,7 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
   // Without @kubernetes/client-node (lib/kube/config.ts): every sidecar and Job saves its ~80 MiB.
   const kube = Kube.fromDefault();
   const step = TASK_COMMANDS[command];
-  if (step) return step(rest, { kube, log, resticBin: env.RESTIC_BIN, baseEnv: { PATH: env.PATH, HOME: env.HOME } });
+  if (step) return step(rest, { kube, log, resticBin: env.RESTIC_BIN, baseEnv: pickBaseEnv(env) });
 
   const a = parseStepArgs(rest);
   const deps: RunnerDeps = {
@@ -115,6 +116,7 @@ export async function main(argv: string[], o: MainOptions = { metricsFor: (url) 
 }
 
 if (import.meta.main) {
+  configureBaseEnv(process.env);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {

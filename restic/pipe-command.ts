@@ -5,6 +5,7 @@
 //   startPipeCommand(cmd, { env, stdin? }) -> PipeCommand { child, done: Promise<void> }
 import { spawn, type ChildProcess } from "node:child_process";
 import { PipeCommandError } from "./errors.ts";
+import { baseEnv, childEnv } from "../lib/child-env.ts";
 
 export interface PipeCommandOptions {
   /** The command's whole environment (default: PATH and HOME of this process). */
@@ -23,8 +24,7 @@ export interface PipeCommand {
 
 export function startPipeCommand(command: string[], opts: PipeCommandOptions): PipeCommand {
   if (command.length === 0) throw new PipeCommandError("(empty)", null, null, "no command given");
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.env ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) env[k] = v;
+  const env = childEnv(opts.env ?? baseEnv());
   const child = spawn(command[0], command.slice(1), { env, cwd: opts.cwd, stdio: [opts.stdin, opts.stdout, "pipe"] });
   let stderr = "";
   child.stderr?.setEncoding("utf8");

@@ -15,6 +15,7 @@ import { redact } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ResticBackend } from "./backend.ts";
 import { BackendUnreachableError, RepositoryLockedError, RepositoryNotFoundError, ResticFailedError, WrongPasswordError, type ResticError } from "./errors.ts";
+import { baseEnv, childEnv } from "../lib/child-env.ts";
 
 export interface ResticContext {
   /** From resticBackend(): URL, env, global flags, secrets to redact. Files must be written already (writeBackendFiles). */
@@ -105,11 +106,6 @@ export function classifyFailure(repository: string, verb: string, exitCode: numb
   return new ResticFailedError(verb, exitCode, detail);
 }
 
-function defaultBaseEnv(): Record<string, string | undefined> {
-  // Read at call time (never at import): the runner's own PATH to find restic, HOME for its config.
-  return { PATH: process.env.PATH, HOME: process.env.HOME };
-}
-
 /**
  * Runs `restic <args...>` with the backend's env and global flags. Resolves on an allowed exit
  * code; otherwise throws the classified ResticError (messages redacted).
@@ -119,8 +115,8 @@ export async function runRestic(ctx: ResticContext, args: string[], opts: RunOpt
   const secrets = backend.secrets;
   const verb = args[0] ?? "";
   const argv = [...args, ...backend.args];
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.baseEnv ?? defaultBaseEnv())) if (v !== undefined) env[k] = v;
+  // The caller's base, else the program's (lib/child-env.ts): PATH to find restic, HOME for its config.
+  const env = childEnv(ctx.baseEnv ?? baseEnv());
   Object.assign(env, backend.env, opts.env ?? {});
   const log = ctx.logger?.child({ component: "restic", verb, repository: backend.redactedRepository });
   log?.addSecrets(secrets);

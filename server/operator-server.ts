@@ -36,6 +36,7 @@ import { sharedCA } from "./shared-ca.ts";
 import { createServingCerts, renewalDelayMs, type ServingCerts } from "./serving-certs.ts";
 import { readFrontProxyConfig } from "./front-proxy-config.ts";
 import { API_SERVICE_NAME, externalNameService, serviceDnsName, snapshotApiService } from "./api-service.ts";
+import { baseEnv } from "../lib/child-env.ts";
 
 export interface OperatorServerOptions {
   kube: Kube;
@@ -127,7 +128,7 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       scratchDir,
       resticBin: opts.resticBin,
       localPath: opts.localPath,
-      baseEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+      baseEnv: baseEnv(),
       onSecretRead: (ns, name, rv) => index.secretRead(ns, name, rv),
     });
   const index = new SnapshotIndex({

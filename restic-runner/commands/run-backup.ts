@@ -31,6 +31,7 @@ import type { SnapshotNumbers } from "../../stash/metrics.ts";
 import { LEASE_SECONDS, acquireLease, backupLeaseName } from "./backup-lease.ts";
 import { hostname as osHostname } from "node:os";
 import { runPostBackupHook, runPreBackupHook, writeTargetConditions } from "./backup-hooks.ts";
+import { pickBaseEnv } from "../../lib/child-env.ts";
 
 export interface TargetFlags {
   invokerName: string;
@@ -122,7 +123,7 @@ export async function openRepo(
   secrets.push(...backend.secrets);
   deps.log.addSecrets(backend.secrets);
   await writeBackendFiles(backend);
-  return { repo, restic: { backend, bin: deps.resticBin, baseEnv: { PATH: deps.env.PATH, HOME: deps.env.HOME }, logger: deps.log } };
+  return { repo, restic: { backend, bin: deps.resticBin, baseEnv: pickBaseEnv(deps.env), logger: deps.log } };
 }
 
 /** Progress of one host as restash records it in status.targets[].progress (one entry per host). */

@@ -8,6 +8,7 @@ import { backupStdin } from "../../restic/stdin-backup.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import type { OutputCondition } from "./step-output.ts";
 import { applyStepOutput } from "./update-status.ts";
+import { baseEnv } from "../../lib/child-env.ts";
 
 export const DUMP_FILE = "dumpfile.sql";
 
@@ -43,7 +44,8 @@ export const backupPostgresStep: StepHandler = (argv, deps) =>
       const conditions: OutputCondition[] = (result.conditions = []);
       await initializeRepository(restic, conditions, secrets);
       const host = args.hostname || "host-0";
-      const commandEnv = { PATH: deps.baseEnv?.PATH ?? process.env.PATH, HOME: deps.baseEnv?.HOME ?? process.env.HOME, ...libpqEnv(conn) };
+      const base = baseEnv();
+      const commandEnv = { PATH: deps.baseEnv?.PATH ?? base.PATH, HOME: deps.baseEnv?.HOME ?? base.HOME, ...libpqEnv(conn) };
       const r = await backupStdin(restic, { command, commandEnv, filename: DUMP_FILE, host });
       result.snapshots = [r.snapshot];
       result.numbers = [snapshotNumbers(r)];

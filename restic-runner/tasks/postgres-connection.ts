@@ -7,6 +7,7 @@ import { APPBINDING_API_VERSION, appBindingConnection, appBindingSecretRef, type
 import { intArg, type StepArgs } from "./step-args.ts";
 import { namespaceOf, type StepDeps } from "./step-context.ts";
 import { TaskError } from "../../stash/tasks/task-errors.ts";
+import { baseEnv, childEnv } from "../../lib/child-env.ts";
 
 export async function postgresConnection(args: StepArgs, deps: StepDeps, secrets: string[]): Promise<DbConnection> {
   const name = args.appbinding;
@@ -49,8 +50,7 @@ export function runClient(
   input?: string,
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const fullEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries(base ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) fullEnv[k] = v;
+    const fullEnv = childEnv(base ?? baseEnv());
     Object.assign(fullEnv, env);
     const child = spawn(bin, argv, { env: fullEnv, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
     let stderr = "";

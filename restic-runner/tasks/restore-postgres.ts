@@ -12,6 +12,7 @@ import { SnapshotNotFoundError } from "../../restic/errors.ts";
 import { listArg } from "./step-args.ts";
 import { openRepository, runDataStep, type StepHandler } from "./step-context.ts";
 import { applyStepOutput } from "./update-status.ts";
+import { baseEnv, childEnv } from "../../lib/child-env.ts";
 
 /** The SQL errors in psql's stderr that make a restore fail. */
 export function fatalSqlErrors(stderr: string): string[] {
@@ -37,8 +38,7 @@ export const restorePostgresStep: StepHandler = (argv, deps) =>
       const snap = found.sort((a, b) => (a.time < b.time ? -1 : 1)).at(-1);
       if (!snap) throw new SnapshotNotFoundError(id ? `id ${id}` : `host ${host}`);
       const file = snap.paths[0];
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(deps.baseEnv ?? { PATH: process.env.PATH, HOME: process.env.HOME })) if (v !== undefined) env[k] = v;
+      const env = childEnv(deps.baseEnv ?? baseEnv());
       Object.assign(env, libpqEnv(conn));
       const psql = spawn("psql", [...libpqArgs(conn), "-X", "-q", "-d", args.database || conn.database || "postgres", ...splitDriverArgs(args["pg-args"])], {
         env,
