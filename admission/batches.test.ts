@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, globSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { KubeObject } from "../lib/kube/client.ts";
+import type { BackupBatch, Repository, RestoreBatch } from "../schema/types.generated.ts";
 import { parseYaml } from "../schema/parse-yaml.ts";
 import { backupBatchAdmission, restoreBatchAdmission } from "./batches.ts";
 import { lookupsOf } from "../testing/admission-lookups.ts";
@@ -68,12 +69,12 @@ test("every Task a batch member names must exist", async () => {
 });
 
 test("a batch's Repository in another namespace must admit the batch's namespace", async () => {
-  const shared: KubeObject = {
+  const shared = {
     apiVersion: "stash.appscode.com/v1alpha1",
     kind: "Repository",
     metadata: { name: "shared", namespace: "storage" },
     spec: { backend: { s3: {} }, usagePolicy: { allowedNamespaces: { from: "Same" } } },
-  };
+  } as Repository;
   const demo: KubeObject = { apiVersion: "v1", kind: "Namespace", metadata: { name: "demo" } };
   const repository = { repository: { name: "shared", namespace: "storage" } };
   for (const [admission, obj] of [
@@ -149,7 +150,7 @@ test("every BackupBatch and RestoreBatch of the Stash docs is admitted, with the
   }
   assert.deepEqual(batches.map((b) => b.obj.kind).sort(), ["BackupBatch", "BackupBatch", "BackupBatch", "RestoreBatch", "RestoreBatch"]);
   for (const { where, obj } of batches) {
-    const tasks = (obj.spec.members as any[])
+    const tasks = ((obj as BackupBatch | RestoreBatch).spec.members as any[])
       .map((m) => m.task?.name)
       .filter(Boolean)
       .map(task);

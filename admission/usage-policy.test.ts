@@ -1,14 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { usageAllowed } from "./usage-policy.ts";
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 
-const repo = (usagePolicy?: unknown): KubeObject => ({
-  apiVersion: "stash.appscode.com/v1alpha1",
-  kind: "Repository",
-  metadata: { name: "r", namespace: "storage" },
-  spec: { backend: { s3: {} }, ...(usagePolicy ? { usagePolicy } : {}) },
-});
+const repo = (usagePolicy?: unknown) =>
+  ({
+    apiVersion: "stash.appscode.com/v1alpha1",
+    kind: "Repository",
+    metadata: { name: "r", namespace: "storage" },
+    spec: { backend: { s3: {} }, ...(usagePolicy ? { usagePolicy } : {}) },
+  }) as Repository;
 
 test("a Repository is always usable from its own namespace", () => {
   assert.deepEqual(usageAllowed(repo(), "storage"), { allowed: true });

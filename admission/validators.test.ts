@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../lib/kube/client.ts";
+import type { RestoreSession } from "../schema/types.generated.ts";
 import { repositoryAdmission } from "./repository.ts";
 import { backupConfigurationAdmission } from "./backup-configuration.ts";
 import { restoreSessionAdmission, migrateRestoreSession, ruleViolations } from "./restore-session.ts";
@@ -109,7 +110,7 @@ test("the target of a Ready BackupConfiguration cannot change; other fields can"
 });
 
 test("RestoreSession rules move from spec.rules into spec.target.rules", () => {
-  const rs: KubeObject = {
+  const rs: RestoreSession = {
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreSession",
     metadata: { name: "rs", namespace: "demo" },
@@ -140,7 +141,7 @@ test("restore rules: one catch-all at most, no host twice, snapshots or paths", 
 });
 
 test("a RestoreSession's spec is immutable", async () => {
-  const rs: KubeObject = {
+  const rs: RestoreSession = {
     apiVersion: "stash.appscode.com/v1beta1",
     kind: "RestoreSession",
     metadata: { name: "rs", namespace: "demo" },

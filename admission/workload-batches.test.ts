@@ -3,6 +3,7 @@
 // and keeps it when it is updated (a webhook that knew no batches would take it away again).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { BackupBatch, RestoreBatch } from "../schema/types.generated.ts";
 import { workloadAdmission } from "./workload.ts";
@@ -12,7 +13,9 @@ import { targetsOf } from "../stash/invoker-targets.ts";
 import { lookupsOf } from "../testing/admission-lookups.ts";
 
 const inject = { image: "restash/runner:test" };
-const deployment = (name: string): KubeObject => ({
+/** The Deployments these tests build: spec, its template and the template's spec are always set. */
+type Deployment = KubeObject & { spec: { template: V1PodTemplateSpec & { spec: V1PodSpec }; [key: string]: unknown } };
+const deployment = (name: string): Deployment => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name, namespace: "demo" },
@@ -31,8 +34,9 @@ const batch = {
   metadata: { name: "apps", namespace: "demo", creationTimestamp: "2026-01-01T00:00:00Z" as any, uid: "uid-apps" },
   spec: { repository: { name: "repo" }, members: [member("web"), member("api"), member("db", { task: { name: "pvc-backup" } })] },
 } as KubeObject & BackupBatch;
-const admit = (w: KubeObject, objects: KubeObject[]) =>
-  workloadAdmission(inject).mutate!(w, { operation: "UPDATE", namespace: "demo", lookups: lookupsOf(objects) });
+// The webhook answers the workload it was given, as that kind.
+const admit = async (w: Deployment, objects: KubeObject[]) =>
+  (await workloadAdmission(inject).mutate!(w, { operation: "UPDATE", namespace: "demo", lookups: lookupsOf(objects) })) as Deployment;
 
 test("a BackupBatch member gets the sidecar for its own target; a member with a task gets none", async () => {
   assert.equal(workloadTarget(batch, deployment("api"))?.index, 1);
@@ -41,20 +45,20 @@ test("a BackupBatch member gets the sidecar for its own target; a member with a 
   const out = await admit(deployment("api"), [batch]);
   assert.deepEqual(out.spec.template, injectSidecar(deployment("api").spec.template, batch, undefined, inject, targetsOf(batch)[1]));
   assert.deepEqual(out.metadata.annotations, backupInvokerAnnotations(batch));
-  assert.ok(out.spec.template.spec.containers[1].args.includes("--target-name=api"));
+  assert.ok(out.spec.template.spec.containers[1].args!.includes("--target-name=api"));
   assert.deepEqual(await admit(deployment("db"), [batch]), deployment("db"));
 });
 
 test("an update of a member keeps the batch's sidecar; a RestoreBatch member gets its init-container", async () => {
   const injected = await admit(deployment("web"), [batch]);
   assert.deepEqual(await admit(injected, [batch]), injected, "unchanged on update");
-  const rb: KubeObject & RestoreBatch = {
+  const rb = {
     ...batch,
     kind: "RestoreBatch",
     metadata: { ...batch.metadata, name: "apps-restore" },
     spec: { repository: { name: "repo" }, members: [member("web", { target: { ...member("web").target, rules: [{ paths: ["/data/web"] }] } })] },
-  };
+  } as KubeObject & RestoreBatch;
   const out = await admit(injected, [batch, rb]);
   assert.deepEqual(out.spec.template, injectInitContainer(injected.spec.template, rb, undefined, inject, targetsOf(rb)[0]));
-  assert.deepEqual(out.spec.template.spec.initContainers[0].args.slice(0, 3), ["restore", "--invoker-name=apps-restore", "--invoker-kind=RestoreBatch"]);
+  assert.deepEqual(out.spec.template.spec.initContainers![0].args!.slice(0, 3), ["restore", "--invoker-name=apps-restore", "--invoker-kind=RestoreBatch"]);
 });

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { BackupConfiguration, RestoreSession } from "../schema/types.generated.ts";
 import { workloadAdmission } from "./workload.ts";
@@ -10,7 +11,9 @@ import { injectSidecar, backupInvokerAnnotations, removeSidecar } from "../stash
 import { lookupsOf } from "../testing/admission-lookups.ts";
 
 const inject = { image: "restash/runner:test" };
-const deployment = (extra: Partial<KubeObject["metadata"]> = {}, containers: any[] = [{ name: "app", image: "busybox" }]): KubeObject => ({
+/** The Deployments these tests build: spec, its template and the template's spec are always set. */
+type Deployment = KubeObject & { spec: { template: V1PodTemplateSpec & { spec: V1PodSpec }; [key: string]: unknown } };
+const deployment = (extra: Partial<KubeObject["metadata"]> = {}, containers: any[] = [{ name: "app", image: "busybox" }]): Deployment => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name: "app", namespace: "demo", ...extra },
@@ -33,11 +36,13 @@ test("the newest BackupConfiguration targeting a workload drives its sidecar", (
 });
 
 test("a running RestoreSession wins over a pending one, then the newest", () => {
-  const rs = (name: string, phase: NonNullable<RestoreSession["status"]>["phase"], created: string): KubeObject & RestoreSession => ({
-    ...bc(name, created),
-    kind: "RestoreSession",
-    status: { phase },
-  });
+  // A BackupConfiguration's spec serves as a RestoreSession's here: only the target is read.
+  const rs = (name: string, phase: NonNullable<RestoreSession["status"]>["phase"], created: string) =>
+    ({
+      ...bc(name, created),
+      kind: "RestoreSession",
+      status: { phase },
+    }) as unknown as KubeObject & RestoreSession;
   assert.equal(restoreInvokerFor(deployment(), [rs("p", "Pending", "2026-02-01T00:00:00Z"), rs("r", "Running", "2026-01-01T00:00:00Z")])?.metadata.name, "r");
   assert.equal(
     restoreInvokerFor(deployment(), [rs("old", "Succeeded", "2026-01-01T00:00:00Z"), rs("new", "Failed", "2026-02-01T00:00:00Z")])?.metadata.name,

@@ -4,9 +4,10 @@ import type { AdmissionContext, KindAdmission } from "./types.ts";
 import type { KubeObject } from "../lib/kube/client.ts";
 import type { InjectOptions } from "../stash/pod-template.ts";
 import type { BackupInvoker, RestoreInvoker } from "../stash/invoker-targets.ts";
-import { backupInvokerFor, desiredWorkload, isWorkloadKind, restoreInvokerFor } from "../stash/workload.ts";
+import type { Repository } from "../schema/types.generated.ts";
+import { backupInvokerFor, desiredWorkload, isWorkloadKind, restoreInvokerFor, type Workload } from "../stash/workload.ts";
 
-async function repositoryOf(invoker: BackupInvoker | RestoreInvoker | undefined, ctx: AdmissionContext): Promise<KubeObject | null> {
+async function repositoryOf(invoker: BackupInvoker | RestoreInvoker | undefined, ctx: AdmissionContext): Promise<Repository | null> {
   const ref = invoker?.spec?.repository;
   if (!ref?.name) return null;
   return ctx.lookups.getRepository(ref.namespace || invoker!.metadata.namespace || ctx.namespace, ref.name);
@@ -19,9 +20,10 @@ export function workloadAdmission(opts: InjectOptions): KindAdmission {
       // A ReplicaSet a Deployment controls is the Deployment's template: changing it (e.g. removing
       // the sidecar because no invoker names the ReplicaSet) makes the Deployment controller see a
       // hash collision and create ReplicaSets forever. Stash's webhook skips owned workloads too.
-      if (obj.metadata.ownerReferences?.some((o: any) => o.controller)) return obj;
+      if (obj.metadata.ownerReferences?.some((o) => o.controller)) return obj;
       const namespace = obj.metadata.namespace ?? ctx.namespace;
-      const workload = { ...obj, metadata: { ...obj.metadata, namespace } };
+      // A workload kind: the API server has decoded it as one (a Deployment, StatefulSet, ...) before admission.
+      const workload = { ...obj, metadata: { ...obj.metadata, namespace } } as KubeObject & Workload;
       // The lookups are informer caches once synced (admission/cached-lookups.ts), and "no invoker"
       // is trusted like any other answer, as Stash's webhook trusts its listers. An invoker created
       // a few milliseconds before its workload may not be cached yet: the workload is then stored

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { KubeObject } from "./kube/client.ts";
-import { startLeaderElection, type LeaderElector } from "./leader-election.ts";
+import { startLeaderElection, type Lease, type LeaderElector } from "./leader-election.ts";
 import { testNamespace } from "../testing/cluster.ts";
 import { eventually } from "../testing/eventually.ts";
 
@@ -24,7 +23,7 @@ function replica(kube: Parameters<typeof startLeaderElection>[0]["kube"], namesp
 }
 
 const lease = (kube: Parameters<typeof startLeaderElection>[0]["kube"], namespace: string) =>
-  kube.getOrNull<KubeObject>("coordination.k8s.io/v1", "Lease", "restash-operator", namespace);
+  kube.getOrNull<Lease>("coordination.k8s.io/v1", "Lease", "restash-operator", namespace);
 
 test("of two replicas exactly one leads, and the Lease names it", async () => {
   const { kube, namespace } = await testNamespace("le-one");

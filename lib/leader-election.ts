@@ -5,10 +5,19 @@
 // leader that cannot renew within the renew deadline, or sees another holder, stops at once, so
 // there are never two writers. A standby also watches the Lease, so a holder that releases it on
 // shutdown is replaced within a request, not a retry period.
-import type { Kube, KubeObject } from "./kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { Kube } from "./kube/client.ts";
 import { ApiError } from "./kube/client.ts";
 import { errorMessage } from "./errors.ts";
 import { silentLogger, type Logger } from "./logger.ts";
+
+/** A coordination.k8s.io/v1 Lease as JSON (its times are RFC 3339 micro-time strings, not client-node's Dates). */
+export type Lease = {
+  apiVersion: string;
+  kind: string;
+  metadata: V1ObjectMeta;
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+};
 
 export interface LeaderElectionOptions {
   kube: Kube;
@@ -59,7 +68,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
   let wake: () => void = () => {};
   let watch: AbortController | undefined;
 
-  const observe = (lease: KubeObject) => {
+  const observe = (lease: Lease) => {
     const rv = lease.metadata.resourceVersion;
     if (rv !== seen.resourceVersion) {
       seen = {
@@ -71,7 +80,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
     }
   };
 
-  const record = (prev: KubeObject | null, holder: string, durationMs: number) => {
+  const record = (prev: Lease | null, holder: string, durationMs: number) => {
     const t = microTime(now());
     const same = prev?.spec?.holderIdentity === holder;
     return {
@@ -90,15 +99,15 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
 
   /** One try: true when this replica holds the Lease afterwards. */
   async function tryAcquireOrRenew(): Promise<boolean> {
-    const current = await o.kube.getOrNull<KubeObject>(API, "Lease", o.name, o.namespace);
+    const current = await o.kube.getOrNull<Lease>(API, "Lease", o.name, o.namespace);
     if (!current) {
-      const created = await o.kube.request<KubeObject>(path, { method: "POST", body: record(null, o.identity, leaseMs) });
+      const created = await o.kube.request<Lease>(path, { method: "POST", body: record(null, o.identity, leaseMs) });
       observe(created);
       return true;
     }
     observe(current);
     if (seen.holder && seen.holder !== o.identity && now() < seen.observedAt + seen.durationMs) return false;
-    const updated = await o.kube.request<KubeObject>(`${path}/${o.name}`, { method: "PUT", body: record(current, o.identity, leaseMs) });
+    const updated = await o.kube.request<Lease>(`${path}/${o.name}`, { method: "PUT", body: record(current, o.identity, leaseMs) });
     observe(updated);
     return true;
   }
@@ -152,7 +161,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
       watch = await o.kube.watch(
         path,
         { fieldSelector: `metadata.name=${o.name}` },
-        (type, obj: KubeObject) => {
+        (type, obj: Lease) => {
           if (type === "DELETED" || (type === "MODIFIED" && !obj.spec?.holderIdentity)) wake();
         },
         again,
@@ -179,7 +188,7 @@ export function startLeaderElection(o: LeaderElectionOptions): LeaderElector {
       await running;
       if (leading && o.releaseOnCancel) {
         try {
-          const current = await o.kube.getOrNull<KubeObject>(API, "Lease", o.name, o.namespace);
+          const current = await o.kube.getOrNull<Lease>(API, "Lease", o.name, o.namespace);
           if (current?.spec?.holderIdentity === o.identity) await o.kube.request(`${path}/${o.name}`, { method: "PUT", body: record(current, "", 1000) });
         } catch (e) {
           log.info("lease not released; it expires instead", { err: errorMessage(e) });

@@ -2,7 +2,8 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { testNamespace, stopControlPlane } from "../testing/cluster.ts";
 import { repository } from "../testing/stash-objects.ts";
-import { ApiError, type Kube, type KubeObject } from "./kube/client.ts";
+import { ApiError, type Kube } from "./kube/client.ts";
+import type { Repository } from "../schema/types.generated.ts";
 import { stalled, transient, waiting } from "./errors.ts";
 import { healthAfter, reconciler, type KindReconciler } from "./reconcile.ts";
 import { ManualClock, type Result } from "./workqueue.ts";
@@ -71,7 +72,7 @@ test("health after any error on an object whose status says Stalled stays Stalle
 /** A kind for the skeleton: a Repository whose step records a size; what it did is in `calls`. */
 function testKind(opts: { finalizer?: string; fail?: unknown; finalizeFails?: unknown; result?: Result }) {
   const calls: string[] = [];
-  const kind: KindReconciler<{ kube: Kube; clock: ManualClock }, { size?: string }> = {
+  const kind: KindReconciler<{ kube: Kube; clock: ManualClock }, { size?: string }, Repository> = {
     apiVersion: V1A,
     kind: "Repository",
     finalizer: opts.finalizer,
@@ -100,7 +101,7 @@ function testKind(opts: { finalizer?: string; fail?: unknown; finalizeFails?: un
   return { calls, reconcile: reconciler(kind) };
 }
 
-const kstatus = (o: KubeObject) =>
+const kstatus = (o: Repository) =>
   (o.status?.conditions ?? []).map((c: any) => ({
     type: c.type,
     status: c.status,
@@ -124,7 +125,7 @@ test("a reconcile adds the finalizer, runs the steps, writes status and health o
   const { calls, reconcile } = testKind({ finalizer: "test.restash.dev", result: { requeueAfterMs: 30_000 } });
   assert.deepEqual(await reconcile(ctx, namespace, "r"), { requeueAfterMs: 30_000 });
   assert.deepEqual(calls, ["begin r 2026-12-01T10:00:00.000Z finalizers=test.restash.dev", "steps", "status"]);
-  const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const r = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   assert.deepEqual(r.metadata.finalizers, ["test.restash.dev"]);
   assert.equal(r.status?.totalSize, "1 KiB");
   assert.equal(r.status?.observedGeneration, 1);
@@ -134,7 +135,7 @@ test("a reconcile adds the finalizer, runs the steps, writes status and health o
 
   ctx.clock.advance(60_000);
   await reconcile(ctx, namespace, "r");
-  const again = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const again = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   assert.equal(again.metadata.resourceVersion, r.metadata.resourceVersion, "nothing changed, nothing written");
 });
 
@@ -147,7 +148,7 @@ test("a Stalled step still gets its status written, Stalled, and the error goes 
   });
   const { reconcile } = testKind({ finalizer: "test.restash.dev", fail: e });
   await assert.rejects(reconcile({ kube, clock: new ManualClock(T0) }, namespace, "r"), (thrown) => thrown === e);
-  const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const r = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   assert.equal(r.status?.totalSize, "1 KiB", "what the steps did before the error is written");
   const message = `Repository ${namespace}/r, field spec.wipeOut: wipe out operation is not supported for local backend`;
   assert.deepEqual(kstatus(r), [
@@ -162,7 +163,7 @@ test("a Waiting step leaves the object Reconciling and the error goes on to the 
   const e = waiting("BackendSecretNotAvailable", "backend Secret is missing", 5_000);
   const { reconcile } = testKind({ fail: e });
   await assert.rejects(reconcile({ kube, clock: new ManualClock(T0) }, namespace, "r"), (thrown) => thrown === e);
-  const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const r = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   assert.equal(r.metadata.finalizers, undefined, "a kind without a finalizer gets none");
   assert.deepEqual(kstatus(r), [
     {
@@ -195,7 +196,7 @@ test("an object being deleted is cleaned up before its finalizer goes; a failed 
   const blocked = testKind({ finalizer: "test.restash.dev", finalizeFails: e });
   await assert.rejects(blocked.reconcile({ kube, clock }, namespace, "r"), (thrown) => thrown === e);
   assert.deepEqual(blocked.calls, ["finalize r"], "no steps and no status for an object being deleted");
-  assert.deepEqual((await kube.get<KubeObject>(V1A, "Repository", "r", namespace)).metadata.finalizers, ["test.restash.dev"]);
+  assert.deepEqual((await kube.get<Repository>(V1A, "Repository", "r", namespace)).metadata.finalizers, ["test.restash.dev"]);
 
   const done = testKind({ finalizer: "test.restash.dev" });
   assert.deepEqual(await done.reconcile({ kube, clock }, namespace, "r"), {});
@@ -210,13 +211,13 @@ test("an object being deleted without the kind's finalizer is left alone", async
     metadata: { name: "r", namespace, finalizers: ["someone.else/keep"] },
   });
   await kube.delete({ apiVersion: V1A, kind: "Repository", metadata: { name: "r", namespace } });
-  const deleting = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const deleting = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   for (const finalizer of ["test.restash.dev", undefined]) {
     const { calls, reconcile } = testKind({ finalizer });
     assert.deepEqual(await reconcile({ kube, clock: new ManualClock(T0) }, namespace, "r"), {});
     assert.deepEqual(calls, []);
   }
-  const r = await kube.get<KubeObject>(V1A, "Repository", "r", namespace);
+  const r = await kube.get<Repository>(V1A, "Repository", "r", namespace);
   assert.equal(r.metadata.resourceVersion, deleting.metadata.resourceVersion, "neither status nor finalizers written");
   // Let the namespace go.
   await kube.mergePatch(r, { metadata: { finalizers: null } });

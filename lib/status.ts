@@ -6,7 +6,15 @@ import type { Kube, KubeObject } from "./kube/client.ts";
 import { recordConditionEvents, type Cond } from "./events.ts";
 
 /** The status type of a kind (`BackupSession` -> `BackupSessionStatus`); an unnamed kind's is open. */
-export type StatusOf<T> = T extends { status?: infer S } ? NonNullable<S> : Record<string, unknown>;
+export type StatusOf<T> = T extends { status?: infer S }
+  ? IsAny<S> extends true
+    ? S
+    : unknown extends S
+      ? Record<string, unknown>
+      : NonNullable<S>
+  : Record<string, unknown>;
+/** Whether T is `any` (KubeObject's status is, until #16 makes it unknown). */
+type IsAny<T> = 0 extends 1 & T ? true : false;
 
 export function statusPatch(oldStatus: Record<string, unknown> | undefined, newStatus: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...newStatus };

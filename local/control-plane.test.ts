@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { Watch } from "@kubernetes/client-node";
+import { Watch, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { startControlPlane, resolveBinaries } from "./control-plane.ts";
 import { Kube } from "../lib/kube/client.ts";
 
@@ -51,7 +51,7 @@ test("the control plane starts, serves a CRD whose objects can be created and wa
     // A CRD is installed and becomes Established.
     await kube.apply(widgetCRD);
     for (let i = 0; ; i++) {
-      const crd = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", widgetCRD.metadata.name);
+      const crd = await kube.get<V1CustomResourceDefinition>("apiextensions.k8s.io/v1", "CustomResourceDefinition", widgetCRD.metadata.name);
       if ((crd.status?.conditions ?? []).some((c: any) => c.type === "Established" && c.status === "True")) break;
       assert.ok(i < 100, "CRD never established");
       await new Promise((r) => setTimeout(r, 100));

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { request } from "node:https";
 import { load } from "js-yaml";
 import { ApiError, type Kube, type KubeList, type KubeObject } from "../lib/kube/client.ts";
+import type { Snapshot } from "./snapshot-object.ts";
 import { testOperator, stopTestOperator, type TestOperator } from "../testing/operator-server.ts";
 import { stopControlPlane } from "../testing/cluster.ts";
 import { eventually } from "../testing/eventually.ts";
@@ -88,7 +89,7 @@ const expectedNames = async (repo: string, dir: string, env: Record<string, stri
 test("kubectl lists exactly the snapshots restic has, named <repository>-<short id>", async () => {
   const r = await kubectl(op.cp.kubeconfig, ["get", "snapshots", "-n", ns, "-o", "json"]);
   assert.equal(r.status, 0, r.stderr);
-  const items = JSON.parse(r.stdout).items as KubeObject[];
+  const items = JSON.parse(r.stdout).items as Snapshot[];
   const want = [...(await expectedNames("repo-a", repoA)), ...(await expectedNames("repo-b", repoB))].sort();
   assert.deepEqual(items.map((i) => i.metadata.name).sort(), want);
   const byId = new Map((await resticSnapshots(repoA)).map((s) => [s.id, s]));
