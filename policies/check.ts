@@ -2,7 +2,7 @@
 // references to a missing Repository or Task, cron schedules, retention that keeps nothing, and
 // usage policies that forbid a cross-namespace reference.
 import { CronExpressionParser } from "cron-parser";
-import type { RetentionPolicy } from "../schema/types.generated.ts";
+import type { BackupBlueprintSpec, BackupConfigurationSpec, RepositorySpec, RetentionPolicy } from "../schema/types.generated.ts";
 import type { RenderedObject, SourceError } from "./model.ts";
 import { inventoryId, objectName } from "./model.ts";
 
@@ -55,7 +55,9 @@ export function checkSet(objects: RenderedObject[], locate: Locate, opts: CheckO
   }
 
   for (const o of objects) {
-    const { kind, spec } = o.object;
+    const { kind } = o.object;
+    // A document that failed its schema was reported already and is still checked here: read defensively.
+    const spec = o.object.spec as Partial<BackupConfigurationSpec & BackupBlueprintSpec> | undefined;
     const ns = o.object.metadata.namespace ?? "";
     if (kind === "BackupConfiguration" || kind === "BackupBlueprint") {
       if (kind === "BackupConfiguration" || spec?.schedule !== undefined) {
@@ -89,7 +91,7 @@ export function checkSet(objects: RenderedObject[], locate: Locate, opts: CheckO
         continue;
       }
       if (repoNs !== ns) {
-        const from = repo.object.spec?.usagePolicy?.allowedNamespaces?.from ?? "Same";
+        const from = (repo.object.spec as Partial<RepositorySpec> | undefined)?.usagePolicy?.allowedNamespaces?.from ?? "Same";
         if (from === "Same")
           err(
             o,

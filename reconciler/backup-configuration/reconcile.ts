@@ -19,7 +19,7 @@ import { FINALIZER, V1BETA1, backupModel } from "../../stash/names.ts";
 import { BACKUP_BATCH, isBatch, sameRef, targetsOf, type BackupInvoker, type BackupTargetInfo } from "../../stash/invoker-targets.ts";
 import { ensureSidecar, removeSidecarFor } from "../invoker/workload.ts";
 import { ensureRunnerBinding, podServiceAccount } from "../invoker/runner-rbac.ts";
-import { backupInvokerFor } from "../../stash/workload.ts";
+import { backupInvokerFor, type Workload } from "../../stash/workload.ts";
 
 const BC = "BackupConfiguration";
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
@@ -152,12 +152,14 @@ async function steps(ctx: ControllerContext, inv: BackupInvoker, { st, memberSt,
   for (const t of targets) {
     if (driver !== "Restic" || !t.target?.ref || backupModel(t.target.ref.kind, t.task?.name) !== "sidecar") continue;
     const ref = t.target.ref;
+    // A sidecar-model target is a workload (Deployment, StatefulSet, DaemonSet or ReplicaSet).
+    const workload = found[t.index] as Workload | null;
     // One sidecar per workload: when several invokers target it, the newest one's (the rule the
     // mutating webhook applies); the others inject nothing and say which one has it, instead of
     // taking turns rewriting the pod template (a rollout each time).
     const rivals = ctx.backupInvokersTargeting?.({ kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name }) ?? [];
     const owner = backupInvokerFor(
-      found[t.index] ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } },
+      workload ?? { apiVersion: "apps/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? namespace } },
       rivals.some((r) => r.metadata.uid === inv.metadata.uid) ? rivals : [...rivals, inv],
     );
     if (owner && owner.metadata.uid !== inv.metadata.uid) {
@@ -166,8 +168,8 @@ async function steps(ctx: ControllerContext, inv: BackupInvoker, { st, memberSt,
       throw stalled(R.SidecarInjectionFailed, msg, { object: { kind, namespace, name }, field: t.field ?? "spec.target" });
     }
     try {
-      await ensureRunnerBinding(kube, ctx.runnerBindings, t.target.ref.namespace || namespace, podServiceAccount(found[t.index]));
-      await ensureSidecar(kube, inv, repo, ctx.opts, found[t.index] ?? undefined, t);
+      await ensureRunnerBinding(kube, ctx.runnerBindings, t.target.ref.namespace || namespace, podServiceAccount(workload));
+      await ensureSidecar(kube, inv, repo, ctx.opts, workload ?? undefined, t);
       setCond(
         memberSt[t.index],
         C.StashSidecarInjected,

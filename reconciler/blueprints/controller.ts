@@ -8,7 +8,7 @@
 // the backed-up data outlives the annotation.
 import { errorKind, errorMessage, stalled, waiting, type ObjectRef } from "../../lib/errors.ts";
 import type { AnyObject, Kube, KubeObject } from "../../lib/kube/client.ts";
-import type { BackupBlueprint } from "../../schema/types.generated.ts";
+import type { AppBinding, BackupBlueprint } from "../../schema/types.generated.ts";
 import { silentLogger, type Logger } from "../../lib/logger.ts";
 import { WorkQueue, realClock, type Clock, type Result } from "../../lib/workqueue.ts";
 import { collectionPath, startInformer, type RunningInformer } from "../../lib/kube/informer.ts";
@@ -71,8 +71,9 @@ function targetOf(obj: KubeObject, k: TargetKind): AutoBackupTarget {
     uid: obj.metadata.uid,
   };
   if (k.kind === "AppBinding") {
-    if (obj.spec?.type) t.appType = obj.spec.type;
-    if (obj.spec?.version) t.appVersion = String(obj.spec.version);
+    const spec = (obj as AppBinding).spec;
+    if (spec?.type) t.appType = spec.type;
+    if (spec?.version) t.appVersion = String(spec.version);
   }
   return t;
 }

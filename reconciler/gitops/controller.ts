@@ -162,13 +162,13 @@ export async function startPolicySourceController(opts: PolicySourceControllerOp
   const sessions =
     opts.watchBackupSessions === false
       ? undefined
-      : listWatch({
+      : listWatch<BackupSession>({
           kube: opts.kube,
           clock,
           log,
           path: nsPath("backupsessions", "stash.appscode.com/v1beta1"),
           onItem: (phase, obj) => {
-            if (phase !== "DELETED" && FINISHED.has(obj.status?.phase)) sessionQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
+            if (phase !== "DELETED" && FINISHED.has(obj.status?.phase ?? "")) sessionQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
           },
         });
 

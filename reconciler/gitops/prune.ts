@@ -2,6 +2,7 @@
 // if it still carries this source's labels. A Repository is kept unless its policy marked it
 // prunable, and a pruned Repository never wipes its data (wipeOut is turned off first).
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { Repository } from "../../schema/types.generated.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import { pool } from "../../policies/apply-plan.ts";
 import { apiVersionOf, parseInventoryId, type InventoryEntry } from "../../policies/inventory.ts";
@@ -49,7 +50,7 @@ async function pruneOne(kube: Kube, e: InventoryEntry, source: SourceKey, opts: 
       return { id: e.id, action: "kept", message: `${ref} left Git but Repositories are kept unless the policy sets repository.prunable` };
     }
     if (opts.dryRun) return { id: e.id, action: "deleted" };
-    if (kind === "Repository" && live.spec?.wipeOut) await kube.mergePatch(live, { spec: { wipeOut: false } });
+    if (kind === "Repository" && (live as Repository).spec?.wipeOut) await kube.mergePatch(live, { spec: { wipeOut: false } });
     await kube.delete(live);
     return { id: e.id, action: "deleted" };
   } catch (err) {

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { BackupConfigurationSpec } from "../../schema/types.generated.ts";
 import { isNotFound } from "../../lib/kube/client.ts";
 import { setHealth, rfc3339, type HealthInput } from "../../lib/conditions.ts";
 import { ReconcileError, errorMessage, redact, stalled, transient } from "../../lib/errors.ts";
@@ -271,7 +272,8 @@ function externalReferences(built: BuildResult): { repositories: string[]; tasks
   const repositories = new Set<string>();
   const tasks = new Set<string>();
   for (const o of built.objects) {
-    const spec = o.object.spec ?? {};
+    // Any kind's spec may name a Task (BackupConfiguration, BackupBlueprint, RestoreSession); read as theirs.
+    const spec = (o.object.spec ?? {}) as Partial<Pick<BackupConfigurationSpec, "repository" | "task">>;
     if (o.object.kind === "BackupConfiguration" && spec.repository?.name) {
       const k = `${spec.repository.namespace ?? o.object.metadata.namespace}/${spec.repository.name}`;
       if (!inSet.has(k)) repositories.add(k);
