@@ -5,8 +5,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crdFiles, type CrdFile } from "./install.ts";
+import type { JsonSchema } from "./json-schema.ts";
 
-type Schema = Record<string, any>; // a CRD schema node: JSON before any typing
+type Schema = JsonSchema;
 
 /**
  * Shapes the CRDs repeat (a target, a hook, a condition, ...) get one exported name each, so the code
@@ -109,10 +110,11 @@ export function typeOf(s: Schema | undefined, depth = 0, names?: Names, path = "
   else if (s.type === "integer" || s.type === "number") t = "number";
   else if (s.type === "boolean") t = "boolean";
   else if (s.type === "array") {
-    const item = typeOf(s.items, depth, names, `${path}[]`);
+    // A structural schema has one items schema (never a tuple).
+    const item = typeOf(s.items as Schema | undefined, depth, names, `${path}[]`);
     t = /^[\w.]+$/.test(item) ? `${item}[]` : `Array<${item}>`;
   } else if (s.type === "object" || s.properties) {
-    const props = Object.entries((s.properties ?? {}) as Record<string, Schema>);
+    const props = Object.entries(s.properties ?? {});
     const required = new Set<string>(s.required ?? []);
     const lines = props.map(
       ([k, v]) => `${doc(v.description, pad)}${pad}${key(k)}${required.has(k) ? "" : "?"}: ${typeOf(v, depth + 1, names, path ? `${path}.${k}` : k)};\n`,
@@ -120,7 +122,7 @@ export function typeOf(s: Schema | undefined, depth = 0, names?: Names, path = "
     if (typeof s.additionalProperties === "object") lines.push(`${pad}[key: string]: ${typeOf(s.additionalProperties, depth + 1, names, `${path}.*`)};\n`);
     else if (s["x-kubernetes-preserve-unknown-fields"] || !props.length) lines.push(`${pad}[key: string]: unknown;\n`);
     t = `{\n${lines.join("")}${end}}`;
-  } else if (s.anyOf) t = s.anyOf.map((b: Schema) => typeOf(b, depth, names, path)).join(" | ");
+  } else if (s.anyOf) t = s.anyOf.map((b) => typeOf(b, depth, names, path)).join(" | ");
   else t = "unknown";
   return s.nullable ? `${t} | null` : t;
 }
@@ -128,12 +130,12 @@ export function typeOf(s: Schema | undefined, depth = 0, names?: Names, path = "
 /** The schema node at `path` (dots, `[]` for items) in the served version of `kind`. */
 function nodeAt(files: CrdFile[], kind: string, path: string): Schema {
   const crd = files.find((f) => f.crd.spec.names.kind === kind)?.crd;
-  const version = (crd?.spec.versions as Schema[] | undefined)?.find((v) => v.served);
-  let node: Schema | undefined = version?.schema.openAPIV3Schema;
+  const version = crd?.spec.versions.find((v) => v.served);
+  let node: Schema | undefined = version?.schema?.openAPIV3Schema;
   for (const part of path.split(".")) {
     const items = part.endsWith("[]");
     node = node?.properties?.[items ? part.slice(0, -2) : part];
-    if (items) node = node?.items;
+    if (items) node = node?.items as Schema | undefined;
   }
   if (!node) throw new Error(`generate-types NAMED: ${kind} has no schema at ${path}`);
   return node;
@@ -165,11 +167,12 @@ export function generateTypes(files: CrdFile[]): string {
   for (const [, name, type] of OPEN_SHAPES) out.push(`export type ${name} = ${type};\n`);
   const kinds: string[] = [];
   for (const { file, crd } of files) {
-    const versions = (crd.spec.versions as Schema[]).filter((v) => v.served);
+    const versions = crd.spec.versions.filter((v) => v.served);
     for (const v of versions) {
       const kind: string = crd.spec.names.kind;
       const name = versions.length > 1 ? `${kind}${upperFirst(v.name)}` : kind;
-      const root: Schema = v.schema.openAPIV3Schema;
+      const root = v.schema?.openAPIV3Schema;
+      if (!root) throw new Error(`${file}: version ${v.name} has no schema.openAPIV3Schema`);
       const props: Record<string, Schema> = root.properties ?? {};
       const required = new Set<string>(root.required ?? []);
       const apiVersion = `${crd.spec.group}/${v.name}`;
