@@ -2,12 +2,14 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { testNamespace, stopControlPlane } from "../testing/cluster.ts";
 import { repository } from "../testing/stash-objects.ts";
-import { ApiError, type Kube } from "./kube/client.ts";
-import type { Repository } from "../schema/types.generated.ts";
+import { ApiError, type Kube, type KubeObject } from "./kube/client.ts";
 import { stalled, transient, waiting } from "./errors.ts";
 import { healthAfter, reconciler, type KindReconciler } from "./reconcile.ts";
 import { ManualClock, type Result } from "./workqueue.ts";
-import type { HealthInput } from "./conditions.ts";
+import type { Condition, HealthInput } from "./conditions.ts";
+
+/** The Repository fields this test's kind writes and reads (lib/ does not import the generated types). */
+type Repository = KubeObject & { status?: { totalSize?: string; observedGeneration?: number; conditions?: Condition[] } };
 
 after(() => stopControlPlane());
 
