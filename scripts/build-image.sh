@@ -39,6 +39,8 @@ BUSYBOX_NAME=docker.io/library/busybox:1.35
 # --- the postgres image: Debian's server packages for $SUITE, named as the official image's major tag.
 PG_MAJOR=15
 POSTGRES_PACKAGES="postgresql-$PG_MAJOR"
+# JIT is left out (LLVM and its bitcode are 150 MB of 370): without llvmjit.so the server runs with jit off.
+POSTGRES_DROP="libllvm14 libz3-4"
 POSTGRES_NAME=docker.io/library/postgres:$PG_MAJOR
 
 target="${1:-}"
@@ -223,7 +225,7 @@ need_mmdebstrap() {
 build_postgres() {
   local base_key base key out work entry start sources=()
   entry="$HERE/postgres-image/entrypoint.sh"
-  base_key=$(printf '%s\n' "$SUITE" "$POSTGRES_PACKAGES" nojit "$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null)" | sha)
+  base_key=$(printf '%s\n' "$SUITE" "$POSTGRES_PACKAGES" "$POSTGRES_DROP" "$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null)" | sha)
   base="$IMAGES/postgres-base-$base_key"
   if [ ! -f "$base/done" ]; then
     need_mmdebstrap
@@ -236,11 +238,11 @@ build_postgres() {
     new_layout "$base/layout" base
     umoci unpack --image "$base/layout:base" "$work/b" >/dev/null
     # The package's own cluster (pg_createcluster in its postinst) is dropped: the entrypoint makes one in PGDATA.
-    # So is JIT (LLVM and its bitcode, 150 MB of the 370): without llvmjit.so the server runs with jit off.
+    # So are POSTGRES_DROP and the JIT bitcode.
     mmdebstrap --variant=minbase --include="${POSTGRES_PACKAGES// /,}" \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/etc/postgresql/*/main "$1"/var/lib/postgresql/*/main' \
-      --customize-hook='chroot "$1" dpkg --purge --force-depends libllvm14 libz3-4 >/dev/null && rm -rf "$1"/usr/lib/postgresql/*/lib/bitcode "$1"/usr/lib/postgresql/*/lib/llvmjit*' \
+      --customize-hook='chroot "$1" dpkg --purge --force-depends '"$POSTGRES_DROP"' >/dev/null && rm -rf "$1"/usr/lib/postgresql/*/lib/bitcode "$1"/usr/lib/postgresql/*/lib/llvmjit*' \
       --customize-hook='mkdir -p "$1"/var/lib/postgresql/data "$1"/var/run/postgresql && chroot "$1" chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql' \
       "$SUITE" "$work/b/rootfs" "${sources[@]}" >&2
     umoci repack --image "$base/layout:base" "$work/b"
