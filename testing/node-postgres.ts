@@ -24,7 +24,9 @@ after(async () => {
 });
 
 export function deleteAfter(w: NodeNamespace): void {
-  cleanups.push(() => w.kube.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: w.namespace } }));
+  cleanups.push(async () => {
+    await w.kube.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: w.namespace } });
+  });
 }
 
 /** The credentials Secret (Stash's PostgreSQL keys), also the server's environment. */
