@@ -16,7 +16,8 @@ import express from "express";
 import { dump } from "js-yaml";
 import { startControlPlane } from "../local/control-plane.ts";
 import { installCRDs } from "../schema/install.ts";
-import { Kube, type KubeObject } from "../lib/kube/client.ts";
+import { Kube } from "../lib/kube/client.ts";
+import type { BackupConfiguration } from "../schema/types.generated.ts";
 import { createLogger } from "../lib/logger.ts";
 import { startPolicySourceController } from "../reconciler/gitops/controller.ts";
 import { loadTree } from "../policies/load-tree.ts";
@@ -116,7 +117,9 @@ async function main() {
     headers: { "x-hub-signature-256": signBody(body, "bench-key") },
   });
   if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
-  await until(async () => (await kube.get<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", "app-7", nsGit)).spec.schedule === "7 7 * * *");
+  await until(
+    async () => (await kube.get<BackupConfiguration>("stash.appscode.com/v1beta1", "BackupConfiguration", "app-7", nsGit)).spec.schedule === "7 7 * * *",
+  );
   const syncWebhook = ms(t0);
   await ctl.idle();
 
@@ -130,7 +133,9 @@ async function main() {
   await ctl.idle();
   t0 = performance.now();
   writeFileSync(join(localDir, "team-3/app-3.yaml"), policyYaml("app-3", '  schedule: "3 3 * * *"\n'));
-  await until(async () => (await kube.get<KubeObject>("stash.appscode.com/v1beta1", "BackupConfiguration", "app-3", nsLocal)).spec.schedule === "3 3 * * *");
+  await until(
+    async () => (await kube.get<BackupConfiguration>("stash.appscode.com/v1beta1", "BackupConfiguration", "app-3", nsLocal)).spec.schedule === "3 3 * * *",
+  );
   const syncSave = ms(t0);
 
   await ctl.stop();

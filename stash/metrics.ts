@@ -14,7 +14,7 @@
 //   mergeRegistries(...regs) -> Registry
 //   pushMetrics(url, job, registry, opts?) -> Promise<void>
 import { Gauge, Pushgateway, Registry } from "prom-client";
-import type { KubeObject } from "../lib/kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 
 export interface InvokerRef {
   /** BackupConfiguration, RestoreSession, BackupBatch, RestoreBatch. */
@@ -330,7 +330,10 @@ export function targetLabels(ref: { apiVersion?: string; kind?: string; name?: s
   return { kind: ref?.kind ?? "", group: apiVersion.includes("/") ? apiVersion.split("/")[0] : "", name: ref?.name ?? "" };
 }
 
-export function commonOf(invoker: KubeObject): MetricsCommon {
+/** What commonOf reads of an invoker (any of the four kinds). */
+type MetricsInvoker = { kind: string; metadata: V1ObjectMeta; spec?: { repository?: { name?: string }; driver?: "Restic" | "VolumeSnapshotter" } };
+
+export function commonOf(invoker: MetricsInvoker): MetricsCommon {
   return {
     invoker: { kind: invoker.kind, name: invoker.metadata.name!, namespace: invoker.metadata.namespace! },
     repository: invoker.spec?.repository?.name,

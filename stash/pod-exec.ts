@@ -7,8 +7,9 @@
 //   podExec(kube, req, timeoutMs?) -> { exitCode, stdout, stderr }
 import { Writable } from "node:stream";
 // Types only: client-node (~80 MiB RSS) is loaded when an exec hook runs, not by every runner.
-import type { Exec, V1Container, V1Status } from "@kubernetes/client-node";
-import { ApiError, clientNode, type Kube, type KubeObject } from "../lib/kube/client.ts";
+import type { Exec, V1Container, V1Pod, V1Service, V1Status } from "@kubernetes/client-node";
+import type { AppBinding } from "../schema/types.generated.ts";
+import { ApiError, clientNode, type Kube } from "../lib/kube/client.ts";
 import { stalled, transient } from "../lib/errors.ts";
 import type { ExecRequest, ExecuteOptions, Handler } from "./hooks.ts";
 
@@ -126,8 +127,8 @@ export async function executorOptions(
   const named = typeof port === "string" && !/^\d+$/.test(port);
   const explicitHost = handler.httpGet?.host || handler.httpPost?.host || handler.tcpSocket?.host;
   const needsPod = !!handler.exec || named || (!explicitHost && !env.POD_IP && !handler.exec);
-  let obj: KubeObject | null = null;
-  if (needsPod && pod.name) obj = await kube.getOrNull<KubeObject>("v1", "Pod", pod.name, pod.namespace);
+  let obj: V1Pod | null = null;
+  if (needsPod && pod.name) obj = await kube.getOrNull<V1Pod>("v1", "Pod", pod.name, pod.namespace);
   if (handler.exec) {
     if (!pod.name) throw stalled("InvalidHook", "exec hooks run in the executor pod, but POD_NAME is not set", { field: "exec" });
     if (!obj) throw stalled("InvalidHook", `exec hook: executor pod ${pod.namespace}/${pod.name} not found`, { field: "exec" });
@@ -157,20 +158,20 @@ export async function executorOptions(
  * Running pod selected by the Service its clientConfig names.
  */
 export async function appBindingPod(kube: Kube, namespace: string, name: string): Promise<string> {
-  const ab = await kube.getOrNull<KubeObject>("appcatalog.appscode.com/v1alpha1", "AppBinding", name, namespace);
+  const ab = await kube.getOrNull<AppBinding>("appcatalog.appscode.com/v1alpha1", "AppBinding", name, namespace);
   if (!ab) throw stalled("InvalidHook", `AppBinding ${namespace}/${name} not found`, { field: "spec.target.ref" });
   const svcRef = ab.spec?.clientConfig?.service;
   if (!svcRef?.name)
     throw stalled("InvalidHook", `AppBinding ${namespace}/${name} names no Service: its app pod cannot be found`, { field: "spec.clientConfig.service.name" });
   const svcNs = svcRef.namespace || namespace;
-  const svc = await kube.getOrNull<KubeObject>("v1", "Service", svcRef.name, svcNs);
+  const svc = await kube.getOrNull<V1Service>("v1", "Service", svcRef.name, svcNs);
   const selector = svc?.spec?.selector as Record<string, string> | undefined;
   if (!svc || !selector || Object.keys(selector).length === 0)
     throw stalled("InvalidHook", `Service ${svcNs}/${svcRef.name} (AppBinding ${namespace}/${name}) ${svc ? "has no selector" : "not found"}`, {
       field: "spec.clientConfig.service.name",
     });
   const pods = (
-    await kube.list<KubeObject>(
+    await kube.list<V1Pod>(
       "v1",
       "Pod",
       svcNs,
@@ -181,5 +182,5 @@ export async function appBindingPod(kube: Kube, namespace: string, name: string)
   ).items;
   const pod = pods.find((p) => p.status?.phase === "Running") ?? pods[0];
   if (!pod) throw transient("HookExecutionFailed", `no pod behind Service ${svcNs}/${svcRef.name} (AppBinding ${namespace}/${name})`);
-  return pod.metadata.name!;
+  return pod.metadata!.name!;
 }

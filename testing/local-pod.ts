@@ -137,7 +137,8 @@ export interface LocalJobRun {
 
 /** Runs the pod template of a Job as stored in the API server, as the kubelet would have. */
 export async function runJobLocally(r: LocalJobRun): Promise<LocalRunResult & { pod: TaskPodSpec }> {
-  const job = await r.kube.getOrNull<KubeObject>("batch/v1", "Job", r.name, r.namespace);
+  // restash built the Job's pod from a TaskPodSpec: it reads back as one.
+  const job = await r.kube.getOrNull<KubeObject & { spec?: { template?: { spec?: Partial<TaskPodSpec> } } }>("batch/v1", "Job", r.name, r.namespace);
   if (!job) throw new Error(`Job ${r.namespace}/${r.name} not found`);
   const spec = job.spec?.template?.spec ?? {};
   const pod: TaskPodSpec = {
