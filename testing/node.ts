@@ -167,14 +167,14 @@ export async function reachableFromPods(url: string): Promise<string> {
 
 /** The first BackupSession of the namespace to end (Succeeded or Failed), however it was made: on
  *  the node the real CronJob's Job creates it, at the next minute. */
-export function endedBackupSession(w: NodeNamespace): Promise<any> {
+export function endedBackupSession(w: NodeNamespace, timeoutMs = 180_000): Promise<any> {
   return eventually(
     "a BackupSession that ended",
     async () => {
       const list = (await w.kube.list<any>("stash.appscode.com/v1beta1", "BackupSession", w.namespace)).items;
       return list.find((s) => ["Succeeded", "Failed"].includes(s.status?.phase));
     },
-    180_000,
+    timeoutMs,
     500,
   );
 }
