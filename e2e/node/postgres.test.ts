@@ -52,7 +52,8 @@ test("a PostgreSQL server's databases are dumped by the postgres-backup Task's J
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     },
   });
-  const session = await endedBackupSession(w);
+  // The CronJob's trigger Job, then the backup Job: two pods that start Node (slow on a loaded 2-core machine).
+  const session = await endedBackupSession(w, 360_000);
   assert.equal(session.status.phase, "Succeeded", JSON.stringify(session.status, null, 1));
   bsDone = session;
   // No more sessions while the restore runs.
