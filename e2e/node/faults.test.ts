@@ -1,5 +1,5 @@
-// Faults on the real node. The operator pod holding the Lease deleted while the sidecar backs up a
-// larger volume: another replica takes the Lease and carries on, the Deployment replaces the pod, and
+// Faults on the real node. The operator pod holding the Lease deleted while the sidecar or a backup Job
+// backs up a larger volume: another replica takes the Lease and carries on, the Deployment replaces the pod, and
 // the session ends Succeeded because the backup really completed. A backup Job whose container cannot start (its image cannot be pulled: registries
 // point at a closed loopback port) or is OOM-killed (a tight runtimeSettings memory limit): the
 // session fails with the pod's reason within its timeOut, never left Running.
@@ -10,7 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "../../testing/eventually.ts";
@@ -90,7 +90,7 @@ async function readyOperatorPods(w: NodeNamespace): Promise<any[]> {
 }
 
 /** A hostPath PersistentVolume on a temp dir bound to claim `claim` only, and the claim; both (and the dir) removed after the test. */
-async function hostPathClaim(w: NodeNamespace, claim: string, after: (fn: () => unknown) => void): Promise<void> {
+async function hostPathClaim(w: NodeNamespace, claim: string, after: (fn: () => unknown) => void): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `restash-${claim}-`));
   const name = `${w.namespace}-${claim}`;
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,6 +115,86 @@ async function hostPathClaim(w: NodeNamespace, claim: string, after: (fn: () => 
     metadata: { name: claim, namespace: w.namespace },
     spec: { accessModes: ["ReadWriteOnce"], storageClassName: "", resources: { requests: { storage: "1Gi" } } },
   });
+  return dir;
+}
+
+/**
+ * Triggers a backup of `bc`; once the runner has initialised the repository and is backing up (no
+ * host result yet), deletes the operator pod that holds the Lease. Waits for another replica to lead,
+ * the session to end, the deleted pod to be replaced and gone and the APIService Available again.
+ */
+async function leaderDeletedDuring(w: NodeNamespace, bc: any, what: string) {
+  // The Deployment settled (every replica Ready, none terminating): the pod to delete is the Lease holder,
+  // the one whose controllers run this session.
+  const old = await eventually(
+    "the operator Deployment settled, and its Lease holder",
+    async () => {
+      const d = await w.kube.get<any>("apps/v1", "Deployment", "restash-operator", "restash");
+      const all = (await w.kube.list<any>("v1", "Pod", "restash", "app.kubernetes.io/component=operator")).items;
+      const ready = await readyOperatorPods(w);
+      const holder = (await w.kube.get<any>("coordination.k8s.io/v1", "Lease", "restash-operator", "restash")).spec?.holderIdentity ?? "";
+      const leader = ready.find((p) => holder.startsWith(p.metadata.name));
+      return all.length === d.spec.replicas && ready.length === d.spec.replicas && leader;
+    },
+    180_000,
+    250,
+  );
+  const name = await trigger(w, bc);
+  // The runner has initialised the repository and is backing up: no host result yet.
+  const running = await eventually(
+    what,
+    async () => {
+      const s = await w.kube.get<any>(V1B, "BackupSession", name, w.namespace);
+      return s.status?.phase === "Running" && cond(s.status.conditions, "BackendRepositoryInitialized")?.status === "True" && s;
+    },
+    120_000,
+    100,
+  );
+  assert.deepEqual(running.status.targets[0].stats ?? [], [], "the backup is still running when the operator goes");
+  const deleted = Date.now();
+  await kubectl(w.node, ["-n", "restash", "delete", "pod", old.metadata.name, "--wait=false"]);
+  const lease = await eventually(
+    "another operator pod holding the Lease",
+    async () => {
+      const l = await w.kube.get<any>("coordination.k8s.io/v1", "Lease", "restash-operator", "restash");
+      const h: string = l.spec?.holderIdentity ?? "";
+      return h !== "" && !h.startsWith(old.metadata.name) && l;
+    },
+    180_000,
+    100,
+  );
+  const holder: string = lease.spec.holderIdentity;
+  const acquired = Date.parse(lease.spec.acquireTime ?? lease.spec.renewTime);
+  const leaderChanged = seconds(deleted);
+  const s = await endedSession(w, name, 300_000);
+  const ended = seconds(deleted);
+  const replicas = (await w.kube.get<any>("apps/v1", "Deployment", "restash-operator", "restash")).spec.replicas;
+  const [next] = await eventually(
+    "the Deployment's replicas Ready again, the deleted pod replaced",
+    async () => {
+      const pods = (await readyOperatorPods(w)).filter((p) => p.metadata.name !== old.metadata.name);
+      const fresh = pods.filter((p) => Date.parse(p.metadata.creationTimestamp) >= Math.floor(deleted / 1000) * 1000);
+      return pods.length >= replicas && fresh.length > 0 && fresh;
+    },
+    180_000,
+    100,
+  );
+  assert.ok(next, "a replacement pod");
+  const failover = seconds(deleted);
+  await eventually("the deleted operator pod gone", async () => (await w.kube.getOrNull("v1", "Pod", old.metadata.name, "restash")) === null, 120_000, 100);
+  const oldGone = Date.now();
+  // The webhooks and the Snapshot API are back for everyone before the test ends.
+  await eventually(
+    "the Snapshot APIService Available again",
+    async () => {
+      const a = await w.kube.request<any>("/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.repositories.stash.appscode.com");
+      return a.status?.conditions?.some((c: any) => c.type === "Available" && c.status === "True");
+    },
+    120_000,
+    250,
+  );
+  const timings = `Lease holder ${old.metadata.name} deleted -> ${holder} leads: ${leaderChanged} s; -> session ${s.status.phase}: ${ended} s; -> replacement ${next.metadata.name} Ready: ${failover} s; -> old pod gone: ${((oldGone - deleted) / 1000).toFixed(1)} s`;
+  return { s, acquired, holder, timings };
 }
 
 test("the Lease-holding operator pod deleted while the sidecar backs up 200 MB: another replica leads and carries on, the pod is replaced, and the session ends Succeeded with the snapshot in MinIO", async (t) => {
@@ -168,65 +248,7 @@ test("the Lease-holding operator pod deleted while the sidecar backs up 200 MB: 
     180_000,
     250,
   );
-  // The Deployment settled (every replica Ready, none terminating): the pod to delete is the Lease holder,
-  // the one whose controllers run this session.
-  const old = await eventually(
-    "the operator Deployment settled, and its Lease holder",
-    async () => {
-      const d = await w.kube.get<any>("apps/v1", "Deployment", "restash-operator", "restash");
-      const all = (await w.kube.list<any>("v1", "Pod", "restash", "app.kubernetes.io/component=operator")).items;
-      const ready = await readyOperatorPods(w);
-      const holder = (await w.kube.get<any>("coordination.k8s.io/v1", "Lease", "restash-operator", "restash")).spec?.holderIdentity ?? "";
-      const leader = ready.find((p) => holder.startsWith(p.metadata.name));
-      return all.length === d.spec.replicas && ready.length === d.spec.replicas && leader;
-    },
-    180_000,
-    250,
-  );
-  const name = await trigger(w, bc);
-  // The sidecar has initialised the repository and is backing up: no host result yet.
-  const running = await eventually(
-    "the sidecar backing up",
-    async () => {
-      const s = await w.kube.get<any>(V1B, "BackupSession", name, w.namespace);
-      return s.status?.phase === "Running" && cond(s.status.conditions, "BackendRepositoryInitialized")?.status === "True" && s;
-    },
-    120_000,
-    100,
-  );
-  assert.deepEqual(running.status.targets[0].stats ?? [], [], "the backup is still running when the operator goes");
-  const deleted = Date.now();
-  await kubectl(w.node, ["-n", "restash", "delete", "pod", old.metadata.name, "--wait=false"]);
-  const lease = await eventually(
-    "another operator pod holding the Lease",
-    async () => {
-      const l = await w.kube.get<any>("coordination.k8s.io/v1", "Lease", "restash-operator", "restash");
-      const h: string = l.spec?.holderIdentity ?? "";
-      return h !== "" && !h.startsWith(old.metadata.name) && l;
-    },
-    180_000,
-    100,
-  );
-  const holder: string = lease.spec.holderIdentity;
-  const acquired = Date.parse(lease.spec.acquireTime ?? lease.spec.renewTime);
-  const leaderChanged = seconds(deleted);
-  const s = await endedSession(w, name, 300_000);
-  const ended = seconds(deleted);
-  const replicas = (await w.kube.get<any>("apps/v1", "Deployment", "restash-operator", "restash")).spec.replicas;
-  const [next] = await eventually(
-    "the Deployment's replicas Ready again, the deleted pod replaced",
-    async () => {
-      const pods = (await readyOperatorPods(w)).filter((p) => p.metadata.name !== old.metadata.name);
-      const fresh = pods.filter((p) => Date.parse(p.metadata.creationTimestamp) >= Math.floor(deleted / 1000) * 1000);
-      return pods.length >= replicas && fresh.length > 0 && fresh;
-    },
-    180_000,
-    100,
-  );
-  assert.ok(next, "a replacement pod");
-  const failover = seconds(deleted);
-  await eventually("the deleted operator pod gone", async () => (await w.kube.getOrNull("v1", "Pod", old.metadata.name, "restash")) === null, 120_000, 100);
-  const oldGone = Date.now();
+  const { s, acquired, holder, timings } = await leaderDeletedDuring(w, bc, "the sidecar backing up");
   assert.equal(s.status.phase, "Succeeded", JSON.stringify(s.status, null, 1));
   const host = s.status.targets[0].stats[0];
   assert.equal(host.phase, "Succeeded");
@@ -253,19 +275,32 @@ test("the Lease-holding operator pod deleted while the sidecar backs up 200 MB: 
     250,
   );
   assert.equal(repo.status.integrity, true);
-  // The webhooks and the Snapshot API are back for everyone before the test ends.
-  await eventually(
-    "the Snapshot APIService Available again",
-    async () => {
-      const a = await w.kube.request<any>("/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.repositories.stash.appscode.com");
-      return a.status?.conditions?.some((c: any) => c.type === "Available" && c.status === "True");
-    },
-    120_000,
-    250,
+  t.diagnostic(`${timings}; session ${s.status.sessionDuration}; test ${seconds(started)} s`);
+});
+
+test("the Lease-holding operator pod deleted while a backup Job backs up a 200 MB PVC: another replica leads and the session ends Succeeded", async (t) => {
+  const started = Date.now();
+  const w = await nodeNamespace("node-failover-job");
+  const dir = await hostPathClaim(w, "data", (fn) => t.after(fn));
+  const fd = openSync(join(dir, "big"), "w");
+  for (let i = 0; i < 20; i++) writeSync(fd, randomBytes(10_000_000));
+  closeSync(fd);
+  await minioRepository(w, "failover-job");
+  const bc = await readyBackupConfiguration(w, { target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" }, paths: ["/stash-data"] } });
+  const { s, acquired, holder, timings } = await leaderDeletedDuring(w, bc, "the backup Job backing up");
+  assert.equal(s.status.phase, "Succeeded", JSON.stringify(s.status, null, 1));
+  const host = s.status.targets[0].stats[0];
+  assert.equal(host.phase, "Succeeded");
+  assert.equal(host.snapshots[0].fileStats.totalFiles, 1);
+  assert.equal(cond(s.status.targets[0].conditions, "BackupDisrupted"), undefined, "a Job that completed is not a disruption");
+  const finished = Date.parse(cond(s.status.conditions, "MetricsPushed").lastTransitionTime);
+  assert.ok(
+    finished >= Math.floor(acquired / 1000) * 1000,
+    `session finished at ${new Date(finished).toISOString()}, before ${holder} took the Lease at ${new Date(acquired).toISOString()}`,
   );
-  t.diagnostic(
-    `Lease holder ${old.metadata.name} deleted -> ${holder} leads: ${leaderChanged} s; -> replacement ${next.metadata.name} Ready: ${failover} s; -> session Succeeded: ${ended} s; -> old pod gone: ${((oldGone - deleted) / 1000).toFixed(1)} s; session ${s.status.sessionDuration}; test ${seconds(started)} s`,
-  );
+  const job = (await w.kube.list<any>("batch/v1", "Job", w.namespace)).items[0];
+  assert.equal(job.status?.succeeded, 1, JSON.stringify(job.status));
+  t.diagnostic(`${timings}; session ${s.status.sessionDuration}; test ${seconds(started)} s`);
 });
 
 test("a backup Job whose image cannot be pulled fails its BackupSession with ImagePullBackOff/ErrImagePull naming the image, within its timeOut", async (t) => {
