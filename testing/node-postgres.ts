@@ -162,7 +162,7 @@ export function endedRestoreSession(w: NodeNamespace, name: string): Promise<any
       const r = await w.kube.get<any>(V1B, "RestoreSession", name, w.namespace);
       return ["Succeeded", "Failed"].includes(r.status?.phase) && r;
     },
-    240_000,
+    360_000,
     500,
   );
 }

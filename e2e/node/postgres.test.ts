@@ -81,7 +81,7 @@ test("a PostgreSQL server's databases are dumped by the postgres-backup Task's J
       const jobs = (await w.kube.list<any>("batch/v1", "Job", w.namespace)).items;
       return jobs.find((j) => j.metadata.ownerReferences?.some((o: any) => o.kind === "BackupSession") && j.status?.succeeded === 1);
     },
-    60_000,
+    180_000,
     250,
   );
   const pods = (await w.kube.list<any>("v1", "Pod", w.namespace, `job-name=${job.metadata.name}`)).items;
@@ -134,6 +134,8 @@ test("a RestoreSession with the postgres-restore Task replays the dump into a fr
   await eventually(
     "the restore Job complete",
     async () => (await w.kube.get<any>("batch/v1", "Job", jobs[0].metadata.name, w.namespace)).status?.succeeded === 1,
+    180_000,
+    250,
   );
   console.log(`[pg] restore: ${digest.split(" ").slice(0, 2).join(" + ")} rows compared, Succeeded after ${rs.status.sessionDuration ?? "?"}`);
 });
