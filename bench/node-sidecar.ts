@@ -239,7 +239,7 @@ async function main() {
     const ratios = side.map((s, i) => s.wall / raw[i].wall);
     const resticRatios = side.map((s, i) => s.restic / raw[i].backupPhase);
     const med = (f: (x: (typeof side)[number]) => number) => median(side.map(f)).toFixed(2).padStart(10);
-    const row = (label: string, v: string) => console.log(label.padEnd(72) + v);
+    const row = (label: string, v: string) => console.log(label.padEnd(80) + v);
     console.log(`\nnode-sidecar: backup of ${mb} MB in ${files} files from an emptyDir into MinIO (S3), on the real node; ${rounds} rounds`);
     row("side (median s)", "");
     row(
@@ -249,7 +249,7 @@ async function main() {
         .padStart(10),
     );
     row(
-      "  of which restic itself (inside the container)",
+      "  of which the restic process (timed inside the container)",
       median(raw.map((x) => x.restic))
         .toFixed(2)
         .padStart(10),
