@@ -8,6 +8,7 @@ import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { testNamespace } from "../../testing/cluster.ts";
 import { cleanupAfterFile, eventually } from "../../testing/e2e.ts";
 import { startBlueprintController } from "./controller.ts";
+import type { BackupConfiguration, Repository } from "../../schema/types.generated.ts";
 
 const V1BETA1 = "stash.appscode.com/v1beta1";
 const V1ALPHA1 = "stash.appscode.com/v1alpha1";
@@ -57,8 +58,8 @@ async function start(prefix: string) {
   return { kube, namespace, controller, bpName };
 }
 
-const bcOf = (kube: Kube, ns: string, name: string) => kube.getOrNull<KubeObject>(V1BETA1, "BackupConfiguration", name, ns);
-const repoOf = (kube: Kube, ns: string, name: string) => kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", name, ns);
+const bcOf = (kube: Kube, ns: string, name: string) => kube.getOrNull<BackupConfiguration>(V1BETA1, "BackupConfiguration", name, ns);
+const repoOf = (kube: Kube, ns: string, name: string) => kube.getOrNull<Repository>(V1ALPHA1, "Repository", name, ns);
 
 test("an annotated Deployment gets its blueprint's Repository and BackupConfiguration, kept in step and removed with the annotation", async () => {
   const { kube, namespace, bpName } = await start("auto-deploy");
@@ -100,13 +101,13 @@ test("an annotated Deployment gets its blueprint's Repository and BackupConfigur
     }),
   );
   await eventually("the new retention policy", async () => (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec.retentionPolicy.keepLast === 7);
-  await eventually("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs.prefix === "x/stash-demo");
+  await eventually("the new prefix", async () => (await repoOf(kube, namespace, "deployment-stash-demo"))?.spec.backend.gcs!.prefix === "x/stash-demo");
 
   // An annotation changes: so does the configuration.
   await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName, "stash.appscode.com/schedule": "0 3 * * *" }));
   await eventually("the new schedule", async () => {
     const spec = (await bcOf(kube, namespace, "deployment-stash-demo"))?.spec;
-    return spec?.schedule === "0 3 * * *" && spec.target.paths === undefined;
+    return spec?.schedule === "0 3 * * *" && spec.target!.paths === undefined;
   });
 
   // The annotation goes: the configuration goes, the Repository (and its data) stays.
@@ -156,9 +157,9 @@ test("a PVC and an AppBinding get `persistentvolumeclaim-<name>` and `app-<name>
       { name: "database", value: "shop" },
     ],
   });
-  assert.deepEqual(app.spec.target.ref, { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "sample-postgres" });
+  assert.deepEqual(app.spec.target!.ref, { apiVersion: "appcatalog.appscode.com/v1alpha1", kind: "AppBinding", name: "sample-postgres" });
   const repo = await eventually("the AppBinding's Repository", () => repoOf(kube, namespace, "app-sample-postgres"));
-  assert.equal(repo.spec.backend.s3.prefix, `postgres/${namespace}/sample-postgres`);
+  assert.equal(repo.spec.backend.s3!.prefix, `postgres/${namespace}/sample-postgres`);
 });
 
 test("a blueprint in another backupNamespace names the objects `<target ns>-<kind>-<name>` there and points back at the target", async () => {
@@ -169,7 +170,7 @@ test("a blueprint in another backupNamespace names the objects `<target ns>-<kin
   await kube.apply(deployment(namespace, { "stash.appscode.com/backup-blueprint": bpName }));
   const name = `${namespace}-deployment-stash-demo`;
   const bc = await eventually("the BackupConfiguration in the backup namespace", () => bcOf(kube, backupNs, name));
-  assert.deepEqual(bc.spec.target.ref, { apiVersion: "apps/v1", kind: "Deployment", name: "stash-demo", namespace });
+  assert.deepEqual(bc.spec.target!.ref, { apiVersion: "apps/v1", kind: "Deployment", name: "stash-demo", namespace });
   assert.equal(bc.metadata.ownerReferences, undefined);
   assert.ok(await repoOf(kube, backupNs, name));
 });

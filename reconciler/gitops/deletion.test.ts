@@ -8,6 +8,7 @@ import type { Kube, KubeObject } from "../../lib/kube/client.ts";
 import { grantStash, policyYaml, readyCondition, sourceEvents, syncNow, webPolicy, withGitops } from "../../testing/gitops-fixture.ts";
 import { POLICY_SOURCE_API, POLICY_SOURCE_FINALIZER } from "../../policies/policy-source.ts";
 import { SOURCE_NAME_LABEL } from "../../policies/tracking.ts";
+import type { BackupConfiguration, PolicySource, Repository } from "../../schema/types.generated.ts";
 
 after(() => stopControlPlane());
 
@@ -54,23 +55,27 @@ test("deleting a PolicySource with prune: true deletes what it applied; kept Rep
       } as KubeObject,
       { fieldManager: "someone" },
     );
-    const db = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
+    const db = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace);
     await kube.mergePatch(db, { metadata: { labels: { [SOURCE_NAME_LABEL]: "other" } } });
     // The prunable Repository is held by a test finalizer so its last state can be read; it has wipeOut on.
-    await kube.mergePatch(await kube.get<KubeObject>(REPO, "Repository", "scratch", namespace), { metadata: { finalizers: [HOLD] }, spec: { wipeOut: true } });
+    await kube.mergePatch(await kube.get<Repository>(REPO, "Repository", "scratch", namespace), { metadata: { finalizers: [HOLD] }, spec: { wipeOut: true } });
 
     await deleteSource(kube, namespace, "p");
     await syncNow(ctl, namespace, "p");
-    assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null, "the finalizer was removed and the source is gone");
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "an applied object is deleted");
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), "an object another source took over is left alone");
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "handmade", namespace), "objects outside the inventory are never deleted");
+    assert.equal(
+      await kube.getOrNull<PolicySource>(POLICY_SOURCE_API, "PolicySource", "p", namespace),
+      null,
+      "the finalizer was removed and the source is gone",
+    );
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace), null, "an applied object is deleted");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), "an object another source took over is left alone");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "handmade", namespace), "objects outside the inventory are never deleted");
     for (const kept of ["web-repo", "db-repo"]) {
-      const repo = await kube.get<KubeObject>(REPO, "Repository", kept, namespace);
+      const repo = await kube.get<Repository>(REPO, "Repository", kept, namespace);
       assert.equal(repo.metadata.deletionTimestamp, undefined, `${kept} is kept: its policy did not make it prunable`);
       assert.equal(repo.metadata.labels?.[SOURCE_NAME_LABEL], undefined, `${kept} is released`);
     }
-    const scratch = await kube.get<KubeObject>(REPO, "Repository", "scratch", namespace);
+    const scratch = await kube.get<Repository>(REPO, "Repository", "scratch", namespace);
     assert.ok(scratch.metadata.deletionTimestamp, "a prunable Repository is deleted");
     assert.equal(scratch.spec.wipeOut, false, "and wipeOut was turned off first");
     await kube.mergePatch(scratch, { metadata: { finalizers: null } });
@@ -90,8 +95,8 @@ test("deleting a PolicySource with prune: false orphans its objects with their l
 
     await deleteSource(kube, namespace, "p");
     await syncNow(ctl, namespace, "p");
-    assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
-    const web = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    assert.equal(await kube.getOrNull<PolicySource>(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
+    const web = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace);
     assert.equal(web.metadata.deletionTimestamp, undefined, "orphaned, not deleted");
     assert.equal(web.metadata.labels?.[SOURCE_NAME_LABEL], "p", "tracking labels stay (Flux leaves them)");
     const orphaned = (await sourceEvents(kube, namespace, "p")).find((e) => (e as any).reason === "Orphaned");
@@ -105,8 +110,8 @@ test("deleting a PolicySource with prune: false orphans its objects with their l
     await sync("p", { suspend: true });
     await deleteSource(kube, namespace, "p");
     await syncNow(ctl, namespace, "p");
-    assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), "a suspended source's deletion deletes nothing");
+    assert.equal(await kube.getOrNull<PolicySource>(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace), "a suspended source's deletion deletes nothing");
   });
 });
 
@@ -123,13 +128,13 @@ test("a failed delete keeps the finalizer and is retried; a deleted service acco
     assert.equal(readyCondition(held)?.reason, "PruneFailed");
     assert.match(readyCondition(held)!.message!, /2 failed .*BackupConfiguration .*\/web: .*403/);
     assert.equal(held.status?.inventory?.entries.length, 2, "the inventory is kept for the retry");
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
 
     // The account is deleted: nothing can be deleted as it; the source goes, the objects stay.
     await kube.delete({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "policy-sync", namespace } });
     await syncNow(ctl, namespace, "p");
-    assert.equal(await kube.getOrNull(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+    assert.equal(await kube.getOrNull<PolicySource>(POLICY_SOURCE_API, "PolicySource", "p", namespace), null);
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
     const skipped = (await sourceEvents(kube, namespace, "p")).find((e) => (e as any).reason === "PruneSkipped");
     assert.equal((skipped as any)?.type, "Warning");
     assert.match((skipped as any)?.message ?? "", /service account .*policy-sync no longer exists.*2 object\(s\) left in place/);

@@ -27,6 +27,7 @@ import { gitAt, openRepo } from "./git-source.ts";
 import { NOTES_REF, writeNote } from "./notes.ts";
 import { signBody } from "./receiver.ts";
 import { startGitHttpServer } from "../../testing/git-http-fixture.ts";
+import type { BackupConfiguration, Repository } from "../../schema/types.generated.ts";
 
 after(() => stopControlPlane());
 
@@ -60,7 +61,7 @@ test("a git:// remote served by git daemon is synced, and notes are pushed back 
     const src = await sync("p", { url: `git://127.0.0.1:${port}/remote.git` });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
     assert.equal((await noteLines(remote.bare, head))[0]?.result, "Applied");
   });
 });
@@ -87,7 +88,7 @@ test("a signed push webhook syncs at once; a bad signature or a notes push is no
     assert.equal(ignored.status, 202);
     assert.match(await ignored.text(), /not a branch push/);
     await ctl.idle();
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null, "no sync from unsigned or notes pushes");
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), null, "no sync from unsigned or notes pushes");
 
     const ok = await fetch(url, {
       method: "POST",
@@ -96,7 +97,7 @@ test("a signed push webhook syncs at once; a bad signature or a notes push is no
     });
     assert.equal(ok.status, 202);
     await eventually("the pushed revision", async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${head}`, 30_000);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace));
   });
 });
 
@@ -112,7 +113,7 @@ test("a local directory source applies on file save, and a symlink leaving it or
     await writeFile(join(dir, "web.yaml"), policyYaml("web", '  schedule: "7 7 * * *"\n'));
     await eventually(
       "the saved file applied",
-      async () => (await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *",
+      async () => (await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule === "7 7 * * *",
       30_000,
     );
 
@@ -137,7 +138,7 @@ test("concurrent note writers are merged, not lost, and backup results land on t
         writeNote(w, head, [{ time: `2026-01-01T00:00:0${i}Z`, kind: "backup", source: "other/cluster", revision: `main@sha1:${head}`, writer: i }]),
       ),
     );
-    const bc = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    const bc = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace);
     await ctl.recordBackupResult({
       backupConfiguration: bc,
       session: "web-1700000000",
@@ -178,19 +179,19 @@ test("concurrent note writers are merged, not lost, and backup results land on t
 
     // A prunable Repository is pruned when its policy leaves Git, and wipeOut never rides along.
     // A finalizer holds the deleted Repository so the test can see what the prune left in it.
-    await kube.mergePatch(await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace), {
+    await kube.mergePatch(await kube.get<Repository>(REPO, "Repository", "web-repo", namespace), {
       metadata: { finalizers: ["test.restash.dev/hold"] },
       spec: { wipeOut: true },
     });
     await work.remove("web.yaml");
     await work.commitAndPush("drop web");
     await syncNow(ctl, namespace, "p");
-    const held = await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace);
+    const held = await kube.get<Repository>(REPO, "Repository", "web-repo", namespace);
     assert.ok(held.metadata.deletionTimestamp, "the Repository is being deleted");
     assert.equal(held.spec.wipeOut, false, "pruning never wipes the backup data");
     await kube.mergePatch(held, { metadata: { finalizers: null } });
-    assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
+    assert.equal(await kube.getOrNull<Repository>(REPO, "Repository", "web-repo", namespace), null);
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace), null);
   });
 });
 

@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stopControlPlane, testNamespace } from "../../testing/cluster.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
 import { newKeyPair, startSshGitServer, type SshGitServer } from "../../testing/git-ssh-fixture.ts";
 import { getSource, policyYaml, readyCondition, webPolicy, withGitops, type GitopsEnv } from "../../testing/gitops-fixture.ts";
 import { gitAt } from "./git-source.ts";
 import { NOTES_REF } from "./notes.ts";
+import type { BackupConfiguration } from "../../schema/types.generated.ts";
 
 const BC = "stash.appscode.com/v1beta1";
 
@@ -73,7 +73,7 @@ test("an ssh remote with a Flux-format Secret syncs, follows pushes and pushes n
       });
       assert.equal(readyCondition(src)?.status, "True", `${readyCondition(src)?.message}\nsshd: ${server.log()}`);
       assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c1}`);
-      assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+      assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
       const note = await gitAt(remote.bare).raw(["notes", `--ref=${NOTES_REF}`, "show", c1]);
       assert.match(note, /"result":"Applied"/, "the note went back to the remote over ssh");
 
@@ -81,7 +81,7 @@ test("an ssh remote with a Flux-format Secret syncs, follows pushes and pushes n
       const c2 = await work.commitAndPush("change web");
       src = await env.resync("p");
       assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c2}`, readyCondition(src)?.message);
-      assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "9 9 * * *");
+      assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "9 9 * * *");
       assert.match(server.log(), /Accepted publickey for/, "sshd authenticated the client key");
       await assertNoKeyAnywhere(server.clientKey.privateKey, env, logs, ["p"]);
     },
@@ -124,7 +124,7 @@ test("ssh: a wrong key fails authentication, an unknown host key is refused, a S
       assert.match(ready.message!, /the Secret has an identity but no known_hosts/);
       assert.equal(noHosts.status?.conditions?.find((c) => c.type === "Stalled")?.status, "True");
 
-      assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "nothing applied");
+      assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace), null, "nothing applied");
       for (const n of ["wrong-key", "unknown-host", "no-hosts"]) assert.equal((await getSource(kube, namespace, n)).status?.lastAppliedRevision, undefined);
       await assertNoKeyAnywhere(stranger.privateKey, env, logs, ["wrong-key"]);
       await assertNoKeyAnywhere(server.clientKey.privateKey, env, logs, ["unknown-host", "no-hosts"]);
@@ -150,12 +150,12 @@ test("ssh: a passphrase-protected key works with the Secret's password (Flux's k
         await syncWithSecret(env, "wrong-pass", { identity: locked.privateKey, password: "not it", known_hosts: server.knownHosts }),
       )!;
       assert.equal(ready.reason, "AuthenticationFailed", ready.message);
-      assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null);
+      assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace), null);
 
       const src = await syncWithSecret(env, "locked", { identity: locked.privateKey, password: passphrase, known_hosts: server.knownHosts });
       assert.equal(readyCondition(src)?.status, "True", `${readyCondition(src)?.message}\nsshd: ${server.log()}`);
       assert.equal(src.status?.lastAppliedRevision, `main@sha1:${head}`);
-      assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+      assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
 
       await assertNoKeyAnywhere(locked.privateKey, env, logs, ["locked", "wrong-pass"]);
       for (const f of await filesUnder(workDir)) assert.ok(!(await readFile(f, "utf8")).includes(passphrase), `the passphrase is on disk in ${f}`);

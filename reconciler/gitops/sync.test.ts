@@ -9,6 +9,7 @@ import { defaultsYaml, getSource, noteLines, policyYaml, readyCondition, sourceE
 import { NOTES_REF } from "./notes.ts";
 import { gitAt } from "./git-source.ts";
 import { REVISION_ANNOTATION, SOURCE_NAME_LABEL } from "../../policies/tracking.ts";
+import type { BackupConfiguration, Repository } from "../../schema/types.generated.ts";
 
 after(() => stopControlPlane());
 
@@ -40,22 +41,22 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
         `${namespace}_web_stash.appscode.com_BackupConfiguration`,
       ],
     );
-    const web = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    const web = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace);
     assert.equal(web.spec.schedule, "*/30 * * * *");
     assert.equal(web.metadata.labels?.[SOURCE_NAME_LABEL], "policies");
     assert.equal(web.metadata.annotations?.["restash.dev/file"], "apps/web.yaml");
     assert.equal(web.metadata.annotations?.[REVISION_ANNOTATION], `main@sha1:${c1}`);
-    const db = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
+    const db = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace);
     assert.equal(db.spec.schedule, "0 3 * * *");
-    const webRepo = await kube.get<KubeObject>(REPO, "Repository", "web-repo", namespace);
-    assert.equal(webRepo.spec.backend.s3.prefix, `team/${namespace}/web`);
+    const webRepo = await kube.get<Repository>(REPO, "Repository", "web-repo", namespace);
+    assert.equal(webRepo.spec.backend.s3!.prefix, `team/${namespace}/web`);
     const managers = (web.metadata.managedFields ?? []).map((m: any) => `${m.manager}/${m.operation}`);
     assert.deepEqual(managers, ["restash/Apply"]);
 
     // A resync of the same revision writes nothing.
     const rv = web.metadata.resourceVersion;
     await syncNow(ctl, namespace, "policies");
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).metadata.resourceVersion, rv);
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).metadata.resourceVersion, rv);
     assert.equal((await getSource(kube, namespace, "policies")).status?.lastSyncSummary?.unchanged, 4);
 
     // Change one file, rename another, delete the third's file: db is pruned (its Repository is kept), web changes.
@@ -64,8 +65,8 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     const c2 = await work.commitAndPush("change web, move db");
     src = await resync("policies");
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c2}`);
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "15 * * * *");
-    const movedDb = await kube.get<KubeObject>(BC, "BackupConfiguration", "db", namespace);
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "15 * * * *");
+    const movedDb = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace);
     assert.equal(movedDb.metadata.annotations?.["restash.dev/file"], "moved/db.yaml");
     assert.equal(movedDb.metadata.uid, db.metadata.uid, "a renamed file updates the object in place");
 
@@ -73,8 +74,8 @@ test("policies pushed to Git become Stash objects; changes, renames and deletion
     const c3 = await work.commitAndPush("drop db");
     src = await resync("policies");
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${c3}`);
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
-    const keptRepo = await kube.get<KubeObject>(REPO, "Repository", "db-repo", namespace);
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), null);
+    const keptRepo = await kube.get<Repository>(REPO, "Repository", "db-repo", namespace);
     assert.equal(keptRepo.metadata.labels?.[SOURCE_NAME_LABEL], undefined, "a kept Repository is released, not deleted");
     assert.deepEqual(
       src.status?.inventory?.entries.map((e) => e.id),
@@ -113,9 +114,9 @@ test("a broken commit applies and prunes nothing, names file, line and field, an
     assert.equal(src.status?.conditions?.find((c) => c.type === "Stalled")?.status, "True");
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${good}`);
     assert.equal(src.status?.lastAttemptedRevision, `main@sha1:${bad}`);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), "nothing pruned from a bad revision");
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "extra", namespace), null, "nothing applied from a bad revision");
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), "nothing pruned from a bad revision");
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "extra", namespace), null, "nothing applied from a bad revision");
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
     const note = await noteLines(remote.bare, bad);
     assert.equal(note[0].result, "Failed");
     assert.deepEqual(
@@ -136,8 +137,8 @@ test("a broken commit applies and prunes nothing, names file, line and field, an
       undefined,
     );
     assert.equal(after.status?.lastAppliedRevision, `main@sha1:${fixed}`);
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "5 * * * *");
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), null);
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "5 * * * *");
     assert.equal((await noteLines(remote.bare, fixed))[0].result, "Applied");
   });
 });
@@ -156,27 +157,27 @@ test("a force-pushed history is refused until accepted; a vanished branch stalls
     let src = await resync("p");
     assert.equal(readyCondition(src)?.reason, "HistoryRewritten");
     assert.match(readyCondition(src)!.message!, new RegExp(`${rewritten.slice(0, 12)} does not descend from the applied ${second.slice(0, 12)}`));
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), "nothing pruned");
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace), null, "nothing applied");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), "nothing pruned");
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "other", namespace), null, "nothing applied");
 
     src = await sync("p", {}, { "restash.dev/accept-history-rewrite": rewritten });
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${rewritten}`);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace));
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace), null);
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "other", namespace));
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace), null);
 
     // The branch disappears.
     src = await sync("p", { branch: "gone" }, { "restash.dev/accept-history-rewrite": rewritten });
     assert.equal(readyCondition(src)?.reason, "BranchNotFound");
     assert.match(readyCondition(src)!.message!, /branch "gone" does not exist on file:\/\//);
     assert.equal(src.status?.lastAppliedRevision, `main@sha1:${rewritten}`);
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "other", namespace), "a vanished branch prunes nothing");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "other", namespace), "a vanished branch prunes nothing");
 
     // The remote is unreachable.
     src = await sync("p", { url: "git://127.0.0.1:1/nothing.git", branch: "main" });
     assert.equal(readyCondition(src)?.reason, "RemoteUnreachable");
     assert.equal(src.status?.conditions?.find((c) => c.type === "Reconciling")?.status, "True");
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace));
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace));
   });
 });
 
@@ -186,7 +187,7 @@ test("a hand edit is restored and reported; another applier's fields and another
     await sync("p");
 
     // kubectl-style hand edit (an Update by another manager) of a field the source set.
-    const live = await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace);
+    const live = await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace);
     await kube.request(await kube.pathOf(live), {
       method: "PATCH",
       body: { spec: { schedule: "0 0 * * *" } },
@@ -195,7 +196,7 @@ test("a hand edit is restored and reported; another applier's fields and another
     });
     let src = await resync("p");
     assert.equal(readyCondition(src)?.status, "True", readyCondition(src)?.message);
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace)).spec.schedule, "*/30 * * * *");
     assert.match(
       src.status!.lastDriftCorrection!.objects.join("\n"),
       /BackupConfiguration .*\/web: .*spec\.schedule.* changed outside Git by kubectl-edit; restored/,
@@ -227,7 +228,7 @@ test("a hand edit is restored and reported; another applier's fields and another
       src.status!.lastSyncSummary!.conflicts!.join("\n"),
       /BackupConfiguration .*\/taken: .*spec\.schedule.* owned by argocd-controller; not overwritten/,
     );
-    assert.equal((await kube.get<KubeObject>(BC, "BackupConfiguration", "taken", namespace)).spec.schedule, "1 1 * * *");
+    assert.equal((await kube.get<BackupConfiguration>(BC, "BackupConfiguration", "taken", namespace)).spec.schedule, "1 1 * * *");
     assert.notEqual(src.status?.lastAppliedRevision, `main@sha1:${c2}`);
   });
 });
@@ -245,8 +246,12 @@ test("a source only touches what its service account may: without Repository rig
         ready.message!,
         /Repository .*\/web-repo: 403 .*system:serviceaccount:gitops-rbac-[0-9a-f]+:policy-sync.* cannot patch resource "repositories"/,
       );
-      assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "web", namespace), null, "the permitted object is not applied either: all or nothing");
-      assert.equal(await kube.getOrNull(REPO, "Repository", "web-repo", namespace), null);
+      assert.equal(
+        await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "web", namespace),
+        null,
+        "the permitted object is not applied either: all or nothing",
+      );
+      assert.equal(await kube.getOrNull<Repository>(REPO, "Repository", "web-repo", namespace), null);
     },
     onlyBackupConfigurations,
   );
@@ -267,9 +272,9 @@ test("two sources in two namespaces each apply their own policies, and one may n
       );
       assert.equal(readyCondition(await a.sync("team", { path: "team-a" }))?.status, "True");
       assert.equal(readyCondition(await b.sync("team", { url: a.remote.url, path: "team-b" }))?.status, "True");
-      assert.equal((await a.kube.get<KubeObject>(REPO, "Repository", "web-repo", a.namespace)).spec.backend.storageSecretName, "a-creds");
-      assert.equal((await b.kube.get<KubeObject>(REPO, "Repository", "db-repo", b.namespace)).spec.backend.storageSecretName, "b-creds");
-      assert.equal(await a.kube.getOrNull(BC, "BackupConfiguration", "db", a.namespace), null);
+      assert.equal((await a.kube.get<Repository>(REPO, "Repository", "web-repo", a.namespace)).spec.backend.storageSecretName, "a-creds");
+      assert.equal((await b.kube.get<Repository>(REPO, "Repository", "db-repo", b.namespace)).spec.backend.storageSecretName, "b-creds");
+      assert.equal(await a.kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", a.namespace), null);
 
       // A second source in namespace A pointing at team-a's files: every object is the first source's.
       const intruder = await a.sync("intruder", { path: "team-a" });
@@ -283,7 +288,7 @@ test("two sources in two namespaces each apply their own policies, and one may n
       await syncNow(b.ctl, b.namespace, "team");
       const bSrc = await getSource(b.kube, b.namespace, "team");
       assert.equal(readyCondition(bSrc)?.reason, "ApplyFailed");
-      assert.equal(await a.kube.getOrNull(BC, "BackupConfiguration", "cross", a.namespace), null);
+      assert.equal(await a.kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "cross", a.namespace), null);
     });
   });
 });
@@ -301,17 +306,17 @@ test("a source polls its remote on its interval, and a suspended source applies 
       async () => (await getSource(kube, namespace, "p")).status?.lastAppliedRevision === `main@sha1:${polled}`,
       30_000,
     );
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "db", namespace));
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "db", namespace));
 
     await sync("p", { interval: "200ms", suspend: true });
     await work.write({ "suspended.yaml": policyYaml("suspended") });
     await work.commitAndPush("while suspended");
     await syncNow(ctl, namespace, "p");
-    assert.equal(await kube.getOrNull(BC, "BackupConfiguration", "suspended", namespace), null, "a suspended source applies nothing");
+    assert.equal(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "suspended", namespace), null, "a suspended source applies nothing");
     assert.equal((await getSource(kube, namespace, "p")).status?.lastAppliedRevision, `main@sha1:${polled}`);
 
     await sync("p", { interval: "1h", suspend: false });
-    assert.ok(await kube.getOrNull(BC, "BackupConfiguration", "suspended", namespace), "resumed");
+    assert.ok(await kube.getOrNull<BackupConfiguration>(BC, "BackupConfiguration", "suspended", namespace), "resumed");
   });
 });
 
