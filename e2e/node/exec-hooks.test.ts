@@ -70,7 +70,8 @@ test("a preBackup exec hook runs in the app container through the kubelet, and t
       retentionPolicy: { name: "keep-last-5", keepLast: 5, prune: true },
     },
   });
-  const session = await endedBackupSession(w);
+  // The CronJob's trigger Job, then the sidecar's backup: slow on a loaded 2-core machine.
+  const session = await endedBackupSession(w, 360_000);
   assert.equal(session.status.phase, "Succeeded", JSON.stringify(session.status, null, 1));
   const target = session.status.targets[0];
   assert.equal(cond(target.conditions, "PreBackupHookExecutionSucceeded")?.status, "True", JSON.stringify(target.conditions));
