@@ -6,7 +6,7 @@
 //   postgresCredentials(w, name)                               the Secret an AppBinding and the server share
 //   minioRepository(w, name, prefix) -> { minio, bucket, env } Secret + Repository; env for restic run from the test
 //   psql(w, pod, db, sql) -> stdout                            psql -XAtq in the server's container (local socket)
-//   endedRestoreSession(w, name) -> RestoreSession             Succeeded or Failed
+//   endedRestoreSession(w, name) -> RestoreSession             Succeeded or Failed (within 10 min: each Task step starts Node)
 //   deleteAfter(w)                                             the namespace goes after the file's tests
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
@@ -162,7 +162,7 @@ export function endedRestoreSession(w: NodeNamespace, name: string): Promise<any
       const r = await w.kube.get<any>(V1B, "RestoreSession", name, w.namespace);
       return ["Succeeded", "Failed"].includes(r.status?.phase) && r;
     },
-    360_000,
+    600_000,
     500,
   );
 }
