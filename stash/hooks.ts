@@ -14,36 +14,15 @@ import { connect } from "node:net";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { stalled, transient, type ReconcileError } from "../lib/errors.ts";
+import type { HTTPPostAction, PreBackupHook } from "../schema/types.generated.ts";
 
 export type HookType = "preBackup" | "postBackup" | "preRestore" | "postRestore";
 export type ExecutionPolicy = "Always" | "OnSuccess" | "OnFailure" | "OnFinalRetryFailure";
 
-export interface HTTPHeader {
-  name: string;
-  value: string;
-}
+export type { HTTPGetAction, HTTPHeader, HTTPPostAction } from "../schema/types.generated.ts";
 
-export interface HTTPGetAction {
-  host?: string;
-  port: number | string;
-  path?: string;
-  scheme?: "HTTP" | "HTTPS";
-  httpHeaders?: HTTPHeader[];
-}
-
-export interface HTTPPostAction extends HTTPGetAction {
-  body?: string;
-  form?: { key: string; values?: string[] }[];
-}
-
-/** kmodules prober Handler. */
-export interface Handler {
-  containerName?: string;
-  exec?: { command: string[] };
-  httpGet?: HTTPGetAction;
-  httpPost?: HTTPPostAction;
-  tcpSocket?: { host?: string; port: number | string };
-}
+/** kmodules prober Handler: what every Stash hook (preBackup, postRestore, ...) holds besides its executionPolicy. */
+export type Handler = Pick<PreBackupHook, "containerName" | "exec" | "httpGet" | "httpPost" | "tcpSocket">;
 
 /** Stash's Summary: the data hook templates see. */
 export interface HookSummary {
@@ -395,7 +374,7 @@ function httpCall(method: "GET" | "POST", a: HTTPPostAction, handler: Handler, s
   if (method === "POST") {
     if (a.form?.length) {
       const form = new URLSearchParams();
-      for (const f of a.form) for (const v of f.values ?? []) form.append(f.key, v);
+      for (const f of a.form) for (const v of f.values ?? []) form.append(String(f.key), v);
       body = form.toString();
       if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) headers["Content-Type"] = "application/x-www-form-urlencoded";
     } else body = renderTemplate(a.body ?? "", summary);

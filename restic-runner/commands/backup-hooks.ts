@@ -5,7 +5,8 @@
 // which the operator's phase rules read. The executor pod is the runner's own (POD_NAME): exec
 // hooks run in it through the API server's pods/exec (pod-exec.ts).
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type { BackupSession, BackupTarget, Condition } from "../../schema/types.generated.ts";
+import type { BackupInvoker, BackupView } from "../../stash/invoker-targets.ts";
 import { setCondition } from "../../lib/conditions.ts";
 import { C } from "../../stash/conditions.ts";
 import { updateStatus } from "../../lib/status.ts";
@@ -21,12 +22,18 @@ export interface HookTarget {
   namespace: string;
 }
 
-export function hookSummary(session: KubeObject, invoker: KubeObject, target: HookTarget, phase: string, error?: string): HookSummary {
+export function hookSummary(session: BackupSession, invoker: BackupInvoker | BackupView, target: HookTarget, phase: string, error?: string): HookSummary {
   return {
     Name: session.metadata.name!,
     Namespace: session.metadata.namespace!,
     Invoker: { APIGroup: "stash.appscode.com", Kind: invoker.kind, Name: invoker.metadata.name! },
-    Target: { APIVersion: invoker.spec?.target?.ref?.apiVersion, Kind: target.kind, Name: target.name, Namespace: target.namespace },
+    // A batch's own spec has no target (a member's view has); its hooks then carry no target apiVersion.
+    Target: {
+      APIVersion: (invoker.spec as { target?: BackupTarget } | undefined)?.target?.ref?.apiVersion,
+      Kind: target.kind,
+      Name: target.name,
+      Namespace: target.namespace,
+    },
     Status: { Phase: phase, ...(error ? { Error: error } : {}) },
     RetryLeft: session.spec?.retryLeft ?? 0,
   };
@@ -35,8 +42,8 @@ export function hookSummary(session: KubeObject, invoker: KubeObject, target: Ho
 /** Runs the preBackup hook; returns its condition, or undefined when there is none. */
 export async function runPreBackupHook(
   deps: RunnerDeps,
-  session: KubeObject,
-  invoker: KubeObject,
+  session: BackupSession,
+  invoker: BackupInvoker | BackupView,
   target: HookTarget,
   secrets: string[],
 ): Promise<OutputCondition | undefined> {
@@ -67,8 +74,8 @@ export async function runPreBackupHook(
 /** Runs the postBackup hook if its executionPolicy allows for `phase`; a skip is recorded as True, as Stash does. */
 export async function runPostBackupHook(
   deps: RunnerDeps,
-  session: KubeObject,
-  invoker: KubeObject,
+  session: BackupSession,
+  invoker: BackupInvoker | BackupView,
   target: HookTarget,
   phase: string,
   error: string | undefined,
@@ -111,14 +118,19 @@ export async function runPostBackupHook(
 export async function writeTargetConditions(deps: RunnerDeps, sessionName: string, target: HookTarget, conditions: OutputCondition[]): Promise<void> {
   if (conditions.length === 0) return;
   const now = new Date(deps.now());
-  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: target.namespace }, (status, obj) => {
-    const t = (status.targets ?? []).find(
-      (x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name && (x.ref?.namespace || target.namespace) === target.namespace,
-    );
-    if (!t) return undefined;
-    let cs = t.conditions ?? [];
-    for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation);
-    t.conditions = cs;
-    return status;
-  });
+  await updateStatus<BackupSession>(
+    deps.kube,
+    { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: target.namespace },
+    (status, obj) => {
+      const t = (status.targets ?? []).find(
+        (x) => x.ref?.kind === target.kind && x.ref?.name === target.name && (x.ref?.namespace || target.namespace) === target.namespace,
+      );
+      if (!t) return undefined;
+      let cs = t.conditions ?? [];
+      // setCondition always stamps lastTransitionTime, which the generated Condition requires.
+      for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation) as Condition[];
+      t.conditions = cs;
+      return status;
+    },
+  );
 }

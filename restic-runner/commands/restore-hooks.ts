@@ -8,7 +8,10 @@
 // skipped by its executionPolicy is recorded True with the reason; the phase a postRestore sees is
 // Failed when any host failed or any condition of the session is False, else Succeeded.
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { Kube } from "../../lib/kube/client.ts";
+import type { Condition, RestoreSession, TargetRef } from "../../schema/types.generated.ts";
+import type { RestoreExecutorView } from "./restore-invoker.ts";
 import { getCondition, setCondition } from "../../lib/conditions.ts";
 import { goDuration } from "../../stash/phases.ts";
 import { C } from "../../stash/conditions.ts";
@@ -33,7 +36,13 @@ export interface HookEnv {
 }
 
 /** The phase and error a restore hook's Summary carries (Stash's RestoreSession GetSummary). Pure. */
-export function restoreTargetState(status: any, own?: { phase: string; error?: string }): { phase: string; error?: string } {
+/** What restoreTargetState reads of a RestoreSession-shaped status. */
+export interface RestoreStateRead {
+  stats?: readonly { phase?: string; error?: string }[];
+  conditions?: readonly { type: string; status: string; message?: string }[];
+}
+
+export function restoreTargetState(status: RestoreStateRead | undefined, own?: { phase: string; error?: string }): { phase: string; error?: string } {
   if (own?.phase === "Failed") return { phase: "Failed", error: own.error };
   for (const s of status?.stats ?? []) if (s.phase === "Failed" || s.phase === "Unknown") return { phase: "Failed", error: s.error };
   // Stash's own conditions only: restash's kstatus ones (Ready is False while a restore runs) say nothing of failure.
@@ -41,14 +50,21 @@ export function restoreTargetState(status: any, own?: { phase: string; error?: s
   return { phase: "Succeeded" };
 }
 
-export function restoreSummary(rs: KubeObject, state: { phase: string; error?: string }, now: number): HookSummary {
-  const ref = rs.spec?.target?.ref ?? {};
+/** What a restore hook's Summary reads of the invoker (a RestoreSession, or a RestoreBatch member's view). */
+export interface RestoreSummaryRead {
+  kind?: string;
+  metadata: V1ObjectMeta;
+  spec?: { target?: { ref?: TargetRef } };
+}
+
+export function restoreSummary(rs: RestoreSummaryRead, state: { phase: string; error?: string }, now: number): HookSummary {
+  const ref = rs.spec?.target?.ref;
   const created = Date.parse(String(rs.metadata.creationTimestamp ?? ""));
   return {
     Name: rs.metadata.name!,
     Namespace: rs.metadata.namespace!,
     Invoker: { APIGroup: "stash.appscode.com", Kind: rs.kind ?? "RestoreSession", Name: rs.metadata.name! },
-    Target: { APIVersion: ref.apiVersion, Kind: ref.kind, Name: ref.name, Namespace: ref.namespace || rs.metadata.namespace },
+    Target: { APIVersion: ref?.apiVersion, Kind: ref?.kind ?? "", Name: ref?.name ?? "", Namespace: ref?.namespace || rs.metadata.namespace },
     Status: {
       Phase: state.phase,
       ...(Number.isFinite(created) ? { Duration: goDuration(now - created) } : {}),
@@ -64,7 +80,7 @@ export function restoreSummary(rs: KubeObject, state: { phase: string; error?: s
  */
 export async function runRestoreHook(
   h: HookEnv,
-  rs: KubeObject,
+  rs: RestoreExecutorView,
   hook: RestoreHookType,
   state: { phase: string; error?: string },
   pod: ExecutorPod,
@@ -92,15 +108,16 @@ export async function runRestoreHook(
 }
 
 /** `status` with `conditions` set, or undefined when nothing changes (pure). */
-export function statusWithConditions(
-  status: Record<string, any>,
+export function statusWithConditions<S extends { conditions?: Condition[] }>(
+  status: S,
   conditions: OutputCondition[],
   now: Date,
   generation?: number,
-): Record<string, any> | undefined {
+): S | undefined {
   let cs = status.conditions ?? [];
   const before = JSON.stringify(cs);
-  for (const c of conditions) cs = setCondition(cs, c, now, generation);
+  // setCondition always stamps lastTransitionTime, which the generated Condition requires.
+  for (const c of conditions) cs = setCondition(cs, c, now, generation) as Condition[];
   if (JSON.stringify(cs) === before) return undefined;
   return { ...status, conditions: cs };
 }
@@ -109,7 +126,7 @@ export function statusWithConditions(
 export async function writeRestoreConditions(h: HookEnv, rs: { namespace: string; name: string }, conditions: OutputCondition[]): Promise<void> {
   if (conditions.length === 0) return;
   const now = new Date(h.now());
-  await updateStatus<KubeObject>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) =>
+  await updateStatus<RestoreSession>(h.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name: rs.name, namespace: rs.namespace }, (status, obj) =>
     statusWithConditions(status, conditions, now, obj.metadata.generation),
   );
 }

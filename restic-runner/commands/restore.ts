@@ -7,7 +7,7 @@
 // postRestore runs after the restore whatever its outcome, by its executionPolicy (Stash runs it
 // in a defer, so also after a failed preRestore).
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type { Repository } from "../../schema/types.generated.ts";
 import { goDuration } from "../../stash/phases.ts";
 import { ruleForHost, rulesOf } from "../../stash/restore-rules.ts";
 import { hostName } from "../../stash/names.ts";
@@ -35,7 +35,7 @@ export async function restoreForSession(deps: RunnerDeps, f: TargetFlags, metric
   const log = deps.log.child({ restoresession: `${ns}/${f.invokerName}`, host: hostname });
   const started = deps.now();
   const secrets: string[] = [];
-  let repo: KubeObject | undefined;
+  let repo: Repository | undefined;
   let out: StepOutput;
   const hooks = { kube: deps.kube, env: deps.env, now: deps.now };
   const executor = { namespace: ns, name: deps.env.POD_NAME };

@@ -8,7 +8,18 @@
 // member that does not initialise the repository waits until the first member has; the member
 // that applies retention waits until every other member is done (Stash's post-backup actions).
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type {
+  BackupSession,
+  BackupSessionStatus,
+  Condition,
+  BackupTargetStatus,
+  HostBackupProgress,
+  Repository,
+  RetentionPolicy,
+  SessionTargetRef,
+} from "../../schema/types.generated.ts";
+import type { RestoreExecutorView } from "./restore-invoker.ts";
 import { getCondition, isFalse, isTrue, setCondition } from "../../lib/conditions.ts";
 import { WorkQueue, realClock } from "../../lib/workqueue.ts";
 import { backupTargetPhase, goDuration } from "../../stash/phases.ts";
@@ -45,9 +56,9 @@ export interface TargetFlags {
 
 /** Pushes what the executor reports: host metrics and, from the last host, repository metrics. */
 export interface RunnerMetrics {
-  pushBackupHost(session: KubeObject, invoker: KubeObject, repo: KubeObject, out: StepOutput, numbers?: SnapshotNumbers[]): Promise<void>;
-  pushRepository(invoker: KubeObject, repo: KubeObject, stats: NonNullable<StepOutput["repository"]>): Promise<void>;
-  pushRestoreHost(session: KubeObject, repo: KubeObject, out: StepOutput): Promise<void>;
+  pushBackupHost(session: BackupSession, invoker: BackupView, repo: Repository, out: StepOutput, numbers?: SnapshotNumbers[]): Promise<void>;
+  pushRepository(invoker: BackupView, repo: Repository, stats: NonNullable<StepOutput["repository"]>): Promise<void>;
+  pushRestoreHost(session: RestoreExecutorView, repo: Repository, out: StepOutput): Promise<void>;
 }
 
 /** "waiting": not this host's turn yet (the repository is being initialised by the first target); try again shortly. */
@@ -56,33 +67,33 @@ export type HostResult = "skipped" | "locked" | "waiting" | "Succeeded" | "Faile
 /** How often a waiting host looks again (Stash: 5 s). */
 export const WAIT_MS = 5_000;
 
-const sameTarget = (ref: any, f: TargetFlags) =>
+const sameTarget = (ref: SessionTargetRef | undefined, f: TargetFlags) =>
   ref?.kind === f.targetKind && ref?.name === f.targetName && (ref?.namespace || f.targetNamespace) === f.targetNamespace;
 
 /** Whether this host should run the session now, and if not, why. */
-export function shouldRun(session: any, f: TargetFlags, host: string): { run: boolean; why: string } {
-  const st = session.status ?? {};
+export function shouldRun(session: Pick<BackupSession, "status">, f: TargetFlags, host: string): { run: boolean; why: string } {
+  const st: BackupSessionStatus = session.status ?? {};
   if (isFinalSessionPhase(st.phase)) return { run: false, why: `session is ${st.phase}` };
-  const target = (st.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+  const target = (st.targets ?? []).find((t) => sameTarget(t.ref, f));
   if (!target || target.totalHosts === undefined || getCondition(target.conditions, C.BackupExecutorEnsured)?.status !== "True")
     return { run: false, why: "target not initiated by the operator yet" };
-  if ((target.stats ?? []).some((s: any) => s.hostname === host)) return { run: false, why: "host already reported" };
+  if ((target.stats ?? []).some((s) => s.hostname === host)) return { run: false, why: "host already reported" };
   if (isFalse(st.conditions, C.GlobalPreBackupHookSucceeded)) return { run: false, why: "the global preBackup hook failed" };
   return { run: true, why: "" };
 }
 
 /** Stash: a target that does not initialise the repository waits until the one that does has (BackendRepositoryInitialized). */
-export function waitsForRepository(session: any, f: TargetFlags): boolean {
-  const target = (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+export function waitsForRepository(session: Pick<BackupSession, "status">, f: TargetFlags): boolean {
+  const target = (session.status?.targets ?? []).find((t) => sameTarget(t.ref, f));
   return !(target?.preBackupActions ?? []).includes("InitializeBackendRepository") && !isTrue(session.status?.conditions, C.BackendRepositoryInitialized);
 }
 
 /** Whether every other target of the session is done (Succeeded or Failed): the last target's post-backup actions wait for that. */
-export function otherTargetsDone(session: any, f: TargetFlags): boolean {
-  return (session.status?.targets ?? []).every((t: any) => sameTarget(t.ref, f) || ["Succeeded", "Failed"].includes(backupTargetPhase(t)));
+export function otherTargetsDone(session: Pick<BackupSession, "status">, f: TargetFlags): boolean {
+  return (session.status?.targets ?? []).every((t) => sameTarget(t.ref, f) || ["Succeeded", "Failed"].includes(backupTargetPhase(t)));
 }
 
-export function retentionArgs(policy: any): Record<string, string> {
+export function retentionArgs(policy: RetentionPolicy | undefined): Record<string, string> {
   const a: Record<string, string> = {};
   const put = (k: string, v: unknown) => {
     if (v !== undefined && v !== null && v !== "" && v !== 0) a[k] = Array.isArray(v) ? v.join(",") : String(v);
@@ -102,20 +113,20 @@ export function retentionArgs(policy: any): Record<string, string> {
 /** Opens the invoker's Repository with its Secret; the error names what is missing. */
 export async function openRepo(
   deps: RunnerDeps,
-  invoker: KubeObject,
+  invoker: BackupView | RestoreExecutorView,
   enableCache: boolean,
   secrets: string[],
-): Promise<{ repo: KubeObject; restic: ResticContext }> {
+): Promise<{ repo: Repository; restic: ResticContext }> {
   const name = invoker.spec?.repository?.name;
   const ns = invoker.spec?.repository?.namespace || invoker.metadata.namespace!;
-  const repo = name ? await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", name, ns) : null;
+  const repo = name ? await deps.kube.getOrNull<Repository>(V1ALPHA1, "Repository", name, ns) : null;
   if (!repo)
     throw new Error(`Repository ${ns}/${name} not found (${invoker.kind} ${invoker.metadata.namespace}/${invoker.metadata.name}, field spec.repository)`);
   if (repo.metadata.deletionTimestamp) throw new Error(`Repository ${ns}/${name} is being deleted`);
   const secretName = repo.spec?.backend?.storageSecretName;
-  const secret = secretName ? await deps.kube.getOrNull<KubeObject>("v1", "Secret", secretName, ns) : null;
+  const secret = secretName ? await deps.kube.getOrNull<V1Secret>("v1", "Secret", secretName, ns) : null;
   if (!secret) throw new Error(`Repository ${ns}/${name}: storage Secret ${ns}/${secretName ?? "(spec.backend.storageSecretName is empty)"} not found`);
-  const backend = resticBackend(repo as any, secretDataOf(secret as any), {
+  const backend = resticBackend(repo, secretDataOf(secret), {
     scratchDir: deps.scratchDir,
     enableCache,
     localPath: (local) => deps.mapPath(local.subPath ? `${local.mountPath.replace(/\/$/, "")}/${local.subPath}` : local.mountPath),
@@ -127,7 +138,7 @@ export async function openRepo(
 }
 
 /** Progress of one host as restash records it in status.targets[].progress (one entry per host). */
-export function progressEntry(hostname: string, path: string, p: BackupProgress, now: Date): Record<string, unknown> {
+export function progressEntry(hostname: string, path: string, p: BackupProgress, now: Date): HostBackupProgress {
   return {
     hostname,
     path,
@@ -150,11 +161,11 @@ function progressWriter(deps: RunnerDeps, f: TargetFlags, sessionName: string, h
   let inflight: Promise<unknown> = Promise.resolve();
   let busy = false;
   const ref = { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: f.targetNamespace };
-  const put = (entry: Record<string, unknown> | null) =>
-    updateStatus(deps.kube, ref, (status) => {
-      const t = (status.targets ?? []).find((x: any) => sameTarget(x.ref, f));
+  const put = (entry: HostBackupProgress | null) =>
+    updateStatus<BackupSession>(deps.kube, ref, (status) => {
+      const t = (status.targets ?? []).find((x) => sameTarget(x.ref, f));
       if (!t) return undefined;
-      const rest = (t.progress ?? []).filter((x: any) => x.hostname !== hostname);
+      const rest = (t.progress ?? []).filter((x) => x.hostname !== hostname);
       if (!entry && rest.length === (t.progress ?? []).length) return undefined;
       t.progress = entry ? [...rest, entry] : rest;
       if (t.progress.length === 0) delete t.progress;
@@ -218,7 +229,7 @@ async function invokerFor(deps: RunnerDeps, f: TargetFlags): Promise<BackupView 
 async function backupOnce(deps: RunnerDeps, f: TargetFlags, sessionName: string, metrics?: RunnerMetrics): Promise<HostResult> {
   const ns = f.targetNamespace;
   const host = hostName(f.targetKind, undefined, deps.env.POD_NAME, deps.env.NODE_NAME);
-  const session = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
+  const session = await deps.kube.getOrNull<BackupSession>(V1BETA1, "BackupSession", sessionName, ns);
   if (!session) return "skipped";
   const invoker = await invokerFor(deps, f);
   const alias = invoker?.spec?.target?.alias;
@@ -246,22 +257,22 @@ async function backupOnce(deps: RunnerDeps, f: TargetFlags, sessionName: string,
   }
 }
 
-const target0 = (session: KubeObject, f: TargetFlags) => (session.status?.targets ?? []).find((t: any) => sameTarget(t.ref, f));
+const target0 = (session: BackupSession, f: TargetFlags) => (session.status?.targets ?? []).find((t) => sameTarget(t.ref, f));
 
 async function runHost(
   deps: RunnerDeps,
   f: TargetFlags,
   sessionName: string,
-  session: KubeObject,
-  invoker: KubeObject | null,
-  target: any,
+  session: BackupSession,
+  invoker: BackupView | null,
+  target: BackupTargetStatus | undefined,
   hostname: string,
   log: RunnerDeps["log"],
   metrics?: RunnerMetrics,
 ): Promise<HostResult> {
   const ns = f.targetNamespace;
   // Re-read under the lease: another pod may have finished this session meanwhile.
-  const fresh = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, ns);
+  const fresh = await deps.kube.getOrNull<BackupSession>(V1BETA1, "BackupSession", sessionName, ns);
   if (!fresh || !shouldRun(fresh, f, hostname).run) return "skipped";
   const started = deps.now();
   const secrets: string[] = [];
@@ -269,7 +280,7 @@ async function runHost(
   const snapshots: NonNullable<StepOutput["snapshots"]> = [];
   const numbers: SnapshotNumbers[] = [];
   let repository: StepOutput["repository"];
-  let repo: KubeObject | undefined;
+  let repo: Repository | undefined;
   let out: StepOutput;
   const progress = progressWriter(deps, f, sessionName, hostname);
   const hookTarget = { kind: f.targetKind, name: f.targetName, namespace: ns };
@@ -322,11 +333,12 @@ async function runHost(
       snapshots.push(r.snapshot);
       numbers.push({ totalBytes: r.totalBytes, uploadedBytes: r.uploadedBytes, processingSeconds: r.processingSeconds, fileStats: r.snapshot.fileStats });
     }
-    if ((target?.postBackupActions ?? []).length) {
+    const postActions = target?.postBackupActions ?? [];
+    if (postActions.length) {
       // Retention and the check see the whole batch's snapshots: the other targets finish first.
       await waitForOtherTargets(deps, f, sessionName, log);
-      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets, target.postBackupActions);
-      if (metrics && (target.postBackupActions as string[]).includes("SendRepositoryMetrics")) {
+      repository = await postBackupActions(opened.restic, retentionArgs(invoker.spec?.retentionPolicy), conditions, secrets, postActions);
+      if (metrics && postActions.includes("SendRepositoryMetrics")) {
         try {
           await metrics.pushRepository(invoker, repo, repository ?? {});
           conditions.push({
@@ -391,7 +403,7 @@ async function runHost(
   // and whoever sees a finished session must find the Repository's statistics already there.
   if (out.phase === "Succeeded" && repo) {
     const created = session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : now.toISOString();
-    const r = await updateStatus<KubeObject>(
+    const r = await updateStatus<Repository>(
       deps.kube,
       { apiVersion: V1ALPHA1, kind: "Repository", name: repo.metadata.name!, namespace: repo.metadata.namespace! },
       (status) => repositoryStatusWith(status, out, created),
@@ -401,8 +413,10 @@ async function runHost(
         repository: `${repo.metadata.namespace}/${repo.metadata.name}`,
       });
   }
-  const written = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns }, (status, obj) =>
-    backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
+  const written = await updateStatus<BackupSession>(
+    deps.kube,
+    { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace: ns },
+    (status, obj) => backupStatusWith(status, out, { kind: f.targetKind, name: f.targetName, namespace: ns }, now, obj.metadata.generation),
   );
   if (!written) log.warn("BackupSession disappeared before its result could be written");
   return out.phase;
@@ -412,9 +426,10 @@ async function runHost(
 async function writeSessionConditions(deps: RunnerDeps, sessionName: string, namespace: string, conditions: OutputCondition[]): Promise<void> {
   if (conditions.length === 0) return;
   const now = new Date(deps.now());
-  await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace }, (status, obj) => {
+  await updateStatus<BackupSession>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: sessionName, namespace }, (status, obj) => {
     let cs = status.conditions ?? [];
-    for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation);
+    // setCondition always stamps lastTransitionTime, which the generated Condition requires.
+    for (const c of conditions) cs = setCondition(cs, c, now, obj.metadata.generation) as Condition[];
     return { ...status, conditions: cs };
   });
 }
@@ -423,7 +438,7 @@ async function writeSessionConditions(deps: RunnerDeps, sessionName: string, nam
 async function waitForOtherTargets(deps: RunnerDeps, f: TargetFlags, sessionName: string, log: RunnerDeps["log"], limitMs = 30 * 60_000): Promise<void> {
   const until = deps.now() + limitMs;
   for (let logged = false; ; logged = true) {
-    const s = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", sessionName, f.targetNamespace);
+    const s = await deps.kube.getOrNull<BackupSession>(V1BETA1, "BackupSession", sessionName, f.targetNamespace);
     if (!s) throw new Error(`BackupSession ${f.targetNamespace}/${sessionName} was deleted while waiting for the other targets`);
     if (otherTargetsDone(s, f)) return;
     if (isFinalSessionPhase(s.status?.phase) || isTrue(s.status?.conditions, C.DeadlineExceeded))

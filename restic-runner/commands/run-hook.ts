@@ -15,7 +15,8 @@
 // --output-dir (a real Job stops at the failed init-container, so no later step would report it).
 // Exit code: 0 when the hook succeeded or was skipped, 1 when it failed.
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type { BackupSession } from "../../schema/types.generated.ts";
+import type { BackupInvoker } from "../../stash/invoker-targets.ts";
 import { getCondition } from "../../lib/conditions.ts";
 import { backupTargetPhase } from "../../stash/phases.ts";
 import { C } from "../../stash/conditions.ts";
@@ -95,9 +96,7 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
           deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }),
         );
         await updateRestoreStatus(deps.kube, f, (status) =>
-          (status.stats ?? []).some((s: any) => s.hostname === hostname)
-            ? undefined
-            : restoreStatusWith(status, hostOutput("restore", hostname, condition.message)),
+          (status.stats ?? []).some((s) => s.hostname === hostname) ? undefined : restoreStatusWith(status, hostOutput("restore", hostname, condition.message)),
         );
       }
     }
@@ -105,14 +104,14 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
   }
 
   need(a, "backupsession");
-  const session = await deps.kube.getOrNull<KubeObject>(V1BETA1, "BackupSession", a.backupsession, ns);
+  const session = await deps.kube.getOrNull<BackupSession>(V1BETA1, "BackupSession", a.backupsession, ns);
   if (!session) throw new Error(`run-hook: BackupSession ${ns}/${a.backupsession} not found`);
   const invKind = a["invoker-kind"] || session.spec?.invoker?.kind || "BackupConfiguration";
   const invName = a["invoker-name"] || session.spec?.invoker?.name;
-  const invoker = invName ? await deps.kube.getOrNull<KubeObject>(V1BETA1, invKind, invName, ns) : null;
+  const invoker = invName ? await deps.kube.getOrNull<BackupInvoker>(V1BETA1, invKind, invName, ns) : null;
   if (!invoker) throw new Error(`run-hook: ${invKind} ${ns}/${invName ?? "(no --invoker-name)"} not found`);
   if (!invoker.spec?.hooks?.[hook]) return { hook };
-  const t = (session.status?.targets ?? []).find((x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name);
+  const t = (session.status?.targets ?? []).find((x) => x.ref?.kind === target.kind && x.ref?.name === target.name);
   // Run once per target, as Stash: a recorded outcome stands.
   const recorded = getCondition(t?.conditions, BACKUP_COND[hook]);
   let condition: OutputCondition | undefined;
@@ -124,7 +123,7 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
     else if (hook === "preBackup") condition = await runPreBackupHook(hookDeps, session, invoker, target, secrets);
     else {
       const phase = backupTargetPhase(t);
-      const error = (t?.stats ?? []).find((s: any) => s.phase === "Failed")?.error;
+      const error = (t?.stats ?? []).find((s) => s.phase === "Failed")?.error;
       condition = await runPostBackupHook(hookDeps, session, invoker, target, phase === "Failed" ? "Failed" : "Succeeded", error, secrets);
     }
     if (condition) await writeTargetConditions(deps, a.backupsession, target, [condition]);
@@ -136,9 +135,9 @@ export async function runHook(deps: RunnerDeps, argv: string[]): Promise<RunHook
       await writeStepOutput(outputDir, hostOutput("backup", hostname, condition.message)).catch((e) =>
         deps.log.warn("could not write the hook's result to the output dir", { dir: outputDir, err: e as Error }),
       );
-      await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: a.backupsession, namespace: ns }, (status, obj) => {
-        const tt = (status.targets ?? []).find((x: any) => x.ref?.kind === target.kind && x.ref?.name === target.name);
-        if ((tt?.stats ?? []).some((s: any) => s.hostname === hostname)) return undefined;
+      await updateStatus<BackupSession>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name: a.backupsession, namespace: ns }, (status, obj) => {
+        const tt = (status.targets ?? []).find((x) => x.ref?.kind === target.kind && x.ref?.name === target.name);
+        if ((tt?.stats ?? []).some((s) => s.hostname === hostname)) return undefined;
         return backupStatusWith(status, hostOutput("backup", hostname, condition!.message), target, now, obj.metadata.generation);
       });
     }

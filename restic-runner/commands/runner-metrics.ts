@@ -36,9 +36,9 @@ export function runnerMetrics(url: string, now: () => number = Date.now): Runner
     },
     async pushRepository(invoker, repo, stats: NonNullable<StepOutput["repository"]>) {
       const c = commonOf(invoker);
-      const b = repo.spec?.backend ?? {};
-      const provider = providerOf(repo as any);
-      const spec = b[provider] ?? {};
+      const provider = providerOf(repo);
+      // Each provider names its location its own way: whichever of these fields it has.
+      const spec = (repo.spec?.backend?.[provider] ?? {}) as { bucket?: string; container?: string; mountPath?: string; prefix?: string };
       const reg = repositoryMetrics(
         c,
         {

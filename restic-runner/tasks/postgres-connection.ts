@@ -2,7 +2,8 @@
 // the API, turned into libpq flags and environment (the password only ever in PGPASSWORD), and a
 // wait until the server answers (--wait-timeout seconds).
 import { spawn } from "node:child_process";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { AppBinding } from "../../schema/types.generated.ts";
 import { APPBINDING_API_VERSION, appBindingConnection, appBindingSecretRef, type DbConnection } from "../../stash/tasks/app-binding.ts";
 import { intArg, type StepArgs } from "./step-args.ts";
 import { namespaceOf, type StepDeps } from "./step-context.ts";
@@ -13,11 +14,11 @@ export async function postgresConnection(args: StepArgs, deps: StepDeps, secrets
   const name = args.appbinding;
   const ns = args["appbinding-namespace"] || namespaceOf(args);
   if (!name) throw new TaskError("AppBindingNotFound", "flag --appbinding is empty: the target names no AppBinding (spec.target.ref)");
-  const ab = await deps.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", name, ns);
+  const ab = await deps.kube.getOrNull<AppBinding>(APPBINDING_API_VERSION, "AppBinding", name, ns);
   if (!ab) throw new TaskError("AppBindingNotFound", `AppBinding ${ns}/${name} not found`, { object: { kind: "AppBinding", namespace: ns, name } });
   const s = appBindingSecretRef(ab);
-  const secret = await deps.kube.getOrNull<KubeObject>("v1", "Secret", s.name, s.namespace);
-  const conn = appBindingConnection(ab, secret as any);
+  const secret = await deps.kube.getOrNull<V1Secret>("v1", "Secret", s.name, s.namespace);
+  const conn = appBindingConnection(ab, secret);
   secrets.push(conn.password);
   deps.log.addSecrets([conn.password]);
   return conn;

@@ -3,7 +3,9 @@
 // into its output file and exit code (a failure is also reported to the session at once, since in
 // a real Job a failed init-container means update-status never runs).
 import { errorMessage, redact } from "../../lib/errors.ts";
-import type { Kube, KubeObject } from "../../lib/kube/client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Kube } from "../../lib/kube/client.ts";
+import type { Repository } from "../../schema/types.generated.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { goDuration } from "../../stash/phases.ts";
 import { V1ALPHA1 } from "../../stash/names.ts";
@@ -35,16 +37,16 @@ export function namespaceOf(args: StepArgs): string {
 }
 
 /** The Repository the step uses, its storage Secret, and a restic context for it (files written). */
-export async function openRepository(args: StepArgs, deps: StepDeps, secrets: string[]): Promise<{ repo: KubeObject; restic: ResticContext }> {
+export async function openRepository(args: StepArgs, deps: StepDeps, secrets: string[]): Promise<{ repo: Repository; restic: ResticContext }> {
   const name = args.repository;
   const ns = args["repository-namespace"] || namespaceOf(args);
   if (!name) throw new Error("flag --repository is empty: the invoker names no Repository (spec.repository.name)");
-  const repo = await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", name, ns);
+  const repo = await deps.kube.getOrNull<Repository>(V1ALPHA1, "Repository", name, ns);
   if (!repo) throw new Error(`Repository ${ns}/${name} not found`);
   const secretName = repo.spec?.backend?.storageSecretName;
-  const secret = secretName ? await deps.kube.getOrNull<KubeObject>("v1", "Secret", secretName, ns) : null;
+  const secret = secretName ? await deps.kube.getOrNull<V1Secret>("v1", "Secret", secretName, ns) : null;
   if (!secret) throw new Error(`Repository ${ns}/${name}: storage Secret ${ns}/${secretName ?? "<spec.backend.storageSecretName is empty>"} not found`);
-  const backend = resticBackend(repo, secretDataOf(secret as any), {
+  const backend = resticBackend(repo, secretDataOf(secret), {
     scratchDir: args["scratch-dir"] || DEFAULT_SCRATCH_DIR,
     enableCache: boolArg(args, "enable-cache", true),
   });

@@ -2,7 +2,7 @@
 // backup or restore gauges, and after a successful backup the Repository's (integrity, size,
 // snapshot count, snapshots cleaned). The registries are built purely from the step output and
 // the labels; pushing is metrics.ts's pushMetrics.
-import { providerOf } from "../../restic/backend.ts";
+import { providerOf, type RepositoryLike } from "../../restic/backend.ts";
 import {
   backupHostMetrics,
   mergeRegistries,
@@ -28,9 +28,10 @@ export function metricTarget(kind: string, name: string, appBinding?: { spec?: {
 }
 
 /** Repository labels: name, namespace, provider, and the bucket and prefix (or their equivalents). */
-export function metricRepository(repo: { metadata: { name?: string; namespace?: string }; spec?: any }): RepositoryLabels {
+export function metricRepository(repo: RepositoryLike): RepositoryLabels {
   const provider = providerOf(repo);
-  const b = repo.spec.backend[provider] ?? {};
+  // Each provider names its location its own way: whichever of these fields it has.
+  const b: { bucket?: string; container?: string; mountPath?: string; url?: string; prefix?: string; subPath?: string } = repo.spec?.backend?.[provider] ?? {};
   const bucket = b.bucket ?? b.container ?? b.mountPath ?? (b.url ? new URL(b.url).host : undefined);
   const prefix = b.prefix ?? b.subPath ?? (b.url ? new URL(b.url).pathname.replace(/^\/$/, "") : undefined);
   const out: RepositoryLabels = { name: repo.metadata.name ?? "", namespace: repo.metadata.namespace ?? "", backend: provider };

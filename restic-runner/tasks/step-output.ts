@@ -46,8 +46,8 @@ export async function readStepOutputs(dir: string): Promise<StepOutput[]> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(SUFFIX)).sort();
-  } catch (e: any) {
-    if (e?.code === "ENOENT") return [];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return [];
     throw e;
   }
   const out: StepOutput[] = [];

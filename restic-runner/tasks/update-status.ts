@@ -4,7 +4,17 @@
 // the Repository; with --pushgateway-url it pushes the host's (and Repository's) metrics first.
 // No output at all is a failure of the host, never a silent success.
 import { setCondition, rfc3339 } from "../../lib/conditions.ts";
-import type { KubeObject } from "../../lib/kube/client.ts";
+import type {
+  AppBinding,
+  BackupSession,
+  BackupSessionStatus,
+  BackupTargetStatus,
+  Condition,
+  Repository,
+  RepositoryStatus,
+  RestoreSession,
+  RestoreSessionStatus,
+} from "../../schema/types.generated.ts";
 import { updateStatus } from "../../lib/status.ts";
 import { V1ALPHA1, V1BETA1 } from "../../stash/names.ts";
 import { parseStepArgs, type StepArgs } from "./step-args.ts";
@@ -15,15 +25,23 @@ import { jobName, pushMetrics } from "../../stash/metrics.ts";
 import { APPBINDING_API_VERSION } from "../../stash/tasks/app-binding.ts";
 import { metricRepository, metricTarget, stepMetrics, type StepMetricsInput } from "./step-metrics.ts";
 
+export interface HostStat {
+  hostname: string;
+  phase: "Succeeded" | "Failed";
+  duration: string;
+  error?: string;
+  snapshots?: NonNullable<StepOutput["snapshots"]>;
+}
+
 /** The host stat Stash keeps per host: hostname, phase, duration, error, snapshots. */
-export function hostStat(out: StepOutput): Record<string, unknown> {
-  const s: Record<string, unknown> = { hostname: out.hostname, phase: out.phase, duration: out.duration };
+export function hostStat(out: StepOutput): HostStat {
+  const s: HostStat = { hostname: out.hostname, phase: out.phase, duration: out.duration };
   if (out.error) s.error = out.error;
   if (out.kind === "backup" && out.snapshots?.length) s.snapshots = out.snapshots;
   return s;
 }
 
-function upsertStat(stats: any[] | undefined, stat: Record<string, unknown>): any[] {
+function upsertStat<T extends { hostname?: string }>(stats: T[] | undefined, stat: T): T[] {
   const list = [...(stats ?? [])];
   const i = list.findIndex((s) => s.hostname === stat.hostname);
   if (i >= 0) list[i] = stat;
@@ -33,14 +51,14 @@ function upsertStat(stats: any[] | undefined, stat: Record<string, unknown>): an
 
 /** BackupSession status with the output applied (pure). */
 export function backupStatusWith(
-  status: Record<string, any>,
+  status: BackupSessionStatus,
   out: StepOutput,
   target: { kind: string; name: string; namespace: string },
   now: Date,
   generation?: number,
-): Record<string, any> {
+): BackupSessionStatus {
   const next = structuredClone(status);
-  const targets: any[] = next.targets ?? [];
+  const targets: BackupTargetStatus[] = next.targets ?? [];
   let i = targets.findIndex((t) => t.ref?.kind === target.kind && t.ref?.name === target.name);
   if (i < 0 && targets.length === 1 && !targets[0].ref?.name) i = 0;
   if (i < 0) {
@@ -50,18 +68,19 @@ export function backupStatusWith(
   targets[i] = { ...targets[i], stats: upsertStat(targets[i].stats, hostStat(out)) };
   next.targets = targets;
   let conditions = next.conditions ?? [];
-  for (const c of out.conditions ?? []) conditions = setCondition(conditions, c, now, generation);
+  // setCondition always stamps lastTransitionTime, which the generated Condition requires.
+  for (const c of out.conditions ?? []) conditions = setCondition(conditions, c, now, generation) as Condition[];
   if (conditions.length) next.conditions = conditions;
   return next;
 }
 
 /** RestoreSession status with the output applied (pure). */
-export function restoreStatusWith(status: Record<string, any>, out: StepOutput): Record<string, any> {
+export function restoreStatusWith(status: RestoreSessionStatus, out: StepOutput): RestoreSessionStatus {
   return { ...structuredClone(status), stats: upsertStat(status.stats, hostStat(out)) };
 }
 
 /** Repository status with a backup's statistics (pure); lastBackupTime is the session's creation. */
-export function repositoryStatusWith(status: Record<string, any>, out: StepOutput, sessionCreated: string | undefined): Record<string, any> | undefined {
+export function repositoryStatusWith(status: RepositoryStatus, out: StepOutput, sessionCreated: string | undefined): RepositoryStatus | undefined {
   if (out.kind !== "backup" || out.phase !== "Succeeded") return undefined;
   const next = structuredClone(status);
   const r = out.repository ?? {};
@@ -84,13 +103,13 @@ export async function applyStepOutput(args: StepArgs, out: StepOutput, deps: Ste
   if (out.kind === "backup") {
     const name = args.backupsession;
     if (!name) throw new Error("flag --backupsession is empty: no BackupSession to update");
-    const session = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name, namespace: ns }, (status, obj) =>
+    const session = await updateStatus<BackupSession>(deps.kube, { apiVersion: V1BETA1, kind: "BackupSession", name, namespace: ns }, (status, obj) =>
       backupStatusWith(status, out, target, now, obj.metadata.generation),
     );
     if (!session) throw new Error(`BackupSession ${ns}/${name} not found`);
     const repo = args.repository;
     if (repo) {
-      await updateStatus<KubeObject>(
+      await updateStatus<Repository>(
         deps.kube,
         { apiVersion: V1ALPHA1, kind: "Repository", name: repo, namespace: args["repository-namespace"] || ns },
         (status) => repositoryStatusWith(status, out, session.metadata.creationTimestamp ? String(session.metadata.creationTimestamp) : rfc3339(now)),
@@ -99,7 +118,7 @@ export async function applyStepOutput(args: StepArgs, out: StepOutput, deps: Ste
   } else {
     const name = args.restoresession;
     if (!name) throw new Error("flag --restoresession is empty: no RestoreSession to update");
-    const rs = await updateStatus<KubeObject>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name, namespace: ns }, (status) =>
+    const rs = await updateStatus<RestoreSession>(deps.kube, { apiVersion: V1BETA1, kind: "RestoreSession", name, namespace: ns }, (status) =>
       restoreStatusWith(status, out),
     );
     if (!rs) throw new Error(`RestoreSession ${ns}/${name} not found`);
@@ -127,8 +146,8 @@ async function metricsInput(args: StepArgs, deps: StepDeps): Promise<StepMetrics
     : { kind: args["invoker-kind"] || "BackupConfiguration", name: args["invoker-name"] ?? "", namespace: ns };
   const kind = args["target-kind"] ?? "";
   const name = args["target-name"] ?? "";
-  const ab = kind === "AppBinding" ? await deps.kube.getOrNull<KubeObject>(APPBINDING_API_VERSION, "AppBinding", name, args["target-namespace"] || ns) : null;
-  const repo = args.repository ? await deps.kube.getOrNull<KubeObject>(V1ALPHA1, "Repository", args.repository, args["repository-namespace"] || ns) : null;
+  const ab = kind === "AppBinding" ? await deps.kube.getOrNull<AppBinding>(APPBINDING_API_VERSION, "AppBinding", name, args["target-namespace"] || ns) : null;
+  const repo = args.repository ? await deps.kube.getOrNull<Repository>(V1ALPHA1, "Repository", args.repository, args["repository-namespace"] || ns) : null;
   return { invoker, target: metricTarget(kind, name, ab), ...(repo ? { repository: metricRepository(repo) } : {}) };
 }
 
