@@ -5,16 +5,15 @@
 // and deadline. Reads and writes go through here, so the restore code is the same for both.
 import type { Kube } from "../../lib/kube/client.ts";
 import type { RestoreBatch, RestoreBatchStatus, RestoreMemberStatus, RestoreSession, RestoreSessionStatus } from "../../schema/types.generated.ts";
-import { RESTORE_BATCH, memberView, sameRef, targetFor, type RestoreInvoker, type RestoreView } from "../../stash/invoker-targets.ts";
+import { RESTORE_BATCH, memberView, sameRef, targetFor, type RestoreInvoker } from "../../stash/invoker-targets.ts";
 import { V1BETA1 } from "../../stash/names.ts";
 import { updateStatus } from "../../lib/status.ts";
-import type { TargetFlags } from "./run-backup.ts";
+import type { RestoreExecutorView, TargetFlags } from "./run-backup.ts";
+
+export type { RestoreExecutorView };
 
 const kindOf = (f: TargetFlags) => f.invokerKind || "RestoreSession";
 const refOf = (f: TargetFlags) => ({ kind: f.targetKind, name: f.targetName, namespace: f.targetNamespace });
-
-/** The restore invoker as one executor sees it: a RestoreBatch's status is its member's, RestoreSession-shaped. */
-export type RestoreExecutorView = Omit<RestoreView, "status"> & { status?: RestoreSessionStatus };
 
 /** A batch member's status as a RestoreSession-shaped status (pure). */
 export function memberStatus(batchStatus: RestoreBatchStatus | undefined, ref: { kind: string; name: string; namespace: string }): RestoreSessionStatus {

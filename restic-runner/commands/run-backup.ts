@@ -16,14 +16,14 @@ import type {
   BackupTargetStatus,
   HostBackupProgress,
   Repository,
+  RestoreSessionStatus,
   RetentionPolicy,
   SessionTargetRef,
 } from "../../schema/types.generated.ts";
-import type { RestoreExecutorView } from "./restore-invoker.ts";
 import { getCondition, isFalse, isTrue, setCondition } from "../../lib/conditions.ts";
 import { WorkQueue, realClock } from "../../lib/workqueue.ts";
 import { backupTargetPhase, goDuration } from "../../stash/phases.ts";
-import { isBatch, memberView, targetFor, type BackupInvoker, type BackupView } from "../../stash/invoker-targets.ts";
+import { isBatch, memberView, targetFor, type BackupInvoker, type BackupView, type RestoreView } from "../../stash/invoker-targets.ts";
 import { readFileSync } from "node:fs";
 import { isFinalSessionPhase } from "../../stash/phases.ts";
 import { C } from "../../stash/conditions.ts";
@@ -53,6 +53,9 @@ export interface TargetFlags {
   enableCache: boolean;
   pushgatewayUrl?: string;
 }
+
+/** The restore invoker as one executor sees it (restore-invoker.ts): a RestoreBatch's status is its member's, RestoreSession-shaped. */
+export type RestoreExecutorView = Omit<RestoreView, "status"> & { status?: RestoreSessionStatus };
 
 /** Pushes what the executor reports: host metrics and, from the last host, repository metrics. */
 export interface RunnerMetrics {
