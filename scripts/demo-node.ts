@@ -215,6 +215,7 @@ const FILL = [
   "for i in 1 2 3; do head -c $((i*1500000)) /dev/urandom > /data/media/blob-$i.bin; done",
   "head -c 20000 /dev/urandom > /data/docs/deep/er/small.bin && : > /data/docs/empty",
   "ln -s docs/note-1.txt /data/latest-note",
+  "touch /tmp/filled",
 ].join(" && ");
 
 const deployment = (namespace: string, name: string, fill: boolean) => ({
@@ -387,19 +388,24 @@ export async function runNodeDemo(steps: Steps): Promise<void> {
     show(await kubectl(["get", "pod", pod.metadata.name, "-n", NS, "-o", 'jsonpath={range .spec.containers[*]}{.name}{"\\t"}{.image}{"\\n"}{end}']));
     const checksums = (p: string) =>
       kubectl(["-n", NS, "exec", p, "-c", "app", "--", "sh", "-c", "cd /data && find . -type f | sort | xargs sha256sum && find . -type l | sort"]);
+    // Ready as soon as it starts: the files are all there once the app has written its marker.
+    await until(
+      "the app's data written",
+      () => kubectl(["-n", NS, "exec", pod.metadata.name, "-c", "app", "--", "test", "-f", "/tmp/filled"]).then(() => true),
+      120_000,
+    );
     const sums = await checksums(pod.metadata.name);
     show(`app data: ${sums.trim().split("\n").length - 1} files and a symlink in the pod's emptyDir`);
     await until("the trigger CronJob", async () => (await kube.list("batch/v1", "CronJob", NS)).items.length > 0);
     show(await kubectl(["get", "cronjobs", "-n", NS]));
 
     say("Waiting for the real CronJob to fire (at the next minute): its Job creates a BackupSession, the sidecar backs up");
+    // The first one to end: a later minute's session is Skipped while that one still runs (Stash's rule).
     const session = await until(
       "a BackupSession that ended",
       async () =>
-        (await kube.list<any>("stash.appscode.com/v1beta1", "BackupSession", NS)).items.find((s) =>
-          ["Succeeded", "Failed", "Skipped"].includes(s.status?.phase),
-        ),
-      240_000,
+        (await kube.list<any>("stash.appscode.com/v1beta1", "BackupSession", NS)).items.find((s) => ["Succeeded", "Failed"].includes(s.status?.phase)),
+      300_000,
     );
     show(await kubectl(["get", "jobs,backupsessions", "-n", NS]));
     if (session.status.phase !== "Succeeded")
