@@ -39,6 +39,8 @@ export interface OperatorConfig {
   workDir: string;
   /** Watch one namespace only. */
   namespace?: string;
+  /** In a cluster, how long a stopping replica keeps serving after SIGTERM (default 2 s). */
+  shutdownDelayMs?: number;
   /** The Secret with the serving CA every replica shares (see server/shared-ca.ts). */
   caSecret?: { namespace: string; name: string };
   /** The Service the API server reaches the operator through (in a cluster). */
@@ -264,7 +266,12 @@ export async function startOperatorProcess(c: OperatorConfig): Promise<RunningOp
       // The controllers stop before the Lease is released, so the next leader never overlaps them.
       await stopControllers();
       await elector?.stop();
-      if (c.register !== "none") await server.unregister().catch(() => {});
+      // A local process removes what it registered; in a cluster the configurations are the
+      // deployment's, and the other replicas serve them.
+      if (c.register === "local") await server.unregister().catch(() => {});
+      // In a cluster, keep answering while the endpoint of this pod is removed from the Service
+      // (kube-proxy lags the SIGTERM by about a second): requests routed here meanwhile still succeed.
+      if (c.register === "cluster") await new Promise((r) => setTimeout(r, c.shutdownDelayMs ?? 2000));
       await server.stop();
     },
   };

@@ -48,6 +48,8 @@ export interface OperatorServerOptions {
   certs?: ServingCerts;
   /** The Secret holding the serving CA all replicas share (created by the first); without it each process makes its own CA. */
   caSecret?: { namespace: string; name: string };
+  /** On stop, how long requests in flight may take to finish before their connections are cut (default 5 s). */
+  drainMs?: number;
   /** The Service the API server reaches the operator through (adds its DNS name to the certificate). */
   service?: { namespace: string; name: string };
   /** Image and pushgateway for the injected sidecar and init-container. */
@@ -271,15 +273,21 @@ export async function startOperatorServer(opts: OperatorServerOptions): Promise<
       if (stopped) return;
       stopped = true;
       await unregister();
+      // Requests in flight (an admission review, a snapshot listing) are answered before the caches
+      // they read stop: no new connections, idle ones closed, busy ones given up to drainMs.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), opts.drainMs ?? 5000);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
       index.stop();
       await secretWatch?.stop();
       await cached?.stop();
       unsubscribe();
       if (renewTimer) clearTimeout(renewTimer);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
       if (ownsScratch) rmSync(scratchDir, { recursive: true, force: true });
     },
   };
