@@ -9,7 +9,7 @@ import { LAYERS } from "./import-layers.ts";
 const root = resolve(import.meta.dirname, "..");
 
 /** The most `any`s production code may hold. Lower it when you remove some; never raise it. */
-export const ANY_BUDGET = 348;
+export const ANY_BUDGET = 3;
 
 export interface AnyUse {
   file: string;
