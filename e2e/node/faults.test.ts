@@ -298,7 +298,16 @@ test("the Lease-holding operator pod deleted while a backup Job backs up a 200 M
     finished >= Math.floor(acquired / 1000) * 1000,
     `session finished at ${new Date(finished).toISOString()}, before ${holder} took the Lease at ${new Date(acquired).toISOString()}`,
   );
-  const job = (await w.kube.list<any>("batch/v1", "Job", w.namespace)).items[0];
+  // The Job controller counts the pod's success a little after the session has read it.
+  const job = await eventually(
+    "the backup Job counted as succeeded",
+    async () => {
+      const j = (await w.kube.list<any>("batch/v1", "Job", w.namespace)).items[0];
+      return j?.status?.succeeded === 1 && j;
+    },
+    180_000,
+    500,
+  );
   assert.equal(job.status?.succeeded, 1, JSON.stringify(job.status));
   t.diagnostic(`${timings}; session ${s.status.sessionDuration}; test ${seconds(started)} s`);
 });
