@@ -9,6 +9,7 @@
 //
 //   nodeUnavailable() -> reason | undefined    openNode(step) -> DemoNode    deployRestash(n, step)
 //   runNodeDemo(step)
+import { grantStash } from "../testing/gitops-fixture.ts";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
@@ -289,26 +290,8 @@ export async function runNodeDemo(steps: Steps): Promise<void> {
       metadata: { name: "s3-credentials", namespace: NS },
       stringData: { RESTIC_PASSWORD: randomBytes(12).toString("hex"), AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
     });
-    await kube.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "policy-sync", namespace: NS } });
-    await kube.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "backup-policy-editor", namespace: NS },
-      rules: [
-        {
-          apiGroups: ["stash.appscode.com"],
-          resources: ["repositories", "backupconfigurations", "restoresessions"],
-          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-        },
-      ],
-    });
-    await kube.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "policy-sync", namespace: NS },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "backup-policy-editor" },
-      subjects: [{ kind: "ServiceAccount", name: "policy-sync", namespace: NS }],
-    });
+    // The policy sync acts as this service account: it may manage the Stash kinds the policies render.
+    await grantStash(kube, NS, "policy-sync", ["repositories", "backupconfigurations", "restoresessions"]);
 
     say("Creating the policy Git repository from fixtures/demo/policies, served by git daemon on the node address");
     const bare = join(work, "git", "policies.git");

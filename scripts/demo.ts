@@ -10,6 +10,7 @@
 // policy Git repository made from fixtures/demo; the sync applies it; a real backup runs as the
 // injected sidecar would run it; `kubectl get snapshots`; a restore into another workload, checked
 // byte for byte; and the git note the sync wrote on the commit.
+import { grantStash } from "../testing/gitops-fixture.ts";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -126,26 +127,8 @@ async function localDemo() {
       metadata: { name: "s3-credentials", namespace: NS },
       stringData: { RESTIC_PASSWORD: "demo-only-password", AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
     });
-    await kube.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "policy-sync", namespace: NS } });
-    await kube.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "backup-policy-editor", namespace: NS },
-      rules: [
-        {
-          apiGroups: ["stash.appscode.com"],
-          resources: ["repositories", "backupconfigurations", "restoresessions"],
-          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-        },
-      ],
-    });
-    await kube.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "policy-sync", namespace: NS },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "backup-policy-editor" },
-      subjects: [{ kind: "ServiceAccount", name: "policy-sync", namespace: NS }],
-    });
+    // The policy sync acts as this service account: it may manage the Stash kinds the policies render.
+    await grantStash(kube, NS, "policy-sync", ["repositories", "backupconfigurations", "restoresessions"]);
 
     say("Creating the policy Git repository from fixtures/demo/policies and pushing it");
     const remote = join(work, "policies.git");
